@@ -1,0 +1,1 @@
+"""Tanuki Arena: a blind pairwise evaluation arena for chat LLMs."""

@@ -1,0 +1,300 @@
+"""One source of configuration: ``arena.toml`` plus ``ARENA_*`` environment overrides.
+
+Settings are built once at start-up (:func:`load_settings`) and passed explicitly.
+Secrets (API keys, salts, admin passwords) are read only from the environment: the
+TOML file names the *variable* that holds a key, never the key itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from arena.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = "arena.toml"
+TANUKI_SYSTEM_PROMPT = "以下は、タスクを説明する指示です。要求を適切に満たす応答を書きなさい。"
+
+
+def _setting(default: Any, help: str, env: str | None = None) -> Any:
+    """A settings field: its default, its help text and (optionally) its env var name."""
+    return field(default=default, metadata={"help": help, "env": env})
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the arena, as configured in ``[[models]]``."""
+
+    name: str
+    provider: str
+    model: str = ""
+    base_urls: tuple[str, ...] = ()
+    api_key_env: str = ""
+    system_prompt: str = ""
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_tokens: int = 1024
+    weights: str = "closed"
+    description: str = ""
+    japanese_mt_bench: float | None = None
+    nejumi_lb3: float | None = None
+    sample_weight: float = 1.0
+    enabled: bool = True
+    demo: bool = False
+
+    @property
+    def served_name(self) -> str:
+        """The name the provider knows the model by (defaults to ``name``)."""
+        return self.model or self.name
+
+    def api_key(self) -> str | None:
+        """The API key, read from the environment at call time (never stored)."""
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the arena. Each has a default and a help text (see README)."""
+
+    database_url: str = _setting(
+        "sqlite:///arena.db",
+        "SQLAlchemy URL of the database (SQLite file by default).",
+        env="DATABASE_URL",
+    )
+    host: str = _setting("127.0.0.1", "Address the web server listens on.")
+    port: int = _setting(7860, "Port the web server listens on.")
+    max_turns: int = _setting(5, "Turns a volunteer may have in one battle before voting.")
+    max_prompt_chars: int = _setting(4000, "Longest prompt accepted, in characters.")
+    connect_timeout: float = _setting(10.0, "Seconds to open a connection to a model.")
+    first_token_timeout: float = _setting(60.0, "Seconds to wait for a model's first token.")
+    total_timeout: float = _setting(300.0, "Seconds a whole answer may take.")
+    retries: int = _setting(2, "Retries of a failed model call before its first token.")
+    stream_concurrency: int = _setting(256, "Battles streaming at once in one process.")
+    default_language: str = _setting("ja", "UI language when the browser states none (ja|en).")
+    secret: str = _setting(
+        "",
+        "Secret that signs browser state; set it so voters survive restarts.",
+        env="ARENA_SECRET",
+    )
+    ip_salt: str = _setting("", "Secret salt for hashing voter IP addresses.", env="ARENA_IP_SALT")
+    export_salt: str = _setting(
+        "", "Secret salt for pseudonymising voters in exports.", env="ARENA_EXPORT_SALT"
+    )
+    trusted_proxies: tuple[str, ...] = _setting(
+        (), "Proxy addresses whose X-Forwarded-For is believed (comma-separated in env)."
+    )
+    rating_anchor: str = _setting("Tanuki-8B-dpo-v1.0", "Model fixed at rating 1000.")
+    rating_ci: str = _setting("sandwich", "Confidence interval method (sandwich|bootstrap).")
+    rating_rounds: int = _setting(100, "Bootstrap rounds when rating_ci is bootstrap.")
+    recompute_at: str = _setting(
+        "", "Daily in-app recomputation time HH:MM (UTC); empty disables it."
+    )
+    admin_users: str = _setting(
+        "",
+        "Admins as user:sha256hex pairs, comma-separated (env only).",
+        env="ARENA_ADMIN_USERS",
+    )
+    demo_models: bool = _setting(
+        False, "Use the offline demo models even when real models are configured."
+    )
+    models: tuple[ModelSpec, ...] = _setting((), "The models, from [[models]] in arena.toml.")
+
+    @property
+    def is_demo(self) -> bool:
+        """True when the arena runs on the offline demo models."""
+        return any(m.demo for m in self.models)
+
+
+SECRET_FIELDS = {"secret", "ip_salt", "export_salt", "admin_users"}
+MODEL_FIELDS = {f.name: f for f in dataclasses.fields(ModelSpec)}
+
+
+def settings_help() -> dict[str, str]:
+    """Map each setting's name to its help text (used by the README test and --help)."""
+    return {f.name: f.metadata["help"] for f in dataclasses.fields(Settings)}
+
+
+def env_name(f: dataclasses.Field) -> str:
+    """The environment variable that overrides setting ``f``."""
+    return f.metadata.get("env") or f"ARENA_{f.name.upper()}"
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    """Convert ``value`` (from TOML or env) to the type of ``default``."""
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                    raise ValueError(f"expected true or false, got {value!r}")
+                return low in {"1", "true", "yes", "on"}
+            if not isinstance(value, bool):
+                raise ValueError(f"expected true or false, got {value!r}")
+            return value
+        if isinstance(default, int):
+            if isinstance(value, bool) or isinstance(value, float):
+                raise ValueError(f"expected a whole number, got {value!r}")
+            return int(value)
+        if isinstance(default, float):
+            if isinstance(value, bool):
+                raise ValueError(f"expected a number, got {value!r}")
+            return float(value)
+        if isinstance(default, tuple):
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            if not isinstance(value, list):
+                raise ValueError(f"expected a list, got {value!r}")
+            return tuple(str(v) for v in value)
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {value!r}")
+        return value
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _parse_model(raw: Any, where: str, providers: set[str]) -> ModelSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table")
+    unknown = set(raw) - set(MODEL_FIELDS) - {"base_url"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    for key in ("name", "provider"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise ConfigError(f"{where}.{key}: required, a non-empty string")
+    if raw["provider"] not in providers:
+        raise ConfigError(
+            f"{where}.provider: unknown provider {raw['provider']!r} "
+            f"(known: {', '.join(sorted(providers))})"
+        )
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "base_url":
+            values["base_urls"] = _coerce([value], (), f"{where}.base_url")
+            continue
+        if key in ("japanese_mt_bench", "nejumi_lb3"):
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
+            values[key] = float(value)
+            continue
+        values[key] = _coerce(value, MODEL_FIELDS[key].default, f"{where}.{key}")
+    if "api_key" in raw:
+        raise ConfigError(f"{where}.api_key: keys come from the environment; use api_key_env")
+    spec = ModelSpec(**values)
+    if spec.weights not in ("open", "closed"):
+        raise ConfigError(f"{where}.weights: expected 'open' or 'closed', got {spec.weights!r}")
+    if spec.sample_weight < 0:
+        raise ConfigError(f"{where}.sample_weight: must be >= 0")
+    if spec.max_tokens <= 0:
+        raise ConfigError(f"{where}.max_tokens: must be > 0")
+    if spec.provider != "demo" and not spec.base_urls:
+        raise ConfigError(f"{where}.base_url: required for provider {spec.provider!r}")
+    return spec
+
+
+def demo_models() -> tuple[ModelSpec, ...]:
+    """The offline demo models used when no model is configured."""
+    return tuple(
+        ModelSpec(
+            name=f"Demo-{label}",
+            provider="demo",
+            weights="open",
+            description=desc,
+            demo=True,
+        )
+        for label, desc in (
+            ("Echo", "Offline demo model: restates the prompt."),
+            ("Haiku", "Offline demo model: answers with a short poem."),
+            ("Lister", "Offline demo model: answers with a list."),
+        )
+    )
+
+
+def load_settings(
+    path: str | os.PathLike | None = None,
+    env: dict[str, str] | None = None,
+    providers: set[str] | None = None,
+) -> Settings:
+    """Build the settings from a TOML file and the environment.
+
+    ``path`` defaults to ``$ARENA_CONFIG`` or ``arena.toml`` (optional when absent).
+    Raises :class:`ConfigError` naming the file, the key and what is wrong.
+    """
+    from arena.backends import BACKENDS  # the registry knows which providers exist
+
+    env = dict(os.environ if env is None else env)
+    providers = providers or set(BACKENDS)
+    explicit = path is not None or "ARENA_CONFIG" in env
+    cfg_path = Path(path or env.get("ARENA_CONFIG") or DEFAULT_CONFIG_PATH)
+    data: dict[str, Any] = {}
+    if cfg_path.exists():
+        try:
+            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{cfg_path}: not valid TOML: {exc}") from exc
+    elif explicit:
+        raise ConfigError(f"{cfg_path}: configuration file not found")
+
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    section = data.get("arena", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{cfg_path}: [arena] must be a table")
+    if "models" in section:
+        raise ConfigError(f"{cfg_path}: models go in [[models]] tables, not [arena]")
+    unknown = (set(data) - {"arena", "models"}) | {f"arena.{k}" for k in set(section) - set(fields)}
+    if unknown:
+        raise ConfigError(f"{cfg_path}: unknown key(s) {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name, value in section.items():
+        if name in SECRET_FIELDS:
+            raise ConfigError(
+                f"{cfg_path}: arena.{name}: secrets come only from the environment "
+                f"({env_name(fields[name])})"
+            )
+        values[name] = _coerce(value, fields[name].default, f"{cfg_path}: arena.{name}")
+    for name, f in fields.items():
+        var = env_name(f)
+        if name != "models" and var in env:
+            values[name] = _coerce(env[var], f.default, f"environment {var}")
+
+    raw_models = data.get("models", [])
+    if not isinstance(raw_models, list):
+        raise ConfigError(f"{cfg_path}: models must be an array of tables ([[models]])")
+    models = tuple(
+        _parse_model(raw, f"{cfg_path}: models[{i}]", providers) for i, raw in enumerate(raw_models)
+    )
+    names = [m.name for m in models]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{cfg_path}: models: duplicate name(s) {', '.join(dupes)}")
+    if values.get("demo_models") or not models:
+        models = demo_models()
+    values["models"] = models
+
+    settings = Settings(**values)
+    _check(settings, str(cfg_path))
+    if not settings.secret:
+        settings = dataclasses.replace(settings, secret=secrets.token_hex(32))
+    return settings
+
+
+def _check(s: Settings, where: str) -> None:
+    if s.default_language not in ("ja", "en"):
+        raise ConfigError(f"{where}: arena.default_language: expected 'ja' or 'en'")
+    if s.rating_ci not in ("sandwich", "bootstrap"):
+        raise ConfigError(f"{where}: arena.rating_ci: expected 'sandwich' or 'bootstrap'")
+    for name in ("max_turns", "max_prompt_chars", "stream_concurrency", "port"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{where}: arena.{name}: must be > 0")
+    if s.recompute_at:
+        hh, _, mm = s.recompute_at.partition(":")
+        if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+            raise ConfigError(
+                f"{where}: arena.recompute_at: expected HH:MM, got {s.recompute_at!r}"
+            )
+    if len([m for m in s.models if m.enabled]) < 2:
+        raise ConfigError(f"{where}: models: at least two enabled models are needed for battles")

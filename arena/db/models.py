@@ -1,0 +1,244 @@
+"""The arena's tables, as SQLAlchemy 2 typed models.
+
+Every schema change is an Alembic revision in ``migrations/versions``; a test checks
+that upgrading an empty database to head gives exactly these tables.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as the enum's values (readable strings), checked by a constraint.
+    return Enum(
+        cls,
+        name=name,
+        values_callable=lambda e: [m.value for m in e],
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+    )
+
+
+class Winner(enum.StrEnum):
+    """The four verdicts, spelled as in the public Chatbot Arena data."""
+
+    MODEL_A = "model_a"
+    MODEL_B = "model_b"
+    TIE = "tie"
+    BOTHBAD = "tie (bothbad)"
+
+
+class BattleStatus(enum.StrEnum):
+    STREAMING = "streaming"
+    READY = "ready"
+    VOTED = "voted"
+    FAILED = "failed"
+
+
+class BattleMode(enum.StrEnum):
+    """anony: blind battle; named: both models chosen and shown; direct: one-model chat."""
+
+    ANONY = "anony"
+    NAMED = "named"
+    DIRECT = "direct"
+
+
+class Side(enum.StrEnum):
+    A = "a"
+    B = "b"
+
+
+class Model(Base):
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    weights: Mapped[str] = mapped_column(String(8), default="closed")
+    description: Mapped[str] = mapped_column(Text, default="")
+    japanese_mt_bench: Mapped[float | None] = mapped_column(Float)
+    nejumi_lb3: Mapped[float | None] = mapped_column(Float)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Voter(Base):
+    __tablename__ = "voters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Battle(Base):
+    __tablename__ = "battles"
+    __table_args__ = (
+        Index("ix_battles_created_at", "created_at"),
+        Index("ix_battles_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    voter_id: Mapped[int] = mapped_column(ForeignKey("voters.id", ondelete="CASCADE"), index=True)
+    model_a_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    model_b_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"), index=True)
+    mode: Mapped[BattleMode] = mapped_column(_enum(BattleMode, "battle_mode"))
+    status: Mapped[BattleStatus] = mapped_column(_enum(BattleStatus, "battle_status"))
+    language: Mapped[str] = mapped_column(String(8), default="ja")
+    turns: Mapped[int] = mapped_column(Integer, default=0)
+    flag_identity: Mapped[bool] = mapped_column(Boolean, default=False)
+    flag_moderation: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ready_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    model_a: Mapped[Model] = relationship(foreign_keys=[model_a_id])
+    model_b: Mapped[Model | None] = relationship(foreign_keys=[model_b_id])
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="battle", order_by="Message.id", cascade="all, delete-orphan"
+    )
+    vote: Mapped[Vote | None] = relationship(back_populates="battle", cascade="all, delete-orphan")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_battle_turn", "battle_id", "turn"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    battle_id: Mapped[str] = mapped_column(ForeignKey("battles.id", ondelete="CASCADE"))
+    side: Mapped[Side] = mapped_column(_enum(Side, "side"))
+    turn: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text, default="")
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    ttft_ms: Mapped[int | None] = mapped_column(Integer)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    battle: Mapped[Battle] = relationship(back_populates="messages")
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    __table_args__ = (Index("ix_votes_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    battle_id: Mapped[str] = mapped_column(
+        ForeignKey("battles.id", ondelete="CASCADE"), unique=True
+    )
+    voter_id: Mapped[int] = mapped_column(ForeignKey("voters.id", ondelete="CASCADE"), index=True)
+    winner: Mapped[Winner] = mapped_column(_enum(Winner, "winner"))
+    seconds_to_vote: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    void_reason: Mapped[str | None] = mapped_column(Text)
+
+    battle: Mapped[Battle] = relationship(back_populates="vote")
+
+
+class RatingRun(Base):
+    __tablename__ = "rating_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    method: Mapped[str] = mapped_column(String(16))
+    anchor: Mapped[str] = mapped_column(String(200))
+    level: Mapped[float] = mapped_column(Float)
+    rounds: Mapped[int | None] = mapped_column(Integer)
+    seed: Mapped[int | None] = mapped_column(Integer)
+    votes_used: Mapped[int] = mapped_column(Integer)
+    excluded_failed: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_flagged: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_named: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_voided: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    ratings: Mapped[list[ModelRating]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="ModelRating.rank"
+    )
+
+
+class ModelRating(Base):
+    __tablename__ = "model_ratings"
+    __table_args__ = (UniqueConstraint("run_id", "model"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("rating_runs.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(200))
+    rank: Mapped[int] = mapped_column(Integer)
+    rating: Mapped[float] = mapped_column(Float)
+    ci_lower: Mapped[float] = mapped_column(Float)
+    ci_upper: Mapped[float] = mapped_column(Float)
+    battles: Mapped[int] = mapped_column(Integer)
+    wins: Mapped[int] = mapped_column(Integer)
+    ties: Mapped[int] = mapped_column(Integer)
+    ties_bothbad: Mapped[int] = mapped_column(Integer)
+    losses: Mapped[int] = mapped_column(Integer)
+    win_rate: Mapped[float] = mapped_column(Float)
+
+    run: Mapped[RatingRun] = relationship(back_populates="ratings")
+
+
+class JobLock(Base):
+    """A row per running exclusive job (e.g. a rating recomputation)."""
+
+    __tablename__ = "job_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditLog(Base):
+    """Who did what, when, in the admin area or CLI."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
