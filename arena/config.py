@@ -137,7 +137,7 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
                 raise ValueError(f"expected true or false, got {value!r}")
             return value
         if isinstance(default, int):
-            if isinstance(value, bool) or isinstance(value, float):
+            if isinstance(value, bool | float):
                 raise ValueError(f"expected a whole number, got {value!r}")
             return int(value)
         if isinstance(default, float):

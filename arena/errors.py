@@ -4,7 +4,16 @@ from __future__ import annotations
 
 
 class ArenaError(Exception):
-    """Base of every error the arena raises on purpose."""
+    """Base of every error the arena raises on purpose.
+
+    ``code`` names the situation so the UI can say it in the volunteer's language;
+    ``params`` fill the translated message. The English message is for logs and the API.
+    """
+
+    def __init__(self, message: str, *, code: str = "error", **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 class ConfigError(ArenaError):
@@ -20,7 +29,7 @@ class BackendError(ArenaError):
     """
 
     def __init__(self, message: str, *, retryable: bool, kind: str = "error") -> None:
-        super().__init__(message)
+        super().__init__(message, code="backend")
         self.retryable = retryable
         self.kind = kind
 

@@ -1,0 +1,474 @@
+"""The battle lifecycle: draw a pair, stream both sides, store every turn, vote, reveal.
+
+No Gradio here: the UI and the HTTP API both drive battles through :class:`Arena`.
+Model names never leave this module before a vote except in named and direct modes;
+what a blind turn yields is text, timings and errors keyed by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import secrets
+import unicodedata
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from arena.backends import Backend, ChatMessage, StreamEnd, TextDelta, Timeouts, generate
+from arena.config import ModelSpec, Settings
+from arena.db import repo
+from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Side, Vote, Winner
+from arena.errors import BackendError, BattleRejected, StorageError, VoteRejected
+from arena.sampling import Health, PairCounter, choose_pair
+
+T = TypeVar("T")
+SIDES = (Side.A, Side.B)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+GENERIC_IDENTITY_WORDS = (
+    "OpenAI", "ChatGPT", "GPT-4", "GPT-3", "Anthropic", "Claude", "Gemini", "Google",
+    "Bard", "PLaMo", "Preferred Networks", "Tanuki", "Llama", "Meta AI", "ELYZA", "Swallow",
+    "CALM", "CyberAgent", "Karakuri", "カラクリ", "サイバーエージェント", "グーグル",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VoterRef:
+    """Who is acting: the browser-held pseudonymous token and the client address."""
+
+    token: str
+    ip: str | None = None
+
+
+@dataclass
+class SideState:
+    """One side of the current turn as the volunteer sees it."""
+
+    text: str = ""
+    done: bool = False
+    error: str | None = None
+
+
+@dataclass
+class TurnState:
+    """A snapshot of the battle during a turn; yielded many times while streaming."""
+
+    battle_id: str
+    turn: int
+    sides: dict[Side, SideState] = field(default_factory=lambda: {s: SideState() for s in SIDES})
+    names: dict[Side, str] | None = None  # only in named and direct modes
+
+    @property
+    def finished(self) -> bool:
+        return all(s.done for s in self.sides.values())
+
+    @property
+    def votable(self) -> bool:
+        return self.finished and not any(s.error for s in self.sides.values())
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """What the volunteer learns after voting."""
+
+    winner: Winner
+    names: dict[Side, str]
+    weights: dict[Side, str]
+    descriptions: dict[Side, str]
+    counted: bool  # False when the battle will not count (a model named itself, named mode)
+
+
+def clean_prompt(text: object, limit: int) -> str:
+    """Validate a prompt; raise :class:`BattleRejected` with the reason when unusable."""
+    if not isinstance(text, str):
+        raise BattleRejected("the prompt must be text", code="prompt_invalid")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BattleRejected(
+            "the prompt contains invalid characters", code="prompt_invalid"
+        ) from exc
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", text)).strip()
+    if not text:
+        raise BattleRejected("the prompt is empty", code="prompt_empty")
+    if len(text) > limit:
+        raise BattleRejected(
+            f"the prompt is too long ({len(text)} > {limit} characters)",
+            code="prompt_too_long",
+            length=len(text),
+            limit=limit,
+        )
+    return text
+
+
+def identity_words(models: tuple[ModelSpec, ...]) -> tuple[str, ...]:
+    """Words that reveal a model's identity: configured names plus well-known ones."""
+    words = set(GENERIC_IDENTITY_WORDS)
+    for m in models:
+        words.add(m.name)
+        words.add(m.served_name.split("/")[-1])
+    return tuple(sorted(w for w in words if len(w) >= 4))
+
+
+class Arena:
+    """Runs battles for the UI and the API. One instance per process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        backends: dict[str, Backend],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.backends = backends
+        self.specs = {m.name: m for m in settings.models}
+        self.rng = rng or random.SystemRandom()
+        self.timeouts = Timeouts(
+            connect=settings.connect_timeout,
+            first_token=settings.first_token_timeout,
+            total=settings.total_timeout,
+            retries=settings.retries,
+        )
+        self.health = Health()
+        self.identity = re.compile(
+            "|".join(re.escape(w) for w in identity_words(settings.models)), re.IGNORECASE
+        )
+        with self.sessions.begin() as s:
+            self.model_ids = repo.sync_models(s, settings.models)
+            self.pairs = PairCounter(repo.anony_pair_counts(s))
+
+    # -- storage helpers ------------------------------------------------------------
+
+    async def _db(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn`` in one transaction on a worker thread; storage failures -> StorageError."""
+
+        def run() -> T:
+            try:
+                with self.sessions.begin() as session:
+                    return fn(session)
+            except (VoteRejected, BattleRejected):
+                raise
+            except SQLAlchemyError as exc:
+                raise StorageError(
+                    "the database is unavailable; nothing was recorded", code="storage"
+                ) from exc
+
+        return await asyncio.to_thread(run)
+
+    def _voter_id(self, session: Session, voter: VoterRef) -> int:
+        ip_hash = repo.hash_ip(voter.ip, self.settings.ip_salt or self.settings.secret)
+        return repo.get_or_create_voter(session, voter.token, ip_hash).id
+
+    # -- battles ------------------------------------------------------------------
+
+    def draw_pair(self, enabled: set[str]) -> tuple[str, str]:
+        """Two models for a blind battle (enabled, healthy, weighted, rare pairs first)."""
+        weights = {
+            n: s.sample_weight for n, s in self.specs.items() if n in enabled and n in self.backends
+        }
+        return choose_pair(weights, self.pairs.snapshot(), self.rng, self.health.unhealthy())
+
+    async def send(
+        self,
+        voter: VoterRef,
+        prompt: str,
+        battle_id: str | None = None,
+        *,
+        mode: BattleMode = BattleMode.ANONY,
+        language: str = "ja",
+        models: tuple[str, ...] | None = None,
+    ) -> AsyncIterator[TurnState]:
+        """Start a battle (``battle_id`` None) or add a turn to it, streaming both sides."""
+        text = clean_prompt(prompt, self.settings.max_prompt_chars)
+        if battle_id is None:
+            battle_id, turn = await self._create(voter, mode, language, models), 1
+        else:
+            turn = await self._db(lambda s: self._claim_next_turn(s, battle_id, voter))
+        async for state in self._run_turn(battle_id, turn, text, SIDES):
+            yield state
+
+    async def regenerate(
+        self, voter: VoterRef, battle_id: str, sides: tuple[Side, ...] = SIDES
+    ) -> AsyncIterator[TurnState]:
+        """Answer the last turn again on ``sides`` (a retry after an error, or a re-roll)."""
+
+        def claim(s: Session) -> tuple[int, str]:
+            battle = self._claim(s, battle_id, voter, {BattleStatus.READY, BattleStatus.FAILED})
+            prompt = s.scalar(
+                select(Message.content).where(
+                    Message.battle_id == battle_id,
+                    Message.turn == battle.turns,
+                    Message.role == "user",
+                )
+            )
+            for m in repo.last_turn_messages(s, battle_id, battle.turns):
+                if m.side in sides:
+                    s.delete(m)
+            return battle.turns, prompt or ""
+
+        turn, text = await self._db(claim)
+        async for state in self._run_turn(battle_id, turn, text, sides):
+            yield state
+
+    async def _create(
+        self, voter: VoterRef, mode: BattleMode, language: str, models: tuple[str, ...] | None
+    ) -> str:
+        def create(s: Session) -> str:
+            enabled = repo.enabled_models(s)
+            if mode is BattleMode.ANONY:
+                pick = self.draw_pair(enabled)
+            else:
+                pick = tuple(models or ())
+                wanted = 1 if mode is BattleMode.DIRECT else 2
+                if len(pick) != wanted or len(set(pick)) != wanted:
+                    raise BattleRejected(
+                        f"choose {wanted} different model(s)", code="choose_models", n=wanted
+                    )
+                missing = [m for m in pick if m not in enabled or m not in self.backends]
+                if missing:
+                    raise BattleRejected(
+                        f"model not available: {', '.join(missing)}", code="model_unavailable"
+                    )
+            battle = Battle(
+                id=secrets.token_hex(16),
+                voter_id=self._voter_id(s, voter),
+                model_a_id=self.model_ids[pick[0]],
+                model_b_id=self.model_ids[pick[1]] if len(pick) > 1 else None,
+                mode=mode,
+                status=BattleStatus.STREAMING,
+                language=language if language in ("ja", "en") else "ja",
+                turns=1,
+            )
+            s.add(battle)
+            if mode is BattleMode.ANONY:
+                self.pairs.add(*pick)
+            return battle.id
+
+        return await self._db(create)
+
+    def _claim(
+        self, s: Session, battle_id: str, voter: VoterRef, allowed: set[BattleStatus]
+    ) -> Battle:
+        battle = s.get(Battle, battle_id) if isinstance(battle_id, str) else None
+        voter_id = self._voter_id(s, voter)
+        if battle is None or battle.voter_id != voter_id:
+            raise BattleRejected("unknown battle", code="unknown_battle")
+        if not repo.claim_battle(s, battle_id, voter_id, allowed):
+            raise BattleRejected(
+                "this battle is busy or finished; start a new round", code="battle_busy"
+            )
+        s.refresh(battle)
+        return battle
+
+    def _claim_next_turn(self, s: Session, battle_id: str, voter: VoterRef) -> int:
+        battle = self._claim(s, battle_id, voter, {BattleStatus.READY})
+        if battle.turns >= self.settings.max_turns:
+            battle.status = BattleStatus.READY
+            raise BattleRejected(
+                f"turn limit reached ({self.settings.max_turns}); please vote",
+                code="turn_limit",
+                limit=self.settings.max_turns,
+            )
+        battle.turns += 1
+        return battle.turns
+
+    def _side_models(self, battle_id: str) -> tuple[dict[Side, str], BattleMode, list[Message]]:
+        with self.sessions() as s:
+            battle = s.get(Battle, battle_id)
+            assert battle is not None
+            names = {Side.A: battle.model_a.name}
+            if battle.model_b is not None:
+                names[Side.B] = battle.model_b.name
+            return names, battle.mode, list(battle.messages)
+
+    async def _run_turn(
+        self, battle_id: str, turn: int, prompt: str, sides: tuple[Side, ...]
+    ) -> AsyncIterator[TurnState]:
+        try:
+            names, mode, history = await asyncio.to_thread(self._side_models, battle_id)
+        except SQLAlchemyError as exc:
+            raise StorageError(
+                "the database is unavailable; nothing was recorded", code="storage"
+            ) from exc
+        sides = tuple(s for s in sides if s in names)
+        state = TurnState(battle_id, turn)
+        if mode is not BattleMode.ANONY:
+            state.names = names
+        for side in SIDES:
+            if side not in sides:
+                state.sides[side] = _previous(history, side, turn)
+        queue: asyncio.Queue[tuple[Side, object]] = asyncio.Queue()
+        tasks = [
+            asyncio.create_task(
+                self._stream_side(
+                    names[side], _conversation(history, side, turn, prompt), side, queue
+                )
+            )
+            for side in sides
+        ]
+        results: dict[Side, Message] = {}
+        try:
+            yield state
+            while len(results) < len(tasks):
+                side, item = await queue.get()
+                self._apply(state, side, item, results)
+                while not queue.empty():  # coalesce what arrived meanwhile into one update
+                    side, item = queue.get_nowait()
+                    self._apply(state, side, item, results)
+                yield state
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for side in sides:
+                if side not in results:  # the volunteer left mid-stream
+                    results[side] = Message(content=state.sides[side].text, error="cancelled")
+            await self._db(lambda s: self._store_turn(s, battle_id, turn, prompt, results, names))
+
+    def _apply(
+        self, state: TurnState, side: Side, item: object, results: dict[Side, Message]
+    ) -> None:
+        pane = state.sides[side]
+        if isinstance(item, str):
+            pane.text += item
+        elif isinstance(item, Message):
+            results[side] = item
+            pane.done = True
+            pane.error = item.error
+
+    async def _stream_side(
+        self, model: str, conversation: list[ChatMessage], side: Side, queue: asyncio.Queue
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        ttft: float | None = None
+        parts: list[str] = []
+        row = Message()
+        try:
+            async for event in generate(self.backends[model], conversation, self.timeouts):
+                if isinstance(event, TextDelta):
+                    if ttft is None:
+                        ttft = loop.time() - start
+                    parts.append(event.text)
+                    queue.put_nowait((side, event.text))
+                elif isinstance(event, StreamEnd):
+                    row.finish_reason = event.finish_reason
+                    row.prompt_tokens = event.prompt_tokens
+                    row.completion_tokens = event.completion_tokens
+            self.health.record(model, True)
+        except BackendError as exc:
+            row.error = f"{exc.kind}: {exc}"
+            self.health.record(model, False)
+        row.content = "".join(parts)
+        row.latency_ms = round((loop.time() - start) * 1000)
+        row.ttft_ms = None if ttft is None else round(ttft * 1000)
+        queue.put_nowait((side, row))
+
+    def _store_turn(
+        self,
+        s: Session,
+        battle_id: str,
+        turn: int,
+        prompt: str,
+        results: dict[Side, Message],
+        names: dict[Side, str],
+    ) -> None:
+        battle = s.get(Battle, battle_id)
+        assert battle is not None
+        for side, row in results.items():
+            if not any(
+                m.side == side and m.turn == turn and m.role == "user" for m in battle.messages
+            ):
+                battle.messages.append(Message(side=side, turn=turn, role="user", content=prompt))
+            row.side, row.turn, row.role = side, turn, "assistant"
+            battle.messages.append(row)
+        answers = [m for m in battle.messages if m.role == "assistant" and m.turn == turn]
+        failed = len(answers) < len(names) or any(m.error for m in answers)
+        if failed:
+            battle.status = BattleStatus.FAILED
+        else:
+            battle.status = BattleStatus.READY
+            battle.ready_at = datetime.now(UTC)
+        if any(self.identity.search(m.content or "") for m in answers):
+            battle.flag_identity = True
+
+    # -- votes --------------------------------------------------------------------
+
+    async def vote(self, voter: VoterRef, battle_id: str, winner: Winner | str) -> Reveal:
+        """Record the verdict once, then reveal both names. Raises :class:`VoteRejected`."""
+        try:
+            verdict = Winner(winner)
+        except ValueError as exc:
+            raise VoteRejected(f"unknown verdict {winner!r}", code="vote_invalid") from exc
+        try:
+            return await self._db(lambda s: self._vote(s, voter, battle_id, verdict))
+        except StorageError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                raise VoteRejected("this battle already has a vote", code="vote_repeat") from exc
+            raise
+
+    def _vote(self, s: Session, voter: VoterRef, battle_id: str, winner: Winner) -> Reveal:
+        battle = (
+            s.get(Battle, battle_id, with_for_update=True) if isinstance(battle_id, str) else None
+        )
+        voter_id = self._voter_id(s, voter)
+        if battle is None or battle.voter_id != voter_id:
+            raise VoteRejected("unknown battle", code="unknown_battle")
+        if battle.mode is BattleMode.DIRECT:
+            raise VoteRejected("a direct chat has no vote", code="vote_invalid")
+        if battle.vote is not None or battle.status is BattleStatus.VOTED:
+            raise VoteRejected("this battle already has a vote", code="vote_repeat")
+        if battle.status is not BattleStatus.READY or battle.turns < 1:
+            raise VoteRejected(
+                "both answers must finish without error before voting", code="vote_not_ready"
+            )
+        now = datetime.now(UTC)
+        ready = battle.ready_at if battle.ready_at.tzinfo else battle.ready_at.replace(tzinfo=UTC)
+        s.add(
+            Vote(
+                battle_id=battle.id,
+                voter_id=voter_id,
+                winner=winner,
+                seconds_to_vote=(now - ready).total_seconds(),
+                created_at=now,
+            )
+        )
+        battle.status = BattleStatus.VOTED
+        s.flush()
+        models: dict[Side, Model] = {Side.A: battle.model_a, Side.B: battle.model_b}
+        return Reveal(
+            winner=winner,
+            names={k: m.name for k, m in models.items()},
+            weights={k: m.weights for k, m in models.items()},
+            descriptions={k: m.description for k, m in models.items()},
+            counted=battle.mode is BattleMode.ANONY and not battle.flag_identity,
+        )
+
+
+def _conversation(history: list[Message], side: Side, turn: int, prompt: str) -> list[ChatMessage]:
+    """The side's earlier turns (answers that failed are left out) and the new prompt."""
+    past = [m for m in history if m.side == side and m.turn < turn]
+    out: list[ChatMessage] = []
+    for t in sorted({m.turn for m in past}):
+        q = next((m for m in past if m.turn == t and m.role == "user"), None)
+        a = next((m for m in past if m.turn == t and m.role == "assistant"), None)
+        if q is not None and a is not None and a.content:
+            out += [ChatMessage("user", q.content), ChatMessage("assistant", a.content)]
+    return [*out, ChatMessage("user", prompt)]
+
+
+def _previous(history: list[Message], side: Side, turn: int) -> SideState:
+    answer = next(
+        (m for m in history if m.side == side and m.turn == turn and m.role == "assistant"), None
+    )
+    if answer is None:
+        return SideState(done=True)
+    return SideState(text=answer.content, done=True, error=answer.error)
