@@ -1,0 +1,65 @@
+"""Tanuki Arena: settings -> database -> backends -> UI + API -> serve.
+
+python app.py [--host H] [--port P] [--config arena.toml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+import gradio as gr
+import uvicorn
+
+from arena.api import create_api
+from arena.backends import Timeouts, build_backends, make_client
+from arena.battles import Arena
+from arena.config import load_settings
+from arena.db import make_engine, migrate, session_factory
+from arena.errors import ConfigError
+from arena.ui import CSS, build_ui
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the Tanuki Arena web app.")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 7860)")
+    parser.add_argument("--config", help="path of arena.toml (default ./arena.toml)")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        sys.exit(f"configuration error: {exc}")
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = dataclasses.replace(settings, **overrides)
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    client = make_client(
+        Timeouts(connect=settings.connect_timeout, first_token=settings.first_token_timeout)
+    )
+    arena = Arena(settings, session_factory(engine), build_backends(settings.models, client))
+    blocks, i18n = build_ui(arena)
+    blocks.queue(default_concurrency_limit=16)
+    app = gr.mount_gradio_app(
+        create_api(arena), blocks, path="/", i18n=i18n, css=CSS,
+        run_history=False, enable_monitoring=False, footer_links=[],
+    )  # fmt: skip
+    mode = "offline demo models" if settings.is_demo else f"{len(settings.models)} models"
+    print(
+        f"Tanuki Arena on http://{settings.host}:{settings.port} ({mode}, {engine.url.get_backend_name()})"
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or "",
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+
+
+if __name__ == "__main__":
+    main()
