@@ -43,13 +43,18 @@ def main(argv: list[str] | None = None) -> None:
     blocks, i18n = build_ui(arena)
     blocks.queue(default_concurrency_limit=16)
     app = gr.mount_gradio_app(
-        create_api(arena), blocks, path="/", i18n=i18n, css=CSS,
-        run_history=False, enable_monitoring=False, footer_links=[],
-    )  # fmt: skip
-    mode = "offline demo models" if settings.is_demo else f"{len(settings.models)} models"
-    print(
-        f"Tanuki Arena on http://{settings.host}:{settings.port} ({mode}, {engine.url.get_backend_name()})"
+        create_api(arena),
+        blocks,
+        path="/",
+        i18n=i18n,
+        css=CSS,
+        run_history=False,
+        enable_monitoring=False,
+        footer_links=[],
     )
+    mode = "offline demo models" if settings.is_demo else f"{len(settings.models)} models"
+    backend = engine.url.get_backend_name()
+    print(f"Tanuki Arena on http://{settings.host}:{settings.port} ({mode}, {backend})")
     uvicorn.run(
         app,
         host=settings.host,

@@ -46,7 +46,7 @@ def create_api(arena: Arena) -> FastAPI:
                 "database": "ok",
                 "models": len(arena.backends),
                 "demo": arena.settings.is_demo,
-            }  # fmt: skip
+            }
         )
 
     return app

@@ -32,10 +32,29 @@ T = TypeVar("T")
 SIDES = (Side.A, Side.B)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 GENERIC_IDENTITY_WORDS = (
-    "OpenAI", "ChatGPT", "GPT-4", "GPT-3", "Anthropic", "Claude", "Gemini", "Google",
-    "Bard", "PLaMo", "Preferred Networks", "Tanuki", "Llama", "Meta AI", "ELYZA", "Swallow",
-    "CALM", "CyberAgent", "Karakuri", "カラクリ", "サイバーエージェント", "グーグル",
-)  # fmt: skip
+    "OpenAI",
+    "ChatGPT",
+    "GPT-4",
+    "GPT-3",
+    "Anthropic",
+    "Claude",
+    "Gemini",
+    "Google",
+    "Bard",
+    "PLaMo",
+    "Preferred Networks",
+    "Tanuki",
+    "Llama",
+    "Meta AI",
+    "ELYZA",
+    "Swallow",
+    "CALM",
+    "CyberAgent",
+    "Karakuri",
+    "カラクリ",
+    "サイバーエージェント",
+    "グーグル",
+)
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,10 @@ def build_ui(arena: Arena) -> tuple[gr.Blocks, gr.I18n]:
     """The whole page, and the translations to pass to ``mount_gradio_app``."""
     settings = arena.settings
     i18n = gr_i18n()
-    limits = {lang: t("limits", lang, turns=settings.max_turns, chars=settings.max_prompt_chars)
-              for lang in ("ja", "en")}  # fmt: skip
+    limits = {
+        lang: t("limits", lang, turns=settings.max_turns, chars=settings.max_prompt_chars)
+        for lang in ("ja", "en")
+    }
     with gr.Blocks(title="Tanuki Arena") as blocks:
         voter = gr.BrowserState("", storage_key="tanuki-arena-voter", secret=settings.secret)
         lang = gr.State(settings.default_language)
@@ -50,6 +52,7 @@ def build_ui(arena: Arena) -> tuple[gr.Blocks, gr.I18n]:
                 BattleTab(arena, BattleMode.ANONY, "arena", settings.max_prompt_chars).build(
                     voter, lang, i18n
                 )
-        blocks.load(on_load, [voter, lang], [voter, lang], js=DETECT_LANGUAGE,
-                    api_visibility="private")  # fmt: skip
+        blocks.load(
+            on_load, [voter, lang], [voter, lang], js=DETECT_LANGUAGE, api_visibility="private"
+        )
     return blocks, i18n

@@ -137,8 +137,15 @@ class BattleTab:
         self._wire(voter, lang)
 
     def _outputs(self) -> list[gr.components.Component]:
-        return [self.page, self.prompt, self.send, self.retry, self.reveal,
-                *self.chats.values(), *self.votes.values()]  # fmt: skip
+        return [
+            self.page,
+            self.prompt,
+            self.send,
+            self.retry,
+            self.reveal,
+            *self.chats.values(),
+            *self.votes.values(),
+        ]
 
     def _wire(self, voter: gr.BrowserState, lang: gr.State) -> None:
         stream = {
@@ -150,8 +157,9 @@ class BattleTab:
         inputs = [self.page, self.prompt, voter, lang, *self.pickers]
         self.send.click(self.on_send, inputs, api_name=f"{self.prefix}_send", **stream)
         self.prompt.submit(self.on_send, inputs, api_visibility="private", **stream)
-        self.retry.click(self.on_retry, [self.page, voter, lang], api_name=f"{self.prefix}_retry",
-                         **stream)  # fmt: skip
+        self.retry.click(
+            self.on_retry, [self.page, voter, lang], api_name=f"{self.prefix}_retry", **stream
+        )
         for winner, button in self.votes.items():
             button.click(
                 functools.partial(self.on_vote, winner=winner),
@@ -159,13 +167,22 @@ class BattleTab:
                 self._outputs(),
                 api_name=f"{self.prefix}_vote_{winner.name.lower()}",
             )
-        self.new_round.click(self.on_new_round, [lang], self._outputs(),
-                             api_name=f"{self.prefix}_new_round")  # fmt: skip
+        self.new_round.click(
+            self.on_new_round, [lang], self._outputs(), api_name=f"{self.prefix}_new_round"
+        )
 
     # -- views ----------------------------------------------------------------------
 
-    def view(self, page: Page, lang: str, *, busy: bool, votable: bool = False,
-             retry: bool = False, reveal: str | None = None) -> dict:  # fmt: skip
+    def view(
+        self,
+        page: Page,
+        lang: str,
+        *,
+        busy: bool,
+        votable: bool = False,
+        retry: bool = False,
+        reveal: str | None = None,
+    ) -> dict:
         """Every output of the tab for a given situation."""
         out: dict = {
             self.page: page,
@@ -175,7 +192,7 @@ class BattleTab:
             **{
                 b: gr.update(interactive=votable and not busy and not page.voted)
                 for b in self.votes.values()
-            },  # fmt: skip
+            },
         }
         if reveal is not None:
             out[self.reveal] = reveal
@@ -201,8 +218,15 @@ class BattleTab:
 
     # -- handlers -------------------------------------------------------------------
 
-    async def on_send(self, page: Page, prompt: str, token: str, lang: str, *picks: str,
-                      request: gr.Request = None) -> AsyncIterator[dict]:  # fmt: skip
+    async def on_send(
+        self,
+        page: Page,
+        prompt: str,
+        token: str,
+        lang: str,
+        *picks: str,
+        request: gr.Request = None,
+    ) -> AsyncIterator[dict]:
         """Send a prompt: start a battle or add a turn, streaming both panes."""
         page = page if isinstance(page, Page) else Page()
         if page.voted:
@@ -235,8 +259,9 @@ class BattleTab:
         async for update in self._stream(page, lang, states):
             yield update
 
-    async def on_retry(self, page: Page, token: str, lang: str,
-                       request: gr.Request = None) -> AsyncIterator[dict]:  # fmt: skip
+    async def on_retry(
+        self, page: Page, token: str, lang: str, request: gr.Request = None
+    ) -> AsyncIterator[dict]:
         """Answer the last turn again on the side(s) that failed."""
         if not page.battle_id or not page.turns:
             yield self.view(page, lang, busy=False)
@@ -252,8 +277,9 @@ class BattleTab:
             gr.Warning(error_text(exc, lang))
             yield self.view(page, lang, busy=False, retry=True)
 
-    async def on_vote(self, page: Page, token: str, lang: str, request: gr.Request = None, *,
-                      winner: Winner) -> dict:  # fmt: skip
+    async def on_vote(
+        self, page: Page, token: str, lang: str, request: gr.Request = None, *, winner: Winner
+    ) -> dict:
         """Record the vote, then reveal the names."""
         try:
             reveal = await self.arena.vote(voter_of(token, request), page.battle_id or "", winner)

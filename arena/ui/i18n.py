@@ -19,7 +19,8 @@ TEXT: dict[str, dict[str, str]] = {
         "Vote for the better answer; then their names are revealed.",
     },
     "rules": {
-        "ja": "ルール: 個人情報を入力しないでください。モデルが自分の名前を名乗った対戦は集計に含めません。"
+        "ja": "ルール: 個人情報を入力しないでください。"
+        "モデルが自分の名前を名乗った対戦は集計に含めません。"
         "投票前なら何ターンでも続けられます（上限あり）。",
         "en": "Rules: do not enter personal information. A battle where a model names itself "
         "does not count. You may chat for several turns before voting (within the limit).",
