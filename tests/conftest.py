@@ -1,0 +1,214 @@
+"""Shared fixtures: databases (SQLite file and PostgreSQL), the app as users launch it,
+a Chromium page, and settings on a temporary database.
+
+PostgreSQL and Chromium are real. Outside CI a missing one skips its tests with the
+reason; with ``CI=true`` a missing service is a failure, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = os.environ.get("ARENA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+CHROMIUM = os.environ.get("ARENA_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def unavailable(reason: str) -> None:
+    """Skip outside CI; fail in CI, where every service must be there."""
+    if IN_CI:
+        pytest.fail(f"required service missing in CI: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- databases ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[str]:
+    """The PostgreSQL server's admin URL, if it answers."""
+    import psycopg
+
+    url = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        unavailable(f"PostgreSQL not reachable at {url}: {exc}")
+    yield url
+
+
+def _create_pg_database(admin_url: str) -> str:
+    import psycopg
+
+    name = f"arena_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_pg_database(admin_url: str, url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'arena.db'}"
+        return
+    admin = request.getfixturevalue("pg_admin")
+    url = _create_pg_database(admin)
+    try:
+        yield url
+    finally:
+        _drop_pg_database(admin, url)
+
+
+@pytest.fixture
+def engine(db_url: str):
+    """An engine on an empty database migrated to head."""
+    from arena.db import make_engine, migrate
+
+    eng = make_engine(db_url)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+# -- model servers ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def loopback():
+    """A loopback server speaking vLLM's (and Anthropic's, Gemini's) streaming protocol."""
+    from tests.loopback import LoopbackLLM
+
+    with LoopbackLLM() as server:
+        yield server
+
+
+@pytest.fixture
+def llm(loopback):
+    """The loopback server, reset to normal behaviour for each test."""
+    loopback.reset()
+    yield loopback
+    loopback.reset()
+
+
+# -- the app as users launch it -----------------------------------------------------
+
+
+class RunningApp:
+    """``python app.py`` in a subprocess, on its own SQLite file."""
+
+    def __init__(self, tmp: Path, config: str = "", env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.db_path = tmp / "app.db"
+        self.database_url = f"sqlite:///{self.db_path}"
+        cfg = tmp / "arena.toml"
+        cfg.write_text(config, encoding="utf-8")
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "ARENA_CONFIG": str(cfg),
+            "ARENA_SECRET": "test-secret-" + uuid.uuid4().hex,
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.log = tmp / "app.log"
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "app.py", "--port", str(self.port)],
+                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        self._wait()
+
+    def _wait(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"app exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/api/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"app did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The app with its embedded defaults (demo models, SQLite), launched once."""
+    app = RunningApp(tmp_path_factory.mktemp("app"))
+    yield app
+    app.stop()
+
+
+# -- the browser --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, driven by Playwright."""
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        unavailable(f"Chromium not found at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (no stored voter token), Japanese locale, desktop size."""
+    context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where tests save screenshots."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
