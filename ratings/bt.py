@@ -1,0 +1,458 @@
+"""Bradley-Terry maximum likelihood on aggregated pair counts.
+
+Votes are first folded into ``(n, n)`` count matrices (:func:`aggregate`), so a
+fit costs O(models^2) per Newton iteration whatever the number of votes.
+
+Model and scale
+---------------
+Each model ``i`` has a log-strength ``theta[i]`` (natural-log scale) and
+
+    P(i beats j) = expit(theta[i] - theta[j]) = 1 / (1 + 10 ** ((R[j] - R[i]) / 400)),
+
+with the Elo-scale rating ``R = ELO_SCALE * theta + constant`` and
+``ELO_SCALE = 400 / ln 10``. Both kinds of tie (``tie`` and ``tie (bothbad)``)
+count as half a win for each side. They are kept apart in :class:`PairCounts`
+because the leaderboard reports them separately, but enter the likelihood the
+same way.
+
+Everything here works on the *score matrix* ``score[i, j]`` = wins of ``i``
+over ``j`` plus half the ties between them; the number of games is
+``score + score.T``. The negative log-likelihood is
+
+    L(theta) = -sum_{i != j} score[i, j] * log expit(theta[i] - theta[j]).
+
+It is invariant to adding a constant to ``theta``; fits return the solution
+with ``sum(theta) == 0``.
+
+Regularisation (the prior)
+--------------------------
+If some model never lost (or never won) the maximum-likelihood ratings do not
+exist: the likelihood keeps growing as that model moves away. To give every
+input a defined, finite answer the fit adds ``prior`` *virtual ties* per model,
+spread evenly over the other models: ``prior / (2 (n - 1))`` is added to every
+off-diagonal entry of the score matrix (see :func:`regularised_score`). This is
+a shift-invariant prior that pulls ratings gently together; with the default
+``DEFAULT_PRIOR = 0.1`` it moves the ratings of a model with a few hundred
+battles by a few hundredths of a rating point. ``prior=0`` gives the plain
+maximum-likelihood estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import expit, log_expit
+
+from ratings.errors import InvalidInputError
+from ratings.outcomes import N_OUTCOMES, Outcome
+
+#: Elo points per unit of natural log-odds: 400 / ln 10.
+ELO_SCALE = 400.0 / math.log(10.0)
+
+#: Virtual ties per model added by default (see the module docstring).
+DEFAULT_PRIOR = 0.1
+
+#: Newton stops when no parameter moves by more than this (log-odds units).
+DEFAULT_TOL = 1e-10
+
+#: Newton iterations before giving up.
+MAX_ITER = 200
+
+#: Votes aggregated per bincount call, to bound temporary memory.
+AGGREGATE_CHUNK = 1 << 20
+
+#: Target number of float64 entries in one batch of (rounds, n, n) arrays.
+BATCH_ENTRIES = 2_000_000
+
+_ARMIJO = 1e-4
+_ROUNDOFF = 1e-12
+_MAX_HALVINGS = 60
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Aggregated battle counts between every pair of models.
+
+    Parameters
+    ----------
+    wins : ndarray of float64, shape (n, n)
+        ``wins[i, j]`` is the number of battles ``i`` won against ``j``,
+        whichever side (A or B) each model was on.
+    ties : ndarray of float64, shape (n, n)
+        Symmetric; ``tie`` outcomes between ``i`` and ``j``.
+    bothbad : ndarray of float64, shape (n, n)
+        Symmetric; ``tie (bothbad)`` outcomes between ``i`` and ``j``.
+    """
+
+    wins: NDArray[np.float64]
+    ties: NDArray[np.float64]
+    bothbad: NDArray[np.float64]
+
+    @property
+    def n_models(self) -> int:
+        """Number of models (rows of the matrices)."""
+        return int(self.wins.shape[0])
+
+    @property
+    def games(self) -> NDArray[np.float64]:
+        """Symmetric matrix of battles played between each pair."""
+        return self.wins + self.wins.T + self.ties + self.bothbad
+
+    @property
+    def score(self) -> NDArray[np.float64]:
+        """Wins plus half of both kinds of tie: the Bradley-Terry data."""
+        return self.wins + 0.5 * (self.ties + self.bothbad)
+
+    def subset(self, index: ArrayLike) -> PairCounts:
+        """Counts restricted to the models in ``index`` (in that order).
+
+        Parameters
+        ----------
+        index : array_like of int
+            Model indices to keep.
+
+        Returns
+        -------
+        PairCounts
+            The sub-matrices.
+        """
+        ix = np.ix_(np.asarray(index), np.asarray(index))
+        return PairCounts(self.wins[ix], self.ties[ix], self.bothbad[ix])
+
+
+def _as_index_array(values: ArrayLike, name: str) -> NDArray[np.integer]:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise InvalidInputError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise InvalidInputError(f"{name} must hold integers, got dtype {array.dtype}")
+    return array
+
+
+def _check_range(values: NDArray[np.integer], name: str, upper: int) -> None:
+    if values.size == 0:
+        return
+    bad = (values < 0) | (values >= upper)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(f"{name}[{first}] = {int(values[first])} is outside 0..{upper - 1}")
+
+
+def aggregate(
+    a_idx: ArrayLike,
+    b_idx: ArrayLike,
+    outcome: ArrayLike,
+    n_models: int,
+    count: ArrayLike | None = None,
+) -> PairCounts:
+    """Fold battles (or pre-aggregated battle rows) into pair count matrices.
+
+    Uses one ``np.bincount`` over the combined index
+    ``(a * n_models + b) * 4 + outcome``, in chunks of
+    :data:`AGGREGATE_CHUNK` rows so temporary memory stays bounded.
+
+    Parameters
+    ----------
+    a_idx, b_idx : array_like of int, shape (m,)
+        Indices (``0 <= idx < n_models``) of the models on sides A and B.
+    outcome : array_like of int, shape (m,)
+        :class:`~ratings.outcomes.Outcome` codes.
+    n_models : int
+        Number of models.
+    count : array_like of float, shape (m,), optional
+        Number of battles each row stands for (rows aggregated by a database
+        ``GROUP BY``). Defaults to one battle per row.
+
+    Returns
+    -------
+    PairCounts
+        The aggregated counts.
+
+    Raises
+    ------
+    InvalidInputError
+        On mismatched lengths, indices out of range, a model facing itself,
+        unknown outcome codes or negative/non-finite counts. The message names
+        the first offending row.
+    """
+    if n_models < 0:
+        raise InvalidInputError(f"n_models must be >= 0, got {n_models}")
+    a = _as_index_array(a_idx, "a_idx")
+    b = _as_index_array(b_idx, "b_idx")
+    o = _as_index_array(outcome, "outcome")
+    if not len(a) == len(b) == len(o):
+        raise InvalidInputError(
+            f"a_idx, b_idx and outcome differ in length ({len(a)}, {len(b)}, {len(o)})"
+        )
+    weights: NDArray[np.float64] | None = None
+    if count is not None:
+        weights = np.asarray(count, dtype=np.float64)
+        if weights.shape != a.shape:
+            raise InvalidInputError(f"count has shape {weights.shape}, expected {a.shape}")
+        bad = ~np.isfinite(weights) | (weights < 0)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise InvalidInputError(f"count[{first}] = {weights[first]} is not a count")
+    _check_range(a, "a_idx", n_models)
+    _check_range(b, "b_idx", n_models)
+    _check_range(o, "outcome", N_OUTCOMES)
+
+    size = n_models * n_models * N_OUTCOMES
+    cells = np.zeros(size, dtype=np.float64)
+    for start in range(0, len(a), AGGREGATE_CHUNK):
+        stop = start + AGGREGATE_CHUNK
+        a_chunk, b_chunk = a[start:stop], b[start:stop]
+        same = a_chunk == b_chunk
+        if same.any():
+            first = start + int(np.flatnonzero(same)[0])
+            raise InvalidInputError(f"row {first}: model_a and model_b are the same model")
+        key = a_chunk.astype(np.int64)
+        key *= n_models
+        key += b_chunk
+        key *= N_OUTCOMES
+        key += o[start:stop]
+        w = None if weights is None else weights[start:stop]
+        cells += np.bincount(key, weights=w, minlength=size)
+    table = cells.reshape(n_models, n_models, N_OUTCOMES)
+    wins = table[:, :, Outcome.A_WINS] + table[:, :, Outcome.B_WINS].T
+    ties = table[:, :, Outcome.TIE] + table[:, :, Outcome.TIE].T
+    bothbad = table[:, :, Outcome.BOTHBAD] + table[:, :, Outcome.BOTHBAD].T
+    return PairCounts(wins, ties, bothbad)
+
+
+def check_prior(prior: float) -> None:
+    """Reject a prior that is negative or not finite.
+
+    Parameters
+    ----------
+    prior : float
+        Virtual ties per model.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``prior`` is negative, NaN or infinite.
+    """
+    if not (math.isfinite(prior) and prior >= 0):
+        raise InvalidInputError(f"prior must be a finite number >= 0, got {prior}")
+
+
+def regularised_score(score: NDArray[np.float64], prior: float) -> NDArray[np.float64]:
+    """Add ``prior`` virtual ties per model, spread over all other models.
+
+    Parameters
+    ----------
+    score : ndarray, shape (..., n, n)
+        Score matrices (wins plus half ties).
+    prior : float
+        Virtual ties per model; ``0`` returns ``score`` unchanged.
+
+    Returns
+    -------
+    ndarray, shape (..., n, n)
+        ``score + prior / (2 (n - 1))`` off the diagonal.
+    """
+    check_prior(prior)
+    n = score.shape[-1]
+    if prior == 0 or n < 2:
+        return score
+    extra = np.full((n, n), prior / (2.0 * (n - 1)))
+    np.fill_diagonal(extra, 0.0)
+    return score + extra
+
+
+def _differences(theta: NDArray[np.float64]) -> NDArray[np.float64]:
+    return theta[..., :, None] - theta[..., None, :]
+
+
+def loss(theta: NDArray[np.float64], score: NDArray[np.float64]) -> float:
+    """Negative log-likelihood of ``theta`` given a score matrix.
+
+    Parameters
+    ----------
+    theta : ndarray, shape (n,)
+        Log-strengths.
+    score : ndarray, shape (n, n)
+        Score matrix (see the module docstring), zero diagonal.
+
+    Returns
+    -------
+    float
+        ``-sum score[i, j] * log expit(theta[i] - theta[j])``.
+    """
+    return -float(np.sum(score * log_expit(_differences(theta))))
+
+
+def gradient(theta: NDArray[np.float64], score: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Gradient of :func:`loss` with respect to ``theta``.
+
+    Parameters
+    ----------
+    theta : ndarray, shape (n,)
+        Log-strengths.
+    score : ndarray, shape (n, n)
+        Score matrix.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Expected minus observed score of each model.
+    """
+    games = score + score.T
+    return (games * expit(_differences(theta))).sum(axis=1) - score.sum(axis=1)
+
+
+def hessian(theta: NDArray[np.float64], score: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Hessian of :func:`loss`: a weighted graph Laplacian.
+
+    Parameters
+    ----------
+    theta : ndarray, shape (n,)
+        Log-strengths.
+    score : ndarray, shape (n, n)
+        Score matrix.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        ``H[i, j] = -N[i, j] p (1 - p)`` off the diagonal, rows summing to 0.
+    """
+    p = expit(_differences(theta))
+    weight = (score + score.T) * p * (1.0 - p)
+    h = -weight
+    h[np.diag_indices_from(h)] += weight.sum(axis=1)
+    return h
+
+
+def _loss_batch(theta: NDArray[np.float64], score: NDArray[np.float64]) -> NDArray[np.float64]:
+    return -np.sum(score * log_expit(_differences(theta)), axis=(-2, -1))
+
+
+def _newton_batch(
+    theta: NDArray[np.float64], score: NDArray[np.float64], tol: float, max_iter: int
+) -> NDArray[np.float64]:
+    """Damped Newton on a batch: ``theta`` (r, n), ``score`` (r, n, n); sum-to-zero."""
+    n = theta.shape[-1]
+    games = score + np.swapaxes(score, -1, -2)
+    observed = score.sum(axis=-1)
+    value = _loss_batch(theta, score)
+    active = np.arange(theta.shape[0])
+    diag = np.arange(n)
+    for _ in range(max_iter):
+        if active.size == 0:
+            return theta
+        full = active.size == theta.shape[0]
+        th = theta if full else theta[active]
+        sc = score if full else score[active]
+        gm = games if full else games[active]
+        p = expit(_differences(th))
+        grad = (gm * p).sum(axis=-1) - (observed if full else observed[active])
+        weight = gm * p * (1.0 - p)
+        h = -weight
+        h[:, diag, diag] += weight.sum(axis=-1)
+        # H is singular along the all-ones direction; adding c * 11^T / n makes it
+        # invertible without changing the step, which stays sum-to-zero.
+        shift = np.maximum(h[:, diag, diag].mean(axis=-1), 1e-12) / n
+        h += shift[:, None, None]
+        step = -np.linalg.solve(h, grad[..., None])[..., 0]
+        size = np.abs(step).max(axis=-1)
+        converged = size < tol
+        slope = (grad * step).sum(axis=-1)
+        start = value[active]
+        t = np.ones(active.size)
+        new = th + step
+        new_value = _loss_batch(new, sc)
+        slack = _ROUNDOFF * (np.abs(start) + 1.0)
+        bad = ~converged & (new_value > start + _ARMIJO * t * slope + slack)
+        for _ in range(_MAX_HALVINGS):
+            if not bad.any():
+                break
+            t[bad] *= 0.5
+            new[bad] = th[bad] + t[bad, None] * step[bad]
+            new_value[bad] = _loss_batch(new[bad], sc[bad])
+            bad &= new_value > start + _ARMIJO * t * slope + slack
+        theta[active] = new
+        value[active] = new_value
+        active = active[~(converged | (t * size < tol))]
+    if active.size:
+        raise RuntimeError(f"Newton did not converge in {max_iter} iterations")
+    return theta
+
+
+def fit(
+    score: NDArray[np.float64],
+    theta0: NDArray[np.float64] | None = None,
+    tol: float = DEFAULT_TOL,
+    max_iter: int = MAX_ITER,
+) -> NDArray[np.float64]:
+    """Maximum-likelihood log-strengths for one score matrix.
+
+    Damped Newton (Armijo backtracking) on the aggregated counts. The caller
+    adds any prior first (:func:`regularised_score`) and makes sure the
+    estimate exists (a connected comparison graph, and either a prior or a
+    strongly connected win graph; see :mod:`ratings.graph`).
+
+    Parameters
+    ----------
+    score : ndarray, shape (n, n)
+        Score matrix (wins plus half ties, prior included).
+    theta0 : ndarray, shape (n,), optional
+        Starting point; zeros by default.
+    tol : float
+        Stop when no parameter moves by more than ``tol``.
+    max_iter : int
+        Iteration limit.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Log-strengths with ``sum == 0``.
+
+    Raises
+    ------
+    RuntimeError
+        If Newton does not converge (only when the estimate does not exist).
+    """
+    return fit_batch(score[None], None if theta0 is None else theta0[None], tol, max_iter)[0]
+
+
+def fit_batch(
+    scores: NDArray[np.float64],
+    theta0: NDArray[np.float64] | None = None,
+    tol: float = DEFAULT_TOL,
+    max_iter: int = MAX_ITER,
+) -> NDArray[np.float64]:
+    """Fit many score matrices at once (bootstrap rounds) by batched Newton.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (r, n, n)
+        One score matrix per round, prior included.
+    theta0 : ndarray, shape (n,) or (r, n), optional
+        Starting point(s); the full-data fit is a good warm start.
+    tol : float
+        Stop a round when no parameter moves by more than ``tol``.
+    max_iter : int
+        Iteration limit.
+
+    Returns
+    -------
+    ndarray, shape (r, n)
+        Log-strengths per round, each summing to 0.
+    """
+    rounds, n = scores.shape[0], scores.shape[-1]
+    theta = np.zeros((rounds, n))
+    if theta0 is not None:
+        theta += theta0
+    if n < 2:
+        return theta
+    theta -= theta.mean(axis=-1, keepdims=True)
+    per_batch = max(1, BATCH_ENTRIES // (n * n))
+    for start in range(0, rounds, per_batch):
+        part = slice(start, start + per_batch)
+        theta[part] = _newton_batch(theta[part].copy(), scores[part], tol, max_iter)
+    theta -= theta.mean(axis=-1, keepdims=True)
+    return theta

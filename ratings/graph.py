@@ -1,0 +1,109 @@
+"""Which ratings the data can pin down: connectivity of the comparison graph.
+
+Two questions decide whether a Bradley-Terry rating means anything:
+
+* Is the *comparison graph* (an edge wherever two models met) connected?
+  Ratings in different pieces were never compared, so no single scale holds
+  them; :func:`components` finds the pieces.
+* Is the *win graph* (an edge ``i -> j`` wherever ``i`` scored against ``j``,
+  a tie scoring for both sides) strongly connected? If not, some group of
+  models never lost (or never won) against the rest and the maximum-likelihood
+  ratings do not exist: that group can move without bound. :func:`identifiability`
+  says, for every model, on which side its rating is bounded by the data alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+
+def components(games: NDArray[np.float64]) -> list[NDArray[np.intp]]:
+    """Connected pieces of the comparison graph, largest first.
+
+    Parameters
+    ----------
+    games : ndarray, shape (n, n)
+        Battles played between each pair (symmetric).
+
+    Returns
+    -------
+    list of ndarray of int
+        Model indices of each piece, sorted; pieces ordered by size (largest
+        first), then by smallest index.
+    """
+    n = games.shape[0]
+    if n == 0:
+        return []
+    count, labels = connected_components(csr_array(games > 0), directed=False)
+    pieces = [np.flatnonzero(labels == k) for k in range(count)]
+    return sorted(pieces, key=lambda piece: (-len(piece), int(piece[0])))
+
+
+@dataclass(frozen=True)
+class Identifiability:
+    """Where the data alone bound each model's rating.
+
+    Parameters
+    ----------
+    core : ndarray of bool, shape (n,)
+        Models in the *core*: the largest strongly connected piece of the win
+        graph (ties broken by most battles). Intervals are stated relative to
+        the core's mean rating.
+    upper_unbounded : ndarray of bool, shape (n,)
+        The data cannot bound the rating from above, relative to the core
+        (no chain of results leads from the core to a loss of this model).
+    lower_unbounded : ndarray of bool, shape (n,)
+        The data cannot bound the rating from below, relative to the core.
+    """
+
+    core: NDArray[np.bool_]
+    upper_unbounded: NDArray[np.bool_]
+    lower_unbounded: NDArray[np.bool_]
+
+    @property
+    def mle_exists(self) -> bool:
+        """True when every model is in the core (win graph strongly connected)."""
+        return bool(self.core.all())
+
+
+def identifiability(score: NDArray[np.float64]) -> Identifiability:
+    """Classify each model's rating as bounded or not, from the win graph.
+
+    Raising the rating of a model without lowering the likelihood means
+    raising every model that ever scored against it, and so on. Relative to
+    the core, a model is therefore unbounded above exactly when the core does
+    not reach it in the win graph, and unbounded below when it does not reach
+    the core.
+
+    Parameters
+    ----------
+    score : ndarray, shape (n, n)
+        Score matrix without any prior (wins plus half ties).
+
+    Returns
+    -------
+    Identifiability
+        Core membership and unbounded sides.
+    """
+    n = score.shape[0]
+    if n == 0:
+        empty = np.zeros(0, dtype=bool)
+        return Identifiability(empty, empty, empty)
+    beats = csr_array(score > 0)
+    count, labels = connected_components(beats, directed=True, connection="strong")
+    sizes = np.bincount(labels, minlength=count)
+    battles = np.bincount(labels, weights=(score + score.T).sum(axis=1), minlength=count)
+    best = max(range(count), key=lambda k: (sizes[k], battles[k], -k))
+    core = labels == best
+    seed = int(np.flatnonzero(core)[0])
+    from_core = np.zeros(n, dtype=bool)
+    from_core[breadth_first_order(beats, seed, directed=True, return_predecessors=False)] = True
+    to_core = np.zeros(n, dtype=bool)
+    reverse = csr_array((score > 0).T)
+    to_core[breadth_first_order(reverse, seed, directed=True, return_predecessors=False)] = True
+    return Identifiability(core=core, upper_unbounded=~from_core, lower_unbounded=~to_core)
