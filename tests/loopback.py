@@ -545,6 +545,10 @@ class LoopbackLLM:
                 await conn.respond(400, _json({"error": str(exc)}), "application/json", close=True)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client went away
+        except asyncio.CancelledError:
+            if not self._closing:
+                raise
+            # Cancelled by stop(): end quietly (3.11's start_server logs cancelled handlers).
         finally:
             self._tasks.discard(task)
             writer.close()
