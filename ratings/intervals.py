@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit
-from scipy.stats import norm
+from scipy.special import expit, ndtri
 
 from ratings.bt import ELO_SCALE, PairCounts, fit_batch, hessian, regularised_score
 from ratings.errors import InvalidInputError
@@ -133,7 +132,7 @@ def sandwich_intervals(
     t = _centring(reference)
     centred = ELO_SCALE * (t @ theta)
     cov = t @ sandwich_covariance(theta, counts, prior) @ t.T
-    half = norm.ppf(0.5 + level / 2.0) * ELO_SCALE * np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    half = ndtri(0.5 + level / 2.0) * ELO_SCALE * np.sqrt(np.clip(np.diag(cov), 0.0, None))
     return centred - half, centred + half
 
 

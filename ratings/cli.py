@@ -1,0 +1,206 @@
+"""Command line: ``python -m ratings fit FILE`` and ``python -m ratings recompute``.
+
+``fit`` reads a battle file (:mod:`ratings.io`), builds the leaderboard
+(:mod:`ratings.leaderboard`) and prints it as a table, or as JSON with
+exactly the keys of :data:`ratings.leaderboard.JSON_KEYS` (``ties`` is both
+kinds together; an interval end the data cannot bound is ``null``). Notes
+(fallbacks, exclusions) go below the table, or to stderr with ``--json``.
+
+``recompute`` belongs to the arena (it reads the database); this module only
+hands its arguments to ``arena.recompute.main``.
+
+Exit codes: 0 success, 2 bad input or a refused fit (message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TextIO
+
+import numpy as np
+
+from ratings.bt import DEFAULT_PRIOR
+from ratings.errors import RatingsError
+from ratings.io import read_battles
+from ratings.leaderboard import DEFAULT_ANCHOR, Leaderboard, leaderboard_from_counts
+from ratings.rate import DEFAULT_LEVEL, DEFAULT_ROUNDS
+
+#: Exit status for bad input or a refused fit.
+EXIT_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ratings", description="Bradley-Terry ratings for the arena."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    fit = commands.add_parser(
+        "fit",
+        help="fit ratings to a battle file and print the leaderboard",
+        description="Fit Bradley-Terry ratings to every row of FILE (rows with anony=false "
+        "are kept) and print the leaderboard.",
+    )
+    fit.add_argument("file", metavar="FILE", help="battles: .jsonl, .json, .csv or .parquet")
+    fit.add_argument(
+        "--anchor",
+        default=DEFAULT_ANCHOR,
+        help=f"model pinned at 1000 (default: {DEFAULT_ANCHOR}); if it has no votes the "
+        "field mean is put at 1000 instead, with a note",
+    )
+    fit.add_argument("--ci", choices=("sandwich", "bootstrap"), default="sandwich")
+    fit.add_argument(
+        "--rounds", type=int, default=DEFAULT_ROUNDS, help="bootstrap rounds (%(default)s)"
+    )
+    fit.add_argument("--seed", type=int, default=0, help="bootstrap seed (%(default)s)")
+    fit.add_argument(
+        "--level", type=float, default=DEFAULT_LEVEL, help="interval coverage (%(default)s)"
+    )
+    fit.add_argument(
+        "--prior",
+        type=float,
+        default=DEFAULT_PRIOR,
+        help="virtual ties per model; 0 for the plain MLE (%(default)s)",
+    )
+    fit.add_argument(
+        "--on-disconnected",
+        choices=("error", "largest"),
+        default="error",
+        help="if the models fall into never-compared groups: refuse, or keep the "
+        "anchor's (else the largest) group",
+    )
+    fit.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    commands.add_parser(
+        "recompute",
+        help="recompute the arena's ratings from its database (runs arena.recompute)",
+        add_help=False,
+    )
+    return parser
+
+
+def _number(value: float, digits: int = 1) -> str:
+    if math.isinf(value):
+        return "+inf" if value > 0 else "-inf"
+    return f"{value:.{digits}f}"
+
+
+def format_table(board: Leaderboard) -> str:
+    """Render a leaderboard as a fixed-width text table with its notes.
+
+    Parameters
+    ----------
+    board : Leaderboard
+        The table to render.
+
+    Returns
+    -------
+    str
+        Lines of text, ending with a newline.
+    """
+    headers = ["Rank", "Model", "Rating", f"{board.level:.0%} CI", "Battles", "Wins"]
+    headers += ["Ties", "(both bad)", "Losses", "Win rate", *board.external_columns]
+    body = [
+        [
+            str(row.rank),
+            row.model,
+            _number(row.rating),
+            f"{_number(row.ci_lower)} .. {_number(row.ci_upper)}",
+            str(row.battles),
+            str(row.wins),
+            str(row.ties),
+            str(row.ties_bothbad),
+            str(row.losses),
+            f"{row.win_rate:.3f}",
+            *(str(row.external.get(column, "")) for column in board.external_columns),
+        ]
+        for row in board.rows
+    ]
+    widths = [max(len(line[k]) for line in [headers, *body]) for k in range(len(headers))]
+    lines = []
+    for line in [headers, *body]:
+        cells = [
+            cell.ljust(width) if k == 1 else cell.rjust(width)
+            for k, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    notes = [f"note: {note}" for note in board.notes]
+    return "\n".join([*lines, *(["", *notes] if notes else [])]) + "\n"
+
+
+def _fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        battles = read_battles(args.file)
+    except OSError as error:
+        raise RatingsError(f"cannot read {args.file}: {error.strerror or error}") from error
+    board = leaderboard_from_counts(
+        battles.names,
+        battles.a_idx,
+        battles.b_idx,
+        battles.outcome,
+        anchor=args.anchor,
+        ci=args.ci,
+        level=args.level,
+        rounds=args.rounds,
+        rng=np.random.default_rng(args.seed),
+        prior=args.prior,
+        on_disconnected=args.on_disconnected,
+    )
+    if battles.non_anonymous:
+        kept = f"kept {battles.non_anonymous} row(s) with anony=false (fit uses every row)"
+        board = replace(board, notes=(*board.notes, kept))
+    if args.json:
+        json.dump(board.to_dicts(), out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        for note in board.notes:
+            print(f"note: {note}", file=err)
+    else:
+        out.write(format_table(board))
+    return 0
+
+
+def _recompute(argv: Sequence[str], err: TextIO) -> int:
+    try:
+        module = importlib.import_module("arena.recompute")
+    except ImportError as error:
+        print(
+            "error: `python -m ratings recompute` runs arena.recompute, which could not "
+            f"be imported: {error}",
+            file=err,
+        )
+        return EXIT_INPUT
+    return int(module.main(list(argv)) or 0)
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` by default.
+    out, err : text streams, optional
+        Where to write results and errors; stdout and stderr by default.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if argv[:1] == ["recompute"]:
+        return _recompute(argv[1:], err)
+    args = _parser().parse_args(argv)
+    try:
+        return _fit(args, out, err)
+    except RatingsError as error:
+        print(f"error: {error}", file=err)
+        return EXIT_INPUT
