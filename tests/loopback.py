@@ -425,6 +425,7 @@ class LoopbackLLM:
         self.port = port
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
+        self.connections = 0  # TCP connections accepted, to see whether clients reuse them
         self._first_token_times: list[float] = []
         self._behaviours: dict[str, Behaviour] = {}
         self._failures: dict[str, int] = {}
@@ -536,6 +537,7 @@ class LoopbackLLM:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.connections += 1
         conn = _Conn(reader, writer)
         try:
             while not self._closing and await self._one(conn):

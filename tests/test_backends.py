@@ -486,6 +486,20 @@ async def test_anthropic_max_tokens(server: LoopbackLLM, client: httpx.AsyncClie
     assert (out.end.finish_reason, out.end.completion_tokens, out.deltas) == ("max_tokens", 4, 4)
 
 
+async def test_anthropic_and_gemini_reuse_connections(
+    server: LoopbackLLM, client: httpx.AsyncClient, served: str
+):
+    server.set(served, Behaviour(tokens=3))
+    anthropic = make_backend(client, "anthropic", served, [server.base_url])
+    gemini = make_backend(client, "gemini", served, [server.gemini_base_url])
+    before = server.connections
+
+    outs = [await run(backend) for backend in (anthropic, anthropic, gemini, gemini)]
+
+    assert all(o.end is not None for o in outs)
+    assert server.connections - before == 1  # one origin: one kept-alive connection
+
+
 # --- Gemini ---------------------------------------------------------------------------
 
 

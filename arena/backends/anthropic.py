@@ -7,9 +7,13 @@ An answer is complete only when ``message_stop`` arrives.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
+
+import httpx
 
 from arena.backends.base import (
     Backend,
@@ -24,6 +28,7 @@ from arena.errors import BackendError
 
 API_VERSION = "2023-06-01"
 RETRYABLE_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
+DRAIN_SECONDS = 1.0
 
 
 class AnthropicBackend(Backend):
@@ -61,13 +66,15 @@ class AnthropicBackend(Backend):
         stop_reason: str | None = None
         input_tokens: int | None = None
         output_tokens: int | None = None
+        end: StreamEnd | None = None
         with http_errors():
             async with self.client.stream(
                 "POST", url, json=self.payload(messages), headers=self.headers()
             ) as response:
                 if response.status_code >= 400:
                     raise status_error(response, await response.aread())
-                async for line in response.aiter_lines():
+                lines = response.aiter_lines()
+                async for line in lines:
                     if not line.startswith("data:"):
                         continue  # "event:" lines repeat the type that the data carries
                     frame = _decode(line[5:].strip())
@@ -85,11 +92,29 @@ class AnthropicBackend(Backend):
                             "output_tokens", output_tokens
                         )
                     elif kind == "message_stop":
-                        yield StreamEnd(stop_reason, input_tokens, output_tokens)
-                        return
+                        end = StreamEnd(stop_reason, input_tokens, output_tokens)
+                        break
                     elif kind == "error":
                         raise _event_error(frame.get("error"))
-        raise BackendError("stream ended without message_stop", retryable=True, kind="truncated")
+                if end is not None:
+                    await _read_to_end(lines)
+        if end is None:
+            raise BackendError(
+                "stream ended without message_stop", retryable=True, kind="truncated"
+            )
+        yield end
+
+
+async def _read_to_end(lines: AsyncIterator[str]) -> None:
+    """Read the body's end after the last event, so the connection is kept for reuse.
+
+    A response closed before its end cannot go back to the pool: the next answer would
+    pay for a new TCP and TLS handshake. Bounded, in case a server holds the body open.
+    """
+    with contextlib.suppress(TimeoutError, httpx.HTTPError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in lines:
+                pass
 
 
 def _decode(data: str) -> dict[str, Any]:
