@@ -1,0 +1,559 @@
+"""Recomputation of the ratings from the arena's votes, stored as a rating run.
+
+The nightly job (``python -m ratings recompute``, a systemd timer, cron, or the in-app
+daily thread of :func:`start_daily`) asks the database for one ``GROUP BY`` over the
+votes -- ``(model_a, model_b, winner, why excluded) -> count`` -- so a million votes
+arrive as a few hundred rows, fits them with :mod:`ratings`, and stores a
+:class:`~arena.db.models.RatingRun` with one :class:`~arena.db.models.ModelRating` per
+rated model in one transaction. Every run is kept, for the history chart.
+
+A vote counts unless (first matching reason wins, so the counts add up to all votes):
+it was voided; its battle failed; its battle was not anonymous (named mode, unless
+``include_named``); its battle was flagged (identity leak or moderation).
+
+Two runs never write at once: a run holds the ``recompute`` row of ``job_locks`` (an
+INSERT; a unique violation means another run holds it). A row older than
+``stale_after`` is taken over, and the run's note says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import NamedTuple
+
+import numpy as np
+from sqlalchemy import Engine, case, delete, func, inspect, or_, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
+
+from arena.config import Settings, load_settings
+from arena.db.engine import make_engine, session_factory
+from arena.db.models import (
+    Battle,
+    BattleMode,
+    BattleStatus,
+    JobLock,
+    Model,
+    ModelRating,
+    RatingRun,
+    Vote,
+    utcnow,
+)
+from arena.errors import ArenaError, ConfigError
+from ratings import DEFAULT_LEVEL, DEFAULT_PRIOR, WINNER_CODES, RatingsError
+from ratings import leaderboard_from_counts as fit_leaderboard
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = "recompute"
+#: A lock row older than this is assumed to belong to a run that died, and is taken over.
+STALE_AFTER = timedelta(hours=1)
+#: Reasons a vote is left out, in the order they are tested.
+EXCLUSIONS = ("voided", "failed", "named", "flagged")
+#: The in-app daily job skips its turn if another run was stored this recently.
+DAILY_MIN_INTERVAL = timedelta(minutes=10)
+
+EXIT_OK, EXIT_DATABASE, EXIT_INPUT, EXIT_BUSY = 0, 1, 2, 3
+
+SessionFactory = sessionmaker[Session]
+
+
+class RecomputeError(ArenaError):
+    """A recomputation was not carried out; the message says why."""
+
+
+class LockBusy(RecomputeError):
+    """Another recomputation holds the lock."""
+
+    def __init__(self, holder: str, acquired_at: datetime) -> None:
+        super().__init__(
+            f"another recomputation is running (lock {LOCK_NAME!r} held by {holder} "
+            f"since {acquired_at:%Y-%m-%d %H:%M:%S} UTC); not starting a second one",
+            code="recompute_busy",
+        )
+        self.holder = holder
+        self.acquired_at = acquired_at
+
+
+class LockLost(RecomputeError):
+    """The lock was taken over (thought stale) before this run could store its results."""
+
+
+class NoVotes(RecomputeError):
+    """No vote can be used, so no run is stored and the leaderboard keeps the last one."""
+
+
+class RecentRun(RecomputeError):
+    """A run was stored moments ago (e.g. by another app replica); this turn is skipped."""
+
+
+# -- aggregation --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoteCounts:
+    """The usable votes aggregated by (model_a, model_b, outcome), plus what was left out.
+
+    ``a_idx``/``b_idx`` index ``names``; ``outcome`` holds :mod:`ratings` outcome codes.
+    """
+
+    names: list[str]
+    a_idx: np.ndarray
+    b_idx: np.ndarray
+    outcome: np.ndarray
+    count: np.ndarray
+    excluded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def used(self) -> int:
+        """Number of votes that enter the fit."""
+        return int(self.count.sum())
+
+
+def count_votes(session: Session, *, include_named: bool = False) -> VoteCounts:
+    """Aggregate every vote in one SQL ``GROUP BY`` (never one Python object per vote)."""
+    ma, mb = aliased(Model), aliased(Model)
+    modes = [BattleMode.ANONY, BattleMode.NAMED] if include_named else [BattleMode.ANONY]
+    why = case(
+        (Vote.voided.is_(True), "voided"),
+        (Battle.status == BattleStatus.FAILED, "failed"),
+        (or_(Battle.mode.not_in(modes), Battle.model_b_id.is_(None)), "named"),
+        (or_(Battle.flag_identity.is_(True), Battle.flag_moderation.is_(True)), "flagged"),
+        else_="",
+    )
+    # The reason is computed in a subquery so the outer GROUP BY names plain columns
+    # (PostgreSQL would not match a CASE with bound parameters in SELECT and GROUP BY).
+    rows = (
+        select(ma.name.label("a"), mb.name.label("b"), Vote.winner.label("w"), why.label("why"))
+        .select_from(Vote)
+        .join(Battle, Vote.battle_id == Battle.id)
+        .join(ma, Battle.model_a_id == ma.id)
+        .outerjoin(mb, Battle.model_b_id == mb.id)
+        .subquery()
+    )
+    grouped = session.execute(
+        select(rows.c.a, rows.c.b, rows.c.w, rows.c.why, func.count()).group_by(
+            rows.c.a, rows.c.b, rows.c.w, rows.c.why
+        )
+    ).all()
+    excluded = dict.fromkeys(EXCLUSIONS, 0)
+    used = [(a, b, w, n) for a, b, w, reason, n in grouped if not reason]
+    for *_, reason, n in grouped:
+        if reason:
+            excluded[reason] += n
+    names = sorted({a for a, *_ in used} | {b for _, b, *_ in used})
+    index = {name: k for k, name in enumerate(names)}
+    return VoteCounts(
+        names=names,
+        a_idx=np.array([index[a] for a, *_ in used], dtype=np.intp),
+        b_idx=np.array([index[b] for _, b, *_ in used], dtype=np.intp),
+        outcome=np.array([WINNER_CODES[str(w)] for *_, w, _ in used], dtype=np.int8),
+        count=np.array([n for *_, n in used], dtype=np.int64),
+        excluded=excluded,
+    )
+
+
+# -- the lock -----------------------------------------------------------------------
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything the arena stores is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass
+class HeldLock:
+    """The lock row this process holds; ``took_over`` describes a stale row it replaced."""
+
+    name: str
+    holder: str
+    took_over: str = ""
+
+
+@contextmanager
+def job_lock(
+    factory: SessionFactory, name: str = LOCK_NAME, *, stale_after: timedelta = STALE_AFTER
+) -> Iterator[HeldLock]:
+    """Hold the ``job_locks`` row ``name`` for the duration of the block.
+
+    Raises :class:`LockBusy` if a live run holds it. The row is deleted on exit only if
+    it is still ours (a run that was taken over must not release its successor's lock).
+    """
+    lock = HeldLock(name, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+    try:
+        with factory() as session, session.begin():
+            session.add(JobLock(name=name, holder=lock.holder, acquired_at=utcnow()))
+    except IntegrityError:
+        _take_over_stale(factory, lock, stale_after)
+    try:
+        yield lock
+    finally:
+        with factory() as session, session.begin():
+            session.execute(
+                delete(JobLock).where(JobLock.name == name, JobLock.holder == lock.holder)
+            )
+
+
+def _take_over_stale(factory: SessionFactory, lock: HeldLock, stale_after: timedelta) -> None:
+    with factory() as session, session.begin():
+        row = session.get(JobLock, lock.name)
+        if row is None:  # released between our INSERT and this read: retry once
+            session.add(JobLock(name=lock.name, holder=lock.holder, acquired_at=utcnow()))
+            return
+        holder, since = row.holder, _aware(row.acquired_at)
+        if utcnow() - since < stale_after:
+            raise LockBusy(holder, since)
+        # Compare-and-set on the old holder: of two runs taking over, one wins.
+        taken = session.execute(
+            update(JobLock)
+            .where(JobLock.name == lock.name, JobLock.holder == holder)
+            .values(holder=lock.holder, acquired_at=utcnow())
+        ).rowcount
+        if taken != 1:
+            raise LockBusy(holder, since)
+    lock.took_over = (
+        f"took over a stale lock held by {holder} since {since:%Y-%m-%d %H:%M:%S} UTC "
+        f"(older than {stale_after}); that run probably died"
+    )
+    logger.warning("recompute: %s", lock.took_over)
+
+
+def _confirm_lock(session: Session, lock: HeldLock) -> None:
+    # First statement of the write transaction: takes the row (PostgreSQL) or the
+    # database (SQLite) for writing and proves nobody took the lock over meanwhile.
+    still = session.execute(
+        update(JobLock)
+        .where(JobLock.name == lock.name, JobLock.holder == lock.holder)
+        .values(holder=lock.holder)
+    ).rowcount
+    if still != 1:
+        raise LockLost(
+            f"the {lock.name!r} lock was taken over while this run was fitting "
+            "(it ran longer than the stale limit); its results were not stored"
+        )
+
+
+# -- recompute ----------------------------------------------------------------------
+
+
+def _factory(target: Engine | SessionFactory) -> SessionFactory:
+    if isinstance(target, Engine):
+        return session_factory(target)
+    # Runs are returned after their session closes, so they must not expire on commit.
+    return sessionmaker(class_=target.class_, **{**target.kw, "expire_on_commit": False})
+
+
+def _newest(session: Session) -> RatingRun | None:
+    order = (RatingRun.created_at.desc(), RatingRun.id.desc())
+    return session.scalars(select(RatingRun).order_by(*order).limit(1)).first()
+
+
+def recompute(
+    target: Engine | SessionFactory,
+    *,
+    anchor: str,
+    method: str = "sandwich",
+    rounds: int = 100,
+    seed: int = 0,
+    level: float = DEFAULT_LEVEL,
+    include_named: bool = False,
+    prior: float = DEFAULT_PRIOR,
+    stale_after: timedelta = STALE_AFTER,
+    min_interval: timedelta | None = None,
+) -> RatingRun:
+    """Aggregate, fit and store one rating run; return it with its ratings loaded.
+
+    ``rounds`` and ``seed`` matter for the bootstrap only (and are stored only then).
+    Raises :class:`LockBusy`, :class:`NoVotes` (nothing stored), :class:`RecentRun`
+    (only with ``min_interval``), :class:`LockLost`, or :class:`ratings.RatingsError`.
+    """
+    factory = _factory(target)
+    with job_lock(factory, stale_after=stale_after) as lock:
+        with factory() as session:
+            if min_interval is not None:
+                last = _newest(session)
+                if last is not None and utcnow() - _aware(last.created_at) < min_interval:
+                    raise RecentRun(
+                        f"rating run #{last.id} was stored less than {min_interval} ago"
+                    )
+            counts = count_votes(session, include_named=include_named)
+        excluded = ", ".join(f"{n} {why}" for why, n in counts.excluded.items())
+        if counts.used == 0:
+            raise NoVotes(
+                f"no usable votes (excluded: {excluded}); no rating run stored, "
+                "the leaderboard keeps the previous run"
+            )
+        board = fit_leaderboard(
+            counts.names,
+            counts.a_idx,
+            counts.b_idx,
+            counts.outcome,
+            counts.count,
+            anchor=anchor,
+            ci=method,  # type: ignore[arg-type]  # checked by ratings
+            level=level,
+            rounds=rounds,
+            rng=np.random.default_rng(seed),
+            prior=prior,
+            on_disconnected="largest",
+        )
+        bootstrap = method == "bootstrap"
+        notes = [*board.notes, f"prior: {prior:g} virtual ties per model"]
+        if include_named:
+            notes.append("named-mode battles included")
+        if lock.took_over:
+            notes.append(lock.took_over)
+        run = RatingRun(
+            method=method,
+            anchor=anchor,
+            level=level,
+            rounds=rounds if bootstrap else None,
+            seed=seed if bootstrap else None,
+            votes_used=counts.used,
+            excluded_failed=counts.excluded["failed"],
+            excluded_flagged=counts.excluded["flagged"],
+            excluded_named=counts.excluded["named"],
+            excluded_voided=counts.excluded["voided"],
+            note="\n".join(notes),
+        )
+        run.ratings = [
+            ModelRating(
+                model=row.model,
+                rank=row.rank,
+                rating=row.rating,
+                ci_lower=row.ci_lower,
+                ci_upper=row.ci_upper,
+                battles=row.battles,
+                wins=row.wins,
+                ties=row.ties_plain,
+                ties_bothbad=row.ties_bothbad,
+                losses=row.losses,
+                win_rate=row.win_rate,
+            )
+            for row in board.rows
+        ]
+        with factory() as session, session.begin():
+            _confirm_lock(session, lock)
+            session.add(run)
+        logger.info(
+            "recompute: rating run #%d stored: %d votes used (excluded: %s), %d models",
+            run.id,
+            run.votes_used,
+            excluded,
+            len(run.ratings),
+        )
+        return run
+
+
+# -- reading runs -------------------------------------------------------------------
+
+
+def latest_run(session: Session) -> RatingRun | None:
+    """The newest rating run with its ratings loaded (best rating first), or None."""
+    order = (RatingRun.created_at.desc(), RatingRun.id.desc())
+    run = session.scalars(
+        select(RatingRun).options(selectinload(RatingRun.ratings)).order_by(*order).limit(1)
+    ).first()
+    if run is not None:
+        run.ratings.sort(key=lambda r: (-r.rating, r.model))
+    return run
+
+
+class HistoryPoint(NamedTuple):
+    """One past run for the history chart: when it ran and each model's rating."""
+
+    created_at: datetime
+    ratings: dict[str, float]
+
+
+def run_history(session: Session, limit: int = 30) -> list[HistoryPoint]:
+    """The last ``limit`` runs, oldest first, as (run time in UTC, {model: rating})."""
+    runs = session.execute(
+        select(RatingRun.id, RatingRun.created_at)
+        .order_by(RatingRun.created_at.desc(), RatingRun.id.desc())
+        .limit(limit)
+    ).all()
+    points = {run_id: HistoryPoint(_aware(at), {}) for run_id, at in reversed(runs)}
+    if points:
+        rows = session.execute(
+            select(ModelRating.run_id, ModelRating.model, ModelRating.rating).where(
+                ModelRating.run_id.in_(list(points))
+            )
+        )
+        for run_id, model, rating in rows:
+            points[run_id].ratings[model] = rating
+    return list(points.values())
+
+
+# -- the in-app daily run -----------------------------------------------------------
+
+
+def parse_daily_time(value: str) -> time | None:
+    """``"HH:MM"`` as a UTC time of day; empty means disabled (None)."""
+    if not value.strip():
+        return None
+    hh, sep, mm = value.strip().partition(":")
+    if not (sep and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+        raise ConfigError(f"recompute_at: expected HH:MM (UTC), got {value!r}")
+    return time(int(hh), int(mm), tzinfo=UTC)
+
+
+def next_daily(at: time, now: datetime) -> datetime:
+    """The first moment at ``at`` (UTC) strictly after ``now``."""
+    today = datetime.combine(now.astimezone(UTC).date(), at)
+    return today if today > now else today + timedelta(days=1)
+
+
+class DailyRecompute(threading.Thread):
+    """A daemon thread that recomputes once a day at a fixed UTC time.
+
+    A failure is logged and the thread waits for the next day; it never stops the app.
+    """
+
+    def __init__(self, settings: Settings, engine: Engine, at: time) -> None:
+        super().__init__(name="daily-recompute", daemon=True)
+        self.settings, self.engine, self.at = settings, engine, at
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            due = next_daily(self.at, utcnow())
+            logger.info("recompute: next in-app run at %s", f"{due:%Y-%m-%d %H:%M} UTC")
+            # Short waits follow the wall clock even across suspends and clock changes.
+            while (left := (due - utcnow()).total_seconds()) > 0:
+                if self._stopping.wait(min(left, 60.0)):
+                    return
+            self.run_once()
+
+    def run_once(self) -> RatingRun | None:
+        """One recomputation with the settings' parameters; logs instead of raising."""
+        s = self.settings
+        try:
+            return recompute(
+                self.engine,
+                anchor=s.rating_anchor,
+                method=s.rating_ci,
+                rounds=s.rating_rounds,
+                min_interval=DAILY_MIN_INTERVAL,
+            )
+        except (LockBusy, NoVotes, RecentRun) as exc:
+            logger.info("recompute: skipped: %s", exc)
+        # A background job must outlive any failure, including bugs: log it fully and
+        # try again tomorrow rather than silently ending the nightly ratings.
+        except Exception:
+            logger.exception("recompute: the in-app daily run failed; next try tomorrow")
+        return None
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Ask the thread to end and wait for it (a running fit finishes first)."""
+        self._stopping.set()
+        if self.is_alive():
+            self.join(timeout)
+
+
+def start_daily(settings: Settings, engine: Engine) -> DailyRecompute | None:
+    """Start the in-app daily recomputation at ``settings.recompute_at``; None if unset."""
+    at = parse_daily_time(settings.recompute_at)
+    if at is None:
+        return None
+    thread = DailyRecompute(settings, engine, at)
+    thread.start()
+    return thread
+
+
+# -- command line -------------------------------------------------------------------
+
+
+def _parser(settings: Settings) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ratings recompute",
+        description="Recompute the arena's ratings from its database and store a rating run. "
+        "Defaults come from arena.toml / ARENA_* / DATABASE_URL.",
+    )
+    add = parser.add_argument
+    add(
+        "--database-url",
+        default=settings.database_url,
+        help="SQLAlchemy URL (default: DATABASE_URL, else arena.toml, else sqlite:///arena.db)",
+    )
+    add("--anchor", default=settings.rating_anchor, help="model pinned at 1000 (%(default)s)")
+    add("--ci", choices=("sandwich", "bootstrap"), default=settings.rating_ci)
+    add("--rounds", type=int, default=settings.rating_rounds, help="bootstrap rounds")
+    add("--seed", type=int, default=0, help="bootstrap seed (%(default)s)")
+    add("--level", type=float, default=DEFAULT_LEVEL, help="interval coverage (%(default)s)")
+    add("--include-named", action="store_true", help="also count named-mode battles")
+    return parser
+
+
+def _report(run: RatingRun) -> str:
+    lines = [
+        f"rating run #{run.id}: {run.votes_used} votes used; excluded "
+        f"{run.excluded_voided} voided, {run.excluded_failed} failed, "
+        f"{run.excluded_named} not anonymous, {run.excluded_flagged} flagged",
+    ]
+    for r in sorted(run.ratings, key=lambda r: (-r.rating, r.model)):
+        lines.append(
+            f"{r.rank:>4}  {r.model:<40} {r.rating:8.1f}  [{r.ci_lower:8.1f}, "
+            f"{r.ci_upper:8.1f}]  {r.battles:>7} battles  win rate {r.win_rate:.3f}"
+        )
+    lines += [f"note: {line}" for line in run.note.splitlines()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ratings recompute``: exit 0 (stored, or no votes), 3 busy, 2/1 errors."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"error: configuration: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    args = _parser(settings).parse_args(argv)
+    engine = make_engine(args.database_url)
+    try:
+        if not inspect(engine).has_table(JobLock.__tablename__):
+            print(
+                "error: the database has no arena tables yet; start the app once "
+                "(it migrates the schema), then recompute",
+                file=sys.stderr,
+            )
+            return EXIT_INPUT
+        run = recompute(
+            engine,
+            anchor=args.anchor,
+            method=args.ci,
+            rounds=args.rounds,
+            seed=args.seed,
+            level=args.level,
+            include_named=args.include_named,
+        )
+    except LockBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except NoVotes as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_OK
+    except (RatingsError, RecomputeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except SQLAlchemyError as exc:
+        print(f"error: database: {exc}", file=sys.stderr)
+        return EXIT_DATABASE
+    finally:
+        engine.dispose()
+    print(_report(run))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
