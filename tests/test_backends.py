@@ -350,11 +350,6 @@ async def test_openai_fails_over_between_two_servers(client: httpx.AsyncClient, 
     assert len(healthy.requests_for(served)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="base.Backend.pick_url keeps the round-robin start on the shared backend, so "
-    "concurrent generations overwrite it and a retry can return to the dead replica",
-)
 async def test_openai_concurrent_generations_each_fail_over(
     server: LoopbackLLM, client: httpx.AsyncClient, served: str
 ):
@@ -368,11 +363,6 @@ async def test_openai_concurrent_generations_each_fail_over(
     assert len(server.requests_for(served)) == 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="openai_compat returns at [DONE] without reading the body's end, so httpx "
-    "cannot keep the connection: every answer opens a new one (a TLS handshake for APIs)",
-)
 async def test_openai_reuses_connections(
     server: LoopbackLLM, client: httpx.AsyncClient, served: str
 ):

@@ -7,13 +7,8 @@ An answer is complete only when ``message_stop`` arrives.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
-
-import httpx
 
 from arena.backends.base import (
     Backend,
@@ -21,14 +16,15 @@ from arena.backends.base import (
     Event,
     StreamEnd,
     TextDelta,
+    decode_frame,
     http_errors,
+    read_to_end,
     status_error,
 )
 from arena.errors import BackendError
 
 API_VERSION = "2023-06-01"
 RETRYABLE_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
-DRAIN_SECONDS = 1.0
 
 
 class AnthropicBackend(Backend):
@@ -77,7 +73,7 @@ class AnthropicBackend(Backend):
                 async for line in lines:
                     if not line.startswith("data:"):
                         continue  # "event:" lines repeat the type that the data carries
-                    frame = _decode(line[5:].strip())
+                    frame = decode_frame(line[5:].strip())
                     kind = frame.get("type")
                     if kind == "content_block_delta":
                         delta = frame.get("delta") or {}
@@ -97,38 +93,12 @@ class AnthropicBackend(Backend):
                     elif kind == "error":
                         raise _event_error(frame.get("error"))
                 if end is not None:
-                    await _read_to_end(lines)
+                    await read_to_end(lines)
         if end is None:
             raise BackendError(
                 "stream ended without message_stop", retryable=True, kind="truncated"
             )
         yield end
-
-
-async def _read_to_end(lines: AsyncIterator[str]) -> None:
-    """Read the body's end after the last event, so the connection is kept for reuse.
-
-    A response closed before its end cannot go back to the pool: the next answer would
-    pay for a new TCP and TLS handshake. Bounded, in case a server holds the body open.
-    """
-    with contextlib.suppress(TimeoutError, httpx.HTTPError):
-        async with asyncio.timeout(DRAIN_SECONDS):
-            async for _ in lines:
-                pass
-
-
-def _decode(data: str) -> dict[str, Any]:
-    try:
-        frame = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise BackendError(
-            f"malformed stream frame: {data[:100]!r}", retryable=True, kind="protocol"
-        ) from exc
-    if not isinstance(frame, dict):
-        raise BackendError(
-            f"malformed stream frame: {data[:100]!r}", retryable=True, kind="protocol"
-        )
-    return frame
 
 
 def _event_error(error: Any) -> BackendError:

@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
 from arena.config import ModelSpec
 from arena.errors import BackendError
 
+DRAIN_SECONDS = 1.0
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
@@ -78,12 +80,11 @@ class Backend(ABC):
         Raises :class:`BackendError` for every failure, retryable or not.
         """
 
-    def pick_url(self, attempt: int) -> str:
-        """Round-robin over the model's replicas; a retry moves to the next one."""
+    def replicas(self) -> Iterator[str]:
+        """The replicas one generation tries: a round-robin start, then each next one."""
         urls = self.spec.base_urls or ("",)
-        if attempt == 0:
-            self._base = next(self._next_url)
-        return urls[(self._base + attempt) % len(urls)]
+        start = next(self._next_url)
+        return (urls[(start + i) % len(urls)] for i in itertools.count())
 
     def with_system(self, messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
         """The history as role/content dicts, led by the model's system prompt if any."""
@@ -109,6 +110,33 @@ def status_error(response: httpx.Response, body: bytes) -> BackendError:
         retryable=response.status_code in RETRYABLE_STATUS,
         kind=f"http_{response.status_code}",
     )
+
+
+def decode_frame(data: str) -> dict[str, Any]:
+    """One JSON object from a stream frame; anything else is a protocol error."""
+    try:
+        frame = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise BackendError(
+            f"malformed stream frame: {data[:100]!r}", retryable=True, kind="protocol"
+        ) from exc
+    if not isinstance(frame, dict):
+        raise BackendError(
+            f"malformed stream frame: {data[:100]!r}", retryable=True, kind="protocol"
+        )
+    return frame
+
+
+async def read_to_end(lines: AsyncIterator[str]) -> None:
+    """Read the body's end after the last event, so the connection is kept for reuse.
+
+    A response closed before its end cannot go back to the pool: the next answer would
+    pay for a new TCP and TLS handshake. Bounded, in case a server holds the body open.
+    """
+    with contextlib.suppress(TimeoutError, httpx.HTTPError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in lines:
+                pass
 
 
 @contextlib.contextmanager
@@ -137,10 +165,11 @@ async def generate(
     """
     loop = asyncio.get_running_loop()
     total_deadline = loop.time() + timeouts.total
+    urls = backend.replicas()
     for attempt in range(timeouts.retries + 1):
         shown = False
         first_deadline = loop.time() + timeouts.first_token
-        events = backend.stream(messages, backend.pick_url(attempt))
+        events = backend.stream(messages, next(urls))
         try:
             while True:
                 deadline = total_deadline if shown else min(first_deadline, total_deadline)

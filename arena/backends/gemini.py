@@ -7,7 +7,6 @@ and sends no end-of-stream marker: an answer is complete when some frame carried
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from arena.backends.base import (
     Event,
     StreamEnd,
     TextDelta,
+    decode_frame,
     http_errors,
     status_error,
 )
@@ -71,7 +71,7 @@ class GeminiBackend(Backend):
                 async for line in response.aiter_lines():
                     if not line.startswith("data:"):
                         continue
-                    frame = _decode(line[5:].strip())
+                    frame = decode_frame(line[5:].strip())
                     if "error" in frame:
                         raise _frame_error(frame["error"])
                     usage = frame.get("usageMetadata") or usage
@@ -89,20 +89,6 @@ class GeminiBackend(Backend):
                 "stream ended without a finishReason", retryable=True, kind="truncated"
             )
         yield StreamEnd(finish, usage.get("promptTokenCount"), usage.get("candidatesTokenCount"))
-
-
-def _decode(data: str) -> dict[str, Any]:
-    try:
-        frame = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise BackendError(
-            f"malformed stream frame: {data[:100]!r}", retryable=True, kind="protocol"
-        ) from exc
-    if not isinstance(frame, dict):
-        raise BackendError(
-            f"malformed stream frame: {data[:100]!r}", retryable=True, kind="protocol"
-        )
-    return frame
 
 
 def _frame_error(error: Any) -> BackendError:

@@ -6,7 +6,6 @@ vLLM reports errors that happen mid-generation inside a 200 response, as a frame
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -16,7 +15,9 @@ from arena.backends.base import (
     Event,
     StreamEnd,
     TextDelta,
+    decode_frame,
     http_errors,
+    read_to_end,
     status_error,
 )
 from arena.errors import BackendError
@@ -43,22 +44,24 @@ class OpenAICompatBackend(Backend):
         url = base_url.rstrip("/") + "/chat/completions"
         finish: str | None = None
         usage: dict[str, Any] = {}
+        end: StreamEnd | None = None
         with http_errors():
             async with self.client.stream(
                 "POST", url, json=self.payload(messages), headers=self.auth_headers()
             ) as response:
                 if response.status_code >= 400:
                     raise status_error(response, await response.aread())
-                async for line in response.aiter_lines():
-                    if not line or line.startswith(":") or not line.startswith("data:"):
-                        continue
+                lines = response.aiter_lines()
+                async for line in lines:
+                    if not line.startswith("data:"):
+                        continue  # blank separators, ": keep-alive" comments, other fields
                     data = line[5:].strip()
                     if data == "[DONE]":
-                        yield StreamEnd(
+                        end = StreamEnd(
                             finish, usage.get("prompt_tokens"), usage.get("completion_tokens")
                         )
-                        return
-                    frame = _decode(data)
+                        break
+                    frame = decode_frame(data)
                     if "error" in frame:
                         raise _frame_error(frame["error"])
                     usage = frame.get("usage") or usage
@@ -67,21 +70,11 @@ class OpenAICompatBackend(Backend):
                         if text:
                             yield TextDelta(text)
                         finish = choice.get("finish_reason") or finish
-        raise BackendError("stream ended without [DONE]", retryable=True, kind="truncated")
-
-
-def _decode(data: str) -> dict[str, Any]:
-    try:
-        frame = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise BackendError(
-            f"malformed stream frame: {data[:100]!r}", retryable=True, kind="protocol"
-        ) from exc
-    if not isinstance(frame, dict):
-        raise BackendError(
-            f"malformed stream frame: {data[:100]!r}", retryable=True, kind="protocol"
-        )
-    return frame
+                if end is not None:
+                    await read_to_end(lines)
+        if end is None:
+            raise BackendError("stream ended without [DONE]", retryable=True, kind="truncated")
+        yield end
 
 
 def _frame_error(error: Any) -> BackendError:
