@@ -105,7 +105,7 @@ def test_bad_config_names_file_key_and_problem(tmp_path: Path, text: str, messag
 
 
 def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="environment ARENA_PORT: .*abc"):
+    with pytest.raises(ConfigError, match=r"environment ARENA_PORT: .*abc"):
         load_settings(write(tmp_path, ""), env={"ARENA_PORT": "abc"})
 
 
@@ -115,19 +115,10 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_api_key_is_read_from_the_environment_only(tmp_path: Path, monkeypatch) -> None:
-    s = load_settings(
-        write(
-            tmp_path,
-            MINIMAL.replace(
-                'provider = "vllm"\nbase_url = "http://127.0.0.1:1/v1"\n[[models]]',
-                'provider = "vllm"\nbase_url = "http://127.0.0.1:1/v1"\napi_key_env = "MY_KEY"\n[[models]]',
-                1,
-            ),
-        ),
-        env={},
-    )
+    text = MINIMAL + "[[models]]\nname='c'\nprovider='openai'\nbase_url='u'\napi_key_env='MY_KEY'\n"
+    s = load_settings(write(tmp_path, text), env={})
     monkeypatch.setenv("MY_KEY", "secret-value")
-    assert s.models[0].api_key() == "secret-value"
+    assert s.models[2].api_key() == "secret-value"
     assert "secret-value" not in repr(s)
 
 
