@@ -1,0 +1,464 @@
+"""The nightly recomputation on real SQLite and PostgreSQL databases.
+
+Votes are inserted directly (in bulk) with known outcomes; the stored run must equal
+what :mod:`ratings` gives on the counts of only the votes that should be used, and
+the excluded votes must be counted by reason. The lock is tested with a held row,
+with two threads and with two ``python -m ratings recompute`` processes at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, func, insert, select
+
+from arena.config import Settings
+from arena.db import session_factory
+from arena.db.models import (
+    Battle,
+    BattleMode,
+    BattleStatus,
+    JobLock,
+    Model,
+    RatingRun,
+    Vote,
+    Voter,
+    Winner,
+)
+from arena.recompute import (
+    LOCK_NAME,
+    DailyRecompute,
+    LockBusy,
+    NoVotes,
+    count_votes,
+    job_lock,
+    latest_run,
+    next_daily,
+    recompute,
+    run_history,
+    start_daily,
+)
+from ratings import WINNER_CODES, leaderboard_from_counts
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ["Tanuki-8B-dpo-v1.0", "Model-B", "Model-C", "Model-D", "Model-E"]
+ANCHOR = MODELS[0]
+RATING_TOL = 1e-6
+#: Bootstrap rounds that keep a fit busy for a few seconds (about 30 µs per round).
+SLOW_ROUNDS = 100_000
+
+# (model_a, model_b, winner) -> votes: the votes that must be used.
+USED = {
+    (0, 1, Winner.MODEL_A): 30, (0, 1, Winner.MODEL_B): 20, (1, 0, Winner.TIE): 7,
+    (0, 2, Winner.MODEL_A): 25, (2, 0, Winner.MODEL_A): 12, (0, 2, Winner.BOTHBAD): 4,
+    (1, 2, Winner.MODEL_B): 18, (2, 1, Winner.MODEL_B): 15, (1, 2, Winner.TIE): 5,
+    (3, 0, Winner.MODEL_B): 22, (3, 0, Winner.MODEL_A): 9, (3, 4, Winner.MODEL_A): 14,
+    (4, 3, Winner.MODEL_A): 11, (4, 1, Winner.BOTHBAD): 6, (1, 4, Winner.MODEL_A): 10,
+    (4, 2, Winner.MODEL_B): 8, (2, 4, Winner.TIE): 3,
+}  # fmt: skip
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def add_models(engine: Engine, names: list[str] = MODELS) -> dict[str, int]:
+    """Insert the models and one voter; return name -> id."""
+    with session_factory(engine)() as s, s.begin():
+        s.add_all([Model(name=n, provider="openai") for n in names])
+        s.add(Voter(token="voter-" + uuid.uuid4().hex))
+    with session_factory(engine)() as s:
+        return dict(s.execute(select(Model.name, Model.id)).all())
+
+
+def add_battles(
+    engine: Engine,
+    a: str,
+    b: str,
+    winner: Winner | None,
+    n: int,
+    *,
+    mode: BattleMode = BattleMode.ANONY,
+    status: BattleStatus = BattleStatus.VOTED,
+    flag_identity: bool = False,
+    flag_moderation: bool = False,
+    voided: bool = False,
+) -> None:
+    """Insert ``n`` battles between ``a`` and ``b`` (and their votes, unless winner is None)."""
+    with session_factory(engine)() as s, s.begin():
+        ids = dict(s.execute(select(Model.name, Model.id)).all())
+        voter = s.scalar(select(func.min(Voter.id)))
+        battle_ids = [uuid.uuid4().hex for _ in range(n)]
+        s.execute(
+            insert(Battle),
+            [
+                dict(
+                    id=bid, voter_id=voter, model_a_id=ids[a], model_b_id=ids[b], mode=mode,
+                    status=status, turns=1, flag_identity=flag_identity,
+                    flag_moderation=flag_moderation,
+                )
+                for bid in battle_ids
+            ],
+        )  # fmt: skip
+        if winner is not None:
+            s.execute(
+                insert(Vote),
+                [
+                    dict(battle_id=bid, voter_id=voter, winner=winner, voided=voided,
+                         void_reason="spam" if voided else None)
+                    for bid in battle_ids
+                ],
+            )  # fmt: skip
+
+
+def add_used_votes(engine: Engine) -> None:
+    for (i, j, winner), n in USED.items():
+        add_battles(engine, MODELS[i], MODELS[j], winner, n)
+
+
+def add_excluded_votes(engine: Engine) -> dict[str, int]:
+    """Votes of every excluded kind (and some overlapping); return the expected counts."""
+    a, b, c = MODELS[:3]
+    add_battles(engine, a, b, Winner.MODEL_B, 9, status=BattleStatus.FAILED)
+    add_battles(engine, b, c, Winner.MODEL_A, 4, flag_identity=True)
+    add_battles(engine, c, a, Winner.TIE, 3, flag_moderation=True)
+    add_battles(engine, a, c, Winner.MODEL_B, 8, mode=BattleMode.NAMED)
+    add_battles(engine, b, a, Winner.MODEL_A, 5, voided=True)
+    # Overlaps count once, under the first reason: voided, failed, named, flagged.
+    add_battles(engine, a, b, Winner.MODEL_A, 2, voided=True, status=BattleStatus.FAILED)
+    add_battles(engine, a, b, Winner.MODEL_A, 3, mode=BattleMode.NAMED, flag_identity=True)
+    # Battles without a vote are not votes at all.
+    add_battles(engine, a, b, None, 6, status=BattleStatus.READY)
+    add_battles(engine, a, b, None, 2, mode=BattleMode.DIRECT, status=BattleStatus.READY)
+    return {"voided": 7, "failed": 9, "named": 11, "flagged": 7}
+
+
+def expected_board(used: dict[tuple[int, int, Winner], int], **kwargs: object):
+    """What ratings/ gives on exactly these counts (models in name order, as stored)."""
+    keys = list(used)
+    names = sorted(MODELS)
+    position = [names.index(name) for name in MODELS]
+    return leaderboard_from_counts(
+        names,
+        [position[i] for i, _, _ in keys],
+        [position[j] for _, j, _ in keys],
+        [WINNER_CODES[w.value] for _, _, w in keys],
+        [used[k] for k in keys],
+        on_disconnected="largest",
+        **kwargs,
+    )
+
+
+def assert_same(run: RatingRun, board) -> None:
+    stored = {r.model: r for r in run.ratings}
+    assert set(stored) == {row.model for row in board.rows}
+    for row in board.rows:
+        got = stored[row.model]
+        for name in ("rating", "ci_lower", "ci_upper", "win_rate"):
+            assert math.isclose(getattr(got, name), getattr(row, name), abs_tol=RATING_TOL), name
+        assert (got.rank, got.battles, got.wins, got.losses) == (
+            row.rank, row.battles, row.wins, row.losses,
+        )  # fmt: skip
+        assert (got.ties, got.ties_bothbad) == (row.ties_plain, row.ties_bothbad)
+
+
+def cli(database_url: str, *args: str, cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    env.pop("ARENA_CONFIG", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ratings", "recompute", *args],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def count_runs(engine: Engine) -> int:
+    with session_factory(engine)() as s:
+        return s.scalar(select(func.count()).select_from(RatingRun)) or 0
+
+
+# -- what a run stores --------------------------------------------------------------
+
+
+def test_run_matches_the_fit_of_only_the_used_votes(engine: Engine) -> None:
+    add_models(engine)
+    add_used_votes(engine)
+    excluded = add_excluded_votes(engine)
+
+    run = recompute(engine, anchor=ANCHOR, method="sandwich")
+
+    assert_same(run, expected_board(USED, anchor=ANCHOR))
+    assert run.votes_used == sum(USED.values())
+    got = {
+        "voided": run.excluded_voided, "failed": run.excluded_failed,
+        "named": run.excluded_named, "flagged": run.excluded_flagged,
+    }  # fmt: skip
+    assert got == excluded
+    assert (run.method, run.anchor, run.level, run.rounds, run.seed) == (
+        "sandwich", ANCHOR, 0.95, None, None,
+    )  # fmt: skip
+    assert next(r for r in run.ratings if r.model == ANCHOR).rating == 1000.0
+    with session_factory(engine)() as s:  # and it is really in the database
+        stored = latest_run(s)
+        assert stored is not None and stored.id == run.id
+        assert_same(stored, expected_board(USED, anchor=ANCHOR))
+        assert s.scalar(select(func.count()).select_from(JobLock)) == 0
+
+
+def test_aggregation_is_one_row_per_pair_and_outcome(engine: Engine) -> None:
+    add_models(engine)
+    add_used_votes(engine)
+    add_excluded_votes(engine)
+    with session_factory(engine)() as s:
+        counts = count_votes(s)
+    assert counts.used == sum(USED.values())
+    assert len(counts.count) == len(USED)
+    got = {
+        (MODELS.index(counts.names[a]), MODELS.index(counts.names[b]), int(o)): int(n)
+        for a, b, o, n in zip(counts.a_idx, counts.b_idx, counts.outcome, counts.count, strict=True)
+    }
+    assert got == {(i, j, int(WINNER_CODES[w.value])): n for (i, j, w), n in USED.items()}
+
+
+def test_bootstrap_is_reproducible_and_stores_rounds_and_seed(engine: Engine) -> None:
+    add_models(engine)
+    add_used_votes(engine)
+    run = recompute(engine, anchor=ANCHOR, method="bootstrap", rounds=200, seed=7, level=0.9)
+    board = expected_board(
+        USED, anchor=ANCHOR, ci="bootstrap", rounds=200, level=0.9, rng=np.random.default_rng(7)
+    )
+    assert_same(run, board)
+    assert (run.method, run.rounds, run.seed, run.level) == ("bootstrap", 200, 7, 0.9)
+
+
+def test_include_named_counts_named_battles(engine: Engine) -> None:
+    add_models(engine)
+    add_used_votes(engine)
+    excluded = add_excluded_votes(engine)
+    run = recompute(engine, anchor=ANCHOR, include_named=True)
+    used = Counter(USED)
+    used[(0, 2, Winner.MODEL_B)] += 8  # the plain named battles; the flagged ones stay out
+    assert_same(run, expected_board(dict(used), anchor=ANCHOR))
+    assert run.excluded_named == 0
+    assert run.excluded_flagged == excluded["flagged"] + 3
+    assert "named-mode battles included" in run.note
+
+
+def test_absent_anchor_falls_back_and_says_so(engine: Engine) -> None:
+    add_models(engine)
+    add_used_votes(engine)
+    run = recompute(engine, anchor="No-Such-Model")
+    assert_same(run, expected_board(USED, anchor="No-Such-Model"))
+    assert "anchor 'No-Such-Model' has no votes" in run.note
+    assert math.isclose(np.mean([r.rating for r in run.ratings]), 1000.0, abs_tol=1e-6)
+
+
+def test_unbounded_interval_is_stored_as_infinity(engine: Engine) -> None:
+    add_models(engine, MODELS[:3])
+    add_battles(engine, MODELS[0], MODELS[1], Winner.MODEL_A, 10)
+    add_battles(engine, MODELS[1], MODELS[2], Winner.MODEL_A, 6)
+    add_battles(engine, MODELS[2], MODELS[1], Winner.MODEL_A, 4)
+    recompute(engine, anchor=MODELS[1])
+    with session_factory(engine)() as s:
+        run = latest_run(s)
+    assert run is not None
+    top = next(r for r in run.ratings if r.model == MODELS[0])
+    assert top.ci_upper == math.inf and math.isfinite(top.ci_lower)
+
+
+def test_no_votes_stores_no_run(engine: Engine) -> None:
+    add_models(engine)
+    with pytest.raises(NoVotes, match="no usable votes"):
+        recompute(engine, anchor=ANCHOR)
+    add_battles(engine, MODELS[0], MODELS[1], Winner.MODEL_A, 5, voided=True)
+    with pytest.raises(NoVotes, match="5 voided"):
+        recompute(engine, anchor=ANCHOR)
+    assert count_runs(engine) == 0
+    with session_factory(engine)() as s:
+        assert latest_run(s) is None and run_history(s) == []
+
+
+def test_latest_run_and_history(engine: Engine) -> None:
+    add_models(engine)
+    add_used_votes(engine)
+    first = recompute(engine, anchor=ANCHOR)
+    add_battles(engine, MODELS[1], MODELS[0], Winner.MODEL_A, 40)
+    second = recompute(engine, anchor=ANCHOR)
+    third = recompute(engine, anchor=ANCHOR, method="bootstrap", rounds=50)
+    with session_factory(engine)() as s:
+        newest = latest_run(s)
+        history = run_history(s)
+        last_two = run_history(s, limit=2)
+    assert newest is not None and newest.id == third.id
+    assert [r.rating for r in newest.ratings] == sorted(
+        (r.rating for r in newest.ratings), reverse=True
+    )  # loaded, usable after the session closed
+    assert [h.ratings for h in history] == [
+        {r.model: r.rating for r in run.ratings} for run in (first, second, third)
+    ]
+    assert [h.created_at for h in history] == sorted(h.created_at for h in history)
+    assert all(h.created_at.tzinfo is not None for h in history)
+    assert history[1].ratings[MODELS[1]] > history[0].ratings[MODELS[1]]
+    assert last_two == history[1:]
+
+
+# -- the lock -----------------------------------------------------------------------
+
+
+def hold_lock(engine: Engine, age: timedelta, holder: str = "other-host:1:abc") -> None:
+    with session_factory(engine)() as s, s.begin():
+        s.add(JobLock(name=LOCK_NAME, holder=holder, acquired_at=datetime.now(UTC) - age))
+
+
+def lock_holders(engine: Engine) -> list[str]:
+    with session_factory(engine)() as s:
+        return list(s.scalars(select(JobLock.holder)))
+
+
+def test_a_held_lock_refuses_the_run(engine: Engine) -> None:
+    add_models(engine)
+    add_used_votes(engine)
+    hold_lock(engine, timedelta(minutes=5))
+    with pytest.raises(LockBusy, match=r"another recomputation is running.*other-host:1:abc"):
+        recompute(engine, anchor=ANCHOR)
+    assert count_runs(engine) == 0
+    assert lock_holders(engine) == ["other-host:1:abc"]  # not released by the refused run
+
+
+def test_a_stale_lock_is_taken_over_and_noted(engine: Engine, caplog) -> None:
+    add_models(engine)
+    add_used_votes(engine)
+    hold_lock(engine, timedelta(hours=2))
+    with caplog.at_level(logging.WARNING, logger="arena.recompute"):
+        run = recompute(engine, anchor=ANCHOR)
+    assert "took over a stale lock held by other-host:1:abc" in run.note
+    assert "took over a stale lock" in caplog.text
+    assert lock_holders(engine) == []
+
+
+def test_the_lock_is_not_released_for_its_successor(engine: Engine) -> None:
+    factory = session_factory(engine)
+    with job_lock(factory) as lock:
+        assert lock_holders(engine) == [lock.holder]
+        with factory() as s, s.begin():  # another run took it over meanwhile
+            s.get(JobLock, LOCK_NAME).holder = "successor:2:def"
+    assert lock_holders(engine) == ["successor:2:def"]
+
+
+def test_two_threads_at_once_only_one_writes(engine: Engine) -> None:
+    add_models(engine)
+    add_used_votes(engine)
+    start = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def run() -> None:
+        start.wait()
+        try:
+            outcomes.append(
+                recompute(engine, anchor=ANCHOR, method="bootstrap", rounds=SLOW_ROUNDS)
+            )
+        except LockBusy as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(type(o).__name__ for o in outcomes) == ["LockBusy", "RatingRun"]
+    assert count_runs(engine) == 1
+    assert lock_holders(engine) == []
+
+
+def test_two_processes_at_once_only_one_writes(engine: Engine, db_url: str, tmp_path) -> None:
+    add_models(engine)
+    add_used_votes(engine)
+    args = ("--ci", "bootstrap", "--rounds", str(SLOW_ROUNDS))
+    procs = [cli(db_url, *args, cwd=tmp_path) for _ in range(2)]
+    results = [(p.wait(180), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 3], results
+    refused = next(err for code, _, err in results if code == 3)
+    assert "another recomputation is running" in refused
+    assert count_runs(engine) == 1
+    assert lock_holders(engine) == []
+
+
+# -- the command line ---------------------------------------------------------------
+
+
+def test_cli_end_to_end(engine: Engine, db_url: str, tmp_path) -> None:
+    add_models(engine)
+    add_used_votes(engine)
+    add_excluded_votes(engine)
+    proc = cli(db_url, "--anchor", MODELS[1], "--level", "0.9", cwd=tmp_path)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert f"{sum(USED.values())} votes used; excluded 7 voided, 9 failed" in out
+    with session_factory(engine)() as s:
+        run = latest_run(s)
+    assert run is not None and (run.anchor, run.level) == (MODELS[1], 0.9)
+    assert_same(run, expected_board(USED, anchor=MODELS[1], level=0.9))
+
+
+def test_cli_without_votes_or_tables(db_url: str, tmp_path) -> None:
+    proc = cli(db_url, cwd=tmp_path)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "no arena tables" in err
+
+    from arena.db import make_engine, migrate
+
+    eng = make_engine(db_url)
+    migrate(eng)
+    eng.dispose()
+    proc = cli(db_url, cwd=tmp_path)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "no usable votes" in err and not out
+
+
+# -- the in-app daily run -----------------------------------------------------------
+
+
+def test_next_daily() -> None:
+    at = time(3, 0, tzinfo=UTC)
+    before = datetime(2026, 11, 28, 2, 59, tzinfo=UTC)
+    assert next_daily(at, before) == datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    assert next_daily(at, before.replace(hour=3)) == datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
+
+
+def test_start_daily_disabled_and_stoppable(engine: Engine) -> None:
+    assert start_daily(Settings(recompute_at=""), engine) is None
+    thread = start_daily(Settings(recompute_at="03:00"), engine)
+    assert thread is not None and thread.is_alive()
+    thread.stop()
+    assert not thread.is_alive()
+
+
+def test_daily_run_stores_a_run_and_survives_failures(engine: Engine, caplog, tmp_path) -> None:
+    from arena.db import make_engine
+
+    add_models(engine)
+    add_used_votes(engine)
+    daily = DailyRecompute(Settings(rating_anchor=ANCHOR), engine, time(3, 0, tzinfo=UTC))
+    run = daily.run_once()
+    assert run is not None and count_runs(engine) == 1
+    with caplog.at_level(logging.INFO, logger="arena.recompute"):
+        assert daily.run_once() is None  # another replica just ran: skipped
+        hold_lock(engine, timedelta(minutes=1))
+        assert daily.run_once() is None
+        no_tables = make_engine(f"sqlite:///{tmp_path / 'no-tables.db'}")
+        assert DailyRecompute(Settings(), no_tables, daily.at).run_once() is None
+        no_tables.dispose()
+    assert "stored less than" in caplog.text
+    assert "another recomputation is running" in caplog.text
+    assert "the in-app daily run failed" in caplog.text
+    assert count_runs(engine) == 1
