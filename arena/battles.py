@@ -336,12 +336,25 @@ class Arena:
         results: dict[Side, Message] = {}
         try:
             yield state
+            loop = asyncio.get_running_loop()
+            last = loop.time()
             while len(results) < len(tasks):
                 side, item = await queue.get()
-                self._apply(state, side, item, results)
-                while not queue.empty():  # coalesce what arrived meanwhile into one update
+                urgent = self._apply(state, side, item, results)
+                # Coalesce pieces into at most one update per interval; a side's first
+                # text and its end are shown at once (they set the felt latency).
+                deadline = last + self.settings.stream_interval
+                while not urgent and len(results) < len(tasks):
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            side, item = await queue.get()
+                    except TimeoutError:
+                        break
+                    urgent = self._apply(state, side, item, results)
+                while not queue.empty():
                     side, item = queue.get_nowait()
                     self._apply(state, side, item, results)
+                last = loop.time()
                 yield state
         finally:
             for task in tasks:
@@ -354,14 +367,18 @@ class Arena:
 
     def _apply(
         self, state: TurnState, side: Side, item: object, results: dict[Side, Message]
-    ) -> None:
+    ) -> bool:
+        """Fold one piece into the snapshot; True when it should be shown at once."""
         pane = state.sides[side]
         if isinstance(item, str):
+            first = not pane.text
             pane.text += item
-        elif isinstance(item, Message):
-            results[side] = item
-            pane.done = True
-            pane.error = item.error
+            return first
+        assert isinstance(item, Message)
+        results[side] = item
+        pane.done = True
+        pane.error = item.error
+        return True
 
     async def _stream_side(
         self, model: str, conversation: list[ChatMessage], side: Side, queue: asyncio.Queue

@@ -74,6 +74,9 @@ class Settings:
     first_token_timeout: float = _setting(60.0, "Seconds to wait for a model's first token.")
     total_timeout: float = _setting(300.0, "Seconds a whole answer may take.")
     retries: int = _setting(2, "Retries of a failed model call before its first token.")
+    stream_interval: float = _setting(
+        0.05, "Seconds between screen updates while streaming (first text shows at once)."
+    )
     stream_concurrency: int = _setting(256, "Battles streaming at once in one process.")
     default_language: str = _setting("ja", "UI language when the browser states none (ja|en).")
     secret: str = _setting(
