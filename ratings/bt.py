@@ -135,12 +135,10 @@ def _as_index_array(values: ArrayLike, name: str) -> NDArray[np.integer]:
 
 
 def _check_range(values: NDArray[np.integer], name: str, upper: int) -> None:
-    if values.size == 0:
+    if values.size == 0 or (values.min() >= 0 and values.max() < upper):
         return
-    bad = (values < 0) | (values >= upper)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise InvalidInputError(f"{name}[{first}] = {int(values[first])} is outside 0..{upper - 1}")
+    first = int(np.flatnonzero((values < 0) | (values >= upper))[0])
+    raise InvalidInputError(f"{name}[{first}] = {int(values[first])} is outside 0..{upper - 1}")
 
 
 def aggregate(
