@@ -1,0 +1,270 @@
+"""``python -m arena ...``: the admin's command line.
+
+export, import and hash-password, and the console actions (battles, show, void,
+unvoid, enable-model, disable-model, today, delete-voter, recompute) for operators
+who prefer a terminal to the admin page. Every action is audited as ``cli:USER``.
+Settings come from arena.toml / ARENA_* / DATABASE_URL, as for the app.
+
+Exit codes: 0 done, 1 database failure, 2 refused (bad input, configuration, an import
+rolled back).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from arena.errors import ArenaError
+
+EXIT_OK, EXIT_DATABASE, EXIT_REFUSED = 0, 1, 2
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal stream, redrawn at most 10 times a second."""
+
+    def __init__(self, label: str, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
+        self.label, self.stream, self.enabled = label, stream, enabled
+        self.start = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.1 and done != total):
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-9)
+        if total:
+            frac = min(done / total, 1.0)
+            bar = "#" * int(frac * 30)
+            eta = (total - done) / rate if rate else 0
+            text = (
+                f"{self.label} {frac:4.0%} |{bar:<30}| {done}/{total} rows "
+                f"{rate:,.0f} rows/s ETA {eta:,.0f}s"
+            )
+        else:
+            text = f"{self.label} {done} rows {rate:,.0f} rows/s"
+        self.stream.write("\r" + text)
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _actor() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"cli:{user}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m arena", description="Tanuki Arena admin commands.")
+    p.add_argument("--config", help="arena.toml (default: $ARENA_CONFIG or ./arena.toml)")
+    p.add_argument("--database-url", help="SQLAlchemy URL (default: DATABASE_URL / arena.toml)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    e = sub.add_parser("export", help="export votes (public Chatbot Arena schema)")
+    e.add_argument("--format", choices=("jsonl", "csv", "parquet"), required=True)
+    e.add_argument("--out", required=True, help="output file; FILE.manifest.json goes next to it")
+    e.add_argument("--since", help="votes from this date/time (UTC, YYYY-MM-DD or ISO)")
+    e.add_argument("--until", help="votes before this time; a bare date includes that day")
+    e.add_argument("--models", help="comma-separated: battles between these models only")
+    e.add_argument("--include-named", action="store_true", help="also named-mode battles")
+    e.add_argument("--include-flagged", action="store_true", help="also flagged battles")
+    e.add_argument("--include-voided", action="store_true", help="also voided votes")
+    e.add_argument("--no-conversations", action="store_true", help="leave conversations out")
+    bar = e.add_mutually_exclusive_group()
+    bar.add_argument("--progress", action="store_true", default=None, help="always show progress")
+    bar.add_argument("--no-progress", dest="progress", action="store_false")
+
+    i = sub.add_parser("import", help="import a battle file (JSONL, JSON, CSV, Parquet)")
+    i.add_argument("file")
+    i.add_argument("--format", choices=("jsonl", "json", "csv", "parquet"))
+    i.add_argument("--strict", action="store_true", help="refuse the file if any row is broken")
+    i.add_argument("--dry-run", action="store_true", help="check and roll back")
+    i.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    h = sub.add_parser("hash-password", help="hash an admin password for ARENA_ADMIN_USERS")
+    h.add_argument("--user", help="print USER:HASH, ready for ARENA_ADMIN_USERS")
+    h.add_argument("--iterations", type=int, default=600_000)
+
+    b = sub.add_parser("battles", help="list battles (JSON)")
+    b.add_argument("--model")
+    b.add_argument("--since")
+    b.add_argument("--until")
+    for flag in ("flagged", "failed", "voted"):
+        b.add_argument(f"--{flag}", choices=("yes", "no"))
+    b.add_argument("--limit", type=int, default=50)
+    sub.add_parser("show", help="one battle with its conversation (JSON)").add_argument("battle")
+    v = sub.add_parser("void", help="leave a vote out of the ratings")
+    v.add_argument("battle")
+    v.add_argument("--reason", required=True)
+    sub.add_parser("unvoid", help="count a voided vote again").add_argument("battle")
+    sub.add_parser("enable-model", help="let a model into new battles").add_argument("model")
+    sub.add_parser("disable-model", help="keep a model out of new battles").add_argument("model")
+    sub.add_parser("today", help="today's figures (JSON)")
+    d = sub.add_parser("delete-voter", help="delete a voter's data (judge id or token)")
+    d.add_argument("voter")
+    sub.add_parser("recompute", help="recompute the ratings now")
+    return p
+
+
+def _hash_password(args: argparse.Namespace) -> int:
+    from arena.admin import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return EXIT_REFUSED
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    hashed = hash_password(password, iterations=args.iterations)
+    print(f"{args.user}:{hashed}" if args.user else hashed)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace, console: Any) -> int:
+    from arena.export import ExportOptions, parse_moment
+
+    options = ExportOptions(
+        since=parse_moment(args.since),
+        until=parse_moment(args.until, end=True),
+        models=tuple(m.strip() for m in (args.models or "").split(",") if m.strip()),
+        include_named=args.include_named,
+        include_flagged=args.include_flagged,
+        include_voided=args.include_voided,
+        conversations=not args.no_conversations,
+    )
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = ProgressBar("export", enabled=show)
+    try:
+        manifest = console.export(_actor(), args.out, args.format, options, progress=bar)
+    finally:
+        bar.close()
+    print(
+        f"{manifest['rows']} rows -> {args.out} (sha256 {manifest['sha256']}); "
+        f"manifest {args.out}.manifest.json",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace, console: Any) -> int:
+    from arena.db import repo
+    from arena.importer import ImportFailed, import_file
+
+    actor = _actor()
+
+    def audit(conn: Any, report: Any) -> None:
+        from sqlalchemy.orm import Session
+
+        with Session(bind=conn) as s:
+            detail = {k: v for k, v in report.as_dict().items() if k != "problems"}
+            repo.audit(s, actor, "import", report.file, json.dumps(detail))
+            s.flush()
+
+    bar = ProgressBar("import", enabled=sys.stderr.isatty())
+    try:
+        report = import_file(
+            console.engine,
+            args.file,
+            fmt=args.format,
+            strict=args.strict,
+            dry_run=args.dry_run,
+            progress=bar,
+            on_commit=audit,
+        )
+        failure = None
+    except ImportFailed as exc:
+        report, failure = exc.report, str(exc)
+        console.audit(actor, "import_failed", report.file, failure)
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps({**report.as_dict(), "error": failure}, ensure_ascii=False, indent=2))
+    else:
+        print(report.summary())
+        for where, reason in report.problems:
+            print(f"{report.unit} {where}: {reason}", file=sys.stderr)
+        if report.refused > len(report.problems):
+            print(f"... and {report.refused - len(report.problems)} more", file=sys.stderr)
+    if failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+def _console_command(args: argparse.Namespace, console: Any) -> Any:
+    from arena.admin import BattleFilter
+    from arena.export import parse_moment
+
+    actor, c = _actor(), args.command
+    if c == "battles":
+        yn = {"yes": True, "no": False, None: None}
+        return console.battles(
+            BattleFilter(
+                model=args.model, since=parse_moment(args.since),
+                until=parse_moment(args.until, end=True), flagged=yn[args.flagged],
+                failed=yn[args.failed], voted=yn[args.voted], limit=args.limit,
+            )
+        )  # fmt: skip
+    if c == "show":
+        return console.battle(actor, args.battle)
+    if c == "void":
+        return console.void_vote(actor, args.battle, args.reason)
+    if c == "unvoid":
+        return console.unvoid_vote(actor, args.battle)
+    if c in ("enable-model", "disable-model"):
+        return console.set_model_enabled(actor, args.model, c == "enable-model")
+    if c == "today":
+        return console.today()
+    if c == "delete-voter":
+        return console.delete_voter(actor, args.voter)
+    return console.recompute(actor)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "hash-password":
+        return _hash_password(args)
+    from arena.admin import AdminConsole
+    from arena.config import load_settings
+    from arena.db import make_engine, migrate
+
+    engine = None
+    try:
+        settings = load_settings(args.config)
+        engine = make_engine(
+            args.database_url or os.environ.get("DATABASE_URL") or settings.database_url
+        )
+        migrate(engine)
+        console = AdminConsole(settings, engine)
+        if args.command == "export":
+            return _export(args, console)
+        if args.command == "import":
+            return _import(args, console)
+        result = _console_command(args, console)
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    except ArenaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except SQLAlchemyError as exc:
+        print(f"error: database: {exc}", file=sys.stderr)
+        return EXIT_DATABASE
+    finally:
+        if engine is not None:
+            engine.dispose()

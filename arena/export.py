@@ -1,0 +1,426 @@
+"""Export the votes for publication, in the public Chatbot Arena battle schema.
+
+One row per counted vote: ``question_id, model_a, model_b, winner, judge,
+conversation_a, conversation_b, turn, anony, language, tstamp`` -- the columns of the
+published Chatbot Arena files, so pandas and ``datasets`` load an export as they load
+those. Voters appear only as ``judge``, an HMAC-SHA256 of their browser token keyed
+with ``ARENA_EXPORT_SALT`` (no salt, no export); IP hashes and tokens never leave the
+database.
+
+Rows stream with constant memory: one server-side cursor over the votes (``yield_per``)
+and one query for the messages of each chunk of battles. The file is written under a
+temporary name and renamed when complete, then a manifest (``FILE.manifest.json``:
+filters, counts, schema version, SHA-256, time, tool version) is written next to it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import json
+import os
+import tomllib
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, Select, func, select
+from sqlalchemy.engine import Connection
+
+from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Vote, Voter
+from arena.errors import ArenaError
+
+SCHEMA_VERSION = 1
+FORMATS = ("jsonl", "csv", "parquet")
+COLUMNS = (
+    "question_id",
+    "model_a",
+    "model_b",
+    "winner",
+    "judge",
+    "conversation_a",
+    "conversation_b",
+    "turn",
+    "anony",
+    "language",
+    "tstamp",
+)
+JUDGE_PREFIX = "arena_user_"
+MIN_SALT_CHARS = 16
+#: Language codes the arena stores, spelled as the public files spell languages.
+LANGUAGE_NAMES = {"ja": "Japanese", "en": "English"}
+#: A cell starting with one of these is run as a formula by spreadsheets.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+DEFAULT_CHUNK = 2000
+
+Progress = Callable[[int, int], None]
+
+
+class ExportError(ArenaError):
+    """An export was refused or failed; nothing was left at the output path."""
+
+
+def _tool_version() -> str:
+    try:
+        with (Path(__file__).resolve().parents[1] / "pyproject.toml").open("rb") as f:
+            return str(tomllib.load(f)["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
+TOOL_VERSION = _tool_version()
+
+
+def pseudonym(token: str, salt: str) -> str:
+    """The voter's public ``judge`` id: stable for one salt, not reversible without it."""
+    digest = hmac.new(salt.encode(), token.encode(), hashlib.sha256).hexdigest()
+    return JUDGE_PREFIX + digest[:24]
+
+
+def check_salt(salt: str) -> None:
+    """Refuse to pseudonymise with a missing or short salt."""
+    if len(salt) < MIN_SALT_CHARS:
+        raise ExportError(
+            "ARENA_EXPORT_SALT must be set to a secret of at least "
+            f"{MIN_SALT_CHARS} characters before exporting (e.g. the output of "
+            '`python -c "import secrets; print(secrets.token_hex(32))"`); keep it to '
+            "get the same judge ids in every export",
+            code="export_salt",
+        )
+
+
+def parse_moment(value: str | None, *, end: bool = False) -> datetime | None:
+    """``YYYY-MM-DD`` or an ISO date-time, in UTC. A bare date as an end means its whole day."""
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
+        else:
+            moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ExportError(f"not a date: {value!r} (use YYYY-MM-DD)", code="invalid") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export. By default exactly the votes the leaderboard counts."""
+
+    since: datetime | None = None  # vote time, inclusive
+    until: datetime | None = None  # vote time, exclusive
+    models: tuple[str, ...] = ()  # both sides among these; empty = all
+    include_named: bool = False
+    include_flagged: bool = False
+    include_voided: bool = False
+    conversations: bool = True
+
+    def manifest(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("since", "until"):
+            out[key] = out[key].isoformat() if out[key] else None
+        out["models"] = list(self.models)
+        return out
+
+
+def columns(options: ExportOptions) -> tuple[str, ...]:
+    """The columns an export with ``options`` has (conversations may be left out)."""
+    if options.conversations:
+        return COLUMNS
+    return tuple(c for c in COLUMNS if not c.startswith("conversation_"))
+
+
+def _query(options: ExportOptions, model_ids: dict[str, int]) -> Select:
+    modes = [BattleMode.ANONY, BattleMode.NAMED] if options.include_named else [BattleMode.ANONY]
+    q = (
+        select(
+            Battle.id,
+            Battle.model_a_id,
+            Battle.model_b_id,
+            Battle.mode,
+            Battle.turns,
+            Battle.language,
+            Vote.winner,
+            Vote.created_at,
+            Voter.token,
+        )
+        .select_from(Vote)
+        .join(Battle, Vote.battle_id == Battle.id)
+        .join(Voter, Vote.voter_id == Voter.id)
+        .where(
+            Battle.model_b_id.is_not(None),
+            Battle.status != BattleStatus.FAILED,
+            Battle.mode.in_(modes),
+        )
+    )
+    if not options.include_voided:
+        q = q.where(Vote.voided.is_(False))
+    if not options.include_flagged:
+        q = q.where(Battle.flag_identity.is_(False), Battle.flag_moderation.is_(False))
+    if options.since:
+        q = q.where(Vote.created_at >= options.since)
+    if options.until:
+        q = q.where(Vote.created_at < options.until)
+    if options.models:
+        missing = sorted(set(options.models) - set(model_ids))
+        if missing:
+            raise ExportError(f"unknown model(s): {', '.join(missing)}", code="invalid")
+        ids = [model_ids[m] for m in options.models]
+        q = q.where(Battle.model_a_id.in_(ids), Battle.model_b_id.in_(ids))
+    return q
+
+
+def _conversations(conn: Connection, ids: list[str]) -> dict[str, dict[str, list[dict]]]:
+    """The messages of a chunk of battles, as {battle: {side: [{role, content}, ...]}}."""
+    out: dict[str, dict[str, list[dict]]] = {bid: {"a": [], "b": []} for bid in ids}
+    rows = conn.execute(
+        select(Message.battle_id, Message.side, Message.role, Message.content)
+        .where(Message.battle_id.in_(ids))
+        .order_by(Message.battle_id, Message.side, Message.turn, Message.id)
+    )
+    for battle_id, side, role, content in rows:
+        out[battle_id][side.value].append({"role": role, "content": content or ""})
+    return out
+
+
+def iter_rows(
+    conn: Connection,
+    options: ExportOptions,
+    salt: str,
+    *,
+    chunk: int = DEFAULT_CHUNK,
+) -> Iterator[dict[str, Any]]:
+    """Yield export rows, fetching votes ``chunk`` at a time and their messages per chunk."""
+    check_salt(salt)
+    names = dict(conn.execute(select(Model.id, Model.name)).all())
+    q = _query(options, {n: i for i, n in names.items()}).order_by(Vote.created_at, Vote.id)
+    result = conn.execute(q.execution_options(yield_per=chunk))
+    for part in result.partitions():
+        convs = _conversations(conn, [r.id for r in part]) if options.conversations else {}
+        for bid, a, b, mode, turns, lang, winner, at, token in part:
+            at = at if at.tzinfo else at.replace(tzinfo=UTC)
+            row: dict[str, Any] = {
+                "question_id": bid,
+                "model_a": names[a],
+                "model_b": names[b],
+                "winner": winner.value,
+                "judge": pseudonym(token, salt),
+            }
+            if options.conversations:
+                row["conversation_a"] = convs[bid]["a"]
+                row["conversation_b"] = convs[bid]["b"]
+            row["turn"] = turns
+            row["anony"] = mode is BattleMode.ANONY
+            row["language"] = LANGUAGE_NAMES.get(lang, lang)
+            row["tstamp"] = at.timestamp()
+            yield row
+
+
+def count_rows(conn: Connection, options: ExportOptions) -> int:
+    """How many rows an export with ``options`` will have."""
+    names = dict(conn.execute(select(Model.name, Model.id)).all())
+    return conn.scalar(select(func.count()).select_from(_query(options, names).subquery())) or 0
+
+
+# -- writers ------------------------------------------------------------------------
+
+
+class Writer(Protocol):
+    def write(self, row: dict[str, Any]) -> None: ...
+    def close(self) -> None: ...
+
+
+class JsonlWriter:
+    """One JSON object per line, UTF-8, non-ASCII kept as is."""
+
+    def __init__(self, path: Path, cols: Sequence[str]) -> None:
+        self.f = path.open("w", encoding="utf-8", newline="\n")
+        self.encode = json.JSONEncoder(ensure_ascii=False).encode
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.f.write(self.encode(row) + "\n")
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def neutralise(cell: str) -> str:
+    """Prefix a cell a spreadsheet would run as a formula with ``'``."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+class CsvWriter:
+    """RFC 4180 CSV with a header; conversations as JSON strings; formulas neutralised."""
+
+    def __init__(self, path: Path, cols: Sequence[str]) -> None:
+        self.f = path.open("w", encoding="utf-8", newline="")
+        self.w = csv.writer(self.f)
+        self.cols = list(cols)
+        self.w.writerow(self.cols)
+
+    def write(self, row: dict[str, Any]) -> None:
+        cells = []
+        for col in self.cols:
+            value = row[col]
+            if isinstance(value, list):
+                value = json.dumps(value, ensure_ascii=False)
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            elif not isinstance(value, str):
+                value = repr(value)
+            cells.append(neutralise(value))
+        self.w.writerow(cells)
+
+    def close(self) -> None:
+        self.f.close()
+
+
+class ParquetWriter:
+    """Parquet through pyarrow, one row group per ``group`` rows."""
+
+    def __init__(self, path: Path, cols: Sequence[str], group: int = 10_000) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        message = pa.struct([("role", pa.string()), ("content", pa.string())])
+        types = {
+            "turn": pa.int64(),
+            "anony": pa.bool_(),
+            "tstamp": pa.float64(),
+            "conversation_a": pa.list_(message),
+            "conversation_b": pa.list_(message),
+        }
+        self.schema = pa.schema([(c, types.get(c, pa.string())) for c in cols])
+        self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
+        self.group = group
+        self.buffer: dict[str, list] = {c: [] for c in cols}
+        self.n = 0
+
+    def write(self, row: dict[str, Any]) -> None:
+        for col, values in self.buffer.items():
+            values.append(row[col])
+        self.n += 1
+        if self.n >= self.group:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.n:
+            batch = self.pa.record_batch(list(self.buffer.values()), schema=self.schema)
+            self.writer.write_batch(batch)
+            for values in self.buffer.values():
+                values.clear()
+            self.n = 0
+
+    def close(self) -> None:
+        self._flush()
+        self.writer.close()
+
+
+WRITERS: dict[str, Callable[[Path, Sequence[str]], Writer]] = {
+    "jsonl": JsonlWriter,
+    "csv": CsvWriter,
+    "parquet": ParquetWriter,
+}
+
+
+# -- the export ---------------------------------------------------------------------
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def manifest_path(out: str | os.PathLike) -> Path:
+    """Where the manifest of export ``out`` is written."""
+    return Path(str(out) + ".manifest.json")
+
+
+def export(
+    engine: Engine,
+    out: str | os.PathLike,
+    fmt: str,
+    options: ExportOptions,
+    salt: str,
+    *,
+    progress: Progress | None = None,
+    chunk: int = DEFAULT_CHUNK,
+) -> dict[str, Any]:
+    """Write the export to ``out`` and its manifest next to it; return the manifest.
+
+    Raises :class:`ExportError` for a missing salt, an unknown format or model; on any
+    failure no file is left at ``out``.
+    """
+    if fmt not in WRITERS:
+        raise ExportError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", code="invalid")
+    check_salt(salt)
+    out = Path(out)
+    partial = out.with_name(out.name + ".partial")
+    cols = columns(options)
+    winners: Counter[str] = Counter()
+    per_model: Counter[str] = Counter()
+    anony = rows = 0
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":  # one consistent snapshot for the whole file
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    try:
+        with conn.begin():
+            total = count_rows(conn, options)
+            writer = WRITERS[fmt](partial, cols)
+            try:
+                for row in iter_rows(conn, options, salt, chunk=chunk):
+                    writer.write(row)
+                    rows += 1
+                    winners[row["winner"]] += 1
+                    per_model[row["model_a"]] += 1
+                    per_model[row["model_b"]] += 1
+                    anony += row["anony"]
+                    if progress and (rows % 1000 == 0 or rows == total):
+                        progress(rows, total)
+            finally:
+                writer.close()
+        os.replace(partial, out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        conn.close()
+    if progress:
+        progress(rows, rows)
+    manifest = {
+        "schema": "chatbot-arena-battles",
+        "schema_version": SCHEMA_VERSION,
+        "columns": list(cols),
+        "format": fmt,
+        "file": out.name,
+        "bytes": out.stat().st_size,
+        "sha256": sha256_file(out),
+        "rows": rows,
+        "counts": {
+            "winner": dict(sorted(winners.items())),
+            "anony": anony,
+            "named": rows - anony,
+            "battles_per_model": dict(sorted(per_model.items())),
+        },
+        "filters": options.manifest(),
+        "judge": f"{JUDGE_PREFIX} + first 24 hex digits of HMAC-SHA256(ARENA_EXPORT_SALT, "
+        "voter token)",
+        "database": engine.dialect.name,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tool": {"name": "tanuki-arena", "version": TOOL_VERSION},
+    }
+    target = manifest_path(out)
+    tmp = target.with_name(target.name + ".partial")
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+    return manifest

@@ -1,0 +1,521 @@
+"""Import battle files in the public Chatbot Arena schema (JSONL, JSON, CSV, Parquet).
+
+Each row becomes a voted battle: its models (created as needed, provider ``imported``,
+disabled for sampling), a voter per ``judge``, the messages of both conversations and
+the vote. A row whose ``question_id`` is already in the database (or earlier in the
+file) is skipped as a duplicate; ``question_id`` is the battle id when it is 32 hex
+digits, else its SHA-256 cut to 32 hex digits, so re-importing finds it again.
+
+A broken row is refused with its line (or row) number and the reason; the others are
+taken. The whole import is one transaction: a file that cannot be read as a whole, a
+database failure, or (with ``strict``) any refused row leaves the database as it was.
+Rows are inserted in batches (executemany), a batch of rows at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from arena.db.models import (
+    Battle,
+    BattleMode,
+    BattleStatus,
+    Message,
+    Model,
+    Vote,
+    Voter,
+    Winner,
+    utcnow,
+)
+from arena.errors import ArenaError
+from arena.export import FORMULA_START
+
+BATCH = 2000
+MAX_PROBLEMS = 10_000
+WINNERS = {w.value: w for w in Winner}
+HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+ROLES = ("user", "assistant")
+LANGUAGE_CODES = {
+    "japanese": "ja", "english": "en", "chinese": "zh", "korean": "ko", "german": "de",
+    "french": "fr", "spanish": "es", "russian": "ru", "portuguese": "pt", "italian": "it",
+    "unknown": "und",
+}  # fmt: skip
+TRUE = {"true", "1", "yes", "t"}
+FALSE = {"false", "0", "no", "f"}
+IMPORTED_PROVIDER = "imported"
+
+Progress = Callable[[int], None]
+
+
+class ImportFailed(ArenaError):
+    """The import was rolled back; ``report`` says what was read before it stopped."""
+
+    def __init__(self, message: str, report: ImportReport) -> None:
+        super().__init__(message, code="import_failed")
+        self.report = report
+
+
+class RowError(ValueError):
+    """One row is unusable; the message is the reason shown to the operator."""
+
+
+@dataclass
+class ImportReport:
+    """What an import did. ``problems`` keeps the first :data:`MAX_PROBLEMS` refusals."""
+
+    file: str
+    unit: str = "line"  # how rows are numbered: "line" (JSONL, CSV) or "row"
+    rows: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    models_created: list[str] = field(default_factory=list)
+    voters_created: int = 0
+    committed: bool = False
+
+    def refuse(self, where: int, reason: str) -> None:
+        self.refused += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append((where, reason))
+
+    def summary(self) -> str:
+        state = "committed" if self.committed else "nothing written (rolled back)"
+        return (
+            f"{self.file}: {self.rows} rows read: {self.imported} imported, "
+            f"{self.duplicates} duplicates skipped, {self.refused} refused; {state}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "rows": self.rows,
+            "imported": self.imported,
+            "duplicates": self.duplicates,
+            "refused": self.refused,
+            "problems": [{self.unit: w, "reason": r} for w, r in self.problems],
+            "models_created": self.models_created,
+            "voters_created": self.voters_created,
+            "committed": self.committed,
+        }
+
+
+class Row(NamedTuple):
+    """A validated battle row."""
+
+    where: int
+    id: str
+    model_a: str
+    model_b: str
+    winner: Winner
+    judge: str
+    conversation_a: list[tuple[int, str, str]]  # (turn, role, content)
+    conversation_b: list[tuple[int, str, str]]
+    turns: int
+    anony: bool
+    language: str
+    tstamp: datetime
+
+
+# -- reading files ------------------------------------------------------------------
+
+
+def detect_format(path: Path) -> str:
+    """jsonl, json, csv or parquet, from the suffix (a .json file may hold JSON lines)."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix == ".json":
+        with path.open("rb") as f:
+            head = f.read(4096).lstrip()
+        return "json" if head.startswith(b"[") else "jsonl"
+    raise ArenaError(f"{path}: unknown file type (use .jsonl, .json, .csv or .parquet)")
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    with path.open("rb") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield n, json.loads(line)
+            except (ValueError, UnicodeDecodeError) as exc:
+                yield n, RowError(f"not valid JSON: {exc}")
+
+
+def _read_json(path: Path) -> Iterator[tuple[int, Any]]:
+    with path.open("rb") as f:
+        data = json.load(f)
+    if not isinstance(data, list):
+        raise ArenaError(f"{path}: a .json file must hold an array of battle objects")
+    yield from enumerate(data, 1)
+
+
+def _unneutralise(cell: str) -> str:
+    # Our CSV export prefixes formula-like cells with ' ; take it off again.
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_START and cell[1:2] else cell
+
+
+def _read_csv(path: Path) -> Iterator[tuple[int, Any]]:
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    with path.open("r", encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if not header:
+            raise ArenaError(f"{path}: empty CSV file (no header)")
+        missing = [c for c in ("question_id", "model_a", "model_b", "winner") if c not in header]
+        if missing:
+            raise ArenaError(f"{path}: the CSV header lacks {', '.join(missing)}")
+        start = reader.line_num + 1
+        for record in reader:
+            where, start = start, reader.line_num + 1
+            if not record:
+                continue
+            if len(record) != len(header):
+                yield where, RowError(f"expected {len(header)} fields, found {len(record)}")
+                continue
+            yield where, {k: _unneutralise(v) for k, v in zip(header, record, strict=True)}
+
+
+def _read_parquet(path: Path) -> Iterator[tuple[int, Any]]:
+    import pyarrow.parquet as pq
+
+    n = 0
+    for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=BATCH):
+        for row in batch.to_pylist():
+            n += 1
+            yield n, row
+
+
+READERS = {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv, "parquet": _read_parquet}
+
+
+# -- validating rows ----------------------------------------------------------------
+
+
+def battle_id(question_id: str) -> str:
+    """The battle id of a ``question_id``: itself if 32 hex digits, else a hash of it."""
+    if HEX32.fullmatch(question_id):
+        return question_id.lower()
+    return hashlib.sha256(b"question_id:" + question_id.encode()).hexdigest()[:32]
+
+
+def voter_token(judge: str) -> str:
+    """The voters.token of an imported judge (64 characters, unlike browser tokens)."""
+    return "imp_" + hashlib.sha256(b"judge:" + judge.encode()).hexdigest()[:60]
+
+
+def _text(row: dict, key: str, limit: int, required: bool = True) -> str:
+    value = row.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool) and key == "question_id":
+        value = str(value)
+    if value is None or value == "":
+        if required:
+            raise RowError(f"missing {key}")
+        return ""
+    if not isinstance(value, str):
+        raise RowError(f"{key} must be text, got {type(value).__name__}")
+    value = value.strip()
+    if not value and required:
+        raise RowError(f"missing {key}")
+    if len(value) > limit:
+        raise RowError(f"{key} longer than {limit} characters")
+    if "\x00" in value:
+        raise RowError(f"{key} contains a NUL character")
+    return value
+
+
+def _conversation(row: dict, key: str) -> list[tuple[int, str, str]]:
+    value = row.get(key)
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise RowError(f"{key} is not JSON: {exc}") from exc
+    if not isinstance(value, list):
+        raise RowError(f"{key} must be a list of {{role, content}}")
+    out: list[tuple[int, str, str]] = []
+    turn = 0
+    for k, msg in enumerate(value):
+        if not isinstance(msg, dict):
+            raise RowError(f"{key}[{k}] must be an object with role and content")
+        role, content = msg.get("role"), msg.get("content")
+        if role not in ROLES:
+            raise RowError(f"{key}[{k}].role must be user or assistant, got {role!r}")
+        if not isinstance(content, str):
+            raise RowError(f"{key}[{k}].content must be text")
+        if "\x00" in content:
+            raise RowError(f"{key}[{k}].content contains a NUL character")
+        if role == "user":
+            turn += 1
+        elif turn == 0:
+            raise RowError(f"{key} starts with an assistant message")
+        out.append((turn, role, content))
+    return out
+
+
+def _flag(value: Any, key: str) -> bool:
+    if value is None or value == "":
+        return True
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
+        return value.strip().lower() in TRUE
+    raise RowError(f"{key} must be true or false, got {value!r}")
+
+
+def _tstamp(value: Any) -> datetime:
+    if value is None or value == "":
+        raise RowError("missing tstamp")
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    else:
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            seconds = float(value)
+        except (TypeError, ValueError):
+            if not isinstance(value, str):
+                raise RowError(f"tstamp must be unix seconds, got {value!r}") from None
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                raise RowError(f"tstamp must be unix seconds, got {value!r}") from None
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        else:
+            if not math.isfinite(seconds):
+                raise RowError(f"tstamp is not a finite number: {value!r}") from None
+            moment = datetime.fromtimestamp(seconds, UTC) if 0 < seconds < 4.1e9 else None
+            if moment is None:
+                raise RowError(f"tstamp out of range: {value!r}")
+    return moment.astimezone(UTC)
+
+
+def _turns(value: Any, conv_a: list, conv_b: list) -> int:
+    if value is None or value == "":
+        return max(1, conv_a[-1][0] if conv_a else 0, conv_b[-1][0] if conv_b else 0)
+    try:
+        if isinstance(value, bool) or float(value) != int(float(value)):
+            raise ValueError
+        turns = int(float(value))
+    except (TypeError, ValueError):
+        raise RowError(f"turn must be a whole number, got {value!r}") from None
+    if turns < 1:
+        raise RowError(f"turn must be at least 1, got {turns}")
+    return turns
+
+
+def _language(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        return "und"
+    value = value.strip()
+    code = LANGUAGE_CODES.get(value.lower())
+    return code or (value.lower() if len(value) <= 8 else "und")
+
+
+def validate(where: int, raw: Any) -> Row:
+    """Check one row of the public schema; raise :class:`RowError` with the reason."""
+    if isinstance(raw, RowError):
+        raise raw
+    if not isinstance(raw, dict):
+        raise RowError("not an object")
+    qid = _text(raw, "question_id", 200)
+    model_a, model_b = _text(raw, "model_a", 200), _text(raw, "model_b", 200)
+    if model_a == model_b:
+        raise RowError("model_a and model_b are the same model")
+    winner = WINNERS.get(raw.get("winner")) if isinstance(raw.get("winner"), str) else None
+    if winner is None:
+        raise RowError(f"winner must be one of {', '.join(WINNERS)}, got {raw.get('winner')!r}")
+    conv_a, conv_b = _conversation(raw, "conversation_a"), _conversation(raw, "conversation_b")
+    return Row(
+        where=where,
+        id=battle_id(qid),
+        model_a=model_a,
+        model_b=model_b,
+        winner=winner,
+        judge=_text(raw, "judge", 200, required=False),
+        conversation_a=conv_a,
+        conversation_b=conv_b,
+        turns=_turns(raw.get("turn"), conv_a, conv_b),
+        anony=_flag(raw.get("anony"), "anony"),
+        language=_language(raw.get("language")),
+        tstamp=_tstamp(raw.get("tstamp")),
+    )
+
+
+# -- writing ------------------------------------------------------------------------
+
+
+class _Loader:
+    """Inserts validated rows batch by batch on one connection (one transaction)."""
+
+    def __init__(self, conn: Connection, report: ImportReport, source: str) -> None:
+        self.conn, self.report, self.source = conn, report, source
+        self.models: dict[str, int] = dict(conn.execute(select(Model.name, Model.id)).all())
+        self.voters: dict[str, int] = {}
+
+    def _model_ids(self, names: set[str]) -> None:
+        new = sorted(names - set(self.models))
+        if not new:
+            return
+        now, note = utcnow(), f"imported from {self.source}"
+        self.conn.execute(
+            insert(Model),
+            [
+                dict(name=n, provider=IMPORTED_PROVIDER, weights="closed", description=note,
+                     enabled=False, demo=False, created_at=now)
+                for n in new
+            ],
+        )  # fmt: skip
+        self.models.update(
+            self.conn.execute(select(Model.name, Model.id).where(Model.name.in_(new))).all()
+        )
+        self.report.models_created += new
+
+    def _voter_ids(self, judges: set[str]) -> None:
+        want = {voter_token(j): j for j in judges - set(self.voters)}
+        if not want:
+            return
+        found = self.conn.execute(select(Voter.token, Voter.id).where(Voter.token.in_(want)))
+        for token, vid in found:
+            self.voters[want.pop(token)] = vid
+        if want:
+            now = utcnow()
+            self.conn.execute(
+                insert(Voter), [{"token": t, "ip_hash": None, "created_at": now} for t in want]
+            )
+            rows = self.conn.execute(select(Voter.token, Voter.id).where(Voter.token.in_(want)))
+            for token, vid in rows:
+                self.voters[want[token]] = vid
+            self.report.voters_created += len(want)
+
+    def load(self, batch: list[Row]) -> None:
+        fresh: dict[str, Row] = {}
+        for row in batch:
+            if row.id in fresh:
+                self.report.duplicates += 1
+            else:
+                fresh[row.id] = row
+        existing = set(self.conn.scalars(select(Battle.id).where(Battle.id.in_(list(fresh)))))
+        self.report.duplicates += len(existing)
+        rows = [r for r in fresh.values() if r.id not in existing]
+        if not rows:
+            return
+        self._model_ids({r.model_a for r in rows} | {r.model_b for r in rows})
+        self._voter_ids({r.judge for r in rows})
+        battles, votes, messages = [], [], []
+        for r in rows:
+            voter, at = self.voters[r.judge], r.tstamp
+            mode = BattleMode.ANONY if r.anony else BattleMode.NAMED
+            battles.append(
+                dict(id=r.id, voter_id=voter, model_a_id=self.models[r.model_a],
+                     model_b_id=self.models[r.model_b], mode=mode, status=BattleStatus.VOTED,
+                     language=r.language, turns=r.turns, flag_identity=False,
+                     flag_moderation=False, created_at=at, ready_at=at)
+            )  # fmt: skip
+            votes.append(
+                dict(battle_id=r.id, voter_id=voter, winner=r.winner, seconds_to_vote=None,
+                     created_at=at, voided=False, void_reason=None)
+            )  # fmt: skip
+            for side, conv in (("a", r.conversation_a), ("b", r.conversation_b)):
+                messages.extend(
+                    dict(battle_id=r.id, side=side, turn=turn, role=role, content=content,
+                         created_at=at)
+                    for turn, role, content in conv
+                )  # fmt: skip
+        self.conn.execute(insert(Battle), battles)
+        self.conn.execute(insert(Vote), votes)
+        if messages:
+            self.conn.execute(insert(Message), messages)
+        self.report.imported += len(rows)
+
+
+def import_file(
+    engine: Engine,
+    path: str | Path,
+    *,
+    fmt: str | None = None,
+    strict: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    on_commit: Callable[[Connection, ImportReport], None] | None = None,
+) -> ImportReport:
+    """Import ``path`` in one transaction and return the report.
+
+    Raises :class:`ImportFailed` (after rolling back) when the file cannot be read as a
+    whole, the database fails, or ``strict`` is set and a row was refused.
+    ``on_commit`` runs inside the transaction just before it commits (e.g. an audit row).
+    ``dry_run`` validates and inserts, then rolls back.
+    """
+    path = Path(path)
+    report = ImportReport(file=path.name)
+    try:
+        fmt = fmt or detect_format(path)
+        if fmt not in READERS:
+            raise ArenaError(f"unknown format {fmt!r} (use {', '.join(READERS)})")
+        report.unit = "line" if fmt in ("jsonl", "csv") else "row"
+        with engine.connect() as conn:
+            trans = conn.begin()
+            try:
+                loader = _Loader(conn, report, path.name)
+                batch: list[Row] = []
+                for where, raw in READERS[fmt](path):
+                    report.rows += 1
+                    try:
+                        batch.append(validate(where, raw))
+                    except RowError as exc:
+                        report.refuse(where, str(exc))
+                    if len(batch) >= BATCH:
+                        loader.load(batch)
+                        batch = []
+                        if progress:
+                            progress(report.rows)
+                if batch:
+                    loader.load(batch)
+                if progress:
+                    progress(report.rows)
+                if strict and report.refused:
+                    raise ArenaError(
+                        f"{report.refused} row(s) refused and --strict is set",
+                        code="import_strict",
+                    )
+                if dry_run:
+                    trans.rollback()
+                    return report
+                if on_commit:
+                    on_commit(conn, report)
+                trans.commit()
+            except BaseException:
+                trans.rollback()
+                raise
+        report.committed = True
+        return report
+    except ArenaError as exc:
+        raise ImportFailed(f"import refused: {exc}", report) from exc
+    except SQLAlchemyError as exc:
+        raise ImportFailed(f"database error, import rolled back: {exc}", report) from exc
+    except (OSError, ValueError, csv.Error) as exc:
+        # pyarrow's errors for a truncated or corrupt Parquet file are OSError/ValueError.
+        raise ImportFailed(f"cannot read {path}: {exc}", report) from exc

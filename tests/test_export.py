@@ -1,0 +1,440 @@
+"""Export of the votes: the three formats on SQLite and PostgreSQL, read back by pandas
+and pyarrow; pseudonymisation (no IP, IP hash or voter token in any output); CSV formula
+neutralisation; the manifest; the filters; the CLI; and the round trip through
+``python -m ratings fit`` against the stored rating run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Side, Vote, Voter
+from arena.export import (
+    COLUMNS,
+    ExportError,
+    ExportOptions,
+    export,
+    manifest_path,
+    parse_moment,
+    pseudonym,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SALT = "test-export-salt-0123456789abcdef"
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+ANCHOR = "Tanuki-8B-dpo-v1.0"
+
+
+@dataclass
+class Seeded:
+    """What :func:`seed` put in the database, to compare exports against."""
+
+    tokens: list[str] = field(default_factory=list)
+    ip_hashes: list[str] = field(default_factory=list)
+    counted: dict[str, dict] = field(default_factory=dict)  # battle id -> expected row
+    named: set[str] = field(default_factory=set)
+    flagged: set[str] = field(default_factory=set)
+    voided: set[str] = field(default_factory=set)
+    uncounted: set[str] = field(default_factory=set)  # failed, unvoted, direct
+
+
+def _battle(
+    s: Session,
+    seeded: Seeded,
+    voter: Voter,
+    a: Model,
+    b: Model | None,
+    at: datetime,
+    *,
+    winner: str | None = "model_a",
+    mode: BattleMode = BattleMode.ANONY,
+    status: BattleStatus = BattleStatus.VOTED,
+    flag: bool = False,
+    voided: bool = False,
+    turns: int = 2,
+    text: str = "",
+) -> str:
+    bid = hashlib.md5(f"{voter.token}{at.isoformat()}{a.name}".encode()).hexdigest()
+    battle = Battle(
+        id=bid, voter_id=voter.id, model_a_id=a.id, model_b_id=b.id if b else None,
+        mode=mode, status=status, language="ja", turns=turns, flag_identity=flag,
+        created_at=at - timedelta(seconds=30), ready_at=at - timedelta(seconds=5),
+    )  # fmt: skip
+    s.add(battle)
+    conv: dict[str, list[dict]] = {"a": [], "b": []}
+    for turn in range(1, turns + 1):
+        for side in (Side.A, Side.B) if b else (Side.A,):
+            prompt = f"質問 {turn} {text}"
+            answer = f"{side.value} の答え {turn}: {text}"
+            s.add(Message(battle_id=bid, side=side, turn=turn, role="user", content=prompt))
+            s.add(
+                Message(battle_id=bid, side=side, turn=turn, role="assistant", content=answer,
+                        latency_ms=900, ttft_ms=120, completion_tokens=12, finish_reason="stop")
+            )  # fmt: skip
+            conv[side.value] += [
+                {"role": "user", "content": prompt},
+                {"role": "assistant", "content": answer},
+            ]
+    if winner is not None:
+        s.add(
+            Vote(battle_id=bid, voter_id=voter.id, winner=winner, seconds_to_vote=5.0,
+                 created_at=at, voided=voided, void_reason="spam" if voided else None)
+        )  # fmt: skip
+    s.flush()
+    row = {
+        "question_id": bid, "model_a": a.name, "model_b": b.name if b else None,
+        "winner": winner, "judge": pseudonym(voter.token, SALT), "conversation_a": conv["a"],
+        "conversation_b": conv["b"], "turn": turns, "anony": mode is BattleMode.ANONY,
+        "language": "Japanese", "tstamp": at.timestamp(),
+    }  # fmt: skip
+    if winner is None or status is BattleStatus.FAILED or b is None:
+        seeded.uncounted.add(bid)
+    elif voided:
+        seeded.voided.add(bid)
+    elif flag:
+        seeded.flagged.add(bid)
+    elif mode is BattleMode.NAMED:
+        seeded.named.add(bid)
+    else:
+        seeded.counted[bid] = row
+    return bid
+
+
+def seed(engine: Engine, n_random: int = 0, rng_seed: int = 7) -> Seeded:
+    """A small arena: four models (two with formula-like names), voters with IP hashes,
+    counted, named, flagged, voided, failed, unvoted and direct battles; plus
+    ``n_random`` random counted votes among the models."""
+    seeded = Seeded()
+    with Session(engine) as s, s.begin():
+        models = [
+            Model(name=n, provider="demo", weights="open", description="", enabled=True)
+            for n in (ANCHOR, '=HYPERLINK("http://x")', "@Evil-Model", "Plain-7B")
+        ]
+        s.add_all(models)
+        voters = []
+        for k in range(4):
+            token = hashlib.sha256(f"voter-token-{k}".encode()).hexdigest()[:32]
+            ip_hash = hashlib.sha256(f"ip-{k}".encode()).hexdigest()
+            voters.append(Voter(token=token, ip_hash=ip_hash))
+            seeded.tokens.append(token)
+            seeded.ip_hashes.append(ip_hash)
+        s.add_all(voters)
+        s.flush()
+        m0, m1, m2, m3 = models
+        v0, v1, v2, v3 = voters
+        _battle(s, seeded, v0, m0, m1, T0, winner="model_a", text="=1+1")
+        _battle(s, seeded, v1, m2, m0, T0 + timedelta(days=1), winner="tie (bothbad)")
+        _battle(s, seeded, v2, m3, m1, T0 + timedelta(days=2), winner="tie", turns=1)
+        _battle(s, seeded, v3, m1, m3, T0 + timedelta(days=3), winner="model_b")
+        _battle(s, seeded, v0, m0, m3, T0 + timedelta(days=4), mode=BattleMode.NAMED)
+        _battle(s, seeded, v1, m0, m2, T0 + timedelta(days=5), flag=True)
+        _battle(s, seeded, v2, m3, m2, T0 + timedelta(days=6), voided=True)
+        _battle(s, seeded, v3, m0, m1, T0 + timedelta(days=7), winner=None)
+        _battle(s, seeded, v3, m2, m3, T0 + timedelta(days=8), winner=None,
+                status=BattleStatus.FAILED)  # fmt: skip
+        _battle(s, seeded, v0, m0, None, T0 + timedelta(days=9), winner=None,
+                mode=BattleMode.DIRECT, status=BattleStatus.READY)  # fmt: skip
+        rng = random.Random(rng_seed)
+        strength = [0.0, -0.4, 0.3, 0.8]
+        for k in range(n_random):
+            i, j = rng.sample(range(4), 2)
+            p = 1 / (1 + 10 ** (strength[j] - strength[i]))
+            u = rng.random()
+            winner = "tie" if u < 0.1 else ("model_a" if u < 0.1 + 0.9 * p else "model_b")
+            at = T0 + timedelta(days=10, minutes=k)
+            _battle(s, seeded, voters[k % 4], models[i], models[j], at, winner=winner, turns=1)
+    return seeded
+
+
+# -- exporting ----------------------------------------------------------------------
+
+
+def _export(engine: Engine, tmp: Path, fmt: str, **opts: object) -> tuple[Path, dict]:
+    out = tmp / f"votes.{fmt}"
+    manifest = export(engine, out, fmt, ExportOptions(**opts), SALT, chunk=2)
+    return out, manifest
+
+
+def _frame(path: Path, fmt: str) -> pd.DataFrame:
+    if fmt == "jsonl":
+        return pd.read_json(path, lines=True, dtype=False)
+    if fmt == "parquet":
+        return pd.read_parquet(path)
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for col in ("conversation_a", "conversation_b"):
+        if col in df:
+            df[col] = df[col].map(json.loads)
+    df["turn"] = df["turn"].astype(int)
+    df["tstamp"] = df["tstamp"].astype(float)
+    df["anony"] = df["anony"].map({"true": True, "false": False})
+    for col in ("model_a", "model_b"):
+        df[col] = df[col].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
+    return df
+
+
+def _records(df: pd.DataFrame) -> dict[str, dict]:
+    out = {}
+    for rec in df.to_dict("records"):
+        for col in ("conversation_a", "conversation_b"):
+            if col in rec:
+                rec[col] = [{"role": m["role"], "content": m["content"]} for m in rec[col]]
+        rec["turn"] = int(rec["turn"])
+        rec["anony"] = bool(rec["anony"])
+        out[rec["question_id"]] = rec
+    return out
+
+
+def _same(got: dict[str, dict], want: dict[str, dict]) -> None:
+    assert set(got) == set(want)
+    for bid, row in want.items():
+        g = got[bid]
+        assert list(g) == list(COLUMNS)
+        for col in COLUMNS:
+            if col == "tstamp":
+                assert g[col] == pytest.approx(row[col], abs=1e-3)
+            else:
+                assert g[col] == row[col], (bid, col)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_export_matches_database(engine: Engine, tmp_path: Path, fmt: str) -> None:
+    seeded = seed(engine)
+    out, manifest = _export(engine, tmp_path, fmt)
+    _same(_records(_frame(out, fmt)), seeded.counted)
+    assert manifest["rows"] == len(seeded.counted) == 4
+    assert manifest["counts"]["winner"] == {
+        "model_a": 1,
+        "model_b": 1,
+        "tie": 1,
+        "tie (bothbad)": 1,
+    }
+    assert manifest["columns"] == list(COLUMNS)
+    # Stable order: by vote time.
+    assert list(_frame(out, fmt)["question_id"]) == list(seeded.counted)
+
+
+def test_jsonl_lines_are_public_schema(engine: Engine, tmp_path: Path) -> None:
+    seed(engine)
+    out, _ = _export(engine, tmp_path, "jsonl")
+    for line in out.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        assert list(row) == list(COLUMNS)
+        assert isinstance(row["tstamp"], float) and isinstance(row["anony"], bool)
+        assert row["judge"].startswith("arena_user_") and len(row["judge"]) == 35
+        assert all(set(m) == {"role", "content"} for m in row["conversation_a"])
+    assert "の答え" in out.read_text(encoding="utf-8")  # UTF-8, not \\u escapes
+
+
+def test_parquet_schema_and_row_groups(engine: Engine, tmp_path: Path) -> None:
+    seed(engine, n_random=30)
+    out = tmp_path / "v.parquet"
+    from arena import export as ex
+
+    manifest = export(engine, out, "parquet", ExportOptions(), SALT)
+    table = pq.read_table(out)
+    assert table.num_rows == manifest["rows"] == 34
+    conv = table.schema.field("conversation_a").type
+    assert pa.types.is_list(conv)
+    assert conv.value_type == pa.struct([("role", pa.string()), ("content", pa.string())])
+    assert table.schema.field("tstamp").type == pa.float64()
+    assert table.schema.field("anony").type == pa.bool_()
+    # Small row groups when asked: the writer flushes per group.
+    writer = ex.ParquetWriter(tmp_path / "g.parquet", COLUMNS, group=10)
+    for row in table.to_pylist():
+        writer.write(row)
+    writer.close()
+    assert pq.ParquetFile(tmp_path / "g.parquet").num_row_groups == 4
+
+
+def test_csv_neutralises_formulas(engine: Engine, tmp_path: Path) -> None:
+    seed(engine)
+    out, _ = _export(engine, tmp_path, "csv")
+    import csv
+
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == list(COLUMNS)
+    cells = [c for r in rows[1:] for c in r]
+    assert '\'=HYPERLINK("http://x")' in cells and "'@Evil-Model" in cells
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+def test_no_ip_hash_or_token_in_any_output(engine: Engine, tmp_path: Path) -> None:
+    seeded = seed(engine)
+    secrets_ = seeded.tokens + seeded.ip_hashes
+    for fmt in ("jsonl", "csv", "parquet"):
+        opts = {"include_named": True, "include_flagged": True, "include_voided": True}
+        out, _ = _export(engine, tmp_path, fmt, **opts)
+        for path in (out, manifest_path(out)):
+            data = path.read_bytes()
+            for secret in secrets_:
+                assert secret.encode() not in data, (path.name, secret)
+            assert SALT.encode() not in data
+
+
+def test_manifest(engine: Engine, tmp_path: Path) -> None:
+    seed(engine)
+    since = parse_moment("2026-11-02")
+    out, manifest = _export(engine, tmp_path, "jsonl", since=since, include_named=True)
+    on_disk = json.loads(manifest_path(out).read_text(encoding="utf-8"))
+    assert on_disk == manifest
+    assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert manifest["bytes"] == out.stat().st_size
+    assert manifest["rows"] == len(out.read_text(encoding="utf-8").splitlines()) == 4
+    assert manifest["schema_version"] == 1 and manifest["format"] == "jsonl"
+    assert manifest["filters"]["since"] == "2026-11-02T00:00:00+00:00"
+    assert manifest["filters"]["include_named"] is True
+    assert manifest["tool"] == {"name": "tanuki-arena", "version": "0.1.0"}
+    assert manifest["database"] == engine.dialect.name
+    assert manifest["counts"]["named"] == 1
+    assert datetime.fromisoformat(manifest["created_at"]).tzinfo is not None
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_filters(engine: Engine, tmp_path: Path) -> None:
+    seeded = seed(engine)
+
+    def ids(**opts: object) -> set[str]:
+        out, _ = _export(engine, tmp_path, "jsonl", **opts)
+        return {json.loads(x)["question_id"] for x in out.read_text().splitlines()}
+
+    counted = set(seeded.counted)
+    assert ids() == counted
+    assert ids(include_named=True) == counted | seeded.named
+    assert ids(include_flagged=True) == counted | seeded.flagged
+    assert ids(include_voided=True) == counted | seeded.voided
+    everything = counted | seeded.named | seeded.flagged | seeded.voided
+    assert ids(include_named=True, include_flagged=True, include_voided=True) == everything
+    first_two = set(list(seeded.counted)[:2])
+    assert ids(until=parse_moment("2026-11-02", end=True)) == first_two
+    assert ids(since=parse_moment("2026-11-03"), until=parse_moment("2026-11-04")) == set(
+        list(seeded.counted)[2:3]
+    )
+    assert ids(models=(ANCHOR, "@Evil-Model")) == {list(seeded.counted)[1]}
+    out, manifest = _export(engine, tmp_path, "jsonl", conversations=False)
+    first = json.loads(out.read_text().splitlines()[0])
+    assert "conversation_a" not in first and manifest["columns"] == [
+        c for c in COLUMNS if not c.startswith("conversation")
+    ]
+    with pytest.raises(ExportError, match="unknown model"):
+        _export(engine, tmp_path, "jsonl", models=("nope",))
+
+
+def test_pseudonyms_stable_per_salt(engine: Engine, tmp_path: Path) -> None:
+    seeded = seed(engine)
+    a = export(engine, tmp_path / "a.jsonl", "jsonl", ExportOptions(), SALT)
+    b = export(engine, tmp_path / "b.jsonl", "jsonl", ExportOptions(), SALT)
+    assert a["sha256"] == b["sha256"]
+    export(engine, tmp_path / "c.jsonl", "jsonl", ExportOptions(), "another-salt-0123456789")
+    judges_a = {json.loads(x)["judge"] for x in (tmp_path / "a.jsonl").read_text().splitlines()}
+    judges_c = {json.loads(x)["judge"] for x in (tmp_path / "c.jsonl").read_text().splitlines()}
+    assert judges_a == {pseudonym(t, SALT) for t in seeded.tokens}
+    assert not judges_a & judges_c
+
+
+def test_refuses_without_salt(engine: Engine, tmp_path: Path) -> None:
+    seed(engine)
+    for salt in ("", "short"):
+        with pytest.raises(ExportError, match="ARENA_EXPORT_SALT"):
+            export(engine, tmp_path / "x.jsonl", "jsonl", ExportOptions(), salt)
+    assert not list(tmp_path.glob("x.jsonl*"))
+
+
+def test_chunking_does_not_change_output(engine: Engine, tmp_path: Path) -> None:
+    seed(engine, n_random=25)
+    digests = {
+        export(engine, tmp_path / f"c{n}.jsonl", "jsonl", ExportOptions(), SALT, chunk=n)["sha256"]
+        for n in (1, 3, 7, 1000)
+    }
+    assert len(digests) == 1
+
+
+# -- the command line ---------------------------------------------------------------
+
+
+def _cli(*args: str, url: str, salt: str = SALT, **kw: object) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": url, "ARENA_EXPORT_SALT": salt, "USER": "tester"}
+    env.pop("ARENA_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "arena", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, **kw,
+    )  # fmt: skip
+
+
+def _url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def test_cli_export(engine: Engine, tmp_path: Path) -> None:
+    seeded = seed(engine)
+    url = _url(engine)
+    for fmt in ("jsonl", "csv", "parquet"):
+        out = tmp_path / f"cli.{fmt}"
+        r = _cli("export", "--format", fmt, "--out", str(out), "--progress", url=url)
+        assert r.returncode == 0, r.stderr
+        assert "4/4 rows" in r.stderr and "100%" in r.stderr
+        _same(_records(_frame(out, fmt)), seeded.counted)
+        manifest = json.loads(manifest_path(out).read_text())
+        assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    out = tmp_path / "f.jsonl"
+    r = _cli(
+        "export", "--format", "jsonl", "--out", str(out), "--since", "2026-11-02",
+        "--until", "2026-11-04", "--models", f"{ANCHOR},@Evil-Model,Plain-7B,=HYPERLINK(\"http://x\")",
+        "--include-named", "--include-flagged", "--no-conversations", url=url,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert len(out.read_text().splitlines()) == 3
+    r = _cli("export", "--format", "jsonl", "--out", str(tmp_path / "n.jsonl"), url=url, salt="")
+    assert r.returncode == 2 and "ARENA_EXPORT_SALT" in r.stderr
+    assert not (tmp_path / "n.jsonl").exists()
+    from sqlalchemy import select
+
+    from arena.db.models import AuditLog
+
+    with Session(engine) as s:
+        rows = s.scalars(select(AuditLog).where(AuditLog.action == "export")).all()
+    assert len(rows) == 4 and all(r.actor.startswith("cli:") for r in rows)
+
+
+# -- the round trip through python -m ratings fit ------------------------------------
+
+
+def test_round_trip_ratings_fit_matches_recompute(engine: Engine, tmp_path: Path) -> None:
+    from arena.recompute import latest_run, recompute
+
+    seed(engine, n_random=400)
+    recompute(engine, anchor=ANCHOR)
+    out = tmp_path / "rt.jsonl"
+    r = _cli("export", "--format", "jsonl", "--out", str(out), url=_url(engine))
+    assert r.returncode == 0, r.stderr
+    fit = subprocess.run(
+        [sys.executable, "-m", "ratings", "fit", str(out), "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert fit.returncode == 0, fit.stderr
+    fitted = {row["model"]: row for row in json.loads(fit.stdout)}
+    with Session(engine) as s:
+        run = latest_run(s)
+        assert run is not None
+        stored = {r.model: r for r in run.ratings}
+    assert set(fitted) == set(stored) and len(stored) == 4
+    for model, row in stored.items():
+        assert fitted[model]["rating"] == pytest.approx(row.rating, abs=0.01), model
+        assert fitted[model]["battles"] == row.battles
+        assert fitted[model]["wins"] == row.wins
+    assert run.votes_used == len(out.read_text().splitlines())
