@@ -32,7 +32,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Engine, case, delete, func, inspect, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
 
@@ -121,36 +121,46 @@ class VoteCounts:
 
 
 def count_votes(session: Session, *, include_named: bool = False) -> VoteCounts:
-    """Aggregate every vote in one SQL ``GROUP BY`` (never one Python object per vote)."""
-    ma, mb = aliased(Model), aliased(Model)
+    """Aggregate every vote in one SQL ``GROUP BY`` (never one Python object per vote).
+
+    One statement, so the used and the excluded counts come from the same snapshot. It
+    groups by model ids (narrow keys hash fast) and joins the names to the ~1,000 groups.
+    """
     modes = [BattleMode.ANONY, BattleMode.NAMED] if include_named else [BattleMode.ANONY]
-    why = case(
-        (Vote.voided.is_(True), "voided"),
-        (Battle.status == BattleStatus.FAILED, "failed"),
-        (or_(Battle.mode.not_in(modes), Battle.model_b_id.is_(None)), "named"),
-        (or_(Battle.flag_identity.is_(True), Battle.flag_moderation.is_(True)), "flagged"),
-        else_="",
-    )
-    # The reason is computed in a subquery so the outer GROUP BY names plain columns
-    # (PostgreSQL would not match a CASE with bound parameters in SELECT and GROUP BY).
-    rows = (
-        select(ma.name.label("a"), mb.name.label("b"), Vote.winner.label("w"), why.label("why"))
+    kept = Vote.voided.is_(False)
+    live = and_(kept, Battle.status != BattleStatus.FAILED)
+    paired = and_(live, Battle.mode.in_(modes), Battle.model_b_id.is_not(None))
+    clean = and_(paired, Battle.flag_identity.is_(False), Battle.flag_moderation.is_(False))
+    reasons = {
+        "used": clean,
+        "voided": Vote.voided.is_(True),
+        "failed": and_(kept, Battle.status == BattleStatus.FAILED),
+        "named": and_(live, or_(Battle.mode.not_in(modes), Battle.model_b_id.is_(None))),
+        "flagged": and_(
+            paired, or_(Battle.flag_identity.is_(True), Battle.flag_moderation.is_(True))
+        ),
+    }
+    groups = (
+        select(
+            Battle.model_a_id,
+            Battle.model_b_id,
+            Vote.winner,
+            *(func.count().filter(cond).label(name) for name, cond in reasons.items()),
+        )
         .select_from(Vote)
         .join(Battle, Vote.battle_id == Battle.id)
-        .join(ma, Battle.model_a_id == ma.id)
-        .outerjoin(mb, Battle.model_b_id == mb.id)
+        .group_by(Battle.model_a_id, Battle.model_b_id, Vote.winner)
         .subquery()
     )
-    grouped = session.execute(
-        select(rows.c.a, rows.c.b, rows.c.w, rows.c.why, func.count()).group_by(
-            rows.c.a, rows.c.b, rows.c.w, rows.c.why
-        )
+    ma, mb = aliased(Model), aliased(Model)
+    rows = session.execute(
+        select(ma.name, mb.name, groups.c.winner, *(groups.c[name] for name in reasons))
+        .select_from(groups)
+        .join(ma, groups.c.model_a_id == ma.id)
+        .outerjoin(mb, groups.c.model_b_id == mb.id)
     ).all()
-    excluded = dict.fromkeys(EXCLUSIONS, 0)
-    used = [(a, b, w, n) for a, b, w, reason, n in grouped if not reason]
-    for *_, reason, n in grouped:
-        if reason:
-            excluded[reason] += n
+    excluded = {why: sum(row[3 + k] for row in rows) for k, why in enumerate(EXCLUSIONS, 1)}
+    used = [(a, b, w, n) for a, b, w, n, *_ in rows if n]
     names = sorted({a for a, *_ in used} | {b for _, b, *_ in used})
     index = {name: k for k, name in enumerate(names)}
     return VoteCounts(
