@@ -461,6 +461,7 @@ def import_file(
     dry_run: bool = False,
     progress: Progress | None = None,
     on_commit: Callable[[Connection, ImportReport], None] | None = None,
+    batch_size: int = BATCH,
 ) -> ImportReport:
     """Import ``path`` in one transaction and return the report.
 
@@ -487,7 +488,7 @@ def import_file(
                         batch.append(validate(where, raw))
                     except RowError as exc:
                         report.refuse(where, str(exc))
-                    if len(batch) >= BATCH:
+                    if len(batch) >= batch_size:
                         loader.load(batch)
                         batch = []
                         if progress:

@@ -1,0 +1,319 @@
+"""Import of battle files: good, duplicate and broken rows (counts and reasons per line),
+JSONL, JSON, CSV and Parquet, on SQLite and PostgreSQL; a failing import (a database
+failure mid-file, a truncated Parquet file, ``--strict``) leaves the database as it was;
+the export -> import -> export round trip; the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+
+from arena.db.models import AuditLog, Base, Battle, BattleMode, Message, Model, Vote, Voter
+from arena.export import ExportOptions, export
+from arena.importer import ImportFailed, battle_id, import_file, voter_token
+from tests.test_export import SALT, seed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def good_row(k: int, **over: object) -> dict:
+    """A valid row in the public schema (with an extra column to ignore)."""
+    row = {
+        "question_id": f"{k:032x}",
+        "model_a": "gpt-4-0613",
+        "model_b": "Tanuki-8B-dpo-v1.0",
+        "winner": ["model_a", "model_b", "tie", "tie (bothbad)"][k % 4],
+        "judge": f"arena_user_{k % 3}",
+        "conversation_a": [
+            {"role": "user", "content": f"質問 {k}"},
+            {"role": "assistant", "content": f"答え A {k}"},
+            {"role": "user", "content": "続き"},
+            {"role": "assistant", "content": "はい"},
+        ],
+        "conversation_b": [
+            {"role": "user", "content": f"質問 {k}"},
+            {"role": "assistant", "content": f"答え B {k}"},
+            {"role": "user", "content": "続き"},
+            {"role": "assistant", "content": "いいえ"},
+        ],
+        "turn": 2,
+        "anony": True,
+        "language": "Japanese",
+        "tstamp": 1_700_000_000.25 + k,
+        "is_code": False,
+    }
+    row.update(over)
+    return row
+
+
+BROKEN = [
+    ({"winner": "model_c"}, "winner must be one of"),
+    ({"model_b": "gpt-4-0613"}, "same model"),
+    ({"question_id": None}, "missing question_id"),
+    ({"tstamp": "yesterday"}, "tstamp must be unix seconds"),
+    ({"turn": 0}, "turn must be at least 1"),
+    ({"anony": "maybe"}, "anony must be true or false"),
+    ({"conversation_a": [{"role": "system", "content": "x"}]}, "role must be user or assistant"),
+    ({"conversation_b": [{"role": "assistant", "content": "x"}]}, "starts with an assistant"),
+    ({"conversation_a": [{"role": "user", "content": "a\x00b"}]}, "NUL character"),
+    ({"model_a": "x" * 201}, "longer than 200"),
+]
+
+
+def _jsonl(path: Path, rows: list) -> Path:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write((row if isinstance(row, str) else json.dumps(row, ensure_ascii=False)) + "\n")
+    return path
+
+
+def _mixed_file(tmp: Path) -> tuple[Path, dict[int, str]]:
+    """Lines 1-5 good, 6 duplicate of 2, then broken rows, then good 7-8, a blank line."""
+    rows: list = [good_row(k) for k in range(1, 6)]
+    rows.append(good_row(2))
+    expected: dict[int, str] = {}
+    for k, (change, reason) in enumerate(BROKEN):
+        rows.append(good_row(100 + k, **change))
+        expected[len(rows)] = reason
+    rows.append("{not json")
+    expected[len(rows)] = "not valid JSON"
+    rows.append("[1, 2]")
+    expected[len(rows)] = "not an object"
+    rows += [good_row(7), good_row(8), ""]
+    return _jsonl(tmp / "mixed.jsonl", rows), expected
+
+
+def snapshot(engine: Engine) -> dict[str, list]:
+    """Every row of every table, in a stable order."""
+    with engine.connect() as conn:
+        return {
+            t.name: [tuple(r) for r in conn.execute(t.select().order_by(*t.primary_key.columns))]
+            for t in Base.metadata.sorted_tables
+        }
+
+
+def test_good_duplicate_and_broken_rows(engine: Engine, tmp_path: Path) -> None:
+    path, expected = _mixed_file(tmp_path)
+    report = import_file(engine, path, batch_size=4)
+    assert report.committed
+    assert (report.rows, report.imported, report.duplicates) == (20, 7, 1)
+    assert report.refused == len(expected) == 12
+    assert [w for w, _ in report.problems] == list(expected)
+    for where, reason in report.problems:
+        assert expected[where] in reason, (where, reason)
+    assert report.models_created == ["Tanuki-8B-dpo-v1.0", "gpt-4-0613"]
+    assert report.voters_created == 3
+    with Session(engine) as s:
+        assert s.scalar(select(Battle).where(Battle.id == f"{2:032x}")) is not None
+        assert len(s.scalars(select(Vote)).all()) == 7
+        assert len(s.scalars(select(Message)).all()) == 7 * 8
+        models = s.scalars(select(Model)).all()
+        assert {(m.provider, m.enabled) for m in models} == {("imported", False)}
+        battle = s.get(Battle, f"{3:032x}")
+        assert battle.mode is BattleMode.ANONY and battle.language == "ja" and battle.turns == 2
+        assert battle.vote.winner.value == "tie (bothbad)"
+        msgs = [(m.side.value, m.turn, m.role, m.content) for m in battle.messages]
+        assert msgs[:2] == [("a", 1, "user", "質問 3"), ("a", 1, "assistant", "答え A 3")]
+        assert msgs[3] == ("a", 2, "assistant", "はい")
+        assert {v.token for v in s.scalars(select(Voter))} == {
+            voter_token(f"arena_user_{k}") for k in range(3)
+        }
+    again = import_file(engine, path)
+    assert (again.imported, again.duplicates, again.refused) == (0, 8, 12)
+
+
+def test_existing_models_and_voters_are_reused(engine: Engine, tmp_path: Path) -> None:
+    with Session(engine) as s, s.begin():
+        s.add(Model(name="gpt-4-0613", provider="openai", enabled=True))
+    path = _jsonl(tmp_path / "a.jsonl", [good_row(1)])
+    assert import_file(engine, path).models_created == ["Tanuki-8B-dpo-v1.0"]
+    path = _jsonl(tmp_path / "b.jsonl", [good_row(2, judge="arena_user_1")])
+    report = import_file(engine, path)
+    assert report.voters_created == 0 and report.models_created == []
+    with Session(engine) as s:
+        gpt = s.scalar(select(Model).where(Model.name == "gpt-4-0613"))
+        assert (gpt.provider, gpt.enabled) == ("openai", True)
+
+
+def test_question_ids_that_are_not_hex_are_hashed(engine: Engine, tmp_path: Path) -> None:
+    rows = [good_row(1, question_id="q-1"), good_row(2, question_id="ABCDEF0123456789" * 2)]
+    rows.append(good_row(3, question_id=12345, anony="false", language="pt-BR", turn=None))
+    path = _jsonl(tmp_path / "q.jsonl", rows)
+    assert import_file(engine, path).imported == 3
+    assert battle_id("q-1") == battle_id("q-1") != battle_id("q-2")
+    with Session(engine) as s:
+        ids = set(s.scalars(select(Battle.id)))
+        assert ids == {battle_id("q-1"), "abcdef0123456789" * 2, battle_id("12345")}
+        named = s.get(Battle, battle_id("12345"))
+        assert named.mode is BattleMode.NAMED and named.language == "pt-br"
+        assert named.turns == 2
+    assert import_file(engine, path).duplicates == 3
+
+
+def test_csv_and_json_and_parquet(engine: Engine, tmp_path: Path) -> None:
+    import csv
+
+    cols = list(good_row(0))
+    path = tmp_path / "b.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        for k in range(1, 4):
+            row = good_row(k, model_a="'=SUM(1)" if k == 1 else "gpt-4-0613")
+            w.writerow([json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v
+                        for v in row.values()])  # fmt: skip
+        w.writerow(["short", "row"])
+        w.writerow([*list(good_row(9, winner="nobody").values())[:-1], "x"])
+    report = import_file(engine, path)
+    assert (report.imported, report.refused, report.unit) == (3, 2, "line")
+    assert report.problems[0] == (5, f"expected {len(cols)} fields, found 2")
+    assert report.problems[1][0] == 6 and "winner" in report.problems[1][1]
+    with Session(engine) as s:
+        assert s.scalar(select(Model).where(Model.name == "=SUM(1)")) is not None
+
+    array = tmp_path / "arr.json"
+    array.write_text(json.dumps([good_row(10), good_row(11, winner=None)]), encoding="utf-8")
+    report = import_file(engine, array)
+    assert (report.imported, report.refused, report.unit) == (1, 1, "row")
+    assert report.problems[0][0] == 2
+
+    table = pa.Table.from_pylist([good_row(k) for k in range(20, 25)] + [good_row(1)])
+    pq.write_table(table, tmp_path / "b.parquet", row_group_size=2)
+    report = import_file(engine, tmp_path / "b.parquet")
+    assert (report.rows, report.imported, report.duplicates) == (6, 5, 1)
+
+
+def test_round_trip_export_import_export(engine: Engine, tmp_path: Path) -> None:
+    seed(engine, n_random=20)
+    first = tmp_path / "first.parquet"
+    export(engine, first, "parquet", ExportOptions(include_named=True), SALT)
+    second_db = f"sqlite:///{tmp_path / 'second.db'}"
+    from arena.db import make_engine, migrate
+
+    other = make_engine(second_db)
+    migrate(other)
+    report = import_file(other, first)
+    assert report.imported == report.rows == 25 and not report.refused
+    again = tmp_path / "again.jsonl"
+    export(other, again, "jsonl", ExportOptions(include_named=True), SALT)
+    a = pq.read_table(first).to_pylist()
+    b = [json.loads(x) for x in again.read_text(encoding="utf-8").splitlines()]
+
+    def strip(rows: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k not in ("judge", "tstamp")} for r in rows]
+
+    assert strip(a) == strip(b)
+    assert [r["tstamp"] for r in a] == pytest.approx([r["tstamp"] for r in b], abs=1e-5)
+    # Judges keep their grouping (one new pseudonym per original judge).
+    pairs = {(x["judge"], y["judge"]) for x, y in zip(a, b, strict=True)}
+    assert len(pairs) == len({x for x, _ in pairs}) == len({y for _, y in pairs})
+    other.dispose()
+
+
+def _fail_on_boom(engine: Engine) -> None:
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(
+                text(
+                    "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN NEW.content = 'BOOM' "
+                    "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN "
+                    "IF NEW.content = 'BOOM' THEN RAISE EXCEPTION 'injected failure'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER boom BEFORE INSERT ON messages FOR EACH ROW "
+                    "EXECUTE FUNCTION boom()"
+                )
+            )
+
+
+def test_database_failure_mid_file_changes_nothing(engine: Engine, tmp_path: Path) -> None:
+    seed(engine)
+    _fail_on_boom(engine)
+    before = snapshot(engine)
+    rows = [good_row(k) for k in range(1, 30)]
+    rows[24]["conversation_b"][1]["content"] = "BOOM"  # passes validation, fails in the DB
+    path = _jsonl(tmp_path / "boom.jsonl", rows)
+    with pytest.raises(ImportFailed, match="injected failure") as info:
+        import_file(engine, path, batch_size=5)
+    assert info.value.report.imported == 20 and not info.value.report.committed
+    assert snapshot(engine) == before
+
+
+def test_truncated_parquet_changes_nothing(engine: Engine, tmp_path: Path) -> None:
+    seed(engine)
+    before = snapshot(engine)
+    table = pa.Table.from_pylist([good_row(k) for k in range(1, 200)])
+    whole = tmp_path / "whole.parquet"
+    pq.write_table(table, whole, row_group_size=20)
+    data = whole.read_bytes()
+    for cut in (len(data) // 2, len(data) - 100):
+        broken = tmp_path / f"cut{cut}.parquet"
+        broken.write_bytes(data[:cut])
+        with pytest.raises(ImportFailed, match="cannot read"):
+            import_file(engine, broken, batch_size=10)
+        assert snapshot(engine) == before
+    unreadable = tmp_path / "bad.csv"
+    unreadable.write_bytes(b"question_id,model_a,model_b,winner\n1,a,b,tie\n\xff\xfe,a,b,tie\n")
+    with pytest.raises(ImportFailed, match="cannot read"):
+        import_file(engine, unreadable, batch_size=1)
+    assert snapshot(engine) == before
+
+
+def test_strict_and_dry_run_change_nothing(engine: Engine, tmp_path: Path) -> None:
+    before = snapshot(engine)
+    path, _ = _mixed_file(tmp_path)
+    with pytest.raises(ImportFailed, match="strict"):
+        import_file(engine, path, strict=True, batch_size=3)
+    assert snapshot(engine) == before
+    report = import_file(engine, path, dry_run=True)
+    assert report.imported == 7 and not report.committed
+    assert snapshot(engine) == before
+
+
+def _cli(*args: str, url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": url, "ARENA_EXPORT_SALT": SALT}
+    env.pop("ARENA_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "arena", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_cli_import(engine: Engine, tmp_path: Path) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    path, expected = _mixed_file(tmp_path)
+    r = _cli("import", str(path), "--strict", url=url)
+    assert r.returncode == 2 and "strict" in r.stderr
+    r = _cli("import", str(path), url=url)
+    assert r.returncode == 0, r.stderr
+    assert "20 rows read: 7 imported, 1 duplicates skipped, 12 refused; committed" in r.stdout
+    for line, reason in expected.items():
+        assert f"line {line}: " in r.stderr and reason in r.stderr
+    r = _cli("import", str(path), "--json", url=url)
+    report = json.loads(r.stdout)
+    assert (report["imported"], report["duplicates"]) == (0, 8)
+    assert report["problems"][0] == {"line": 7, "reason": report["problems"][0]["reason"]}
+    r = _cli("import", str(tmp_path / "missing.jsonl"), url=url)
+    assert r.returncode == 2 and "cannot read" in r.stderr
+    with Session(engine) as s:
+        actions = [a.action for a in s.scalars(select(AuditLog).order_by(AuditLog.id))]
+    assert actions == ["import_failed", "import", "import", "import_failed"]
