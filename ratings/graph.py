@@ -59,11 +59,14 @@ class Identifiability:
         (no chain of results leads from the core to a loss of this model).
     lower_unbounded : ndarray of bool, shape (n,)
         The data cannot bound the rating from below, relative to the core.
+    group : ndarray of intp, shape (n,)
+        Label of each model's strongly connected piece of the win graph.
     """
 
     core: NDArray[np.bool_]
     upper_unbounded: NDArray[np.bool_]
     lower_unbounded: NDArray[np.bool_]
+    group: NDArray[np.intp]
 
     @property
     def mle_exists(self) -> bool:
@@ -93,7 +96,7 @@ def identifiability(score: NDArray[np.float64]) -> Identifiability:
     n = score.shape[0]
     if n == 0:
         empty = np.zeros(0, dtype=bool)
-        return Identifiability(empty, empty, empty)
+        return Identifiability(empty, empty, empty, np.zeros(0, dtype=np.intp))
     beats = csr_array(score > 0)
     count, labels = connected_components(beats, directed=True, connection="strong")
     sizes = np.bincount(labels, minlength=count)
@@ -106,4 +109,9 @@ def identifiability(score: NDArray[np.float64]) -> Identifiability:
     to_core = np.zeros(n, dtype=bool)
     reverse = csr_array((score > 0).T)
     to_core[breadth_first_order(reverse, seed, directed=True, return_predecessors=False)] = True
-    return Identifiability(core=core, upper_unbounded=~from_core, lower_unbounded=~to_core)
+    return Identifiability(
+        core=core,
+        upper_unbounded=~from_core,
+        lower_unbounded=~to_core,
+        group=labels.astype(np.intp),
+    )

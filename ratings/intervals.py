@@ -23,12 +23,16 @@ Two methods:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, ndtri
+from scipy.optimize import brentq
+from scipy.special import expit, log_expit, ndtri
 
 from ratings.bt import ELO_SCALE, PairCounts, fit_batch, hessian, regularised_score
 from ratings.errors import InvalidInputError
+from ratings.graph import Identifiability
 
 
 def _check_level(level: float) -> None:
@@ -253,6 +257,92 @@ def bootstrap_intervals(
     centred = ELO_SCALE * (thetas @ _centring(reference).T)
     tail = (1.0 - level) / 2.0
     lower, upper = np.quantile(centred, [tail, 1.0 - tail], axis=0)
+    return lower, upper
+
+
+def _log_all_lost(shift: float, theta: NDArray[np.float64], losses: NDArray[np.float64]) -> float:
+    """log P(the group loses every game it lost) when its log-strengths rise by ``shift``."""
+    return float(np.sum(losses * log_expit(theta[None, :] - theta[:, None] - shift)))
+
+
+def _exact_shift(theta: NDArray[np.float64], losses: NDArray[np.float64], tail: float) -> float:
+    """Largest shift at which losing all ``losses`` still has probability >= ``tail``."""
+    target = math.log(tail)
+    if _log_all_lost(0.0, theta, losses) <= target:
+        return 0.0
+    high = 1.0
+    while _log_all_lost(high, theta, losses) > target:
+        high *= 2.0
+    return float(brentq(lambda s: _log_all_lost(s, theta, losses) - target, 0.0, high))
+
+
+def bounds_outside_core(
+    theta: NDArray[np.float64],
+    counts: PairCounts,
+    shape: Identifiability,
+    *,
+    level: float,
+    lower: NDArray[np.float64],
+    upper: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Replace the interval ends of models outside the core by honest ones.
+
+    Outside the core the fit is held in place by the prior, so sandwich and
+    bootstrap ends mean nothing there (a model that lost every game keeps
+    losing in every resample). Instead, for each strongly connected group
+    outside the core:
+
+    * the side the data cannot bound is infinite;
+    * the other side, if the group played the core directly, is the exact
+      one-sided bound from its perfect record: for a group that lost every
+      game against the core, the highest rating (moving the group together)
+      at which losing all those games still has probability ``(1 - level) / 2``
+      given the core's fitted ratings; mirrored for a group that never lost;
+    * otherwise that side is infinite too (not placed by the data).
+
+    Parameters
+    ----------
+    theta : ndarray, shape (n,)
+        Fitted log-strengths.
+    counts : PairCounts
+        The data.
+    shape : Identifiability
+        Core and unbounded sides (:func:`ratings.graph.identifiability`).
+    level : float
+        Interval coverage.
+    lower, upper : ndarray, shape (n,)
+        Interval ends on the Elo scale, relative to the core mean; entries
+        of core models are kept.
+
+    Returns
+    -------
+    lower, upper : ndarray, shape (n,)
+        The ends with every model outside the core replaced.
+    """
+    _check_level(level)
+    lower, upper = lower.copy(), upper.copy()
+    centred = ELO_SCALE * (theta - theta[shape.core].mean())
+    tail = (1.0 - level) / 2.0
+    core = np.flatnonzero(shape.core)
+    for label in np.unique(shape.group[~shape.core]):
+        members = np.flatnonzero(shape.group == label)
+        losses = counts.wins[np.ix_(core, members)]  # core beat the group
+        wins = counts.wins[np.ix_(members, core)]  # the group beat the core
+        lower[members], upper[members] = -np.inf, np.inf
+        bounded_above = not shape.upper_unbounded[members[0]]
+        bounded_below = not shape.lower_unbounded[members[0]]
+        if bounded_above and losses.sum() > 0:
+            pair_theta = np.concatenate([theta[members], theta[core]])
+            loss_matrix = np.zeros((pair_theta.size, pair_theta.size))
+            loss_matrix[: members.size, members.size :] = losses.T
+            shift = _exact_shift(pair_theta, loss_matrix, tail)
+            upper[members] = centred[members] + ELO_SCALE * shift
+        if bounded_below and wins.sum() > 0:
+            pair_theta = np.concatenate([-theta[members], -theta[core]])
+            loss_matrix = np.zeros((pair_theta.size, pair_theta.size))
+            loss_matrix[: members.size, members.size :] = wins
+            shift = _exact_shift(pair_theta, loss_matrix, tail)
+            lower[members] = centred[members] - ELO_SCALE * shift
     return lower, upper
 
 

@@ -206,9 +206,15 @@ def _row_note(upper_unbounded: bool, lower_unbounded: bool) -> str:
     if upper_unbounded and lower_unbounded:
         return "not placed by the data: rating comes from the prior"
     if upper_unbounded:
-        return "never lost to the rest: no upper bound, rating comes from the prior"
+        return (
+            "never lost to the rest: no upper bound; lower bound from its perfect record, "
+            "rating from the prior"
+        )
     if lower_unbounded:
-        return "never beat the rest: no lower bound, rating comes from the prior"
+        return (
+            "never beat the rest: no lower bound; upper bound from its losing record, "
+            "rating from the prior"
+        )
     return ""
 
 

@@ -17,9 +17,10 @@ Decisions, in order:
    :class:`~ratings.errors.NoMLEError`.
 4. Intervals (sandwich or bootstrap) are for each rating relative to the mean
    of the *core* (the whole field when everyone both won and lost; see
-   :mod:`ratings.graph`). An interval side that the data cannot bound (a model
-   that never lost has no upper bound) is set to infinity: the point estimate
-   there comes from the prior alone.
+   :mod:`ratings.graph`). Outside the core the point estimate comes from the
+   prior alone: the side the data cannot bound is infinite (a model that never
+   lost has no upper bound), and the other side is the exact bound from its
+   perfect record (:func:`~ratings.intervals.bounds_outside_core`).
 5. The scale is shifted so the anchor sits at ``anchor_rating`` exactly. If
    the anchor has no votes, is not in the kept piece, or its own rating is
    unbounded, the scale falls back to putting the core's mean at
@@ -46,7 +47,12 @@ from ratings.bt import (
 )
 from ratings.errors import DisconnectedGraphError, InvalidInputError, NoMLEError
 from ratings.graph import components, identifiability
-from ratings.intervals import bootstrap_intervals, rank_ub, sandwich_intervals
+from ratings.intervals import (
+    bootstrap_intervals,
+    bounds_outside_core,
+    rank_ub,
+    sandwich_intervals,
+)
 
 CIMethod = Literal["sandwich", "bootstrap"]
 OnDisconnected = Literal["error", "largest"]
@@ -269,8 +275,10 @@ def rate(
     rating = centred + offset
     if used_anchor is not None:
         rating[kept == used_anchor] = anchor_rating
-    lower = np.where(shape.lower_unbounded, -np.inf, lower + offset)
-    upper = np.where(shape.upper_unbounded, np.inf, upper + offset)
+    if not shape.mle_exists:
+        lower, upper = bounds_outside_core(theta, sub, shape, level=level, lower=lower, upper=upper)
+    lower = lower + offset
+    upper = upper + offset
     return RatingFit(
         models=kept,
         rating=rating,

@@ -65,6 +65,12 @@ def test_model_that_never_won_gets_a_finite_rating_and_no_lower_bound(ci: str) -
     others = [row for row in board.rows if row.model != "Z"]
     assert all(math.isfinite(row.ci_lower) and math.isfinite(row.ci_upper) for row in others)
     assert "3 models that won and lost" in " ".join(board.notes)
+    # The upper end is the exact bound from 16 straight losses: at that rating,
+    # losing them all has probability (1 - level) / 2.
+    rating = {row.model: row.rating for row in board.rows}
+    p_loss = [1 / (1 + 10 ** ((z.ci_upper - rating[m]) / 400)) for m in ["A"] * 8 + ["B"] * 8]
+    assert np.prod(p_loss) == pytest.approx(0.025, rel=1e-6)
+    assert z.rating < z.ci_upper < min(rating["A"], rating["B"])
 
 
 def test_model_that_never_lost_has_no_upper_bound_and_ranks_first() -> None:
@@ -74,6 +80,18 @@ def test_model_that_never_lost_has_no_upper_bound_and_ranks_first() -> None:
     assert top.model == "Z" and top.rank == 1
     assert top.ci_upper == math.inf and math.isfinite(top.ci_lower)
     assert "never lost" in top.note
+    rating = {row.model: row.rating for row in board.rows}
+    p_win = [1 / (1 + 10 ** ((rating[m] - top.ci_lower) / 400)) for m in ["A"] * 5 + ["C"] * 5]
+    assert np.prod(p_win) == pytest.approx(0.025, rel=1e-6)
+
+
+def test_model_not_placed_by_the_data_has_both_ends_open() -> None:
+    # Y only ever lost to Z, and Z never lost: neither is tied to the core from both sides.
+    rows = (*CORE, ("Z", "A", "model_a", 5), ("Z", "Y", "model_a", 3))
+    board = leaderboard(*_battles(*rows), anchor="A")
+    y = next(row for row in board.rows if row.model == "Y")
+    assert (y.ci_lower, y.ci_upper) == (-math.inf, math.inf)
+    assert "not placed" in y.note and math.isfinite(y.rating)
 
 
 def test_a_tie_is_enough_to_bound_a_rating() -> None:
