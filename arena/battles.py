@@ -11,6 +11,7 @@ import asyncio
 import random
 import re
 import secrets
+import time
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from arena.errors import BackendError, BattleRejected, StorageError, VoteRejecte
 from arena.sampling import Health, PairCounter, choose_pair
 
 T = TypeVar("T")
+ENABLED_TTL = 2.0  # seconds an admin's enable/disable may take to reach new battles
 SIDES = (Side.A, Side.B)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 GENERIC_IDENTITY_WORDS = (
@@ -103,6 +105,28 @@ class Reveal:
     counted: bool  # False when the battle will not count (a model named itself, named mode)
 
 
+@dataclass
+class _Plan:
+    """What one turn needs: where it is stored, who answers, and what they saw before."""
+
+    battle_id: str
+    turn: int
+    prompt: str
+    sides: tuple[Side, ...]
+    names: dict[Side, str]
+    mode: BattleMode
+    history: list[Message]
+    stored: asyncio.Future | None = None  # the new battle's row, being written
+
+
+def _plan(battle: Battle, turn: int, prompt: str, sides: tuple[Side, ...]) -> _Plan:
+    names = {Side.A: battle.model_a.name}
+    if battle.model_b is not None:
+        names[Side.B] = battle.model_b.name
+    sides = tuple(side for side in sides if side in names)
+    return _Plan(battle.id, turn, prompt, sides, names, battle.mode, list(battle.messages))
+
+
 def clean_prompt(text: object, limit: int) -> str:
     """Validate a prompt; raise :class:`BattleRejected` with the reason when unusable."""
     if not isinstance(text, str):
@@ -160,6 +184,8 @@ class Arena:
         self.identity = re.compile(
             "|".join(re.escape(w) for w in identity_words(settings.models)), re.IGNORECASE
         )
+        self._enabled_at = -ENABLED_TTL
+        self._enabled_cache: set[str] = set()
         with self.sessions.begin() as s:
             self.model_ids = repo.sync_models(s, settings.models)
             self.pairs = PairCounter(repo.anony_pair_counts(s))
@@ -208,10 +234,10 @@ class Arena:
         """Start a battle (``battle_id`` None) or add a turn to it, streaming both sides."""
         text = clean_prompt(prompt, self.settings.max_prompt_chars)
         if battle_id is None:
-            battle_id, turn = await self._create(voter, mode, language, models), 1
+            plan = await self._new_battle(voter, mode, language, models, text)
         else:
-            turn = await self._db(lambda s: self._claim_next_turn(s, battle_id, voter))
-        async for state in self._run_turn(battle_id, turn, text, SIDES):
+            plan = await self._db(lambda s: self._next_turn(s, battle_id, voter, text))
+        async for state in self._run_turn(plan):
             yield state
 
     async def regenerate(
@@ -219,7 +245,7 @@ class Arena:
     ) -> AsyncIterator[TurnState]:
         """Answer the last turn again on ``sides`` (a retry after an error, or a re-roll)."""
 
-        def claim(s: Session) -> tuple[int, str]:
+        def claim(s: Session) -> _Plan:
             battle = self._claim(s, battle_id, voter, {BattleStatus.READY, BattleStatus.FAILED})
             prompt = s.scalar(
                 select(Message.content).where(
@@ -231,47 +257,67 @@ class Arena:
             for m in repo.last_turn_messages(s, battle_id, battle.turns):
                 if m.side in sides:
                     s.delete(m)
-            return battle.turns, prompt or ""
+            s.flush()
+            s.expire(battle, ["messages"])
+            return _plan(battle, battle.turns, prompt or "", sides)
 
-        turn, text = await self._db(claim)
-        async for state in self._run_turn(battle_id, turn, text, sides):
+        async for state in self._run_turn(await self._db(claim)):
             yield state
 
-    async def _create(
-        self, voter: VoterRef, mode: BattleMode, language: str, models: tuple[str, ...] | None
-    ) -> str:
-        def create(s: Session) -> str:
-            enabled = repo.enabled_models(s)
-            if mode is BattleMode.ANONY:
-                pick = self.draw_pair(enabled)
-            else:
-                pick = tuple(models or ())
-                wanted = 1 if mode is BattleMode.DIRECT else 2
-                if len(pick) != wanted or len(set(pick)) != wanted:
-                    raise BattleRejected(
-                        f"choose {wanted} different model(s)", code="choose_models", n=wanted
-                    )
-                missing = [m for m in pick if m not in enabled or m not in self.backends]
-                if missing:
-                    raise BattleRejected(
-                        f"model not available: {', '.join(missing)}", code="model_unavailable"
-                    )
-            battle = Battle(
-                id=secrets.token_hex(16),
-                voter_id=self._voter_id(s, voter),
-                model_a_id=self.model_ids[pick[0]],
-                model_b_id=self.model_ids[pick[1]] if len(pick) > 1 else None,
-                mode=mode,
-                status=BattleStatus.STREAMING,
-                language=language if language in ("ja", "en") else "ja",
-                turns=1,
-            )
-            s.add(battle)
-            if mode is BattleMode.ANONY:
-                self.pairs.add(*pick)
-            return battle.id
+    async def _enabled(self) -> set[str]:
+        """Models an admin has not disabled; read at most every few seconds."""
+        now = time.monotonic()
+        if now - self._enabled_at > ENABLED_TTL:
+            self._enabled_cache = await self._db(repo.enabled_models)
+            self._enabled_at = now
+        return self._enabled_cache
 
-        return await self._db(create)
+    async def _new_battle(
+        self,
+        voter: VoterRef,
+        mode: BattleMode,
+        language: str,
+        models: tuple[str, ...] | None,
+        prompt: str,
+    ) -> _Plan:
+        enabled = await self._enabled()
+        if mode is BattleMode.ANONY:
+            pick = self.draw_pair(enabled)
+        else:
+            pick = tuple(models or ())
+            wanted = 1 if mode is BattleMode.DIRECT else 2
+            if len(pick) != wanted or len(set(pick)) != wanted:
+                raise BattleRejected(
+                    f"choose {wanted} different model(s)", code="choose_models", n=wanted
+                )
+            missing = [m for m in pick if m not in enabled or m not in self.backends]
+            if missing:
+                raise BattleRejected(
+                    f"model not available: {', '.join(missing)}", code="model_unavailable"
+                )
+        battle_id = secrets.token_hex(16)
+
+        def insert(s: Session) -> None:
+            s.add(
+                Battle(
+                    id=battle_id,
+                    voter_id=self._voter_id(s, voter),
+                    model_a_id=self.model_ids[pick[0]],
+                    model_b_id=self.model_ids[pick[1]] if len(pick) > 1 else None,
+                    mode=mode,
+                    status=BattleStatus.STREAMING,
+                    language=language if language in ("ja", "en") else "ja",
+                    turns=1,
+                )
+            )
+
+        if mode is BattleMode.ANONY:
+            self.pairs.add(*pick)
+        names = dict(zip(SIDES, pick, strict=False))
+        # The row is written while the models already start answering (it is awaited
+        # before the first update), so the database never adds to time to first token.
+        stored = asyncio.ensure_future(self._db(insert))
+        return _Plan(battle_id, 1, prompt, tuple(names), names, mode, [], stored)
 
     def _claim(
         self, s: Session, battle_id: str, voter: VoterRef, allowed: set[BattleStatus]
@@ -287,39 +333,22 @@ class Arena:
         s.refresh(battle)
         return battle
 
-    def _claim_next_turn(self, s: Session, battle_id: str, voter: VoterRef) -> int:
+    def _next_turn(self, s: Session, battle_id: str, voter: VoterRef, prompt: str) -> _Plan:
         battle = self._claim(s, battle_id, voter, {BattleStatus.READY})
         if battle.turns >= self.settings.max_turns:
-            battle.status = BattleStatus.READY
             raise BattleRejected(
                 f"turn limit reached ({self.settings.max_turns}); please vote",
                 code="turn_limit",
                 limit=self.settings.max_turns,
             )
         battle.turns += 1
-        return battle.turns
+        return _plan(battle, battle.turns, prompt, SIDES)
 
-    def _side_models(self, battle_id: str) -> tuple[dict[Side, str], BattleMode, list[Message]]:
-        with self.sessions() as s:
-            battle = s.get(Battle, battle_id)
-            assert battle is not None
-            names = {Side.A: battle.model_a.name}
-            if battle.model_b is not None:
-                names[Side.B] = battle.model_b.name
-            return names, battle.mode, list(battle.messages)
-
-    async def _run_turn(
-        self, battle_id: str, turn: int, prompt: str, sides: tuple[Side, ...]
-    ) -> AsyncIterator[TurnState]:
-        try:
-            names, mode, history = await asyncio.to_thread(self._side_models, battle_id)
-        except SQLAlchemyError as exc:
-            raise StorageError(
-                "the database is unavailable; nothing was recorded", code="storage"
-            ) from exc
-        sides = tuple(s for s in sides if s in names)
+    async def _run_turn(self, plan: _Plan) -> AsyncIterator[TurnState]:
+        battle_id, turn, prompt, names = plan.battle_id, plan.turn, plan.prompt, plan.names
+        history, sides = plan.history, plan.sides
         state = TurnState(battle_id, turn)
-        if mode is not BattleMode.ANONY:
+        if plan.mode is not BattleMode.ANONY:
             state.names = names
         for side in SIDES:
             if side not in sides:
@@ -334,6 +363,13 @@ class Arena:
             for side in sides
         ]
         results: dict[Side, Message] = {}
+        if plan.stored is not None:
+            try:
+                await plan.stored
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                raise
         try:
             yield state
             loop = asyncio.get_running_loop()
