@@ -18,7 +18,8 @@ fit_counts, rate
 See ``ratings/README.md`` for the conventions (anchor, prior, intervals).
 """
 
-from ratings.bt import DEFAULT_PRIOR, ELO_SCALE, PairCounts, aggregate
+from ratings.bt import DEFAULT_PRIOR, ELO_SCALE
+from ratings.counts import PairCounts, aggregate
 from ratings.errors import (
     DisconnectedGraphError,
     InvalidInputError,

@@ -30,7 +30,8 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq
 from scipy.special import expit, log_expit, ndtri
 
-from ratings.bt import ELO_SCALE, PairCounts, fit_batch, hessian, regularised_score
+from ratings.bt import ELO_SCALE, fit_batch, hessian, regularised_score
+from ratings.counts import PairCounts
 from ratings.errors import InvalidInputError
 from ratings.graph import Identifiability
 

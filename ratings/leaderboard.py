@@ -27,7 +27,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ratings.bt import DEFAULT_PRIOR, PairCounts, aggregate
+from ratings.bt import DEFAULT_PRIOR
+from ratings.counts import PairCounts, aggregate
 from ratings.errors import DisconnectedGraphError, InvalidInputError
 from ratings.outcomes import encode_winners
 from ratings.rate import (

@@ -36,15 +36,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ratings.bt import (
-    DEFAULT_PRIOR,
-    ELO_SCALE,
-    PairCounts,
-    aggregate,
-    check_prior,
-    fit,
-    regularised_score,
-)
+from ratings.bt import DEFAULT_PRIOR, ELO_SCALE, check_prior, fit, regularised_score
+from ratings.counts import PairCounts, aggregate
 from ratings.errors import DisconnectedGraphError, InvalidInputError, NoMLEError
 from ratings.graph import components, identifiability
 from ratings.intervals import (
