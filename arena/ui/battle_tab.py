@@ -1,9 +1,10 @@
 """The battle tab: one builder for the blind arena and the named side-by-side mode.
 
-Handlers call :class:`arena.battles.Arena` and return dicts keyed by component.
-Per-page data (battle id, conversation, voter token) lives only in ``gr.State`` /
-``gr.BrowserState``; the names of a blind battle's models reach the page only in the
-reveal, after the vote.
+Handlers call :class:`arena.battles.Arena` and return dicts keyed by component. What
+the tab shows is a function of the page's :class:`Page` (kept in ``gr.State``, on the
+server), the page language and whether a turn is streaming -- so the language switch
+can redraw it. The names of a blind battle's models reach the page only in the reveal,
+after the vote; in named mode the model pickers are filled when the tab is selected.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import gradio as gr
 from arena.battles import SIDES, Arena, Reveal, TurnState, VoterRef
 from arena.db.models import BattleMode, Side, Winner
 from arena.errors import ArenaError
-from arena.ui.i18n import error_text, t
+from arena.ui.i18n import EXAMPLE_PROMPTS, error_text, lang_of, t
 
 VOTES = (
     ("vote-a", "vote_a", Winner.MODEL_A),
@@ -28,15 +29,27 @@ VOTES = (
     ("vote-tie", "vote_tie", Winner.TIE),
     ("vote-bothbad", "vote_bothbad", Winner.BOTHBAD),
 )
+VERDICT_KEYS = {winner: key for _, key, winner in VOTES}
+STATUS_TEMPLATE = '<p role="status" aria-live="polite" class="ta-status">${value}</p>'
 
 
 @dataclass
 class Page:
-    """One browser page's battle: its id and what both panes show."""
+    """One browser page's battle: its id, what both panes show, and how it ended."""
 
     battle_id: str | None = None
     turns: list[dict[str, Any]] = field(default_factory=list)  # prompt, a, b, err_a, err_b
-    voted: bool = False
+    names: dict[Side, str] | None = None  # named mode only
+    reveal: Reveal | None = None
+
+    @property
+    def voted(self) -> bool:
+        return self.reveal is not None
+
+    @property
+    def failed_sides(self) -> tuple[Side, ...]:
+        last = self.turns[-1] if self.turns else {}
+        return tuple(s for s in SIDES if last.get(f"err_{s.value}"))
 
 
 _CODE = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.DOTALL)
@@ -53,7 +66,7 @@ def _escape(text: str) -> str:
 
 
 def chat_messages(page: Page, side: Side, lang: str) -> list[dict[str, str]]:
-    """The messages of one pane."""
+    """The messages of one pane; a failed answer ends with a message saying so."""
     out: list[dict[str, str]] = []
     for turn in page.turns:
         out.append({"role": "user", "content": _escape(turn["prompt"])})
@@ -71,131 +84,212 @@ def voter_of(token: str, request: gr.Request | None) -> VoterRef:
     return VoterRef(token=token or "anonymous", ip=ip)
 
 
+def reveal_markdown(reveal: Reveal, lang: str, mode: BattleMode = BattleMode.ANONY) -> str:
+    """The reveal: one line per side (``Model A: <name>`` / ``モデルA：<name>``)."""
+    lines = [
+        f"**{t('thanks', lang)}** "
+        + t("your_vote", lang, verdict=t(VERDICT_KEYS[reveal.winner], lang))
+    ]
+    for side in SIDES:
+        weights = reveal.weights[side]
+        weights_text = t(f"weights_{weights}", lang) if weights in ("open", "closed") else weights
+        desc = _escape(reveal.descriptions[side])
+        line = t("reveal_line", lang, side=t(f"model_{side.value}", lang), name="")
+        lines.append(
+            f"{line}**{_escape(reveal.names[side])}**"
+            f"（{t('weights_note', lang, weights=weights_text)}）" + (f" — {desc}" if desc else "")
+        )
+    if mode is BattleMode.NAMED:
+        lines.append(t("named_not_counted", lang))
+    elif not reveal.counted:
+        lines.append(t("not_counted", lang))
+    return "\n\n".join(lines)
+
+
 class BattleTab:
     """Builds and wires one battle tab (``mode`` anony or named)."""
 
-    def __init__(self, arena: Arena, mode: BattleMode, prefix: str, limit: int) -> None:
+    def __init__(self, arena: Arena, mode: BattleMode, prefix: str) -> None:
         self.arena = arena
         self.mode = mode
         self.prefix = prefix  # elem_id prefix: "arena" for the blind tab, "named" for named
-        self.limit = limit
+        self.max_turns = arena.settings.max_turns
 
     def eid(self, name: str) -> str:
         """The elem_id of a component; the blind tab keeps the stable public ids."""
         return name if self.prefix == "arena" else f"{self.prefix}-{name}"
+
+    # -- layout ---------------------------------------------------------------------
 
     def build(self, voter: gr.BrowserState, lang: gr.State, i18n: gr.I18n) -> None:
         """Lay out the tab and connect its events."""
         self.page = gr.State(Page())
         self.pickers: list[gr.Dropdown] = []
         if self.mode is BattleMode.NAMED:
+            gr.Markdown(i18n("named_intro"))
             with gr.Row():
-                for label in ("model_a", "model_b"):
-                    self.pickers.append(
-                        gr.Dropdown(
-                            choices=[], label=i18n(label), elem_id=self.eid(f"pick-{label[-1]}")
-                        )
+                self.pickers = [
+                    gr.Dropdown(
+                        choices=[],
+                        label=i18n(f"model_{side.value}"),
+                        elem_id=self.eid(f"pick-{side.value}"),
+                        min_width=240,
                     )
+                    for side in SIDES
+                ]
+        self.chats: dict[Side, gr.Chatbot] = {}
+        self.retries: dict[Side, gr.Button] = {}
+        with gr.Row(equal_height=True, elem_classes="ta-panes"):
+            for side in SIDES:
+                with gr.Column(min_width=300):
+                    self.chats[side] = gr.Chatbot(
+                        label=i18n(f"model_{side.value}"),
+                        elem_id=self.eid(f"arena-chat-{side.value}"),
+                        height=440,
+                        buttons=["copy"],
+                        feedback_options=None,
+                        sanitize_html=True,
+                        placeholder=i18n("pane_placeholder"),
+                        elem_classes="ta-pane",
+                    )
+                    self.retries[side] = gr.Button(
+                        i18n(f"retry_{side.value}"),
+                        visible=False,
+                        size="sm",
+                        variant="stop",
+                        elem_id=self.eid(f"arena-retry-{side.value}"),
+                    )
+        self._controls(i18n)
+        self._wire(voter, lang)
+
+    def _controls(self, i18n: gr.I18n) -> None:
+        self.status = gr.HTML(
+            "", html_template=STATUS_TEMPLATE, elem_id=self.eid("arena-status"), padding=False
+        )
         with gr.Row(equal_height=True):
-            self.chats = {
-                side: gr.Chatbot(
-                    label=i18n(f"model_{side.value}"),
-                    elem_id=self.eid(f"arena-chat-{side.value}"),
-                    height=420,
-                    buttons=["copy"],
-                    feedback_options=None,
-                    sanitize_html=True,
-                    min_width=300,
-                )
-                for side in SIDES
-            }
-        with gr.Row():
+            self.prompt = gr.Textbox(
+                label=i18n("prompt_label"),
+                placeholder=i18n("prompt_placeholder"),
+                lines=1,
+                max_lines=10,
+                interactive=False,  # enabled by the page's load event, once a voter exists
+                max_length=self.arena.settings.max_prompt_chars,
+                scale=8,
+                min_width=220,
+                elem_id=self.eid("arena-prompt"),
+            )
+            self.send = gr.Button(
+                i18n("send"), variant="primary", scale=1, min_width=80, interactive=False,
+                elem_id=self.eid("arena-send"),
+            )  # fmt: skip
+        with gr.Row(elem_classes="ta-votes"):
             self.votes = {
                 winner: gr.Button(
-                    i18n(key), interactive=False, elem_id=self.eid(eid), min_width=120
+                    i18n(key), interactive=False, elem_id=self.eid(eid), min_width=110
                 )
                 for eid, key, winner in VOTES
             }
         self.reveal = gr.Markdown("", elem_id=self.eid("arena-reveal"))
         with gr.Row():
-            self.prompt = gr.Textbox(
-                label=i18n("prompt_label"),
-                placeholder=i18n("prompt_placeholder"),
-                lines=2,
-                max_lines=10,
-                scale=8,
-                elem_id=self.eid("arena-prompt"),
+            self.regenerate = gr.Button(
+                i18n("regenerate"), interactive=False, elem_id=self.eid("arena-regenerate")
             )
-            self.send = gr.Button(
-                i18n("send"), variant="primary", scale=1, elem_id=self.eid("arena-send")
+            self.new_round = gr.Button(
+                i18n("new_round"), interactive=False, elem_id=self.eid("arena-new-round")
             )
-        with gr.Row():
-            self.retry = gr.Button(
-                i18n("retry"), interactive=False, elem_id=self.eid("arena-retry")
-            )
-            self.new_round = gr.Button(i18n("new_round"), elem_id=self.eid("arena-new-round"))
-        self._wire(voter, lang)
+        gr.Examples(
+            [[p] for p in EXAMPLE_PROMPTS],
+            inputs=[self.prompt],
+            label=i18n("examples"),
+            elem_id=self.eid("arena-examples"),
+        )
 
-    def _outputs(self) -> list[gr.components.Component]:
+    def outputs(self) -> list[gr.components.Component]:
         return [
             self.page,
             self.prompt,
             self.send,
-            self.retry,
+            self.status,
             self.reveal,
+            self.regenerate,
+            self.new_round,
+            *self.pickers,
             *self.chats.values(),
+            *self.retries.values(),
             *self.votes.values(),
         ]
 
     def _wire(self, voter: gr.BrowserState, lang: gr.State) -> None:
         stream = {
-            "outputs": self._outputs(),
+            "outputs": self.outputs(),
             "concurrency_limit": self.arena.settings.stream_concurrency,
             "concurrency_id": "battle-stream",
             "show_progress": "hidden",
         }
+        p = self.prefix
         inputs = [self.page, self.prompt, voter, lang, *self.pickers]
-        self.send.click(self.on_send, inputs, api_name=f"{self.prefix}_send", **stream)
+        self.send.click(self.on_send, inputs, api_name=f"{p}_send", **stream)
         self.prompt.submit(self.on_send, inputs, api_visibility="private", **stream)
-        self.retry.click(
-            self.on_retry, [self.page, voter, lang], api_name=f"{self.prefix}_retry", **stream
-        )
+        state = [self.page, voter, lang]
+        self.regenerate.click(
+            functools.partial(self.on_regenerate, sides=SIDES),
+            state, api_name=f"{p}_regenerate", **stream,
+        )  # fmt: skip
+        for side, button in self.retries.items():
+            button.click(
+                functools.partial(self.on_regenerate, sides=(side,)),
+                state, api_name=f"{p}_retry_{side.value}", **stream,
+            )  # fmt: skip
         for winner, button in self.votes.items():
             button.click(
                 functools.partial(self.on_vote, winner=winner),
-                [self.page, voter, lang],
-                self._outputs(),
-                api_name=f"{self.prefix}_vote_{winner.name.lower()}",
-            )
-        self.new_round.click(
-            self.on_new_round, [lang], self._outputs(), api_name=f"{self.prefix}_new_round"
-        )
+                state, self.outputs(), api_name=f"{p}_vote_{winner.name.lower()}",
+            )  # fmt: skip
+        self.new_round.click(self.on_new_round, [lang], self.outputs(), api_name=f"{p}_new_round")
 
     # -- views ----------------------------------------------------------------------
 
-    def view(
-        self,
-        page: Page,
-        lang: str,
-        *,
-        busy: bool,
-        votable: bool = False,
-        retry: bool = False,
-        reveal: str | None = None,
-    ) -> dict:
-        """Every output of the tab for a given situation."""
+    def status_key(self, page: Page, busy: bool) -> str:
+        """Which status line fits the page."""
+        if busy:
+            return "status_streaming"
+        if page.voted:
+            return "status_voted"
+        if not page.turns:
+            return "status_idle"
+        if page.failed_sides:
+            return "status_failed"
+        return "status_turn_limit" if len(page.turns) >= self.max_turns else "status_ready"
+
+    def view(self, page: Page, lang: str, *, busy: bool = False) -> dict:
+        """Every output of the tab for the page's situation.
+
+        Buttons are enabled only when they make sense: nothing while a turn streams,
+        only "new round" after the vote, votes only when both answers finished cleanly.
+        """
+        started = bool(page.turns)
+        failed = page.failed_sides
+        open_ = not busy and not page.voted
+        can_send = open_ and not failed and len(page.turns) < self.max_turns
+        votable = open_ and started and not failed
+        status = html.escape(t(self.status_key(page, busy), lang))
         out: dict = {
             self.page: page,
-            self.send: gr.update(interactive=not busy and not page.voted),
-            self.retry: gr.update(interactive=retry and not busy and not page.voted),
-            **{c: chat_messages(page, side, lang) for side, c in self.chats.items()},
-            **{
-                b: gr.update(interactive=votable and not busy and not page.voted)
-                for b in self.votes.values()
-            },
+            self.prompt: gr.update(interactive=can_send),
+            self.send: gr.update(interactive=can_send),
+            self.status: status,
+            self.reveal: reveal_markdown(page.reveal, lang, self.mode) if page.reveal else "",
+            self.regenerate: gr.update(interactive=open_ and started),
+            self.new_round: gr.update(interactive=not busy and started),
+            **{b: gr.update(interactive=votable) for b in self.votes.values()},
+            **{b: gr.update(visible=open_ and side in failed) for side, b in self.retries.items()},
+            **{p: gr.update(interactive=not busy and not started) for p in self.pickers},
         }
-        if reveal is not None:
-            out[self.reveal] = reveal
+        for side, chat in self.chats.items():
+            label = t(f"model_{side.value}", lang)
+            if page.names and side in page.names:
+                label = f"{label}: {page.names[side]}"
+            out[chat] = gr.update(value=chat_messages(page, side, lang), label=label)
         return out
 
     def _apply(self, page: Page, state: TurnState) -> None:
@@ -204,34 +298,28 @@ class BattleTab:
             entry[side.value] = state.sides[side].text
             entry[f"err_{side.value}"] = state.sides[side].error
         page.battle_id = state.battle_id
+        if state.names:
+            page.names = dict(state.names)
 
     async def _stream(
         self, page: Page, lang: str, states: AsyncIterator[TurnState]
     ) -> AsyncIterator[dict]:
-        state = None
         async for state in states:
             self._apply(page, state)
             yield self.view(page, lang, busy=not state.finished)
-        if state is not None:
-            failed = any(s.error for s in state.sides.values())
-            yield self.view(page, lang, busy=False, votable=state.votable, retry=failed)
+        yield self.view(page, lang)
 
     # -- handlers -------------------------------------------------------------------
 
     async def on_send(
-        self,
-        page: Page,
-        prompt: str,
-        token: str,
-        lang: str,
-        *picks: str,
+        self, page: Page, prompt: str, token: str, lang: str, *picks: str,
         request: gr.Request = None,
-    ) -> AsyncIterator[dict]:
+    ) -> AsyncIterator[dict]:  # fmt: skip
         """Send a prompt: start a battle or add a turn, streaming both panes."""
-        page = page if isinstance(page, Page) else Page()
+        page, lang = page if isinstance(page, Page) else Page(), lang_of(lang)
         if page.voted:
-            page = Page()
-        pending = {"prompt": prompt or "", "a": "", "b": "", "err_a": None, "err_b": None}
+            yield self.view(page, lang)
+            return
         states = self.arena.send(
             voter_of(token, request),
             prompt,
@@ -244,73 +332,53 @@ class BattleTab:
             first = await anext(states)
         except ArenaError as exc:
             gr.Warning(error_text(exc, lang))
-            yield {
-                **self.view(page, lang, busy=False, votable=bool(page.turns)),
-                self.prompt: prompt,
-            }
+            yield {**self.view(page, lang), self.prompt: gr.update(value=prompt)}
             return
-        page.turns.append(pending)
+        page.turns.append(
+            {"prompt": prompt.strip(), "a": "", "b": "", "err_a": None, "err_b": None}
+        )
         self._apply(page, first)
         yield {
             **self.view(page, lang, busy=True),
-            self.prompt: "",
-            self.reveal: self._named(first, lang),
+            self.prompt: gr.update(value="", interactive=False),
         }
         async for update in self._stream(page, lang, states):
             yield update
 
-    async def on_retry(
-        self, page: Page, token: str, lang: str, request: gr.Request = None
-    ) -> AsyncIterator[dict]:
-        """Answer the last turn again on the side(s) that failed."""
-        if not page.battle_id or not page.turns:
-            yield self.view(page, lang, busy=False)
+    async def on_regenerate(
+        self, page: Page, token: str, lang: str, request: gr.Request = None, *,
+        sides: tuple[Side, ...],
+    ) -> AsyncIterator[dict]:  # fmt: skip
+        """Answer the last turn again on ``sides`` (both: a re-roll; one: a retry)."""
+        lang = lang_of(lang)
+        if not page.battle_id or not page.turns or page.voted:
+            yield self.view(page, lang)
             return
-        last = page.turns[-1]
-        sides = tuple(s for s in SIDES if last[f"err_{s.value}"]) or SIDES
         try:
-            async for update in self._stream(
-                page, lang, self.arena.regenerate(voter_of(token, request), page.battle_id, sides)
-            ):
+            yield self.view(page, lang, busy=True)
+            states = self.arena.regenerate(voter_of(token, request), page.battle_id, sides)
+            async for update in self._stream(page, lang, states):
                 yield update
         except ArenaError as exc:
             gr.Warning(error_text(exc, lang))
-            yield self.view(page, lang, busy=False, retry=True)
+            yield self.view(page, lang)
 
     async def on_vote(
         self, page: Page, token: str, lang: str, request: gr.Request = None, *, winner: Winner
     ) -> dict:
         """Record the vote, then reveal the names."""
+        lang = lang_of(lang)
         try:
             reveal = await self.arena.vote(voter_of(token, request), page.battle_id or "", winner)
         except ArenaError as exc:
             gr.Warning(error_text(exc, lang))
-            return self.view(page, lang, busy=False, votable=not page.voted)
-        page.voted = True
-        return self.view(page, lang, busy=False, reveal=reveal_markdown(reveal, lang))
+            return self.view(page, lang)
+        page.reveal = reveal
+        return self.view(page, lang)
 
     def on_new_round(self, lang: str) -> dict:
         """Forget the current battle; the next prompt draws a new pair."""
-        return {**self.view(Page(), lang, busy=False), self.reveal: "", self.prompt: ""}
-
-    def _named(self, state: TurnState, lang: str) -> str:
-        if not state.names:
-            return ""
-        return "\n\n".join(
-            t("reveal_line", lang, side=t(f"model_{s.value}", lang), name=_escape(n))
-            for s, n in state.names.items()
-        )
-
-
-def reveal_markdown(reveal: Reveal, lang: str) -> str:
-    """The reveal: one line per side (``Model A: <name>`` / ``モデルA：<name>``)."""
-    lines = [t("thanks", lang)]
-    for side in SIDES:
-        name = _escape(reveal.names[side])
-        lines.append(
-            t("reveal_line", lang, side=t(f"model_{side.value}", lang), name=f"**{name}**")
-            + f" ({reveal.weights[side]}) — {_escape(reveal.descriptions[side])}"
-        )
-    if not reveal.counted:
-        lines.append(t("not_counted", lang))
-    return "\n\n".join(lines)
+        return {
+            **self.view(Page(), lang_of(lang)),
+            self.prompt: gr.update(value="", interactive=True),
+        }

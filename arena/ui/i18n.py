@@ -1,63 +1,264 @@
 """Every word the page shows, in Japanese and English.
 
-Static labels go through ``gr.I18n`` (the browser's language picks them); messages
-made by handlers at run time go through :func:`t` with the page's language state.
+Static labels go through ``gr.I18n``: Gradio picks the browser's language client-side,
+and the page's language switch changes Gradio's locale (see :mod:`arena.ui.page_js`).
+Texts made by handlers at run time (messages, the reveal, chart titles, the leaderboard)
+go through :func:`t` with the page's ``lang`` state, which follows the same choice.
 """
 
 from __future__ import annotations
 
+import string
+
 import gradio as gr
 
 LANGS = ("ja", "en")
+DEFAULT_LANG = "ja"
+
+# The three prompts of the seed report's examples (its human evaluation section).
+EXAMPLE_PROMPTS = (
+    "掃除がめんどくさいのですが、どんなモチベーションでやればよいのでしょうか。",
+    "テストで95点でもミスがあったと言って親は褒めてくれません。",
+    "人生最後の日に何をしたいですか？",
+)
 
 TEXT: dict[str, dict[str, str]] = {
-    "title": {"ja": "Tanuki Arena ⚔️ ブラインド評価", "en": "Tanuki Arena ⚔️ blind evaluation"},
-    "intro": {
-        "ja": "質問を入力すると、ランダムに選ばれた2つのモデルが匿名で答えます。"
-        "良い方に投票すると、モデル名が表示されます。",
-        "en": "Type a prompt: two models drawn at random answer anonymously. "
-        "Vote for the better answer; then their names are revealed.",
+    # -- page -------------------------------------------------------------------------
+    "title": {"ja": "# Tanuki Arena ― 日本語LLMのブラインド評価", "en": "# Tanuki Arena"},
+    "subtitle": {
+        "ja": "2つの匿名モデルの回答を比べて、良い方に投票してください。",
+        "en": "Compare two anonymous models' answers and vote for the better one.",
     },
-    "rules": {
-        "ja": "ルール: 個人情報を入力しないでください。"
-        "モデルが自分の名前を名乗った対戦は集計に含めません。"
-        "投票前なら何ターンでも続けられます（上限あり）。",
-        "en": "Rules: do not enter personal information. A battle where a model names itself "
-        "does not count. You may chat for several turns before voting (within the limit).",
-    },
+    "lang_label": {"ja": "表示言語 / Language", "en": "Language / 表示言語"},
     "demo_banner": {
-        "ja": "⚠️ デモモード: 実際のLLMではなく、オフラインのデモ用モデルが応答しています。",
-        "en": "⚠️ Demo mode: offline demo models answer, not real LLMs.",
+        "ja": "デモモード：実際のLLMではなく、オフラインのデモ用モデルが応答しています。",
+        "en": "Demo mode: offline demo models answer, not real LLMs.",
     },
-    "tab_arena": {"ja": "⚔️ アリーナ（ブラインド）", "en": "⚔️ Arena (blind)"},
-    "model_a": {"ja": "モデルA", "en": "Model A"},
-    "model_b": {"ja": "モデルB", "en": "Model B"},
-    "prompt_label": {"ja": "質問・指示", "en": "Your prompt"},
-    "prompt_placeholder": {
-        "ja": "ここに入力して Enter（改行は Shift+Enter）",
-        "en": "Type here and press Enter (Shift+Enter for a new line)",
+    "tab_arena": {"ja": "アリーナ（ブラインド）", "en": "Arena (blind)"},
+    "tab_named": {"ja": "モデルを選んで比較", "en": "Side by side (named)"},
+    "tab_chat": {"ja": "1対1チャット", "en": "Direct chat"},
+    "tab_leaderboard": {"ja": "リーダーボード", "en": "Leaderboard"},
+    "tab_about": {"ja": "このサイトについて", "en": "About"},
+    # -- battle tab ---------------------------------------------------------------------
+    "rules": {
+        "ja": "**ルール**：個人情報（氏名・連絡先など）は入力しないでください。"
+        "モデルが自分の名前を名乗った対戦は集計に含めません。",
+        "en": "**Rules**: do not enter personal information (names, contact details...). "
+        "A battle where a model names itself does not count.",
     },
-    "send": {"ja": "送信", "en": "Send"},
-    "vote_a": {"ja": "👈 Aの方が良い", "en": "👈 A is better"},
-    "vote_b": {"ja": "👉 Bの方が良い", "en": "👉 B is better"},
-    "vote_tie": {"ja": "🤝 引き分け", "en": "🤝 Tie"},
-    "vote_bothbad": {"ja": "👎 どちらも悪い", "en": "👎 Both are bad"},
-    "new_round": {"ja": "🎲 新しい対戦", "en": "🎲 New round"},
-    "retry": {"ja": "🔁 失敗した側を再試行", "en": "🔁 Retry the failed side"},
     "limits": {
         "ja": "1対戦あたり最大 {turns} ターン、1回の入力は最大 {chars} 文字です。",
         "en": "Up to {turns} turns per battle and {chars} characters per prompt.",
     },
+    "named_intro": {
+        "ja": "比較したい2つのモデルを選んでください。この対戦はモデル名が見えているため、"
+        "レーティングには含めません（記録はされます）。",
+        "en": "Choose the two models to compare. Because their names are shown, these "
+        "votes are stored but left out of the ratings.",
+    },
+    "model_a": {"ja": "モデルA", "en": "Model A"},
+    "model_b": {"ja": "モデルB", "en": "Model B"},
+    "pick_model": {"ja": "モデル", "en": "Model"},
+    "prompt_label": {"ja": "質問・指示", "en": "Your prompt"},
+    "prompt_placeholder": {
+        "ja": "ここに入力して Enter で送信（改行は Shift+Enter）",
+        "en": "Type here and press Enter to send (Shift+Enter for a new line)",
+    },
+    "examples": {"ja": "入力例（クリックで入力欄へ）", "en": "Examples (click to use)"},
+    "send": {"ja": "送信", "en": "Send"},
+    "vote_a": {"ja": "Aの方が良い", "en": "A is better"},
+    "vote_b": {"ja": "Bの方が良い", "en": "B is better"},
+    "vote_tie": {"ja": "引き分け", "en": "Tie"},
+    "vote_bothbad": {"ja": "どちらも悪い", "en": "Both are bad"},
+    "regenerate": {"ja": "両方を再生成", "en": "Regenerate both"},
+    "new_round": {"ja": "新しい対戦", "en": "New round"},
+    "retry_a": {"ja": "モデルAを再試行", "en": "Retry model A"},
+    "retry_b": {"ja": "モデルBを再試行", "en": "Retry model B"},
+    "pane_placeholder": {
+        "ja": "質問を送信すると、ここに回答が表示されます。",
+        "en": "Send a prompt; the answer appears here.",
+    },
+    "status_idle": {
+        "ja": "質問を入力して送信してください。",
+        "en": "Type a prompt and send it.",
+    },
+    "status_streaming": {"ja": "両モデルが回答中です…", "en": "Both models are answering…"},
+    "status_ready": {
+        "ja": "回答がそろいました。良い方に投票するか、続けて質問してください。",
+        "en": "Both answers are in. Vote for the better one, or ask a follow-up.",
+    },
+    "status_failed": {
+        "ja": "応答に失敗したモデルがあります。再試行してください。",
+        "en": "A model failed to answer. Please retry it.",
+    },
+    "status_voted": {
+        "ja": "投票しました。「新しい対戦」で次の対戦を始められます。",
+        "en": "Vote recorded. Press “New round” for the next battle.",
+    },
+    "status_turn_limit": {
+        "ja": "ターン数の上限に達しました。投票してください。",
+        "en": "Turn limit reached. Please vote.",
+    },
     "reveal_line": {"ja": "{side}：{name}", "en": "{side}: {name}"},
+    "weights_open": {"ja": "オープン", "en": "open"},
+    "weights_closed": {"ja": "非公開", "en": "closed"},
+    "weights_note": {"ja": "重み：{weights}", "en": "weights: {weights}"},
     "thanks": {"ja": "投票ありがとうございました！", "en": "Thank you for voting!"},
+    "your_vote": {"ja": "あなたの投票：{verdict}", "en": "Your vote: {verdict}"},
     "not_counted": {
         "ja": "この対戦はモデルが名乗ったため集計に含まれません。",
         "en": "This battle will not count: a model named itself.",
     },
-    "side_error": {
-        "ja": "⚠️ このモデルは応答できませんでした（{reason}）。再試行できます。",
-        "en": "⚠️ This model could not answer ({reason}). You can retry.",
+    "named_not_counted": {
+        "ja": "モデル名が見えている対戦のため、レーティングには含まれません。",
+        "en": "Names were shown in this battle, so it is left out of the ratings.",
     },
+    "side_error": {
+        "ja": "このモデルは応答できませんでした（{reason}）。下のボタンで再試行できます。",
+        "en": "This model could not answer ({reason}). Use the button below to retry.",
+    },
+    # -- direct chat --------------------------------------------------------------------
+    "chat_intro": {
+        "ja": "選んだ1つのモデルと対話できます。会話は記録されますが、評価には使いません。",
+        "en": "Talk to one model of your choice. Conversations are stored but never rated.",
+    },
+    "chat_pane": {"ja": "チャット", "en": "Chat"},
+    "new_chat": {"ja": "新しい会話", "en": "New chat"},
+    "choose_model_first": {"ja": "モデルを選んでください。", "en": "Please choose a model."},
+    # -- leaderboard --------------------------------------------------------------------
+    "lb_intro": {
+        "ja": "ブラインド対戦の投票から Bradley-Terry モデルで計算したレーティングです"
+        "（基準モデル＝1000）。列見出しをクリックすると並べ替えられます。",
+        "en": "Ratings fitted with the Bradley-Terry model on blind-battle votes "
+        "(anchor model = 1000). Click a column header to sort.",
+    },
+    "lb_refresh": {"ja": "最新の結果を読み込む", "en": "Reload the latest results"},
+    "lb_empty": {
+        "ja": "まだレーティングが計算されていません。投票が集まり、集計（毎晩）が"
+        "行われると、ここに表示されます。",
+        "en": "No ratings have been computed yet. They appear here once votes have been "
+        "collected and the (nightly) recomputation has run.",
+    },
+    "lb_run": {
+        "ja": "集計日時：{time}（UTC）・使用した投票数：{votes}・区間：{method}",
+        "en": "Computed {time} UTC from {votes} votes; intervals: {method}",
+    },
+    "lb_overlap": {
+        "ja": "注意：次のモデルは95%信頼区間が大きく重なっており、順位の差は統計的に"
+        "はっきりしません：{groups}。順位（UB）は、区間が完全に上回るモデルの数＋1です。",
+        "en": "Note: the 95% intervals of these models overlap so much that their order is "
+        "not statistically distinguishable: {groups}. Rank (UB) is 1 + the number of "
+        "models whose interval lies entirely above.",
+    },
+    "col_rank": {"ja": "順位(UB)", "en": "Rank (UB)"},
+    "col_model": {"ja": "モデル名", "en": "Model"},
+    "col_rating": {"ja": "レーティング", "en": "Rating"},
+    "col_ci": {"ja": "95%信頼区間", "en": "95% CI"},
+    "col_win_rate": {"ja": "勝率", "en": "Win rate"},
+    "col_battles": {"ja": "対戦回数", "en": "Battles"},
+    "col_weights": {"ja": "モデル重みの公開", "en": "Weights"},
+    "col_mt_bench": {"ja": "Japanese MT-Bench", "en": "Japanese MT-Bench"},
+    "col_nejumi": {"ja": "Nejumi LB3", "en": "Nejumi LB3"},
+    "not_reported": {"ja": "（報告無し）", "en": "(not reported)"},
+    "chart_ratings": {
+        "ja": "レーティングと95%信頼区間",
+        "en": "Ratings with 95% confidence intervals",
+    },
+    "chart_winfrac": {
+        "ja": "対戦ごとの勝率（行のモデルが列のモデルに勝った割合、引き分けは0.5）",
+        "en": "Pairwise win fraction (row model beats column model; ties count 0.5)",
+    },
+    "chart_counts": {
+        "ja": "組み合わせごとの対戦回数",
+        "en": "Number of battles per pair",
+    },
+    "chart_history": {"ja": "集計ごとのレーティングの推移", "en": "Rating over past runs"},
+    "chart_top": {
+        "ja": "上位 {n} モデルを表示しています（全 {total} モデル）。",
+        "en": "Showing the top {n} of {total} models.",
+    },
+    "chart_history_one": {
+        "ja": "推移のグラフは集計が2回以上行われると表示されます。",
+        "en": "The history chart appears after two or more runs.",
+    },
+    "chart_pairs_loading": {"ja": "対戦表を計算中…", "en": "Computing the pair tables…"},
+    "axis_rating": {"ja": "レーティング", "en": "Rating"},
+    "axis_run": {"ja": "集計日時", "en": "Run"},
+    "axis_model": {"ja": "モデル", "en": "Model"},
+    "heat_row": {"ja": "行：モデル", "en": "Row: model"},
+    "heat_col": {"ja": "列：対戦相手", "en": "Column: opponent"},
+    "no_battles": {"ja": "対戦なし", "en": "no battles"},
+    # -- about (rendered when the tab is opened: it names the anchor model) ---------------
+    "about": {
+        "ja": """## Tanuki Arena について
+
+日本語で使う大規模言語モデル（LLM）を、人の目でブラインド評価するサイトです。
+東京大学 松尾・岩澤研究室の Tanuki-8×8B の報告で行った人手評価（ChatBot Arena と同じ方式）を、
+もう一度、よりよい形で行うために作られました。
+
+### 対戦の組み方
+- 質問のたびに、有効なモデルから2つを選びます。モデルごとの重み（出現しやすさ）に従い、
+  **これまでの対戦回数が少ない組み合わせを優先**します。
+- 応答が続けて失敗しているモデル（障害中）は、回復するまで選ばれません。
+- 回答は「モデルA」「モデルB」として表示され、投票するまでモデル名はブラウザに送られません。
+
+### レーティングの計算
+- 投票から **Bradley-Terry モデル**の最尤推定でレーティングを計算します。
+  基準は **{anchor} = 1000** です（差が400点で勝つ確率が約10倍）。
+- 「引き分け」と「どちらも悪い」は、両モデルに0.5勝ずつとして数えます。
+- **95%信頼区間**はサンドイッチ推定量（またはブートストラップ）で求めます。
+- **順位(UB)** は「区間が完全に上回るモデルの数＋1」です。
+  区間が重なるモデルどうしは同順位になりえます。
+- 集計に含めない投票：モデル名が見えている対戦（モデルを選んで比較）、1対1チャット、
+  モデルが名乗った対戦、応答に失敗した対戦、無効にされた投票。
+- 集計は毎晩行われ、過去の集計結果もすべて保存されます。
+
+### 保存するデータ
+- 入力された質問、両モデルの回答（応答時間・トークン数を含む）、投票。
+- ブラウザごとの仮名ID（ランダムな文字列。氏名などとは結びつきません）と、
+  ソルト付きハッシュ化したIPアドレス（IPアドレスそのものは保存しません）。
+
+### 公開するデータ
+- 対戦と投票のデータは、投票者IDを仮名化したうえで公開する予定です
+  （ChatBot Arena と同じ形式：質問、両モデルの会話、勝敗、言語、日時）。
+  **個人情報は入力しないでください。**
+""",
+        "en": """## About Tanuki Arena
+
+A site for blind human evaluation of large language models used in Japanese. It exists to
+run again, and better, the human evaluation (the ChatBot Arena method) of the University of
+Tokyo Matsuo-Iwasawa Lab's Tanuki-8×8B report.
+
+### How battles are drawn
+- For each prompt two enabled models are drawn, following each model's sampling weight
+  and **favouring the pairs that have had the fewest battles so far**.
+- A model whose recent calls keep failing (an outage) is skipped until it recovers.
+- The answers are shown as "Model A" and "Model B"; no model name reaches your browser
+  before you vote.
+
+### How ratings are computed
+- Ratings are the maximum-likelihood fit of the **Bradley-Terry model** to the votes,
+  anchored at **{anchor} = 1000** (400 points apart means about 10:1 odds).
+- "Tie" and "Both are bad" count as half a win for each model.
+- **95% confidence intervals** come from the sandwich estimator (or a bootstrap).
+- **Rank (UB)** is 1 + the number of models whose interval lies entirely above; models
+  whose intervals overlap can share a rank.
+- Left out of the ratings: battles with names shown (side by side), direct chats, battles
+  where a model named itself, failed battles, and voided votes.
+- Ratings are recomputed nightly; every past run is kept.
+
+### What is kept
+- Your prompts, both models' answers (with latency and token counts), and your votes.
+- A pseudonymous id per browser (a random string, not linked to who you are) and a
+  salted hash of your IP address (the address itself is never stored).
+
+### What is published
+- Battles and votes are to be published with voter ids pseudonymised, in the ChatBot
+  Arena format (prompt, both conversations, verdict, language, time).
+  **Please do not enter personal information.**
+""",
+    },
+    # -- errors -------------------------------------------------------------------------
     "err_prompt_empty": {"ja": "入力が空です。", "en": "The prompt is empty."},
     "err_prompt_invalid": {
         "ja": "入力に使えない文字が含まれています。",
@@ -75,6 +276,14 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "現在対戦できるモデルが足りません。しばらくしてからお試しください。",
         "en": "Not enough models are available right now. Please try again later.",
     },
+    "err_choose_models": {
+        "ja": "異なるモデルを {n} つ選んでください。",
+        "en": "Please choose {n} different model(s).",
+    },
+    "err_model_unavailable": {
+        "ja": "選んだモデルは現在利用できません。",
+        "en": "The chosen model is not available right now.",
+    },
     "err_storage": {
         "ja": "データベースに接続できません。入力は残してあります。少し待って再送信してください。",
         "en": "The database is unavailable. Your prompt is kept; please send it again shortly.",
@@ -87,23 +296,44 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "両方の回答が正常に終わってから投票してください。",
         "en": "Both answers must finish without error before voting.",
     },
+    "err_vote_invalid": {"ja": "この投票は受け付けられません。", "en": "This vote is not valid."},
     "err_unknown_battle": {"ja": "対戦が見つかりません。", "en": "Unknown battle."},
     "err_battle_busy": {
         "ja": "この対戦は応答中か終了しています。新しい対戦を始めてください。",
         "en": "This battle is busy or over. Please start a new round.",
     },
-    "err_error": {"ja": "エラーが発生しました: {message}", "en": "Something went wrong: {message}"},
+    "err_backend": {
+        "ja": "モデルが応答できませんでした。再試行してください。",
+        "en": "The model could not answer. Please retry.",
+    },
+    "err_error": {"ja": "エラーが発生しました：{message}", "en": "Something went wrong: {message}"},
 }
+
+
+class _Keep(dict):
+    """Format mapping that leaves unknown ``{placeholders}`` as they are."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(text: str, **params: object) -> str:
+    """``text`` with the given placeholders filled and the others left untouched."""
+    try:
+        return string.Formatter().vformat(text, (), _Keep(params))
+    except (ValueError, IndexError):
+        return text
+
+
+def lang_of(value: object) -> str:
+    """A supported language code for ``value`` (the default when unknown)."""
+    return value if value in LANGS else DEFAULT_LANG  # type: ignore[return-value]
 
 
 def t(key: str, lang: str, **params: object) -> str:
     """The text for ``key`` in ``lang`` (Japanese when unknown), with ``params`` filled in."""
     entry = TEXT.get(key) or TEXT["err_error"]
-    text = entry.get(lang) or entry["ja"]
-    try:
-        return text.format(**params)
-    except (KeyError, IndexError):
-        return text
+    return fill(entry.get(lang) or entry[DEFAULT_LANG], **params)
 
 
 def error_text(exc: Exception, lang: str) -> str:
@@ -113,9 +343,15 @@ def error_text(exc: Exception, lang: str) -> str:
     key = f"err_{code}"
     if key not in TEXT:
         key, params = "err_error", {"message": str(exc)}
-    return t(key, lang, **params, message=str(exc))
+    return t(key, lang, **{"message": str(exc), **params})
 
 
-def gr_i18n() -> gr.I18n:
-    """The static labels for Gradio's client-side translation."""
-    return gr.I18n(**{lang: {k: v[lang] for k, v in TEXT.items()} for lang in LANGS})
+def gr_i18n(**params: object) -> gr.I18n:
+    """The static labels for Gradio's client-side translation.
+
+    ``params`` fill placeholders known when the page is built (the turn and length
+    limits), so those texts follow the page's language like any other label.
+    """
+    return gr.I18n(
+        **{lang: {k: fill(v[lang], **params) for k, v in TEXT.items()} for lang in LANGS}
+    )

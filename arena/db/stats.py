@@ -1,0 +1,171 @@
+"""Read-only queries behind the leaderboard: the latest rating run and the pair tables.
+
+The leaderboard shows a stored rating run (see :mod:`arena.recompute`) joined with the
+models' external scores, and two pair tables (battles per pair, pairwise win fraction)
+that the database aggregates with one ``GROUP BY`` -- never one Python object per vote.
+The pair tables count the same votes as the fit (blind, finished, not flagged, not
+voided) cast up to the run's time, so they match the run they are shown with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from arena.db.models import (
+    Battle,
+    BattleMode,
+    BattleStatus,
+    Model,
+    ModelRating,
+    RatingRun,
+    Vote,
+    Winner,
+)
+
+
+def aware(moment: datetime) -> datetime:
+    """``moment`` as a UTC-aware datetime (SQLite returns naive ones)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The rating run a leaderboard shows."""
+
+    id: int
+    created_at: datetime
+    method: str
+    anchor: str
+    level: float
+    votes_used: int
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One model of the leaderboard: the run's figures and the model's external columns."""
+
+    rank: int
+    model: str
+    rating: float
+    ci_lower: float
+    ci_upper: float
+    win_rate: float
+    battles: int
+    weights: str | None
+    japanese_mt_bench: float | None
+    nejumi_lb3: float | None
+
+
+@dataclass
+class PairTable:
+    """Battles and pairwise win fractions among ``models`` (in the given order).
+
+    ``battles[i, j]`` counts battles between models i and j (either side);
+    ``wins[i, j]`` is i's wins over j plus half the ties; ``fraction`` divides them.
+    """
+
+    models: list[str]
+    battles: np.ndarray = field(repr=False)
+    wins: np.ndarray = field(repr=False)
+
+    @property
+    def fraction(self) -> np.ndarray:
+        """Win fraction of row over column; NaN where the pair never met."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.battles > 0, self.wins / np.maximum(self.battles, 1), np.nan)
+
+
+def latest_run(session: Session) -> RunInfo | None:
+    """The newest rating run, or None before the first recomputation."""
+    run = session.scalars(
+        select(RatingRun).order_by(RatingRun.created_at.desc(), RatingRun.id.desc()).limit(1)
+    ).first()
+    if run is None:
+        return None
+    return RunInfo(run.id, aware(run.created_at), run.method, run.anchor, run.level, run.votes_used)
+
+
+def board(session: Session, run_id: int) -> list[BoardRow]:
+    """The run's ratings, best first, with each model's weights and external scores."""
+    rows = session.execute(
+        select(
+            ModelRating.rank,
+            ModelRating.model,
+            ModelRating.rating,
+            ModelRating.ci_lower,
+            ModelRating.ci_upper,
+            ModelRating.win_rate,
+            ModelRating.battles,
+            Model.weights,
+            Model.japanese_mt_bench,
+            Model.nejumi_lb3,
+        )
+        .outerjoin(Model, Model.name == ModelRating.model)
+        .where(ModelRating.run_id == run_id)
+        .order_by(ModelRating.rating.desc(), ModelRating.model)
+    )
+    return [BoardRow(*row) for row in rows]
+
+
+def pair_table(session: Session, models: list[str], until: datetime | None = None) -> PairTable:
+    """Battle counts and win fractions among ``models`` from one SQL ``GROUP BY``.
+
+    Only votes that enter the ratings count; ``until`` keeps votes cast up to then.
+    """
+    ids = dict(session.execute(select(Model.id, Model.name).where(Model.name.in_(models))).all())
+    query = (
+        select(Battle.model_a_id, Battle.model_b_id, Vote.winner, func.count())
+        .select_from(Vote)
+        .join(Battle, Vote.battle_id == Battle.id)
+        .where(
+            Battle.mode == BattleMode.ANONY,
+            Battle.status != BattleStatus.FAILED,
+            Battle.flag_identity.is_(False),
+            Battle.flag_moderation.is_(False),
+            Vote.voided.is_(False),
+            Battle.model_a_id.in_(list(ids)),
+            Battle.model_b_id.in_(list(ids)),
+        )
+        .group_by(Battle.model_a_id, Battle.model_b_id, Vote.winner)
+    )
+    if until is not None:
+        query = query.where(Vote.created_at <= until)
+    index = {name: k for k, name in enumerate(models)}
+    n = len(models)
+    battles, wins = np.zeros((n, n)), np.zeros((n, n))
+    for a_id, b_id, winner, count in session.execute(query):
+        a, b = index[ids[a_id]], index[ids[b_id]]
+        battles[a, b] += count
+        battles[b, a] += count
+        if winner == Winner.MODEL_A:
+            wins[a, b] += count
+        elif winner == Winner.MODEL_B:
+            wins[b, a] += count
+        else:
+            wins[a, b] += count / 2
+            wins[b, a] += count / 2
+    return PairTable(list(models), battles, wins)
+
+
+def history(
+    session: Session, models: list[str], runs: int = 30
+) -> list[tuple[datetime, str, float]]:
+    """(run time, model, rating) of ``models`` over the last ``runs`` runs, oldest first."""
+    recent = (
+        select(RatingRun.id)
+        .order_by(RatingRun.created_at.desc(), RatingRun.id.desc())
+        .limit(runs)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(RatingRun.created_at, ModelRating.model, ModelRating.rating)
+        .join(ModelRating, ModelRating.run_id == RatingRun.id)
+        .where(RatingRun.id.in_(recent), ModelRating.model.in_(models))
+        .order_by(RatingRun.created_at, ModelRating.model)
+    )
+    return [(aware(at), model, rating) for at, model, rating in rows]

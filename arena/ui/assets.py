@@ -1,0 +1,105 @@
+"""The page's CSS and the few lines of JavaScript behind the language switch.
+
+Gradio's ``gr.I18n`` chooses the locale from the browser. The switch stores the choice
+in ``localStorage['tanuki-arena-lang']`` (or takes ``?lang=ja|en`` from the address)
+and applies it with ``changeLocale``, the function Gradio's own settings panel uses,
+exported by its ``core`` module; that module is found among the page's loaded scripts.
+Handlers receive the same choice through the page's ``lang`` state.
+"""
+
+from __future__ import annotations
+
+STORAGE_KEY = "tanuki-arena-lang"
+
+_SET_LOCALE = """
+window.__tanukiSetLocale = async (lang) => {
+  const pick = (urls) => urls.find((u) => /\\/assets\\/core-[\\w-]+\\.js(\\?|$)/.test(u));
+  const url =
+    pick(performance.getEntriesByType("resource").map((e) => e.name)) ||
+    pick([...document.querySelectorAll("link[href], script[src]")].map((e) => e.href || e.src));
+  if (!url) return false;
+  try {
+    const core = await import(url);
+    if (typeof core.changeLocale !== "function") return false;
+    core.changeLocale(lang);
+    document.documentElement.lang = lang;
+    return true;
+  } catch (err) {
+    console.warn("tanuki-arena: language switch failed", err);
+    return false;
+  }
+};
+"""
+
+
+def detect_language_js(default: str) -> str:
+    """Page-load JS: settle the language (address, saved choice, browser, default)."""
+    return f"""async (token, lang, choice) => {{
+  {_SET_LOCALE}
+  const KEY = "{STORAGE_KEY}";
+  const ok = (v) => v === "ja" || v === "en";
+  const query = new URLSearchParams(window.location.search).get("lang");
+  if (ok(query)) window.localStorage.setItem(KEY, query);
+  const saved = window.localStorage.getItem(KEY);
+  const nav = (navigator.language || "").toLowerCase();
+  const auto = nav.startsWith("ja") ? "ja" : nav.startsWith("en") ? "en" : "{default}";
+  const chosen = ok(query) ? query : ok(saved) ? saved : auto;
+  await window.__tanukiSetLocale(chosen);
+  return [token, chosen, chosen];
+}}"""
+
+
+SWITCH_LANGUAGE_JS = f"""async (choice, ...rest) => {{
+  if (choice === "ja" || choice === "en") {{
+    window.localStorage.setItem("{STORAGE_KEY}", choice);
+    if (window.__tanukiSetLocale) await window.__tanukiSetLocale(choice);
+  }}
+  return [choice, ...rest];
+}}"""
+
+CSS = """
+.ta-header { align-items: center; }
+.ta-header h1 { margin: 0; font-size: 1.6em; }
+#lang-switch { max-width: 260px; }
+#arena-reveal, #named-arena-reveal { font-size: 1.05em; }
+.ta-status { margin: 0; min-height: 1.4em; color: var(--body-text-color-subdued); }
+/* A chat pane must not be cleared in the browser alone: the battle lives on the server. */
+.ta-pane .icon-button-wrapper.top-panel { display: none !important; }
+.ta-votes button { white-space: normal; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; }
+button:focus-visible, textarea:focus-visible, input:focus-visible {
+  outline: 3px solid #2563eb !important; outline-offset: 2px; }
+/* charts */
+.ta-chart { margin: 0.5em 0 1.5em; }
+.ta-chart figcaption { font-weight: 600; margin-bottom: 0.5em; }
+.ta-iv { list-style: none; margin: 0; padding: 0; }
+.ta-iv-row, .ta-iv-axis { display: flex; align-items: center; gap: 8px; min-height: 22px; }
+.ta-iv-name { flex: 0 0 34%; text-align: right; overflow: hidden; text-overflow: ellipsis;
+  white-space: nowrap; font-size: 0.85em; }
+.ta-iv-track { position: relative; flex: 1 1 auto; height: 16px;
+  border-left: 1px solid #bbb; background: repeating-linear-gradient(90deg, transparent 0,
+  transparent calc(20% - 1px), #eee calc(20% - 1px), #eee 20%); }
+.ta-iv-axis .ta-iv-track { background: none; border-left: 0; height: 1.2em; }
+.ta-iv-bar { position: absolute; top: 7px; height: 3px; background: #4b7bd0; border-radius: 2px; }
+.ta-iv-dot { position: absolute; top: 3px; width: 10px; height: 10px; margin-left: -5px;
+  border-radius: 50%; background: #d9480f; }
+.ta-iv-value { flex: 0 0 3.2em; font-variant-numeric: tabular-nums; font-size: 0.85em; }
+.ta-tick { position: absolute; transform: translateX(-50%); font-size: 0.75em; color: #666; }
+.ta-axis-title { text-align: center; font-size: 0.8em; color: #666; }
+.ta-heat-wrap { max-width: 100%; overflow-x: auto; }
+.ta-heat { border-collapse: collapse; font-size: 0.75em; font-variant-numeric: tabular-nums; }
+.ta-heat th, .ta-heat td { border: 1px solid #ddd; padding: 2px 4px; text-align: center;
+  color: #111; }
+.ta-heat thead th { vertical-align: bottom; height: 9em; white-space: nowrap; }
+.ta-heat thead th span { writing-mode: vertical-rl; transform: rotate(180deg); }
+.ta-heat tbody th { text-align: right; white-space: nowrap; }
+.ta-heat .ta-diag { background: #f3f3f3; }
+.ta-heat .ta-none { color: #999; font-size: 0.8em; }
+.ta-note { font-size: 0.85em; color: var(--body-text-color-subdued); }
+@media (max-width: 640px) {
+  .gradio-container { padding: 4px !important; }
+  .ta-iv-name { flex-basis: 40%; }
+  .ta-header h1 { font-size: 1.25em; }
+}
+"""
