@@ -312,9 +312,11 @@ class BattleTab:
     # -- handlers -------------------------------------------------------------------
 
     async def on_send(
-        self, page: Page, prompt: str, token: str, lang: str, *picks: str,
-        request: gr.Request = None,
+        self, page: Page, prompt: str, token: str, lang: str, request: gr.Request,
+        *picks: str,
     ) -> AsyncIterator[dict]:  # fmt: skip
+        # ``request`` stands before ``*picks``: Gradio only injects it into positional
+        # parameters, and a keyword-only one would silently stay None (no client address).
         """Send a prompt: start a battle or add a turn, streaming both panes."""
         page, lang = page if isinstance(page, Page) else Page(), lang_of(lang)
         if page.voted:
