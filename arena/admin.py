@@ -17,6 +17,8 @@ import hmac
 import json
 import math
 import secrets
+import shutil
+import tempfile
 import threading
 import time as _time
 from collections import deque
@@ -34,7 +36,7 @@ from arena.db import repo
 from arena.db.engine import session_factory
 from arena.db.models import AuditLog, Battle, BattleStatus, Message, Model, Vote, Voter
 from arena.errors import ArenaError, ConfigError
-from arena.export import JUDGE_PREFIX, ExportOptions, export, pseudonym
+from arena.export import JUDGE_PREFIX, ExportOptions, export, manifest_path, pseudonym
 
 PBKDF2_ITERATIONS = 600_000
 MAX_FAILURES = 5
@@ -490,6 +492,22 @@ class AdminConsole:
         detail = {k: manifest[k] for k in ("format", "rows", "sha256", "filters")}
         self.audit(actor, "export", manifest["file"], json.dumps(detail))
         return manifest
+
+    def export_to_temp(
+        self, actor: str, fmt: str, options: ExportOptions
+    ) -> tuple[Path, Path, dict[str, Any]]:
+        """Export into a new temporary directory (the caller removes it when served).
+
+        Returns the file, its manifest file and the manifest.
+        """
+        tmp = Path(tempfile.mkdtemp(prefix="arena-export-"))
+        out = tmp / f"arena-votes-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{fmt}"
+        try:
+            manifest = self.export(actor, out, fmt, options)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out, manifest_path(out), manifest
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.sessions() as s:

@@ -144,7 +144,8 @@ def seed(engine: Engine, n_random: int = 0, rng_seed: int = 7) -> Seeded:
         _battle(s, seeded, v0, m0, m3, T0 + timedelta(days=4), mode=BattleMode.NAMED)
         _battle(s, seeded, v1, m0, m2, T0 + timedelta(days=5), flag=True)
         _battle(s, seeded, v2, m3, m2, T0 + timedelta(days=6), voided=True)
-        _battle(s, seeded, v3, m0, m1, T0 + timedelta(days=7), winner=None)
+        _battle(s, seeded, v3, m0, m1, T0 + timedelta(days=7), winner=None,
+                status=BattleStatus.READY)  # fmt: skip
         _battle(s, seeded, v3, m2, m3, T0 + timedelta(days=8), winner=None,
                 status=BattleStatus.FAILED)  # fmt: skip
         _battle(s, seeded, v0, m0, None, T0 + timedelta(days=9), winner=None,

@@ -1,0 +1,275 @@
+"""The admin console page (mounted at ``/admin`` behind Gradio's login, never linked from
+the volunteer page): battles, one battle's conversation, voiding votes, models, today's
+figures, export, deleting a voter's data, recomputing, and the audit log.
+
+Gradio's login guards the page's routes, and every handler checks again that the
+request's logged-in user is a configured admin before calling :class:`AdminConsole`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import gradio as gr
+
+from arena.admin import AdminAuth, AdminConsole, BattleFilter
+from arena.errors import ArenaError
+from arena.export import ExportOptions, parse_moment
+
+BATTLE_COLUMNS = (
+    "created_at", "id", "mode", "status", "model_a", "model_b", "winner", "voided",
+    "flag_identity", "flag_moderation", "voter",
+)  # fmt: skip
+YES_NO = ["any", "yes", "no"]
+PRIVATE = {"api_visibility": "private"}
+
+
+def require_admin(auth: AdminAuth, request: gr.Request | None) -> str:
+    """The logged-in admin's name; raises ``gr.Error`` for anyone else."""
+    user = getattr(request, "username", None)
+    if not auth.is_admin(user):
+        raise gr.Error("Not authorised: log in as an admin.")
+    return str(user)
+
+
+@contextmanager
+def shown_errors() -> Iterator[None]:
+    """Refusals from the console as a Gradio error message."""
+    try:
+        yield
+    except ArenaError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def _yes_no(value: str | None) -> bool | None:
+    return None if value in (None, "any") else value == "yes"
+
+
+def _battles_tab(console: AdminConsole, auth: AdminAuth) -> None:
+    with gr.Row():
+        model = gr.Dropdown(label="Model", choices=[], allow_custom_value=True, scale=2)
+        since = gr.Textbox(label="From (UTC, YYYY-MM-DD)")
+        until = gr.Textbox(label="Until (inclusive)")
+    with gr.Row():
+        flagged = gr.Radio(YES_NO, value="any", label="Flagged")
+        failed = gr.Radio(YES_NO, value="any", label="Failed")
+        voted = gr.Radio(YES_NO, value="any", label="Voted")
+        limit = gr.Number(value=100, precision=0, minimum=1, maximum=500, label="Rows")
+    search = gr.Button("Search", variant="primary", elem_id="admin-search")
+    table = gr.Dataframe(headers=list(BATTLE_COLUMNS), interactive=False, elem_id="admin-battles")
+    with gr.Row():
+        battle_id = gr.Textbox(label="Battle id", elem_id="admin-battle-id", scale=3)
+        show = gr.Button("Show", elem_id="admin-show")
+    info = gr.JSON(label="Battle", elem_id="admin-battle")
+    with gr.Row():
+        side_a = gr.Chatbot(label="Model A", elem_id="admin-side-a", height=360)
+        side_b = gr.Chatbot(label="Model B", elem_id="admin-side-b", height=360)
+    with gr.Row():
+        reason = gr.Textbox(label="Reason for voiding", scale=3)
+        void = gr.Button("Void vote", variant="stop", elem_id="admin-void")
+        unvoid = gr.Button("Restore vote", elem_id="admin-unvoid")
+    status = gr.Markdown(elem_id="admin-status")
+
+    def list_battles(m, s, u, fl, fa, vo, n, request: gr.Request):
+        require_admin(auth, request)
+        with shown_errors():
+            rows = console.battles(
+                BattleFilter(
+                    model=m or None, since=parse_moment(s or None),
+                    until=parse_moment(u or None, end=True), flagged=_yes_no(fl),
+                    failed=_yes_no(fa), voted=_yes_no(vo), limit=int(n or 100),
+                )
+            )  # fmt: skip
+        names = [x["name"] for x in console.models()]
+        data = [[row[c] for c in BATTLE_COLUMNS] for row in rows]
+        return gr.update(value=data), gr.update(choices=names)
+
+    def show_battle(bid, request: gr.Request):
+        user = require_admin(auth, request)
+        with shown_errors():
+            battle = console.battle(user, (bid or "").strip())
+        messages = battle.pop("messages")
+        sides = [
+            [{"role": m["role"], "content": m["content"] or f"({m['error']})"} for m in messages
+             if m["side"] == side]
+            for side in ("a", "b")
+        ]  # fmt: skip
+        battle["messages"] = [{k: v for k, v in m.items() if k != "content"} for m in messages]
+        return battle, sides[0], sides[1]
+
+    def set_void(bid, why, request: gr.Request, *, voided: bool):
+        user = require_admin(auth, request)
+        with shown_errors():
+            if voided:
+                done = console.void_vote(user, (bid or "").strip(), why)
+            else:
+                done = console.unvoid_vote(user, (bid or "").strip())
+        word = "voided" if done["voided"] else "restored"
+        return f"The vote of `{done['battle']}` is {word}."
+
+    def select_row(evt: gr.SelectData, request: gr.Request):
+        require_admin(auth, request)
+        row = evt.row_value or []
+        return row[1] if len(row) > 1 else ""
+
+    filters = [model, since, until, flagged, failed, voted, limit]
+    search.click(list_battles, filters, [table, model], **PRIVATE)
+    show.click(show_battle, [battle_id], [info, side_a, side_b], **PRIVATE)
+    table.select(select_row, None, [battle_id], **PRIVATE)
+
+    def void_vote(b, w, request: gr.Request):
+        return set_void(b, w, request, voided=True)
+
+    def unvoid_vote(b, w, request: gr.Request):
+        return set_void(b, w, request, voided=False)
+
+    void.click(void_vote, [battle_id, reason], [status], **PRIVATE)
+    unvoid.click(unvoid_vote, [battle_id, reason], [status], **PRIVATE)
+
+
+def _models_tab(console: AdminConsole, auth: AdminAuth) -> None:
+    table = gr.Dataframe(
+        headers=["name", "provider", "enabled", "demo"], interactive=False, elem_id="admin-models"
+    )
+    with gr.Row():
+        name = gr.Dropdown(label="Model", choices=[], allow_custom_value=True, scale=3)
+        enable = gr.Button("Enable", elem_id="admin-enable")
+        disable = gr.Button("Disable", variant="stop", elem_id="admin-disable")
+        refresh = gr.Button("Refresh")
+
+    def load(request: gr.Request):
+        require_admin(auth, request)
+        rows = console.models()
+        data = [[m["name"], m["provider"], m["enabled"], m["demo"]] for m in rows]
+        return gr.update(value=data), gr.update(choices=[m["name"] for m in rows])
+
+    def toggle(model, request: gr.Request, *, on: bool):
+        user = require_admin(auth, request)
+        with shown_errors():
+            console.set_model_enabled(user, model or "", on)
+        return load(request)
+
+    def turn_on(model, request: gr.Request):
+        return toggle(model, request, on=True)
+
+    def turn_off(model, request: gr.Request):
+        return toggle(model, request, on=False)
+
+    refresh.click(load, None, [table, name], **PRIVATE)
+    enable.click(turn_on, [name], [table, name], **PRIVATE)
+    disable.click(turn_off, [name], [table, name], **PRIVATE)
+
+
+def _today_tab(console: AdminConsole, auth: AdminAuth) -> None:
+    refresh = gr.Button("Refresh", elem_id="admin-today-refresh")
+    totals = gr.JSON(label="Today (UTC)", elem_id="admin-today")
+    per_model = gr.Dataframe(headers=["model", "battles", "failed", "votes"], interactive=False)
+
+    def load(request: gr.Request):
+        require_admin(auth, request)
+        figures = console.today()
+        rows = [[m, d["battles"], d["failed"], d["votes"]] for m, d in figures["per_model"].items()]
+        return {k: v for k, v in figures.items() if k != "per_model"}, rows
+
+    refresh.click(load, None, [totals, per_model], **PRIVATE)
+
+
+def _export_tab(console: AdminConsole, auth: AdminAuth) -> None:
+    with gr.Row():
+        fmt = gr.Radio(["jsonl", "csv", "parquet"], value="jsonl", label="Format")
+        since = gr.Textbox(label="Votes from (UTC, YYYY-MM-DD)")
+        until = gr.Textbox(label="Votes until (inclusive)")
+        models = gr.Textbox(label="Only battles between these models (comma-separated)")
+    with gr.Row():
+        named = gr.Checkbox(label="Include named-mode battles")
+        flagged = gr.Checkbox(label="Include flagged battles")
+        voided = gr.Checkbox(label="Include voided votes")
+        convs = gr.Checkbox(value=True, label="Include conversations")
+    go = gr.Button("Export", variant="primary", elem_id="admin-export")
+    files = gr.File(label="Export and manifest", file_count="multiple", elem_id="admin-files")
+    summary = gr.JSON(label="Manifest")
+
+    def run(f, s, u, m, n, fl, v, c, request: gr.Request):
+        user = require_admin(auth, request)
+        with shown_errors():
+            options = ExportOptions(
+                since=parse_moment(s or None), until=parse_moment(u or None, end=True),
+                models=tuple(x.strip() for x in (m or "").split(",") if x.strip()),
+                include_named=n, include_flagged=fl, include_voided=v, conversations=c,
+            )  # fmt: skip
+            out, manifest_file, manifest = console.export_to_temp(user, f, options)
+        return [str(out), str(manifest_file)], manifest
+
+    inputs = [fmt, since, until, models, named, flagged, voided, convs]
+    go.click(run, inputs, [files, summary], **PRIVATE)
+
+
+def _privacy_tab(console: AdminConsole, auth: AdminAuth) -> None:
+    gr.Markdown(
+        "Delete everything of one voter (battles, messages, votes). Give the `judge` id "
+        "shown in exports (`arena_user_...`) or the voter's browser token. Recompute the "
+        "ratings afterwards."
+    )
+    voter = gr.Textbox(label="Voter (judge id or token)", elem_id="admin-voter")
+    sure = gr.Checkbox(label="I understand this cannot be undone")
+    go = gr.Button("Delete this voter's data", variant="stop", elem_id="admin-delete")
+    result = gr.JSON(label="Deleted")
+
+    def delete(ident, confirmed, request: gr.Request):
+        user = require_admin(auth, request)
+        if not confirmed:
+            raise gr.Error("Tick the confirmation first.")
+        with shown_errors():
+            return console.delete_voter(user, ident or "")
+
+    go.click(delete, [voter, sure], [result], **PRIVATE)
+
+
+def _ratings_tab(console: AdminConsole, auth: AdminAuth) -> None:
+    go = gr.Button("Recompute ratings now", variant="primary", elem_id="admin-recompute")
+    result = gr.JSON(label="Rating run")
+
+    def run(request: gr.Request):
+        user = require_admin(auth, request)
+        with shown_errors():
+            return console.recompute(user)
+
+    go.click(run, None, [result], concurrency_limit=1, **PRIVATE)
+
+
+def _audit_tab(console: AdminConsole, auth: AdminAuth) -> None:
+    refresh = gr.Button("Refresh", elem_id="admin-audit-refresh")
+    table = gr.Dataframe(
+        headers=["at", "actor", "action", "target", "detail"], interactive=False,
+        elem_id="admin-audit",
+    )  # fmt: skip
+
+    def load(request: gr.Request):
+        require_admin(auth, request)
+        return [[r[k] for k in ("at", "actor", "action", "target", "detail")]
+                for r in console.audit_log(200)]  # fmt: skip
+
+    refresh.click(load, None, [table], **PRIVATE)
+
+
+def build_admin(console: AdminConsole, auth: AdminAuth) -> gr.Blocks:
+    """The admin page. Export files in Gradio's cache are deleted after an hour."""
+    with gr.Blocks(title="Tanuki Arena admin", delete_cache=(3600, 3600)) as blocks:
+        gr.Markdown("# Tanuki Arena admin", elem_id="admin-title")
+        with gr.Tabs(elem_id="admin-tabs"):
+            for label, builder in (
+                ("Battles", _battles_tab),
+                ("Models", _models_tab),
+                ("Today", _today_tab),
+                ("Export", _export_tab),
+                ("Privacy", _privacy_tab),
+                ("Ratings", _ratings_tab),
+                ("Audit log", _audit_tab),
+            ):
+                with gr.Tab(label, elem_id=f"admin-tab-{label.split()[0].lower()}"):
+                    builder(console, auth)
+    return blocks
+
+
+__all__ = ["build_admin", "require_admin"]
