@@ -50,7 +50,7 @@ from arena.db.models import (
     utcnow,
 )
 from arena.errors import ArenaError, ConfigError
-from ratings import DEFAULT_LEVEL, DEFAULT_PRIOR, WINNER_CODES, RatingsError
+from ratings import DEFAULT_LEVEL, DEFAULT_PRIOR, WINNER_CODES, Leaderboard, RatingsError
 from ratings import leaderboard_from_counts as fit_leaderboard
 
 logger = logging.getLogger(__name__)
@@ -200,11 +200,7 @@ def job_lock(
     it is still ours (a run that was taken over must not release its successor's lock).
     """
     lock = HeldLock(name, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
-    try:
-        with factory() as session, session.begin():
-            session.add(JobLock(name=name, holder=lock.holder, acquired_at=utcnow()))
-    except IntegrityError:
-        _take_over_stale(factory, lock, stale_after)
+    _acquire(factory, lock, stale_after)
     try:
         yield lock
     finally:
@@ -214,12 +210,24 @@ def job_lock(
             )
 
 
-def _take_over_stale(factory: SessionFactory, lock: HeldLock, stale_after: timedelta) -> None:
+def _acquire(factory: SessionFactory, lock: HeldLock, stale_after: timedelta) -> None:
+    for _attempt in range(3):
+        try:
+            with factory() as session, session.begin():
+                session.add(JobLock(name=lock.name, holder=lock.holder, acquired_at=utcnow()))
+            return
+        except IntegrityError:
+            if _take_over_stale(factory, lock, stale_after):
+                return
+    raise RecomputeError(f"could not take the {lock.name!r} lock: it keeps changing hands")
+
+
+def _take_over_stale(factory: SessionFactory, lock: HeldLock, stale_after: timedelta) -> bool:
+    """Take the lock if its row is stale (True); False if the row vanished (retry)."""
     with factory() as session, session.begin():
         row = session.get(JobLock, lock.name)
-        if row is None:  # released between our INSERT and this read: retry once
-            session.add(JobLock(name=lock.name, holder=lock.holder, acquired_at=utcnow()))
-            return
+        if row is None:
+            return False
         holder, since = row.holder, _aware(row.acquired_at)
         if utcnow() - since < stale_after:
             raise LockBusy(holder, since)
@@ -236,6 +244,7 @@ def _take_over_stale(factory: SessionFactory, lock: HeldLock, stale_after: timed
         f"(older than {stale_after}); that run probably died"
     )
     logger.warning("recompute: %s", lock.took_over)
+    return True
 
 
 def _confirm_lock(session: Session, lock: HeldLock) -> None:
@@ -266,6 +275,49 @@ def _factory(target: Engine | SessionFactory) -> SessionFactory:
 def _newest(session: Session) -> RatingRun | None:
     order = (RatingRun.created_at.desc(), RatingRun.id.desc())
     return session.scalars(select(RatingRun).order_by(*order).limit(1)).first()
+
+
+def _new_run(
+    board: Leaderboard,
+    counts: VoteCounts,
+    method: str,
+    anchor: str,
+    level: float,
+    rounds: int,
+    seed: int,
+    note: str,
+) -> RatingRun:
+    bootstrap = method == "bootstrap"
+    run = RatingRun(
+        method=method,
+        anchor=anchor,
+        level=level,
+        rounds=rounds if bootstrap else None,
+        seed=seed if bootstrap else None,
+        votes_used=counts.used,
+        excluded_failed=counts.excluded["failed"],
+        excluded_flagged=counts.excluded["flagged"],
+        excluded_named=counts.excluded["named"],
+        excluded_voided=counts.excluded["voided"],
+        note=note,
+    )
+    run.ratings = [
+        ModelRating(
+            model=row.model,
+            rank=row.rank,
+            rating=row.rating,
+            ci_lower=row.ci_lower,
+            ci_upper=row.ci_upper,
+            battles=row.battles,
+            wins=row.wins,
+            ties=row.ties_plain,
+            ties_bothbad=row.ties_bothbad,
+            losses=row.losses,
+            win_rate=row.win_rate,
+        )
+        for row in board.rows
+    ]
+    return run
 
 
 def recompute(
@@ -317,41 +369,12 @@ def recompute(
             prior=prior,
             on_disconnected="largest",
         )
-        bootstrap = method == "bootstrap"
         notes = [*board.notes, f"prior: {prior:g} virtual ties per model"]
         if include_named:
             notes.append("named-mode battles included")
         if lock.took_over:
             notes.append(lock.took_over)
-        run = RatingRun(
-            method=method,
-            anchor=anchor,
-            level=level,
-            rounds=rounds if bootstrap else None,
-            seed=seed if bootstrap else None,
-            votes_used=counts.used,
-            excluded_failed=counts.excluded["failed"],
-            excluded_flagged=counts.excluded["flagged"],
-            excluded_named=counts.excluded["named"],
-            excluded_voided=counts.excluded["voided"],
-            note="\n".join(notes),
-        )
-        run.ratings = [
-            ModelRating(
-                model=row.model,
-                rank=row.rank,
-                rating=row.rating,
-                ci_lower=row.ci_lower,
-                ci_upper=row.ci_upper,
-                battles=row.battles,
-                wins=row.wins,
-                ties=row.ties_plain,
-                ties_bothbad=row.ties_bothbad,
-                losses=row.losses,
-                win_rate=row.win_rate,
-            )
-            for row in board.rows
-        ]
+        run = _new_run(board, counts, method, anchor, level, rounds, seed, "\n".join(notes))
         with factory() as session, session.begin():
             _confirm_lock(session, lock)
             session.add(run)
