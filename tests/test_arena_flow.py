@@ -27,7 +27,9 @@ def test_battle_vote_reveal_new_round_in_the_browser(app_server, page, artifacts
     page.goto(app_server.url, wait_until="domcontentloaded")
     page.wait_for_selector("#arena-prompt textarea", timeout=30_000)
     assert page.is_disabled("#vote-a") and page.is_disabled("#vote-bothbad")
-    assert page.inner_text("#arena-reveal").strip() == ""
+    page.wait_for_function(  # nothing revealed (once the page's load event has settled)
+        "() => document.querySelector('#arena-reveal').innerText.trim() === ''", timeout=15_000
+    )
 
     send(page, "人生最後の日に何を食べたいですか？")
     send(page, "その理由も教えてください。")  # a second turn before the vote
