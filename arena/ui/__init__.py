@@ -52,7 +52,7 @@ class ArenaPage:
             self.lang = gr.State(s.default_language)
             self.seen = gr.State({"leaderboard": False, "about": False})
             with gr.Row(elem_classes="ta-header", equal_height=True):
-                gr.Markdown(i18n("title"), elem_id="arena-title", scale=3)
+                gr.Markdown(i18n("title"), elem_id="arena-title", scale=3, min_width=320)
                 with gr.Column(scale=1, min_width=220):
                     self.switch = gr.Radio(
                         [("日本語", "ja"), ("English", "en")],
@@ -70,24 +70,25 @@ class ArenaPage:
 
     def _tabs(self, i18n: gr.I18n) -> None:
         voter, lang = self.voter, self.lang
-        with gr.Tab(i18n("tab_arena"), id="arena", elem_id="tab-arena"):
+        with gr.Tab(i18n("tab_arena"), id="arena", elem_id="tab-arena") as tab:
+            self.tabs = {"tab_arena": tab}
             gr.Markdown(i18n("rules"), elem_id="arena-rules")
             gr.Markdown(i18n("limits"), elem_id="arena-limits")
             self.blind.build(voter, lang, i18n)
         with gr.Tab(i18n("tab_leaderboard"), id="leaderboard", elem_id="tab-leaderboard") as tab:
             self.board.build(i18n)
-            self.board_tab = tab
+            self.board_tab = self.tabs["tab_leaderboard"] = tab
         with gr.Tab(i18n("tab_named"), id="named", elem_id="tab-named") as tab:
             gr.Markdown(i18n("rules"), elem_id="named-rules")
             self.named.build(voter, lang, i18n)
-            self.named_tab = tab
+            self.named_tab = self.tabs["tab_named"] = tab
         with gr.Tab(i18n("tab_chat"), id="chat", elem_id="tab-chat") as tab:
             gr.Markdown(i18n("rules"), elem_id="chat-rules")
             self.chat.build(voter, lang, i18n)
-            self.chat_tab = tab
+            self.chat_tab = self.tabs["tab_chat"] = tab
         with gr.Tab(i18n("tab_about"), id="about", elem_id="tab-about") as tab:
             self.about = gr.Markdown("", elem_id="about-text")
-            self.about_tab = tab
+            self.about_tab = self.tabs["tab_about"] = tab
 
     def _wire_page(self, blocks: gr.Blocks) -> None:
         private = {"api_visibility": "private", "show_progress": "hidden"}
@@ -103,6 +104,7 @@ class ArenaPage:
         redraw = [
             self.lang,
             self.switch,
+            *self.tabs.values(),
             *self.blind.outputs(),
             *self.named.outputs(),
             *self.chat.outputs,
@@ -129,17 +131,23 @@ class ArenaPage:
         return {
             self.lang: lang,
             self.switch: lang,
+            # Gradio redraws only the selected tab's title on a locale change: set them all.
+            **{tab: gr.update(label=t(key, lang)) for key, tab in self.tabs.items()},
             **self.blind.view(blind, lang),
             **self.named.view(named, lang),
             **self.chat.view(chat, lang),
         }
 
-    def on_load(self, token: str, lang: str, _choice: str) -> dict:
-        """Give a new browser its pseudonymous voter token; draw the tabs in its language."""
+    def on_load(self, token: str, _state: str, choice: str) -> dict:
+        """Give a new browser its pseudonymous voter token; draw the tabs in its language.
+
+        The language comes from the switch's value as the page's JS set it (a state's
+        value is kept on the server, so JS cannot set the ``lang`` state directly).
+        """
         if not isinstance(token, str) or len(token) != 32:
             token = secrets.token_hex(16)
         fresh = (TabPage(), TabPage(), TabPage())
-        return {self.voter: token, **self._views(lang_of(lang), *fresh)}
+        return {self.voter: token, **self._views(lang_of(choice), *fresh)}
 
     def on_language(self, choice: str, seen: dict, *pages: object) -> dict:
         """Redraw every text made at run time in the newly chosen language."""

@@ -60,7 +60,6 @@ SWITCH_LANGUAGE_JS = f"""async (choice, ...rest) => {{
 CSS = """
 .ta-header { align-items: center; }
 .ta-header h1 { margin: 0; font-size: 1.6em; }
-#lang-switch { max-width: 260px; }
 #arena-reveal, #named-arena-reveal { font-size: 1.05em; }
 .ta-status { margin: 0; min-height: 1.4em; color: var(--body-text-color-subdued); }
 /* A chat pane must not be cleared in the browser alone: the battle lives on the server. */

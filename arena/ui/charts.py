@@ -85,7 +85,7 @@ def _diverging(v: float) -> str:
 def _sequential(v: float, top: float) -> str:
     """White to deep green for a count."""
     d = 0.0 if top <= 0 else math.sqrt(v / top)
-    return f"rgb({round(255 - 200 * d)},{round(255 - 90 * d)},{round(255 - 190 * d)})"
+    return f"rgb({round(255 - 150 * d)},{round(255 - 70 * d)},{round(255 - 140 * d)})"
 
 
 def heatmap(table: PairTable, kind: str, lang: str, total_models: int, elem_id: str) -> str:
