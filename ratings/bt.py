@@ -69,6 +69,10 @@ _ARMIJO = 1e-4
 _ROUNDOFF = 1e-12
 _MAX_HALVINGS = 60
 _STALL = 1e-14
+#: A round leaves chord steps when a step is not this much smaller than the last.
+_CHORD_RATE = 0.25
+#: Chord steps converge linearly: stop when a step is this small.
+_CHORD_TOL = 1e-9
 
 
 def check_prior(prior: float) -> None:
@@ -204,15 +208,25 @@ class _PairState:
 
 
 def _newton_batch(
-    theta: NDArray[np.float64], score: NDArray[np.float64], tol: float, max_iter: int
+    theta: NDArray[np.float64],
+    score: NDArray[np.float64],
+    tol: float,
+    max_iter: int,
+    shared_inverse: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """Damped Newton on a batch: ``theta`` (r, n), ``score`` (r, n, n); sum-to-zero.
 
     Works on the ``n (n - 1) / 2`` pairs ``i < j`` only (``P(j beats i) = 1 -
     P(i beats j)``) and keeps the per-pair terms of the accepted point: they
     give the loss for the line search and the probabilities for the next step,
-    so an iteration costs one ``exp`` and one ``log1p`` per pair and round,
-    plus one batched linear solve.
+    so an iteration costs one ``exp`` and one ``log1p`` per pair and round.
+
+    With ``shared_inverse`` (the inverse of one Hessian close to every round's,
+    such as the full-data Hessian in a bootstrap) rounds first take *chord*
+    steps ``-g @ shared_inverse``: one matrix product for the whole batch and
+    no factorisation per round, which also spares many small threaded LAPACK
+    calls. A round whose chord steps stop shrinking fast (``_CHORD_RATE``)
+    switches to exact Newton steps, solved per round.
     """
     rounds, n = theta.shape
     iu, ju = np.triu_indices(n, 1)
@@ -222,6 +236,8 @@ def _newton_batch(
     observed = score.sum(axis=-1)
     state = _PairState.at(theta, iu, ju)
     value = state.loss(upper, lower)
+    chord = np.full(rounds, shared_inverse is not None)
+    last_size = np.full(rounds, np.inf)
     active = np.arange(rounds)
     for _ in range(max_iter):
         if active.size == 0:
@@ -240,17 +256,23 @@ def _newton_batch(
         pair_matrix[:, iu, ju] = won
         pair_matrix[:, ju, iu] = gm * p_other
         grad = pair_matrix.sum(axis=-1) - (observed if full else observed[active])
-        weight = won * p_other  # N p (1 - p)
-        h = pair_matrix  # reuse the buffer for the Hessian
-        h[:, iu, ju] = -weight
-        h[:, ju, iu] = -weight
-        h[:, diag, diag] = 0.0
-        row = -h.sum(axis=-1)
-        # H is singular along the all-ones direction; adding c * 11^T / n makes it
-        # invertible without changing the step, which stays sum-to-zero.
-        h += (np.maximum(row.mean(axis=-1), 1e-12) / n)[:, None, None]
-        h[:, diag, diag] += row
-        step = -np.linalg.solve(h, grad[..., None])[..., 0]
+        on_chord = chord[active]
+        step = np.empty_like(grad)
+        if on_chord.any():
+            step[on_chord] = -grad[on_chord] @ shared_inverse
+        exact = np.flatnonzero(~on_chord)
+        if exact.size:
+            weight = won[exact] * p_other[exact]  # N p (1 - p)
+            h = pair_matrix[exact]
+            h[:, iu, ju] = -weight
+            h[:, ju, iu] = -weight
+            h[:, diag, diag] = 0.0
+            row = -h.sum(axis=-1)
+            # H is singular along the all-ones direction; adding c * 11^T / n makes
+            # it invertible without changing the step, which stays sum-to-zero.
+            h += (np.maximum(row.mean(axis=-1), 1e-12) / n)[:, None, None]
+            h[:, diag, diag] += row
+            step[exact] = -np.linalg.solve(h, grad[exact][..., None])[..., 0]
         size = np.abs(step).max(axis=-1)
         slope = (grad * step).sum(axis=-1)
         start = value[active]
@@ -278,8 +300,13 @@ def _newton_batch(
             state = trial
         else:
             state.put(active, trial)
-        # A full Newton step of size s leaves an error of order s^2 (quadratic convergence).
-        done = ((t == 1.0) & (size < tol)) | (t * size < _STALL)
+        # A full Newton step of size s leaves an error of order s^2 (quadratic
+        # convergence); a chord step of size s, one of order s (linear).
+        done = np.where(on_chord, size < _CHORD_TOL, (t == 1.0) & (size < tol))
+        done |= t * size < _STALL
+        slow = on_chord & ((t < 1.0) | (size > _CHORD_RATE * last_size[active]))
+        chord[active[slow]] = False
+        last_size[active] = size
         active = active[~done]
     if active.size:
         raise RuntimeError(f"Newton did not converge in {max_iter} iterations")
@@ -331,6 +358,10 @@ def fit_batch(
 ) -> NDArray[np.float64]:
     """Fit many score matrices at once (bootstrap rounds) by batched Newton.
 
+    With a warm start, rounds begin with chord steps through the inverse
+    Hessian of the mean score matrix (shared by all rounds) and finish with
+    exact Newton steps only where those converge slowly.
+
     Parameters
     ----------
     scores : ndarray, shape (r, n, n)
@@ -354,9 +385,14 @@ def fit_batch(
     if n < 2:
         return theta
     theta -= theta.mean(axis=-1, keepdims=True)
+    shared = None
+    if rounds > 1 and theta0 is not None:
+        mean_theta = theta.mean(axis=0)
+        h = hessian(mean_theta, scores.mean(axis=0))
+        shared = np.linalg.inv(h + max(float(np.trace(h)) / n, 1e-12) / n)
     per_batch = max(1, BATCH_ENTRIES // (n * n))
     for start in range(0, rounds, per_batch):
         part = slice(start, start + per_batch)
-        theta[part] = _newton_batch(theta[part].copy(), scores[part], tol, max_iter)
+        theta[part] = _newton_batch(theta[part].copy(), scores[part], tol, max_iter, shared)
     theta -= theta.mean(axis=-1, keepdims=True)
     return theta
