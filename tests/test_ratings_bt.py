@@ -35,7 +35,7 @@ def _load(name: str) -> dict:
     return json.loads((GOLDEN / name).read_text(encoding="utf-8"))
 
 
-def _wikipedia_counts() -> tuple[list[str], object]:
+def _wikipedia_counts() -> tuple[list[str], tuple[list[int], list[int], list[int], list[int]]]:
     data = _load("ratings_wikipedia.json")
     names = sorted(data["strengths"])
     a, b, o, c = [], [], [], []
@@ -112,7 +112,9 @@ def test_hessian_matches_finite_differences_of_gradient(seed: int) -> None:
     np.testing.assert_allclose(exact.sum(axis=1), 0.0, atol=1e-12)
 
 
-def _simulated_votes(seed: int, votes: int = 3000) -> tuple[list[str], np.ndarray, ...]:
+def _simulated_votes(
+    seed: int, votes: int = 3000
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     table = _load("seed_table.json")["models"]
     names = [m["model"] for m in table]
     truth = np.array([m["rating"] for m in table])

@@ -11,6 +11,7 @@ from ratings import (
     JSON_KEYS,
     DisconnectedGraphError,
     InvalidInputError,
+    Leaderboard,
     NoMLEError,
     Outcome,
     aggregate,
@@ -45,7 +46,7 @@ CORE = (
 )
 
 
-def _assert_no_nan(board) -> None:
+def _assert_no_nan(board: Leaderboard) -> None:
     for row in board.rows:
         values = [row.rating, row.ci_lower, row.ci_upper, row.win_rate]
         assert not any(math.isnan(v) for v in values), row

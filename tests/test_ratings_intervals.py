@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from ratings import ELO_SCALE, Outcome, aggregate, rank_ub, rate
+from ratings import ELO_SCALE, Outcome, PairCounts, RatingFit, aggregate, rank_ub, rate
 from ratings.bt import fit, hessian, regularised_score
 from ratings.intervals import (
     bootstrap_scores,
@@ -75,20 +75,22 @@ def _cell_probabilities() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
 CELLS = _cell_probabilities()
 
 
-def simulate_counts(rng: np.random.Generator, votes: int = SEED_VOTES):
+def simulate_counts(rng: np.random.Generator, votes: int = SEED_VOTES) -> PairCounts:
     """Aggregated counts of ``votes`` simulated battles."""
     a, b, o, probability = CELLS
     return aggregate(a, b, o, TRUTH.size, rng.multinomial(votes, probability))
 
 
-def simulate_votes(rng: np.random.Generator, votes: int = SEED_VOTES):
+def simulate_votes(
+    rng: np.random.Generator, votes: int = SEED_VOTES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One row per simulated battle: (a, b, outcome)."""
     a, b, o, probability = CELLS
     pick = rng.choice(probability.size, size=votes, p=probability)
     return a[pick], b[pick], o[pick]
 
 
-def _covered(result, truth: np.ndarray = TRUTH) -> np.ndarray:
+def _covered(result: RatingFit, truth: np.ndarray = TRUTH) -> np.ndarray:
     assert result.in_core.all()
     anchored_truth = truth - truth.mean() + result.rating.mean()
     return (result.ci_lower <= anchored_truth) & (anchored_truth <= result.ci_upper)
