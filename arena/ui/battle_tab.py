@@ -244,6 +244,7 @@ class BattleTab:
             button.click(
                 functools.partial(self.on_vote, winner=winner),
                 state, self.outputs(), api_name=f"{p}_vote_{winner.name.lower()}",
+                show_progress="hidden",
             )  # fmt: skip
         self.new_round.click(self.on_new_round, [lang], self.outputs(), api_name=f"{p}_new_round")
 

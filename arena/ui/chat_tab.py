@@ -76,7 +76,9 @@ class ChatTab:
         inputs = [self.page, self.prompt, voter, lang, self.picker]
         self.send.click(self.on_send, inputs, api_name="chat_send", **stream)
         self.prompt.submit(self.on_send, inputs, api_visibility="private", **stream)
-        self.new_chat.click(self.on_new, [lang], self.outputs, api_name="chat_new")
+        self.new_chat.click(
+            self.on_new, [lang], self.outputs, api_name="chat_new", show_progress="hidden"
+        )
 
     def view(self, page: Page, lang: str, *, busy: bool = False) -> dict:
         """Every output of the tab for the page's situation."""
