@@ -241,3 +241,20 @@ def test_recompute_without_arena_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
     code, _, err = _main("recompute")
     assert code == EXIT_INPUT
     assert "runs arena.recompute, which could not be imported" in err
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"import sys\n{statement}\nprint(' '.join({{m.split('.')[0] for m in sys.modules}}))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return set(result.stdout.split())
+
+
+def test_ratings_imports_only_numpy_scipy_and_the_standard_library() -> None:
+    ours = _modules_after("import ratings, ratings.cli, ratings.io")
+    baseline = _modules_after(
+        "import numpy, scipy.optimize, scipy.special, scipy.sparse.csgraph, scipy.linalg"
+    )
+    assert not ours & {"arena", "sqlalchemy", "gradio", "pandas", "pyarrow", "httpx"}
+    assert ours - baseline - set(sys.stdlib_module_names) == {"ratings"}
