@@ -520,8 +520,13 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
         help="SQLAlchemy URL (default: DATABASE_URL, else arena.toml, else sqlite:///arena.db)",
     )
     add("--anchor", default=settings.rating_anchor, help="model pinned at 1000 (%(default)s)")
-    add("--ci", choices=("sandwich", "bootstrap"), default=settings.rating_ci)
-    add("--rounds", type=int, default=settings.rating_rounds, help="bootstrap rounds")
+    add(
+        "--ci",
+        choices=("sandwich", "bootstrap"),
+        default=settings.rating_ci,
+        help="interval method (%(default)s)",
+    )
+    add("--rounds", type=int, default=settings.rating_rounds, help="bootstrap rounds (%(default)s)")
     add("--seed", type=int, default=0, help="bootstrap seed (%(default)s)")
     add("--level", type=float, default=DEFAULT_LEVEL, help="interval coverage (%(default)s)")
     add("--include-named", action="store_true", help="also count named-mode battles")
