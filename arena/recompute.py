@@ -348,6 +348,7 @@ def recompute(
                     raise RecentRun(
                         f"rating run #{last.id} was stored less than {min_interval} ago"
                     )
+            as_of = utcnow()  # the run's time: the votes it saw were cast before this
             counts = count_votes(session, include_named=include_named)
         excluded = ", ".join(f"{n} {why}" for why, n in counts.excluded.items())
         if counts.used == 0:
@@ -375,6 +376,7 @@ def recompute(
         if lock.took_over:
             notes.append(lock.took_over)
         run = _new_run(board, counts, method, anchor, level, rounds, seed, "\n".join(notes))
+        run.created_at = as_of
         with factory() as session, session.begin():
             _confirm_lock(session, lock)
             session.add(run)

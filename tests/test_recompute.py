@@ -181,6 +181,10 @@ def cli(database_url: str, *args: str, cwd: Path) -> subprocess.Popen:
     )  # fmt: skip
 
 
+def aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def count_runs(engine: Engine) -> int:
     with session_factory(engine)() as s:
         return s.scalar(select(func.count()).select_from(RatingRun)) or 0
@@ -210,6 +214,8 @@ def test_run_matches_the_fit_of_only_the_used_votes(engine: Engine) -> None:
     with session_factory(engine)() as s:  # and it is really in the database
         stored = latest_run(s)
         assert stored is not None and stored.id == run.id
+        last_vote = s.scalar(select(func.max(Vote.created_at)))
+        assert aware(last_vote) <= aware(stored.created_at) <= datetime.now(UTC)
         assert_same(stored, expected_board(USED, anchor=ANCHOR))
         assert s.scalar(select(func.count()).select_from(JobLock)) == 0
 
