@@ -2,8 +2,8 @@
 
 The nightly job (``python -m ratings recompute``, a systemd timer, cron, or the in-app
 daily thread of :func:`start_daily`) asks the database for one ``GROUP BY`` over the
-votes -- ``(model_a, model_b, winner, why excluded) -> count`` -- so a million votes
-arrive as a few hundred rows, fits them with :mod:`ratings`, and stores a
+votes -- ``(model_a, model_b, winner) -> votes used, votes excluded per reason`` -- so a
+million votes arrive as at most ``4 * models**2`` rows, fits them with :mod:`ratings`, and stores a
 :class:`~arena.db.models.RatingRun` with one :class:`~arena.db.models.ModelRating` per
 rated model in one transaction. Every run is kept, for the history chart.
 
