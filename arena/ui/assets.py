@@ -96,9 +96,16 @@ button:focus-visible, textarea:focus-visible, input:focus-visible {
 .ta-heat .ta-diag { background: #f3f3f3; }
 .ta-heat .ta-none { color: #999; font-size: 0.8em; }
 .ta-note { font-size: 0.85em; color: var(--body-text-color-subdued); }
+/* Gradio folds tabs that do not fit into an unlabelled overflow menu; on a phone, wrap
+   them onto two lines instead (its width measurement uses the hidden copies below). */
+#tabs .tab-container.visually-hidden button { font-size: 1px !important; padding: 0 !important; }
+#tabs .tab-wrapper { height: auto !important; }
+#tabs [role="tablist"] { flex-wrap: wrap; height: auto !important; overflow: visible; row-gap: 6px; }
+#tabs [role="tablist"] button { flex: 0 0 auto; }
 @media (max-width: 640px) {
   .gradio-container { padding: 4px !important; }
   .ta-iv-name { flex-basis: 40%; }
   .ta-header h1 { font-size: 1.25em; }
+  .ta-header > * { min-width: 100% !important; }
 }
 """

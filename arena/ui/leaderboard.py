@@ -84,7 +84,7 @@ def table_frame(rows: list[stats.BoardRow], lang: str) -> pd.DataFrame:
             t("col_model", lang): r.model,
             t("col_rating", lang): round(r.rating),
             t("col_ci", lang): f"+{r.ci_upper - r.rating:.0f}/-{r.rating - r.ci_lower:.0f}",
-            t("col_win_rate", lang): round(r.win_rate, 2),
+            t("col_win_rate", lang): f"{r.win_rate:.2f}",
             t("col_battles", lang): r.battles,
             t("col_weights", lang): weights.get(r.weights or "", r.weights or ""),
             t("col_mt_bench", lang): _score(r.japanese_mt_bench, 1) or missing,

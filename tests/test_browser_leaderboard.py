@@ -1,0 +1,118 @@
+"""The leaderboard in Chromium: empty state, then every model with the computed figures.
+
+Votes go straight into the launched app's SQLite file; ``arena.recompute`` stores rating
+runs; the tab, once selected, shows the latest run's table and charts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy.orm import Session
+
+from arena.db import make_engine
+from arena.recompute import recompute
+from tests.conftest import RunningApp
+from tests.test_browser_anonymity import MODELS, loopback_config
+from tests.test_ui_stats import seed_votes
+
+pytestmark = pytest.mark.browser
+
+STRENGTHS = dict(zip(MODELS, (1000, 1150, 900, 1060), strict=True))
+ANCHOR = "Zephyrine-Alpha-7B"
+
+
+@pytest.fixture(scope="module")
+def board_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    # The models are never called here: a closed port stands in for the server.
+    app = RunningApp(
+        tmp_path_factory.mktemp("ui-board"), loopback_config("http://127.0.0.1:9/v1", ANCHOR)
+    )
+    yield app
+    app.stop()
+
+
+def open_board(page: Page, url: str) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
+    page.click("#tab-leaderboard-button")
+
+
+def test_empty_state(page: Page, board_app: RunningApp, artifacts: Path) -> None:
+    open_board(page, board_app.url)
+    expect(page.locator("#leaderboard-info")).to_contain_text(
+        "まだレーティングが計算されていません"
+    )
+    page.screenshot(path=str(artifacts / "leaderboard-empty.png"), full_page=True)
+
+
+def test_table_and_charts_show_the_latest_run(
+    browser, board_app: RunningApp, artifacts: Path
+) -> None:
+    engine = make_engine(board_app.database_url)
+    try:
+        for k in range(3):  # three nightly runs, for the history chart
+            with Session(engine) as s:
+                seed_votes(s, STRENGTHS, 400, seed=k)
+                s.commit()
+            run = recompute(engine, anchor=ANCHOR)
+    finally:
+        engine.dispose()
+    ratings = {r.model: r for r in run.ratings}
+    assert set(ratings) == set(MODELS)
+
+    for lang, locale in (("ja", "ja-JP"), ("en", "en-US")):
+        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        open_board(page, board_app.url)
+        table = page.locator("#leaderboard-table")
+        expect(table).to_contain_text(ANCHOR, timeout=15_000)
+        info = page.inner_text("#leaderboard-info")
+        assert f"{run.votes_used:,}" in info
+        for name, r in ratings.items():
+            row = table.locator(".virtual-row[role=row]", has_text=name)
+            cells = row.locator("[role=gridcell]").all_inner_texts()
+            text = " | ".join(cells)
+            assert str(round(r.rating)) in text, text
+            assert f"+{r.ci_upper - r.rating:.0f}/-{r.rating - r.ci_lower:.0f}" in text, text
+            assert str(r.battles) in text and f"{r.win_rate:.2f}" in text, text
+            assert ("オープン" if lang == "ja" else "open") in text or (
+                "非公開" if lang == "ja" else "closed"
+            ) in text
+            chart = page.locator("#chart-ratings li", has_text=name)
+            assert chart.get_attribute("aria-label").startswith(f"{name}: {r.rating:.0f}")
+            for heat in ("#leaderboard-winfrac", "#leaderboard-counts"):
+                expect(page.locator(heat)).to_contain_text(name)
+        assert table.locator(".virtual-row[role=row]").count() == len(MODELS)
+        expect(page.locator("#leaderboard-history")).to_be_visible()
+        headers = " ".join(table.locator("[role=columnheader]").all_inner_texts())
+        for word in ("順位", "勝率", "対戦回数") if lang == "ja" else ("Rank", "Win rate"):
+            assert word in headers
+        assert "Japanese MT-Bench" in headers and "Nejumi" in headers
+        page.screenshot(path=str(artifacts / f"leaderboard-{lang}-desktop.png"), full_page=True)
+        context.close()
+
+
+def test_leaderboard_on_a_phone(browser, board_app: RunningApp, artifacts: Path) -> None:
+    context = browser.new_context(
+        locale="ja-JP",
+        viewport={"width": 375, "height": 812},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
+    page = context.new_page()
+    page.goto(board_app.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
+    # On a narrow screen Gradio folds the other tabs into an overflow menu.
+    button = page.locator("#tab-leaderboard-button")
+    if not button.is_visible():
+        page.locator(".overflow-menu button, button.overflow-menu").first.click()
+    button.click()
+    expect(page.locator("#leaderboard-table")).to_contain_text(ANCHOR, timeout=15_000)
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.screenshot(path=str(artifacts / "leaderboard-ja-phone.png"), full_page=True)
+    context.close()
