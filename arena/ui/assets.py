@@ -100,7 +100,8 @@ button:focus-visible, textarea:focus-visible, input:focus-visible {
    them onto two lines instead (its width measurement uses the hidden copies below). */
 #tabs .tab-container.visually-hidden button { font-size: 1px !important; padding: 0 !important; }
 #tabs .tab-wrapper { height: auto !important; }
-#tabs [role="tablist"] { flex-wrap: wrap; height: auto !important; overflow: visible; row-gap: 6px; }
+#tabs [role="tablist"] { flex-wrap: wrap; height: auto !important; overflow: visible;
+  row-gap: 6px; }
 #tabs [role="tablist"] button { flex: 0 0 auto; }
 @media (max-width: 640px) {
   .gradio-container { padding: 4px !important; }
