@@ -72,7 +72,7 @@ _STALL = 1e-14
 #: A round leaves chord steps when a step is not this much smaller than the last.
 _CHORD_RATE = 0.25
 #: Chord steps converge linearly: stop when a step is this small.
-_CHORD_TOL = 1e-9
+_CHORD_TOL = 1e-7
 
 
 def check_prior(prior: float) -> None:
@@ -207,6 +207,29 @@ class _PairState:
         self.d[rows], self.e[rows], self.log_p[rows] = other.d, other.e, other.log_p
 
 
+class _PairSums:
+    """Per-model sums of packed pair values, by contiguous segment sums.
+
+    ``total(first, second)[:, k]`` adds ``first`` over the pairs where ``k``
+    is the first model and ``second`` over those where it is the second,
+    without building an (r, n, n) matrix.
+    """
+
+    def __init__(self, iu: NDArray[np.intp], ju: NDArray[np.intp], n: int) -> None:
+        self.n = n
+        self.by_second = np.argsort(ju, kind="stable")
+        # Every model but the last starts a segment of iu; every model but the
+        # first, a segment of ju (sorted): reduceat needs non-empty segments.
+        self.first_starts = np.searchsorted(iu, np.arange(n - 1))
+        self.second_starts = np.searchsorted(ju[self.by_second], np.arange(1, n))
+
+    def total(self, first: NDArray[np.float64], second: NDArray[np.float64]) -> NDArray[np.float64]:
+        out = np.zeros((first.shape[0], self.n))
+        out[:, :-1] = np.add.reduceat(first, self.first_starts, axis=1)
+        out[:, 1:] += np.add.reduceat(second[:, self.by_second], self.second_starts, axis=1)
+        return out
+
+
 def _newton_batch(
     theta: NDArray[np.float64],
     score: NDArray[np.float64],
@@ -230,6 +253,7 @@ def _newton_batch(
     """
     rounds, n = theta.shape
     iu, ju = np.triu_indices(n, 1)
+    sums = _PairSums(iu, ju, n)
     diag = np.arange(n)
     upper, lower = score[:, iu, ju], score[:, ju, iu]
     games = upper + lower
@@ -251,11 +275,8 @@ def _newton_batch(
         q = 1.0 / (1.0 + now.e)
         p = np.where(now.d >= 0, q, now.e * q)
         p_other = np.where(now.d >= 0, now.e * q, q)  # 1 - p, without cancellation
-        pair_matrix = np.zeros((active.size, n, n))
         won = gm * p
-        pair_matrix[:, iu, ju] = won
-        pair_matrix[:, ju, iu] = gm * p_other
-        grad = pair_matrix.sum(axis=-1) - (observed if full else observed[active])
+        grad = sums.total(won, gm * p_other) - (observed if full else observed[active])
         on_chord = chord[active]
         step = np.empty_like(grad)
         if on_chord.any():
@@ -263,11 +284,10 @@ def _newton_batch(
         exact = np.flatnonzero(~on_chord)
         if exact.size:
             weight = won[exact] * p_other[exact]  # N p (1 - p)
-            h = pair_matrix[exact]
+            h = np.zeros((exact.size, n, n))
             h[:, iu, ju] = -weight
             h[:, ju, iu] = -weight
-            h[:, diag, diag] = 0.0
-            row = -h.sum(axis=-1)
+            row = sums.total(weight, weight)
             # H is singular along the all-ones direction; adding c * 11^T / n makes
             # it invertible without changing the step, which stays sum-to-zero.
             h += (np.maximum(row.mean(axis=-1), 1e-12) / n)[:, None, None]
