@@ -18,6 +18,7 @@ from arena.battles import Arena
 from arena.config import load_settings
 from arena.db import make_engine, migrate, session_factory
 from arena.errors import ConfigError
+from arena.recompute import start_daily
 from arena.ui import CSS, build_ui
 
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         enable_monitoring=False,
         footer_links=[],
     )
+    start_daily(settings, engine)  # the in-app nightly rating run, when recompute_at is set
     mode = "offline demo models" if settings.is_demo else f"{len(settings.models)} models"
     backend = engine.url.get_backend_name()
     print(f"Tanuki Arena on http://{settings.host}:{settings.port} ({mode}, {backend})")
