@@ -8,12 +8,14 @@ with two threads and with two ``python -m ratings recompute`` processes at once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 import subprocess
 import sys
 import threading
+import time as timer
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
@@ -55,8 +57,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ["Tanuki-8B-dpo-v1.0", "Model-B", "Model-C", "Model-D", "Model-E"]
 ANCHOR = MODELS[0]
 RATING_TOL = 1e-6
-#: Bootstrap rounds that keep a fit busy for a few seconds (about 30 µs per round).
-SLOW_ROUNDS = 100_000
+#: How long a deliberately slow fit (a bootstrap with many rounds) keeps the lock.
+SLOW_FIT_SECONDS = 3.0
 
 # (model_a, model_b, winner) -> votes: the votes that must be used.
 USED = {
@@ -157,6 +159,15 @@ def expected_board(used: dict[tuple[int, int, Winner], int], **kwargs: object):
         on_disconnected="largest",
         **kwargs,
     )
+
+
+@functools.cache
+def slow_rounds() -> int:
+    """Bootstrap rounds that keep a fit of ``USED`` busy for ``SLOW_FIT_SECONDS``."""
+    probe = 10_000
+    start = timer.perf_counter()
+    expected_board(USED, anchor=ANCHOR, ci="bootstrap", rounds=probe, rng=np.random.default_rng())
+    return max(probe, int(probe * SLOW_FIT_SECONDS / (timer.perf_counter() - start)))
 
 
 def assert_same(run: RatingRun, board) -> None:
@@ -363,15 +374,14 @@ def test_the_lock_is_not_released_for_its_successor(engine: Engine) -> None:
 def test_two_threads_at_once_only_one_writes(engine: Engine) -> None:
     add_models(engine)
     add_used_votes(engine)
+    rounds = slow_rounds()
     start = threading.Barrier(2)
     outcomes: list[object] = []
 
     def run() -> None:
         start.wait()
         try:
-            outcomes.append(
-                recompute(engine, anchor=ANCHOR, method="bootstrap", rounds=SLOW_ROUNDS)
-            )
+            outcomes.append(recompute(engine, anchor=ANCHOR, method="bootstrap", rounds=rounds))
         except LockBusy as exc:
             outcomes.append(exc)
 
@@ -388,7 +398,7 @@ def test_two_threads_at_once_only_one_writes(engine: Engine) -> None:
 def test_two_processes_at_once_only_one_writes(engine: Engine, db_url: str, tmp_path) -> None:
     add_models(engine)
     add_used_votes(engine)
-    args = ("--ci", "bootstrap", "--rounds", str(SLOW_ROUNDS))
+    args = ("--ci", "bootstrap", "--rounds", str(slow_rounds()))
     procs = [cli(db_url, *args, cwd=tmp_path) for _ in range(2)]
     results = [(p.wait(180), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in results)
