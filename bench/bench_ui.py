@@ -1,0 +1,319 @@
+"""UI benchmarks: the leaderboard handler on a big database, and the arena page's first load.
+
+1. Leaderboard: 100 models, 1,000,000 votes and 30 rating runs. Times the handler that
+   produces every output of the leaderboard tab (``LeaderboardTab.load``: latest run,
+   table, interval plot, history, pair heatmaps), cold (a new process's first call: the
+   pair tables' one ``GROUP BY`` included) and warm (the pair tables cached for the run),
+   against a baseline that loads every usable vote into pandas and builds the pair
+   tables there. Figure: server time <= 300 ms.
+2. Page: ``python app.py`` (demo models), headless Chromium, time from navigation to an
+   interactive prompt (the load event has run), in fresh browser contexts. Figure:
+   median <= 2 s.
+
+    python bench/bench_ui.py [--db postgresql|sqlite] [--votes 1000000] [--quick]
+
+The filled PostgreSQL database ``arena_bench_ui`` is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import pandas as pd  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+
+from arena.db import make_engine, migrate, session_factory  # noqa: E402
+from arena.db.models import ModelRating, RatingRun  # noqa: E402
+
+PG_ADMIN = os.environ.get("ARENA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+# -- filling ------------------------------------------------------------------------
+
+
+def battle_rows(n_votes: int, n_models: int, n_voters: int, seed: int = 0):
+    """(battle id, voter, model a, model b, winner) tuples, Bradley-Terry outcomes."""
+    rng = random.Random(seed)
+    strength = [rng.gauss(1000, 120) for _ in range(n_models)]
+    for i in range(n_votes):
+        a = rng.randrange(n_models)
+        b = rng.randrange(n_models - 1)
+        b += b >= a
+        p = 1 / (1 + 10 ** ((strength[b] - strength[a]) / 400))
+        r = rng.random()
+        w = 2 if r < 0.15 else 3 if r < 0.2 else 0 if rng.random() < p else 1
+        yield f"{i:032x}", 1 + rng.randrange(n_voters), a + 1, b + 1, WINNERS[w]
+
+
+def fill_postgres(url: str, n_votes: int, n_models: int, n_voters: int) -> None:
+    import psycopg
+
+    def copy(cur: psycopg.Cursor, table: str, columns: str, lines) -> None:
+        with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as out:
+            buf = io.StringIO()
+            for k, line in enumerate(lines, 1):
+                buf.write(line)
+                if k % 100_000 == 0:
+                    out.write(buf.getvalue())
+                    buf = io.StringIO()
+            out.write(buf.getvalue())
+
+    stamp = T0.isoformat()
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        cur = conn.cursor()
+        copy(cur, "models", "id, name, provider, weights, description, enabled, demo, created_at",
+             (f"{i + 1}\tModel-{i:03d}\tvllm\t{'open' if i % 2 else 'closed'}\t\tt\tf\t{stamp}\n"
+              for i in range(n_models)))  # fmt: skip
+        copy(cur, "voters", "id, token, created_at",
+             (f"{i + 1}\t{i:032x}\t{stamp}\n" for i in range(n_voters)))  # fmt: skip
+        rows = list(battle_rows(n_votes, n_models, n_voters))
+        copy(cur, "battles",
+             "id, voter_id, model_a_id, model_b_id, mode, status, language, turns, "
+             "flag_identity, flag_moderation, created_at, ready_at",
+             (f"{bid}\t{v}\t{a}\t{b}\tanony\tvoted\tja\t1\tf\tf\t{stamp}\t{stamp}\n"
+              for bid, v, a, b, _ in rows))  # fmt: skip
+        copy(cur, "votes", "battle_id, voter_id, winner, seconds_to_vote, created_at, voided",
+             (f"{bid}\t{v}\t{w}\t3\t{stamp}\tf\n" for bid, v, _, _, w in rows))  # fmt: skip
+        for table in ("models", "voters", "votes"):
+            cur.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
+
+
+def fill_sqlite(path: str, n_votes: int, n_models: int, n_voters: int) -> None:
+    stamp = T0.strftime("%Y-%m-%d %H:%M:%S.000000")
+    con = sqlite3.connect(path)
+    con.executemany(
+        "INSERT INTO models (id, name, provider, weights, description, enabled, demo, "
+        "created_at) VALUES (?, ?, 'vllm', ?, '', 1, 0, ?)",
+        [(i + 1, f"Model-{i:03d}", "open" if i % 2 else "closed", stamp) for i in range(n_models)],
+    )
+    con.executemany(
+        "INSERT INTO voters (id, token, created_at) VALUES (?, ?, ?)",
+        [(i + 1, f"{i:032x}", stamp) for i in range(n_voters)],
+    )
+    rows = list(battle_rows(n_votes, n_models, n_voters))
+    con.executemany(
+        "INSERT INTO battles (id, voter_id, model_a_id, model_b_id, mode, status, language, "
+        "turns, flag_identity, flag_moderation, created_at, ready_at) "
+        "VALUES (?, ?, ?, ?, 'anony', 'voted', 'ja', 1, 0, 0, ?, ?)",
+        ((bid, v, a, b, stamp, stamp) for bid, v, a, b, _ in rows),
+    )
+    con.executemany(
+        "INSERT INTO votes (battle_id, voter_id, winner, seconds_to_vote, created_at, voided) "
+        "VALUES (?, ?, ?, 3, ?, 0)",
+        ((bid, v, w, stamp) for bid, v, _, _, w in rows),
+    )
+    con.commit()
+    con.execute("ANALYZE")
+    con.close()
+
+
+def add_runs(sessions: sessionmaker[Session], n_models: int, n_runs: int, votes: int) -> None:
+    """``n_runs`` daily rating runs, the last one after every vote."""
+    rng = random.Random(1)
+    base = [rng.gauss(1000, 120) for _ in range(n_models)]
+    with sessions.begin() as s:
+        for k in range(n_runs):
+            at = T0 + timedelta(days=k + 1)
+            ratings = [b + rng.gauss(0, 5) for b in base]
+            order = sorted(range(n_models), key=lambda i: -ratings[i])
+            run = RatingRun(created_at=at, method="sandwich", anchor="Model-000", level=0.95,
+                            votes_used=votes)  # fmt: skip
+            run.ratings = [
+                ModelRating(
+                    model=f"Model-{i:03d}", rank=pos + 1, rating=ratings[i],
+                    ci_lower=ratings[i] - 12, ci_upper=ratings[i] + 12,
+                    battles=2 * votes // n_models, wins=0, ties=0, ties_bothbad=0, losses=0,
+                    win_rate=0.5,
+                )
+                for pos, i in enumerate(order)
+            ]  # fmt: skip
+            s.add(run)
+
+
+# -- measuring ----------------------------------------------------------------------
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def pandas_baseline(sessions: sessionmaker[Session], board: object) -> object:
+    """Every usable vote into pandas, pair tables built there; the rest as the handler."""
+    from arena.db import stats
+    from arena.ui.leaderboard import Board, read_board
+
+    with sessions() as s:
+        run = stats.latest_run(s)
+        rows = stats.board(s, run.id)
+        frame = pd.read_sql(
+            text(
+                "SELECT ma.name AS a, mb.name AS b, v.winner AS w FROM votes v "
+                "JOIN battles b ON b.id = v.battle_id JOIN models ma ON ma.id = b.model_a_id "
+                "JOIN models mb ON mb.id = b.model_b_id WHERE b.mode = 'anony' "
+                "AND b.status != 'failed' AND NOT b.flag_identity AND NOT b.flag_moderation "
+                "AND NOT v.voided"
+            ),
+            s.connection(),
+        )
+    top = [r.model for r in rows[:20]]
+    frame = frame[frame.a.isin(top) & frame.b.isin(top)]
+    score_a = frame.w.map({"model_a": 1.0, "model_b": 0.0}).fillna(0.5)
+    both = pd.concat(
+        [
+            pd.DataFrame({"x": frame.a, "y": frame.b, "s": score_a}),
+            pd.DataFrame({"x": frame.b, "y": frame.a, "s": 1 - score_a}),
+        ]
+    )
+    grouped = both.groupby(["x", "y"]).s.agg(["sum", "count"])
+    battles = grouped["count"].unstack().reindex(index=top, columns=top).fillna(0).to_numpy()
+    wins = grouped["sum"].unstack().reindex(index=top, columns=top).fillna(0).to_numpy()
+    table = stats.PairTable(top, battles, wins)
+    full = read_board(sessions, _Fixed(table))
+    return board.render(Board(full.run, full.rows, table, full.history), "ja")
+
+
+class _Fixed:
+    """A pair cache that hands back a table computed elsewhere."""
+
+    def __init__(self, table: object) -> None:
+        self.table = table
+
+    def get(self, *_: object) -> object:
+        return self.table
+
+
+def bench_leaderboard(args: argparse.Namespace) -> None:
+    from arena.ui.leaderboard import LeaderboardTab, PairCache
+
+    n_models, n_voters, votes = 100, 5000, args.votes
+    if args.db == "postgresql":
+        import psycopg
+
+        name = "arena_bench_ui"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    else:
+        tmp = tempfile.mkdtemp(prefix="bench-ui-")
+        url = f"sqlite:///{tmp}/bench.db"
+    engine = make_engine(url)
+    migrate(engine)
+    start = time.perf_counter()
+    if args.db == "postgresql":
+        fill_postgres(url, votes, n_models, n_voters)
+    else:
+        fill_sqlite(url.removeprefix("sqlite:///"), votes, n_models, n_voters)
+    sessions = session_factory(engine)
+    add_runs(sessions, n_models, 30, votes)
+    print(
+        f"filled {votes:,} votes, {n_models} models, 30 runs in {time.perf_counter() - start:.0f} s"
+    )
+
+    tab = LeaderboardTab(sessions)
+    import gradio as gr
+
+    with gr.Blocks():
+        tab.build(gr.I18n(ja={}, en={}))
+    out = tab.load("ja")
+    assert tab.table in out and len(out[tab.table]) == n_models
+    results = {}
+
+    def cold() -> None:
+        tab.cache = PairCache()
+        tab.load("ja")
+
+    results["handler, cold (pair GROUP BY included)"] = timed(cold, args.repeat)
+    tab.load("en")
+    results["handler, warm (pair tables cached for the run)"] = timed(
+        lambda: tab.load("ja"), args.repeat
+    )
+    results["baseline: votes into pandas, pairs built there"] = timed(
+        lambda: pandas_baseline(sessions, tab), max(3, args.repeat // 2)
+    )
+    print(f"\nleaderboard handler, {args.db}, {votes:,} votes, {n_models} models, ms:")
+    print("| what | median ms | min–max ms |\n| --- | ---: | ---: |")
+    for what, ms in results.items():
+        print(f"| {what} | {statistics.median(ms):.0f} | {min(ms):.0f}–{max(ms):.0f} |")
+    engine.dispose()
+    if args.db == "postgresql":
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute('DROP DATABASE IF EXISTS "arena_bench_ui" WITH (FORCE)')
+
+
+def bench_first_load(args: argparse.Namespace) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import CHROMIUM, CHROMIUM_ARGS, RunningApp
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ui-page-"))
+    app = RunningApp(tmp)
+    times = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for k in range(args.loads + 1):
+                context = browser.new_context(locale="ja-JP")
+                page = context.new_page()
+                start = time.perf_counter()
+                page.goto(app.url, wait_until="domcontentloaded")
+                page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
+                elapsed = time.perf_counter() - start
+                if k:  # the first load warms the app's and the browser's caches
+                    times.append(elapsed)
+                context.close()
+            browser.close()
+    finally:
+        app.stop()
+    print(
+        f"\nfirst load to an interactive prompt, {len(times)} fresh contexts: median "
+        f"{statistics.median(times):.2f} s (min {min(times):.2f}, max {max(times):.2f})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--votes", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--loads", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="20,000 votes, 3 repeats")
+    parser.add_argument("--only", choices=("leaderboard", "page"))
+    args = parser.parse_args()
+    if args.quick:
+        args.votes, args.repeat, args.loads = 20_000, 3, 3
+    if args.only != "page":
+        bench_leaderboard(args)
+    if args.only != "leaderboard":
+        bench_first_load(args)
+
+
+if __name__ == "__main__":
+    main()
