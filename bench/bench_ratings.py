@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -261,6 +262,9 @@ def main() -> None:
     print("|" + "---|" * len(header))
     for row in rows:
         print("| " + " | ".join(row + [""] * (len(header) - len(row))) + " |")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
+    print(f"\n{os.cpu_count()} CPUs, load average {load}, OPENBLAS_NUM_THREADS={threads}")
 
 
 if __name__ == "__main__":
