@@ -19,19 +19,21 @@ import csv
 import hashlib
 import hmac
 import json
+import math
 import os
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Engine, Select, String, func, select, type_coerce
 from sqlalchemy.engine import Connection
 
-from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Vote, Voter
+from arena.db.models import Battle, BattleMode, BattleStatus, Model, Vote, Voter
 from arena.errors import ArenaError
 
 SCHEMA_VERSION = 1
@@ -77,8 +79,7 @@ TOOL_VERSION = _tool_version()
 
 def pseudonym(token: str, salt: str) -> str:
     """The voter's public ``judge`` id: stable for one salt, not reversible without it."""
-    digest = hmac.new(salt.encode(), token.encode(), hashlib.sha256).hexdigest()
-    return JUDGE_PREFIX + digest[:24]
+    return JUDGE_PREFIX + hmac.digest(salt.encode(), token.encode(), "sha256").hex()[:24]
 
 
 def check_salt(salt: str) -> None:
@@ -142,10 +143,10 @@ def _query(options: ExportOptions, model_ids: dict[str, int]) -> Select:
             Battle.id,
             Battle.model_a_id,
             Battle.model_b_id,
-            Battle.mode,
+            type_coerce(Battle.mode, String),
             Battle.turns,
             Battle.language,
-            Vote.winner,
+            type_coerce(Vote.winner, String),
             Vote.created_at,
             Voter.token,
         )
@@ -175,17 +176,56 @@ def _query(options: ExportOptions, model_ids: dict[str, int]) -> Select:
     return q
 
 
-def _conversations(conn: Connection, ids: list[str]) -> dict[str, dict[str, list[dict]]]:
-    """The messages of a chunk of battles, as {battle: {side: [{role, content}, ...]}}."""
-    out: dict[str, dict[str, list[dict]]] = {bid: {"a": [], "b": []} for bid in ids}
-    rows = conn.execute(
-        select(Message.battle_id, Message.side, Message.role, Message.content)
-        .where(Message.battle_id.in_(ids))
-        .order_by(Message.battle_id, Message.side, Message.turn, Message.id)
-    )
-    for battle_id, side, role, content in rows:
-        out[battle_id][side.value].append({"role": role, "content": content or ""})
-    return out
+class JsonText(str):
+    """Text that is already JSON (a conversation): written into JSONL and CSV as it is."""
+
+    __slots__ = ()
+
+
+_quote = json.encoder.encode_basestring  # the C encoder; keeps non-ASCII as is
+_MESSAGE_START = {r: f'{{"role": {_quote(r)}, "content": ' for r in ("user", "assistant")}
+EMPTY = JsonText("[]")
+
+
+# The hot query of an export, run on the DB-API cursor of the export's own transaction:
+# a chunk's messages are many rows, and SQLAlchemy's per-row objects would double its cost.
+_MESSAGES_SQL = (
+    "SELECT battle_id, side, role, content FROM messages WHERE battle_id {among} "
+    "ORDER BY battle_id, side, turn, id"
+)
+
+
+def _fetch_messages(dbapi: Any, dialect: str, ids: list[str]) -> list[tuple[str, str, str, str]]:
+    cursor = dbapi.cursor()
+    try:
+        if dialect == "postgresql":  # one array parameter, not thousands
+            cursor.execute(_MESSAGES_SQL.format(among="= ANY(%s)"), (ids,))
+        else:
+            marks = ",".join("?" * len(ids))
+            cursor.execute(_MESSAGES_SQL.format(among=f"IN ({marks})"), ids)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _conversations(dbapi: Any, dialect: str, ids: list[str]) -> dict[str, tuple[str, str]]:
+    """The messages of a chunk of battles as {battle: (side A JSON, side B JSON)}.
+
+    Each conversation is encoded here, message by message, exactly as ``json.dumps``
+    (``ensure_ascii=False``) would encode the list of ``{role, content}`` objects.
+    Runs on a worker thread: it uses only the DB-API connection (thread-safe in
+    sqlite3 and psycopg) and builds plain strings.
+    """
+    parts: dict[str, tuple[list[str], list[str]]] = {}
+    for battle_id, s, role, content in _fetch_messages(dbapi, dialect, ids):
+        sides = parts.get(battle_id)
+        if sides is None:
+            sides = parts[battle_id] = ([], [])
+        start = _MESSAGE_START.get(role) or f'{{"role": {_quote(role)}, "content": '
+        sides[s == "b"].append(start + _quote(content or "") + "}")
+    return {
+        bid: ("[" + ", ".join(a) + "]", "[" + ", ".join(b) + "]") for bid, (a, b) in parts.items()
+    }
 
 
 def iter_rows(
@@ -195,30 +235,53 @@ def iter_rows(
     *,
     chunk: int = DEFAULT_CHUNK,
 ) -> Iterator[dict[str, Any]]:
-    """Yield export rows, fetching votes ``chunk`` at a time and their messages per chunk."""
+    """Yield export rows, fetching votes ``chunk`` at a time and their messages per chunk.
+
+    Conversations come as :class:`JsonText` (``json.loads`` gives the list of messages).
+    """
     check_salt(salt)
     names = dict(conn.execute(select(Model.id, Model.name)).all())
     q = _query(options, {n: i for i, n in names.items()}).order_by(Vote.created_at, Vote.id)
-    result = conn.execute(q.execution_options(yield_per=chunk))
-    for part in result.partitions():
-        convs = _conversations(conn, [r.id for r in part]) if options.conversations else {}
-        for bid, a, b, mode, turns, lang, winner, at, token in part:
-            at = at if at.tzinfo else at.replace(tzinfo=UTC)
-            row: dict[str, Any] = {
-                "question_id": bid,
-                "model_a": names[a],
-                "model_b": names[b],
-                "winner": winner.value,
-                "judge": pseudonym(token, salt),
-            }
-            if options.conversations:
-                row["conversation_a"] = convs[bid]["a"]
-                row["conversation_b"] = convs[bid]["b"]
-            row["turn"] = turns
-            row["anony"] = mode is BattleMode.ANONY
-            row["language"] = LANGUAGE_NAMES.get(lang, lang)
-            row["tstamp"] = at.timestamp()
-            yield row
+    chunks = conn.execute(q.execution_options(yield_per=chunk)).partitions()
+    dbapi, dialect = conn.connection.dbapi_connection, conn.dialect.name
+    judges: dict[str, str] = {}
+    no_messages = (EMPTY, EMPTY)
+    # While this thread encodes one chunk, a worker fetches the next chunk's messages.
+    with ThreadPoolExecutor(1, thread_name_prefix="export-messages") as worker:
+
+        def fetch(part: Sequence[Any] | None) -> Future | None:
+            if part is None or not options.conversations:
+                return None
+            return worker.submit(_conversations, dbapi, dialect, [r[0] for r in part])
+
+        part = next(chunks, None)
+        pending = fetch(part)
+        while part is not None:
+            convs = pending.result() if pending else {}
+            following = next(chunks, None)
+            pending = fetch(following)
+            if len(judges) > 100_000:
+                judges.clear()
+            for bid, a, b, mode, turns, lang, winner, at, token in part:
+                judge = judges.get(token)
+                if judge is None:
+                    judge = judges[token] = pseudonym(token, salt)
+                row: dict[str, Any] = {
+                    "question_id": bid,
+                    "model_a": names[a],
+                    "model_b": names[b],
+                    "winner": winner,
+                    "judge": judge,
+                }
+                if options.conversations:
+                    ca, cb = convs.get(bid, no_messages)
+                    row["conversation_a"], row["conversation_b"] = JsonText(ca), JsonText(cb)
+                row["turn"] = turns
+                row["anony"] = mode == "anony"
+                row["language"] = LANGUAGE_NAMES.get(lang, lang)
+                row["tstamp"] = (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+                yield row
+            part = following
 
 
 def count_rows(conn: Connection, options: ExportOptions) -> int:
@@ -235,15 +298,34 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
 
+def json_value(value: Any, encode: Callable[[Any], str]) -> str:
+    """``value`` as ``json.dumps(value, ensure_ascii=False)`` writes it, quickly for scalars."""
+    kind = type(value)
+    if kind is JsonText:
+        return value
+    if kind is str:
+        return _quote(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    return encode(value)
+
+
 class JsonlWriter:
-    """One JSON object per line, UTF-8, non-ASCII kept as is."""
+    """One JSON object per line, UTF-8, non-ASCII kept as is; as ``json.dumps`` writes it."""
 
     def __init__(self, path: Path, cols: Sequence[str]) -> None:
         self.f = path.open("w", encoding="utf-8", newline="\n")
         self.encode = json.JSONEncoder(ensure_ascii=False).encode
+        self.keys = [(c, f"{_quote(c)}: ") for c in cols]
 
     def write(self, row: dict[str, Any]) -> None:
-        self.f.write(self.encode(row) + "\n")
+        enc = self.encode
+        body = ", ".join(key + json_value(row[c], enc) for c, key in self.keys)
+        self.f.write("{" + body + "}\n")
 
     def close(self) -> None:
         self.f.close()
@@ -267,7 +349,7 @@ class CsvWriter:
         cells = []
         for col in self.cols:
             value = row[col]
-            if isinstance(value, list):
+            if isinstance(value, list):  # JsonText conversations are written as they are
                 value = json.dumps(value, ensure_ascii=False)
             elif isinstance(value, bool):
                 value = "true" if value else "false"
@@ -304,7 +386,8 @@ class ParquetWriter:
 
     def write(self, row: dict[str, Any]) -> None:
         for col, values in self.buffer.items():
-            values.append(row[col])
+            value = row[col]
+            values.append(json.loads(value) if isinstance(value, JsonText) else value)
         self.n += 1
         if self.n >= self.group:
             self._flush()

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Side, Vote, Voter
@@ -241,6 +241,26 @@ def test_jsonl_lines_are_public_schema(engine: Engine, tmp_path: Path) -> None:
     assert "の答え" in out.read_text(encoding="utf-8")  # UTF-8, not \\u escapes
 
 
+TRICKY = 'quote " back \\ nl \n tab \t cr \r ctl \x01\x1f del \x7f 😀 \u2028 </script> é'
+
+
+def test_jsonl_is_exactly_what_json_dumps_writes(engine: Engine, tmp_path: Path) -> None:
+    seeded = seed(engine)
+    with Session(engine) as s, s.begin():
+        for m in s.scalars(select(Message)):
+            m.content = TRICKY + m.content
+    out, _ = _export(engine, tmp_path, "jsonl")
+    lines = out.read_text(encoding="utf-8").split("\n")
+    assert lines.pop() == "" and len(lines) == len(seeded.counted)
+    for line in lines:
+        row = json.loads(line)
+        assert json.dumps(row, ensure_ascii=False) == line
+        assert row["conversation_a"][0]["content"].startswith(TRICKY)
+    for fmt in ("csv", "parquet"):
+        got = _records(_frame(_export(engine, tmp_path, fmt)[0], fmt))
+        assert all(r["conversation_b"][1]["content"].startswith(TRICKY) for r in got.values())
+
+
 def test_parquet_schema_and_row_groups(engine: Engine, tmp_path: Path) -> None:
     seed(engine, n_random=30)
     out = tmp_path / "v.parquet"
@@ -403,8 +423,6 @@ def test_cli_export(engine: Engine, tmp_path: Path) -> None:
     r = _cli("export", "--format", "jsonl", "--out", str(tmp_path / "n.jsonl"), url=url, salt="")
     assert r.returncode == 2 and "ARENA_EXPORT_SALT" in r.stderr
     assert not (tmp_path / "n.jsonl").exists()
-    from sqlalchemy import select
-
     from arena.db.models import AuditLog
 
     with Session(engine) as s:

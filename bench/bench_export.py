@@ -1,0 +1,320 @@
+"""Benchmark the export and the import on a million votes, on SQLite and PostgreSQL.
+
+Run from the repository root (PostgreSQL on 127.0.0.1:5432, user postgres)::
+
+    python bench/bench_export.py              # 1,000,000 votes, both databases
+    python bench/bench_export.py --quick      # 100,000 votes
+    python bench/bench_export.py --rows 300000 --backends sqlite
+
+For each database it fills an arena (not timed) with bulk inserts -- 13 models, a voter
+per ten battles, and per battle a two-turn conversation on both sides (8 messages) and
+one vote -- then times, each as a fresh subprocess so start-up and imports count:
+
+* ``python -m arena export --format jsonl`` of every vote: rows/s and the peak RSS of the
+  export process (``os.wait4``); targets >= 20,000 rows/s and <= 300 MB;
+* ``python -m arena import`` of that file into an empty database: rows/s (>= 10,000);
+* the naive baseline, in this process on a subset: the ORM loading vote by vote with
+  lazy ``battle``, ``messages`` and model relationships, written as the same JSONL.
+
+It prints a markdown table (recorded in docs/benchmarks.md, "## Export and import").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ADMIN_URL = os.environ.get("ARENA_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+SALT = "bench-export-salt-0123456789abcdef"
+MODELS = [
+    "Tanuki-8B-dpo-v1.0", "Tanuki-8x8B-dpo-v1.0", "gpt-4o-2024-05-13", "gpt-4o-mini",
+    "claude-3-5-sonnet", "gemini-1.5-pro", "plamo-100b", "Llama-3.1-Swallow-8B",
+    "ELYZA-8B", "calm3-22b-chat", "karakuri-lm-8x7b", "Qwen2-7B-Instruct", "gpt-3.5-turbo",
+]  # fmt: skip
+WINNERS = ["model_a", "model_b", "tie", "tie (bothbad)"]
+T0 = datetime(2026, 6, 1, tzinfo=UTC)
+CHUNK = 20_000
+TARGET_EXPORT, TARGET_IMPORT, TARGET_RSS_MB = 20_000, 10_000, 300
+
+
+def prompt(k: int, turn: int) -> str:
+    return f"質問{turn}: 日本の{k % 47 + 1}番目の県について、観光名所を三つ教えてください。(#{k})"
+
+
+def answer(k: int, turn: int, side: str) -> str:
+    return (
+        f"{side}側の回答{turn}です。\n1. 名所{k % 97}: 歴史のある寺で、春は桜が有名です。\n"
+        f"2. 名所{k % 89}: 温泉街。\n3. 名所{k % 83}: 海沿いの公園で夕日がきれいです。"
+    )
+
+
+def battles(n: int, start: int) -> list[tuple]:
+    """(id, voter, a, b, winner, created) for battles start..start+n-1."""
+    out = []
+    for k in range(start, start + n):
+        a = k % len(MODELS)
+        b = (a + 1 + (k // len(MODELS)) % (len(MODELS) - 1)) % len(MODELS)
+        out.append((f"{k:032x}", k // 10 + 1, a + 1, b + 1, WINNERS[(k * 7) % 4],
+                    T0 + timedelta(seconds=k * 5)))  # fmt: skip
+    return out
+
+
+def messages(bid: str, k: int) -> list[tuple]:
+    rows = []
+    for side in ("a", "b"):
+        for turn in (1, 2):
+            rows.append((bid, side, turn, "user", prompt(k, turn)))
+            rows.append((bid, side, turn, "assistant", answer(k, turn, side)))
+    return rows
+
+
+# -- filling ------------------------------------------------------------------------
+
+
+def _sqlite_time(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def fill_sqlite(url: str, n: int) -> None:
+    from arena.db import make_engine, migrate
+
+    engine = make_engine(url)
+    migrate(engine)
+    raw = engine.raw_connection()
+    cur = raw.cursor()
+    cur.execute("PRAGMA synchronous=OFF")
+    now = _sqlite_time(T0)
+    cur.executemany(
+        "INSERT INTO models (id, name, provider, weights, description, enabled, demo, "
+        "created_at) VALUES (?, ?, 'demo', 'open', '', 1, 0, ?)",
+        [(i + 1, m, now) for i, m in enumerate(MODELS)],
+    )
+    cur.executemany(
+        "INSERT INTO voters (id, token, ip_hash, created_at) VALUES (?, ?, ?, ?)",
+        [(v, f"{v:032x}"[::-1], f"{v:064x}", now) for v in range(1, n // 10 + 2)],
+    )
+    for start in range(0, n, CHUNK):
+        rows = battles(min(CHUNK, n - start), start)
+        cur.executemany(
+            "INSERT INTO battles (id, voter_id, model_a_id, model_b_id, mode, status, language,"
+            " turns, flag_identity, flag_moderation, created_at, ready_at) VALUES "
+            "(?, ?, ?, ?, 'anony', 'voted', 'ja', 2, 0, 0, ?, ?)",
+            [(b, v, a, m, _sqlite_time(t), _sqlite_time(t)) for b, v, a, m, _, t in rows],
+        )
+        cur.executemany(
+            "INSERT INTO votes (battle_id, voter_id, winner, seconds_to_vote, created_at, voided)"
+            " VALUES (?, ?, ?, 12.5, ?, 0)",
+            [(b, v, w, _sqlite_time(t + timedelta(seconds=3))) for b, v, _, _, w, t in rows],
+        )
+        cur.executemany(
+            "INSERT INTO messages (battle_id, side, turn, role, content, latency_ms, created_at)"
+            " VALUES (?, ?, ?, ?, ?, 900, ?)",
+            [
+                (*m, _sqlite_time(t))
+                for k, (b, _, _, _, _, t) in enumerate(rows, start)
+                for m in messages(b, k)
+            ],
+        )
+        raw.commit()
+    cur.close()
+    raw.close()
+    engine.dispose()
+
+
+def _copy(cur: object, table: str, columns: str, lines: list[str]) -> None:
+    with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+        copy.write("".join(lines))
+
+
+def _esc(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+
+def fill_postgres(url: str, n: int) -> None:
+    import psycopg
+
+    from arena.db import make_engine, migrate
+
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        now = T0.isoformat()
+        cols = "id, name, provider, weights, description, enabled, demo, created_at"
+        models = [f"{i + 1}\t{m}\tdemo\topen\t\tt\tf\t{now}\n" for i, m in enumerate(MODELS)]
+        _copy(cur, "models", cols, models)
+        voters = [f"{v}\t{f'{v:032x}'[::-1]}\t{v:064x}\t{now}\n" for v in range(1, n // 10 + 2)]
+        _copy(cur, "voters", "id, token, ip_hash, created_at", voters)
+        for start in range(0, n, CHUNK):
+            rows = battles(min(CHUNK, n - start), start)
+            _copy(cur, "battles", "id, voter_id, model_a_id, model_b_id, mode, status, language, "
+                  "turns, flag_identity, flag_moderation, created_at, ready_at",
+                  [f"{b}\t{v}\t{a}\t{m}\tanony\tvoted\tja\t2\tf\tf\t{t.isoformat()}\t"
+                   f"{t.isoformat()}\n" for b, v, a, m, _, t in rows])  # fmt: skip
+            _copy(cur, "votes", "battle_id, voter_id, winner, seconds_to_vote, created_at, voided",
+                  [f"{b}\t{v}\t{w}\t12.5\t{(t + timedelta(seconds=3)).isoformat()}\tf\n"
+                   for b, v, _, _, w, t in rows])  # fmt: skip
+            _copy(cur, "messages", "battle_id, side, turn, role, content, latency_ms, created_at",
+                  [f"{b}\t{s}\t{turn}\t{r}\t{_esc(c)}\t900\t{t.isoformat()}\n"
+                   for k, (bid, _, _, _, _, t) in enumerate(rows, start)
+                   for b, s, turn, r, c in messages(bid, k)])  # fmt: skip
+        for table in ("models", "voters", "messages", "votes"):
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
+            )
+        conn.commit()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+# -- timing -------------------------------------------------------------------------
+
+
+def timed(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run ``python -m arena ARGS``; return (seconds, peak RSS in MB, stderr)."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "arena", *args], cwd=ROOT, env=env,
+            stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    if proc.returncode:
+        raise RuntimeError(f"{args[0]} failed: {text[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024, text
+
+
+def naive_export(url: str, out: Path, limit: int) -> float:
+    """The baseline: ORM objects vote by vote, relationships loaded lazily. Returns rows/s."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from arena.db import make_engine
+    from arena.db.models import Vote, Voter
+    from arena.export import LANGUAGE_NAMES, pseudonym
+
+    engine = make_engine(url)
+    start = time.perf_counter()
+    n = 0
+    with Session(engine) as s, out.open("w", encoding="utf-8") as f:
+        votes = s.scalars(select(Vote).order_by(Vote.created_at, Vote.id).limit(limit))
+        for vote in votes:
+            b = vote.battle
+            conv = {"a": [], "b": []}
+            for m in b.messages:
+                conv[m.side.value].append({"role": m.role, "content": m.content})
+            token = s.get(Voter, vote.voter_id).token
+            row = {
+                "question_id": b.id, "model_a": b.model_a.name, "model_b": b.model_b.name,
+                "winner": vote.winner.value, "judge": pseudonym(token, SALT),
+                "conversation_a": conv["a"], "conversation_b": conv["b"], "turn": b.turns,
+                "anony": True, "language": LANGUAGE_NAMES.get(b.language, b.language),
+                "tstamp": vote.created_at.timestamp(),
+            }  # fmt: skip
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    seconds = time.perf_counter() - start
+    engine.dispose()
+    return n / seconds
+
+
+def create_pg(name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_pg(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(backend: str, n: int, naive_rows: int, work: Path) -> dict[str, object]:
+    if backend == "sqlite":
+        src, dst = f"sqlite:///{work / 'src.db'}", f"sqlite:///{work / 'dst.db'}"
+    else:
+        src, dst = create_pg("arena_bench_export_src"), create_pg("arena_bench_export_dst")
+    try:
+        t = time.perf_counter()
+        (fill_sqlite if backend == "sqlite" else fill_postgres)(src, n)
+        fill = time.perf_counter() - t
+        print(f"[{backend}] filled {n} votes in {fill:.0f} s", file=sys.stderr)
+        env = {**os.environ, "ARENA_EXPORT_SALT": SALT}
+        env.pop("ARENA_CONFIG", None)
+        out = work / f"{backend}.jsonl"
+        exp_s, exp_mb, _ = timed(
+            ["--database-url", src, "export", "--format", "jsonl", "--out", str(out),
+             "--no-progress"], env,
+        )  # fmt: skip
+        manifest = json.loads(Path(f"{out}.manifest.json").read_text())
+        assert manifest["rows"] == n, manifest["rows"]
+        print(f"[{backend}] export {exp_s:.1f} s, {exp_mb:.0f} MB", file=sys.stderr)
+        imp_s, imp_mb, _ = timed(["--database-url", dst, "import", str(out)], env)
+        print(f"[{backend}] import {imp_s:.1f} s, {imp_mb:.0f} MB", file=sys.stderr)
+        naive = naive_export(src, work / f"{backend}-naive.jsonl", naive_rows)
+        return {
+            "backend": backend, "rows": n, "file_mb": out.stat().st_size / 2**20,
+            "fill_s": fill, "export_s": exp_s, "export_rate": n / exp_s, "export_mb": exp_mb,
+            "import_s": imp_s, "import_rate": n / imp_s, "import_mb": imp_mb,
+            "naive_rate": naive,
+        }  # fmt: skip
+    finally:
+        if backend == "postgresql":
+            drop_pg("arena_bench_export_src")
+            drop_pg("arena_bench_export_dst")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="100,000 votes")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--naive-rows", type=int, default=20_000)
+    args = parser.parse_args()
+    n = 100_000 if args.quick else args.rows
+    results = []
+    with tempfile.TemporaryDirectory(prefix="arena-bench-export-") as tmp:
+        for backend in args.backends.split(","):
+            results.append(run(backend.strip(), n, args.naive_rows, Path(tmp)))
+            json.dump(results[-1], sys.stderr)
+            print(file=sys.stderr)
+    print(f"{n:,} votes, 2 turns x 2 sides (8 messages) per battle; {os.cpu_count()} CPUs\n")
+    print("| database | JSONL | export | rows/s | peak RSS | import | rows/s | naive export |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        ratio = r["export_rate"] / r["naive_rate"]
+        print(
+            f"| {r['backend']} | {r['file_mb']:,.0f} MB | {r['export_s']:.1f} s "
+            f"| {r['export_rate']:,.0f} | {r['export_mb']:.0f} MB | {r['import_s']:.1f} s "
+            f"| {r['import_rate']:,.0f} | {r['naive_rate']:,.0f} rows/s ({ratio:.0f}x slower) |"
+        )
+    ok = all(
+        r["export_rate"] >= TARGET_EXPORT and r["export_mb"] <= TARGET_RSS_MB
+        and r["import_rate"] >= TARGET_IMPORT for r in results
+    )  # fmt: skip
+    print(f"\ntargets (export >= {TARGET_EXPORT:,} rows/s, <= {TARGET_RSS_MB} MB; import >= "
+          f"{TARGET_IMPORT:,} rows/s): {'met' if ok else 'NOT met'}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
