@@ -129,6 +129,7 @@ def format_table(board: Leaderboard) -> str:
         ]
         lines.append("  ".join(cells).rstrip())
     notes = [f"note: {note}" for note in board.notes]
+    notes += [f"note: {row.model}: {row.note}" for row in board.rows if row.note]
     return "\n".join([*lines, *(["", *notes] if notes else [])]) + "\n"
 
 

@@ -217,6 +217,15 @@ def test_other_input_errors_exit_2(tmp_path: Path) -> None:
     assert code == 0 and "left out (never compared with the rated models): A, B" in out
 
 
+def test_table_explains_an_open_interval(tmp_path: Path) -> None:
+    records = [*_records(), {"model_a": "Newcomer", "model_b": "Model-B", "winner": "model_b"}]
+    code, out, _ = _main("fit", str(_write_jsonl(tmp_path / "b.jsonl", records)))
+    assert code == 0
+    newcomer = next(line for line in out.splitlines() if line.split()[1:2] == ["Newcomer"])
+    assert "-inf .." in newcomer
+    assert "note: Newcomer: never beat the rest: no lower bound" in out
+
+
 def test_empty_file_gives_an_empty_table(tmp_path: Path) -> None:
     path = tmp_path / "empty.jsonl"
     path.write_text("\n", encoding="utf-8")
