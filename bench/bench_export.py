@@ -11,7 +11,8 @@ per ten battles, and per battle a two-turn conversation on both sides (8 message
 one vote -- then times, each as a fresh subprocess so start-up and imports count:
 
 * ``python -m arena export --format jsonl`` of every vote: rows/s and the peak RSS of the
-  export process (``os.wait4``); targets >= 20,000 rows/s and <= 300 MB;
+  export process (``os.wait4`` in a small launcher, see :data:`LAUNCHER`); targets >=
+  20,000 rows/s and <= 300 MB;
 * ``python -m arena import`` of that file into an empty database: rows/s (>= 10,000);
 * the naive baseline, in this process on a subset: the ORM loading vote by vote with
   lazy ``battle``, ``messages`` and model relationships, written as the same JSONL.
@@ -181,22 +182,37 @@ def fill_postgres(url: str, n: int) -> None:
 # -- timing -------------------------------------------------------------------------
 
 
-def timed(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run ``python -m arena ARGS``; return (seconds, peak RSS in MB, stderr)."""
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "arena", *args], cwd=ROOT, env=env,
-            stdout=subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        text = err.read().decode(errors="replace")
-    if proc.returncode:
-        raise RuntimeError(f"{args[0]} failed: {text[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, text
+# Linux carries a parent's peak RSS into a forked child's ru_maxrss (exec keeps the larger
+# of the two), so a child of this big process would report at least this process's peak.
+# A small launcher forks the command instead and reports the command's own peak.
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, "-m", "arena", *sys.argv[2:]])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    cpu = usage.ru_utime + usage.ru_stime
+    f.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss} {cpu}")
+"""
+
+
+def timed(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Run ``python -m arena ARGS``; return (seconds, its peak RSS in MB, its CPU seconds)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report, err_path = Path(tmp) / "rusage", Path(tmp) / "stderr"
+        with err_path.open("wb") as err:
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-c", LAUNCHER, str(report), *args], cwd=ROOT, env=env,
+                stdout=subprocess.DEVNULL, stderr=err, check=True,
+            )  # fmt: skip
+            seconds = time.perf_counter() - start
+        code, maxrss_kb, cpu = report.read_text().split()
+        text = err_path.read_text(errors="replace")
+    if int(code):
+        raise RuntimeError(f"{args} failed: {text[-2000:]}")
+    return seconds, int(maxrss_kb) / 1024, float(cpu)
 
 
 def naive_export(url: str, out: Path, limit: int) -> float:
@@ -262,20 +278,21 @@ def run(backend: str, n: int, naive_rows: int, work: Path) -> dict[str, object]:
         env = {**os.environ, "ARENA_EXPORT_SALT": SALT}
         env.pop("ARENA_CONFIG", None)
         out = work / f"{backend}.jsonl"
-        exp_s, exp_mb, _ = timed(
+        exp_s, exp_mb, exp_cpu = timed(
             ["--database-url", src, "export", "--format", "jsonl", "--out", str(out),
              "--no-progress"], env,
         )  # fmt: skip
         manifest = json.loads(Path(f"{out}.manifest.json").read_text())
         assert manifest["rows"] == n, manifest["rows"]
         print(f"[{backend}] export {exp_s:.1f} s, {exp_mb:.0f} MB", file=sys.stderr)
-        imp_s, imp_mb, _ = timed(["--database-url", dst, "import", str(out)], env)
+        imp_s, imp_mb, imp_cpu = timed(["--database-url", dst, "import", str(out)], env)
         print(f"[{backend}] import {imp_s:.1f} s, {imp_mb:.0f} MB", file=sys.stderr)
         naive = naive_export(src, work / f"{backend}-naive.jsonl", naive_rows)
         return {
             "backend": backend, "rows": n, "file_mb": out.stat().st_size / 2**20,
             "fill_s": fill, "export_s": exp_s, "export_rate": n / exp_s, "export_mb": exp_mb,
-            "import_s": imp_s, "import_rate": n / imp_s, "import_mb": imp_mb,
+            "export_cpu": exp_cpu, "import_s": imp_s, "import_rate": n / imp_s,
+            "import_mb": imp_mb, "import_cpu": imp_cpu, "load": os.getloadavg()[0],
             "naive_rate": naive,
         }  # fmt: skip
     finally:
@@ -299,14 +316,19 @@ def main() -> None:
             json.dump(results[-1], sys.stderr)
             print(file=sys.stderr)
     print(f"{n:,} votes, 2 turns x 2 sides (8 messages) per battle; {os.cpu_count()} CPUs\n")
-    print("| database | JSONL | export | rows/s | peak RSS | import | rows/s | naive export |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| database | JSONL | export (CPU) | rows/s | peak RSS | import (CPU) | rows/s "
+        "| peak RSS | naive export | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         ratio = r["export_rate"] / r["naive_rate"]
         print(
-            f"| {r['backend']} | {r['file_mb']:,.0f} MB | {r['export_s']:.1f} s "
-            f"| {r['export_rate']:,.0f} | {r['export_mb']:.0f} MB | {r['import_s']:.1f} s "
-            f"| {r['import_rate']:,.0f} | {r['naive_rate']:,.0f} rows/s ({ratio:.0f}x slower) |"
+            f"| {r['backend']} | {r['file_mb']:,.0f} MB "
+            f"| {r['export_s']:.1f} s ({r['export_cpu']:.0f} s) | {r['export_rate']:,.0f} "
+            f"| {r['export_mb']:.0f} MB | {r['import_s']:.1f} s ({r['import_cpu']:.0f} s) "
+            f"| {r['import_rate']:,.0f} | {r['import_mb']:.0f} MB "
+            f"| {r['naive_rate']:,.0f} rows/s ({ratio:.0f}x slower) | {r['load']:.1f} |"
         )
     ok = all(
         r["export_rate"] >= TARGET_EXPORT and r["export_mb"] <= TARGET_RSS_MB
