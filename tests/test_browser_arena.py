@@ -158,6 +158,7 @@ def test_example_prompts_and_regenerate(page: Page, demo_app: RunningApp, artifa
     page.click("#arena-send")
     wait_ready(page)
     page.click("#arena-regenerate")
+    expect(page.locator("#vote-a")).to_be_disabled(timeout=5_000)  # the re-roll is streaming
     wait_ready(page)
     assert "テストで95点" in page.inner_text("#arena-chat-a")
     assert page.locator("#arena-chat-a .message-row").count() == 2  # still one turn

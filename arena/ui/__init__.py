@@ -66,6 +66,7 @@ class ArenaPage:
             with gr.Tabs(elem_id="tabs"):
                 self._tabs(i18n)
             self._wire_page(blocks)
+        self.board.start_warmer()
         return blocks, i18n
 
     def _tabs(self, i18n: gr.I18n) -> None:
@@ -116,11 +117,12 @@ class ArenaPage:
             js=SWITCH_LANGUAGE_JS,
             **private,
         )
-        blocks.load(
+        blocks.load(  # unqueued: one plain POST, so the prompt is ready sooner
             self.on_load,
             [self.voter, self.lang, self.switch],
             [self.voter, *redraw],
             js=detect_language_js(self.settings.default_language),
+            queue=False,
             **private,
         )
 

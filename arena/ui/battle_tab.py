@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -197,12 +198,15 @@ class BattleTab:
             self.new_round = gr.Button(
                 i18n("new_round"), interactive=False, elem_id=self.eid("arena-new-round")
             )
-        gr.Examples(
-            [[p] for p in EXAMPLE_PROMPTS],
-            inputs=[self.prompt],
-            label=i18n("examples"),
-            elem_id=self.eid("arena-examples"),
-        )
+        # Example prompts as plain buttons filled in the browser (no server round trip,
+        # and no gr.Examples dataset: fewer component modules for the page to load).
+        with gr.Column(elem_id=self.eid("arena-examples"), elem_classes="ta-examples"):
+            gr.Markdown(i18n("examples"))
+            with gr.Row():
+                for k, text in enumerate(EXAMPLE_PROMPTS, 1):
+                    gr.Button(
+                        text, size="sm", elem_id=self.eid(f"arena-example-{k}"), min_width=160
+                    ).click(None, None, self.prompt, js=f"() => {json.dumps(text)}")
 
     def outputs(self) -> list[gr.components.Component]:
         return [

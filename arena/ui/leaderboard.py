@@ -8,17 +8,21 @@ rating run and kept in a small process-wide cache.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import gradio as gr
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena.db import stats
 from arena.ui.charts import HEATMAP_MODELS, heatmap, interval_plot, overlap_groups
 from arena.ui.i18n import t
+
+logger = logging.getLogger(__name__)
 
 #: Runs and models the history chart shows.
 HISTORY_RUNS, HISTORY_MODELS = 30, 10
@@ -109,6 +113,25 @@ class LeaderboardTab:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
         self.cache = PairCache()
+
+    def start_warmer(self, every: float = 60.0) -> threading.Event:
+        """Compute each new run's pair tables in the background, before a visitor asks.
+
+        Checking for a new run is three small queries; the ``GROUP BY`` runs once per
+        run. Returns the event that stops the thread.
+        """
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    read_board(self.sessions, self.cache)
+                except SQLAlchemyError as exc:
+                    logger.warning("leaderboard warm-up failed (will retry): %s", exc)
+                stop.wait(every)
+
+        threading.Thread(target=loop, name="leaderboard-warmer", daemon=True).start()
+        return stop
 
     def build(self, i18n: gr.I18n) -> None:
         """Lay out the (empty) components; :meth:`load` fills them."""
