@@ -183,26 +183,29 @@ class JsonText(str):
 
 
 _quote = json.encoder.encode_basestring  # the C encoder; keeps non-ASCII as is
-_MESSAGE_START = {r: f'{{"role": {_quote(r)}, "content": ' for r in ("user", "assistant")}
 EMPTY = JsonText("[]")
 
 
 # The hot query of an export, run on the DB-API cursor of the export's own transaction:
-# a chunk's messages are many rows, and SQLAlchemy's per-row objects would double its cost.
+# a chunk's messages are many rows, and SQLAlchemy's per-row objects would double its
+# cost. The database quotes each message as JSON (json_quote / to_json escape exactly
+# as json.dumps with ensure_ascii=False does; a test holds them to it).
 _MESSAGES_SQL = (
-    "SELECT battle_id, side, role, content FROM messages WHERE battle_id {among} "
+    "SELECT battle_id, side = 'b', '{{\"role\": ' || {quote}(role) || ', \"content\": ' "
+    "|| {quote}(content) || '}}' FROM messages WHERE battle_id {among} "
     "ORDER BY battle_id, side, turn, id"
 )
 
 
-def _fetch_messages(dbapi: Any, dialect: str, ids: list[str]) -> list[tuple[str, str, str, str]]:
+def _fetch_messages(dbapi: Any, dialect: str, ids: list[str]) -> list[tuple[str, bool, str]]:
+    """(battle id, side is B, message as JSON) of a chunk of battles, in conversation order."""
     cursor = dbapi.cursor()
     try:
         if dialect == "postgresql":  # one array parameter, not thousands
-            cursor.execute(_MESSAGES_SQL.format(among="= ANY(%s)"), (ids,))
+            cursor.execute(_MESSAGES_SQL.format(quote="to_json", among="= ANY(%s)"), (ids,))
         else:
             marks = ",".join("?" * len(ids))
-            cursor.execute(_MESSAGES_SQL.format(among=f"IN ({marks})"), ids)
+            cursor.execute(_MESSAGES_SQL.format(quote="json_quote", among=f"IN ({marks})"), ids)
         return cursor.fetchall()
     finally:
         cursor.close()
@@ -211,18 +214,15 @@ def _fetch_messages(dbapi: Any, dialect: str, ids: list[str]) -> list[tuple[str,
 def _conversations(dbapi: Any, dialect: str, ids: list[str]) -> dict[str, tuple[str, str]]:
     """The messages of a chunk of battles as {battle: (side A JSON, side B JSON)}.
 
-    Each conversation is encoded here, message by message, exactly as ``json.dumps``
-    (``ensure_ascii=False``) would encode the list of ``{role, content}`` objects.
-    Runs on a worker thread: it uses only the DB-API connection (thread-safe in
-    sqlite3 and psycopg) and builds plain strings.
+    Runs on a worker thread: it uses only the DB-API connection (thread-safe in sqlite3
+    and psycopg) and builds plain strings.
     """
     parts: dict[str, tuple[list[str], list[str]]] = {}
-    for battle_id, s, role, content in _fetch_messages(dbapi, dialect, ids):
+    for battle_id, side_b, message in _fetch_messages(dbapi, dialect, ids):
         sides = parts.get(battle_id)
         if sides is None:
             sides = parts[battle_id] = ([], [])
-        start = _MESSAGE_START.get(role) or f'{{"role": {_quote(role)}, "content": '
-        sides[s == "b"].append(start + _quote(content or "") + "}")
+        sides[side_b].append(message)
     return {
         bid: ("[" + ", ".join(a) + "]", "[" + ", ".join(b) + "]") for bid, (a, b) in parts.items()
     }
