@@ -61,7 +61,7 @@ CSS = """
 .ta-header { align-items: center; }
 .ta-header h1 { margin: 0; font-size: 1.6em; }
 #arena-reveal, #named-arena-reveal { font-size: 1.05em; }
-.ta-status { margin: 0; min-height: 1.4em; color: var(--body-text-color-subdued); }
+.ta-status { margin: 0; min-height: 1.4em; font-weight: 600; color: var(--body-text-color); }
 /* A chat pane must not be cleared in the browser alone: the battle lives on the server. */
 .ta-pane .icon-button-wrapper.top-panel { display: none !important; }
 .ta-votes button { white-space: normal; }
@@ -84,7 +84,8 @@ button:focus-visible, textarea:focus-visible, input:focus-visible {
 .ta-iv-dot { position: absolute; top: 3px; width: 10px; height: 10px; margin-left: -5px;
   border-radius: 50%; background: #d9480f; }
 .ta-iv-value { flex: 0 0 3.2em; font-variant-numeric: tabular-nums; font-size: 0.85em; }
-.ta-tick { position: absolute; transform: translateX(-50%); font-size: 0.75em; color: #666; }
+.ta-tick { position: absolute; transform: translateX(-50%); font-size: 0.75em; color: #666;
+  white-space: nowrap; }
 .ta-axis-title { text-align: center; font-size: 0.8em; color: #666; }
 .ta-heat-wrap { max-width: 100%; overflow-x: auto; }
 .ta-heat { border-collapse: collapse; font-size: 0.75em; font-variant-numeric: tabular-nums; }

@@ -7,7 +7,6 @@ page's initial configuration.
 
 from __future__ import annotations
 
-import html
 from collections.abc import AsyncIterator
 
 import gradio as gr
@@ -15,7 +14,7 @@ import gradio as gr
 from arena.battles import Arena
 from arena.db.models import BattleMode, Side
 from arena.errors import ArenaError
-from arena.ui.battle_tab import STATUS_TEMPLATE, Page, chat_messages, voter_of
+from arena.ui.battle_tab import Page, chat_messages, status_html, voter_of
 from arena.ui.i18n import error_text, lang_of, t
 
 
@@ -41,9 +40,7 @@ class ChatTab:
             placeholder=i18n("pane_placeholder"),
             elem_classes="ta-pane",
         )
-        self.status = gr.HTML(
-            "", html_template=STATUS_TEMPLATE, elem_id="chat-status", padding=False
-        )
+        self.status = gr.Markdown(status_html(""), elem_id="chat-status")
         with gr.Row(equal_height=True):
             self.prompt = gr.Textbox(
                 label=i18n("prompt_label"),
@@ -98,7 +95,7 @@ class ChatTab:
             self.page: page,
             self.prompt: gr.update(interactive=can_send),
             self.send: gr.update(interactive=can_send),
-            self.status: html.escape(t(key, lang)) if key else "",
+            self.status: status_html(t(key, lang) if key else ""),
             self.new_chat: gr.update(interactive=not busy and started),
             self.picker: gr.update(interactive=not busy and not started),
             self.chat: gr.update(value=chat_messages(page, Side.A, lang), label=label),
@@ -137,7 +134,7 @@ class ChatTab:
             page.battle_id, page.names = state.battle_id, state.names
             page.turns[-1]["a"] = state.sides[Side.A].text
             page.turns[-1]["err_a"] = state.sides[Side.A].error
-            yield {**self.view(page, lang, busy=not state.finished), self.prompt: ""}
+            yield {**self.view(page, lang, busy=True), self.prompt: ""}
         yield self.view(page, lang)
 
     def on_new(self, lang: str) -> dict:

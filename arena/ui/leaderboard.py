@@ -153,14 +153,16 @@ class LeaderboardTab:
             max_height=900,
         )
         self.note = gr.Markdown("", elem_id="leaderboard-note")
-        self.chart = gr.HTML("", elem_id="leaderboard-chart")
+        # Charts are HTML built (and escaped) by arena.ui.charts, shown through Markdown.
+        chart = {"sanitize_html": False, "value": ""}
+        self.chart = gr.Markdown(elem_id="leaderboard-chart", **chart)
         self.history = gr.LinePlot(
             value=None, elem_id="leaderboard-history", height=360, x_label_angle=0
         )
         self.history_note = gr.Markdown("", elem_id="leaderboard-history-note")
         with gr.Row():
-            self.winfrac = gr.HTML("", elem_id="leaderboard-winfrac", min_width=320)
-            self.counts = gr.HTML("", elem_id="leaderboard-counts", min_width=320)
+            self.winfrac = gr.Markdown(elem_id="leaderboard-winfrac", min_width=320, **chart)
+            self.counts = gr.Markdown(elem_id="leaderboard-counts", min_width=320, **chart)
 
     @property
     def outputs(self) -> list[gr.components.Component]:
