@@ -230,6 +230,8 @@ def pick(page: Page, dropdown: str, name: str) -> None:
     field = page.locator(f"{dropdown} input")
     field.click()
     field.fill(name)
+    # the choices arrive with the tab's select event: wait for the option, then Enter
+    expect(page.locator(f"[role=option][aria-label='{name}']:visible")).to_have_count(1)
     page.keyboard.press("Enter")
     expect(field).to_have_value(name)
 
