@@ -102,7 +102,8 @@ def reveal_markdown(reveal: Reveal, lang: str, mode: BattleMode = BattleMode.ANO
         line = t("reveal_line", lang, side=t(f"model_{side.value}", lang), name="")
         lines.append(
             f"{line}**{_escape(reveal.names[side])}**"
-            f"（{t('weights_note', lang, weights=weights_text)}）" + (f" — {desc}" if desc else "")
+            + t("weights_note", lang, weights=weights_text)
+            + (f" — {desc}" if desc else "")
         )
     if mode is BattleMode.NAMED:
         lines.append(t("named_not_counted", lang))

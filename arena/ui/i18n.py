@@ -102,7 +102,7 @@ TEXT: dict[str, dict[str, str]] = {
     "reveal_line": {"ja": "{side}：{name}", "en": "{side}: {name}"},
     "weights_open": {"ja": "オープン", "en": "open"},
     "weights_closed": {"ja": "非公開", "en": "closed"},
-    "weights_note": {"ja": "重み：{weights}", "en": "weights: {weights}"},
+    "weights_note": {"ja": "（重み：{weights}）", "en": " (weights: {weights})"},
     "thanks": {"ja": "投票ありがとうございました！", "en": "Thank you for voting!"},
     "your_vote": {"ja": "あなたの投票：{verdict}", "en": "Your vote: {verdict}"},
     "not_counted": {
