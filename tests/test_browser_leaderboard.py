@@ -6,6 +6,7 @@ runs; the tab, once selected, shows the latest run's table and charts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,6 +94,15 @@ def test_table_and_charts_show_the_latest_run(
             assert word in headers
         assert "Japanese MT-Bench" in headers and "Nejumi" in headers
         page.screenshot(path=str(artifacts / f"leaderboard-{lang}-desktop.png"), full_page=True)
+        # sortable: the column menu's "ascending" puts the fewest battles first
+        header = table.locator(
+            "[role=columnheader]", has_text="対戦回数" if lang == "ja" else "Battles"
+        )
+        header.hover()
+        header.locator("button").click()
+        page.locator("[role=menu]").get_by_text(re.compile("昇順|ascending", re.I)).click()
+        fewest = min(ratings.values(), key=lambda r: r.battles).model
+        expect(table.locator(".virtual-row[role=row]").first).to_contain_text(fewest)
         context.close()
 
 

@@ -128,9 +128,9 @@ TEXT: dict[str, dict[str, str]] = {
     # -- leaderboard --------------------------------------------------------------------
     "lb_intro": {
         "ja": "ブラインド対戦の投票から Bradley-Terry モデルで計算したレーティングです"
-        "（基準モデル＝1000）。列見出しをクリックすると並べ替えられます。",
+        "（基準モデル＝1000）。列見出しの「⋮」メニューで並べ替えられます。",
         "en": "Ratings fitted with the Bradley-Terry model on blind-battle votes "
-        "(anchor model = 1000). Click a column header to sort.",
+        "(anchor model = 1000). Sort with the ⋮ menu of a column header.",
     },
     "lb_refresh": {"ja": "最新の結果を読み込む", "en": "Reload the latest results"},
     "lb_empty": {
