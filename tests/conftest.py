@@ -183,9 +183,14 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]
 # -- the browser --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium, driven by Playwright."""
+    """Debian's Chromium, driven by Playwright.
+
+    Per module, not per session: Playwright's sync API keeps an event loop running in the
+    main thread while it is open, and every pytest-asyncio test after it would fail with
+    "Runner.run() cannot be called from a running event loop".
+    """
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         unavailable(f"Chromium not found at {CHROMIUM}")
     try:
