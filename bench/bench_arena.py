@@ -82,8 +82,12 @@ class Stack:
             for n in ("Bench-A", "Bench-B")
         )
         (tmp / "arena.toml").write_text(models)
-        env = {**os.environ, "ARENA_CONFIG": str(tmp / "arena.toml"),
-               "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "ARENA_SECRET": "bench"}  # fmt: skip
+        env = {
+            **os.environ,
+            "ARENA_CONFIG": str(tmp / "arena.toml"),
+            "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+            "ARENA_SECRET": "bench",
+        }
         self.app = subprocess.Popen(
             [sys.executable, "app.py", "--port", str(self.port)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -161,7 +165,9 @@ async def bench_load(n: int, tokens: int, rate: float) -> dict[str, float]:
         limits = httpx.Limits(max_connections=2 * n + 10)
         async with httpx.AsyncClient(timeout=120, limits=limits) as client:
             await battle(client, stack.url, 0)
-            solo = statistics.median([(await battle(client, stack.url, i + 1))[1] for i in range(3)])
+            solo = statistics.median(
+                [(await battle(client, stack.url, i + 1))[1] for i in range(3)]
+            )
             results = await asyncio.gather(
                 *(battle(client, stack.url, 100 + i) for i in range(n)), return_exceptions=True
             )

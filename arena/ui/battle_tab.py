@@ -315,7 +315,12 @@ class BattleTab:
     ) -> AsyncIterator[dict]:
         async for state in states:
             self._apply(page, state)
-            yield self.view(page, lang, busy=True)
+            # While text streams only the panes change: sending just them keeps each
+            # update cheap for Gradio (the buttons were set busy by the first update).
+            yield {
+                chat: gr.update(value=chat_messages(page, side, lang))
+                for side, chat in self.chats.items()
+            }
         # Only now is the turn stored (the generator's end): enabling the buttons earlier
         # would let a quick click find the battle still busy.
         yield self.view(page, lang)
