@@ -20,14 +20,28 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Boolean, DateTime, Engine, Float, Integer, Table, Text, insert, select
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    String,
+    Table,
+    Text,
+    any_,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -453,6 +467,12 @@ class _Loader:
             _sqlite_time if conn.dialect.name == "sqlite" else lambda t: t
         )
 
+    def _among(self, column: Any, values: Iterable[str]) -> Any:
+        """``column IN values``; on PostgreSQL one array parameter instead of thousands."""
+        if self.conn.dialect.name == "postgresql":
+            return column == any_(literal(list(values), ARRAY(String)))
+        return column.in_(list(values))
+
     def _model_ids(self, names: set[str]) -> None:
         new = sorted(names - set(self.models))
         if not new:
@@ -475,7 +495,9 @@ class _Loader:
         want = {voter_token(j): j for j in judges - set(self.voters)}
         if not want:
             return
-        found = self.conn.execute(select(Voter.token, Voter.id).where(Voter.token.in_(want)))
+        found = self.conn.execute(
+            select(Voter.token, Voter.id).where(self._among(Voter.token, want))
+        )
         for token, vid in found:
             self.voters[want.pop(token)] = vid
         if want:
@@ -483,7 +505,9 @@ class _Loader:
             self.conn.execute(
                 insert(Voter), [{"token": t, "ip_hash": None, "created_at": now} for t in want]
             )
-            rows = self.conn.execute(select(Voter.token, Voter.id).where(Voter.token.in_(want)))
+            rows = self.conn.execute(
+                select(Voter.token, Voter.id).where(self._among(Voter.token, want))
+            )
             for token, vid in rows:
                 self.voters[want[token]] = vid
             self.report.voters_created += len(want)
@@ -495,7 +519,7 @@ class _Loader:
                 self.report.duplicates += 1
             else:
                 fresh[row.id] = row
-        existing = set(self.conn.scalars(select(Battle.id).where(Battle.id.in_(list(fresh)))))
+        existing = set(self.conn.scalars(select(Battle.id).where(self._among(Battle.id, fresh))))
         self.report.duplicates += len(existing)
         rows = [r for r in fresh.values() if r.id not in existing]
         if not rows:

@@ -451,3 +451,14 @@ def test_browser_sees_a_login_then_the_console(served: Served, page, artifacts) 
         timeout=30_000,
     )
     page.screenshot(path=str(artifacts / "admin-console.png"))
+    # Export from the page: the file and its manifest are offered for download.
+    page.get_by_role("tab", name="Export").click()
+    page.click("#admin-export")
+    page.wait_for_function(
+        "() => document.querySelector('#admin-files').innerText.includes('.manifest')",
+        timeout=30_000,
+    )
+    links = page.eval_on_selector_all("#admin-files a", "els => els.map(e => e.href)")
+    data = page.request.get(next(u for u in links if u.split("?")[0].endswith(".jsonl"))).text()
+    assert len(data.splitlines()) >= 4 and '"judge": "arena_user_' in data
+    page.screenshot(path=str(artifacts / "admin-export.png"))

@@ -91,8 +91,8 @@ def _battles_tab(console: AdminConsole, auth: AdminAuth) -> None:
             battle = console.battle(user, (bid or "").strip())
         messages = battle.pop("messages")
         sides = [
-            [{"role": m["role"], "content": m["content"] or f"({m['error']})"} for m in messages
-             if m["side"] == side]
+            [{"role": m["role"], "content": m["content"] or f"({m['error'] or 'empty'})"}
+             for m in messages if m["side"] == side]
             for side in ("a", "b")
         ]  # fmt: skip
         battle["messages"] = [{k: v for k, v in m.items() if k != "content"} for m in messages]
