@@ -176,55 +176,63 @@ def _query(options: ExportOptions, model_ids: dict[str, int]) -> Select:
     return q
 
 
-class JsonText(str):
-    """Text that is already JSON (a conversation): written into JSONL and CSV as it is."""
+class RawJson(bytes):
+    """A value already encoded as JSON, in UTF-8 (a conversation): written as it is."""
 
     __slots__ = ()
 
 
 _quote = json.encoder.encode_basestring  # the C encoder; keeps non-ASCII as is
-EMPTY = JsonText("[]")
+EMPTY = b"[]"
 
 
 # The hot query of an export, run on the DB-API cursor of the export's own transaction:
 # a chunk's messages are many rows, and SQLAlchemy's per-row objects would double its
 # cost. The database quotes each message as JSON (json_quote / to_json escape exactly
-# as json.dumps with ensure_ascii=False does; a test holds them to it).
+# as json.dumps with ensure_ascii=False does; a test holds them to it) and hands it over
+# as UTF-8 bytes, which go to the file without being decoded and encoded again.
 _MESSAGES_SQL = (
-    "SELECT battle_id, side = 'b', '{{\"role\": ' || {quote}(role) || ', \"content\": ' "
-    "|| {quote}(content) || '}}' FROM messages WHERE battle_id {among} "
+    "SELECT battle_id, side = 'b', {open}'{{\"role\": ' || {quote}(role) || ', \"content\": ' "
+    "|| {quote}(content) || '}}'{close} FROM messages WHERE battle_id {among} "
     "ORDER BY battle_id, side, turn, id"
 )
+_DIALECT_SQL = {
+    "postgresql": {"quote": "to_json", "open": "convert_to(", "close": ", 'UTF8')"},
+    "sqlite": {"quote": "json_quote", "open": "CAST(", "close": " AS BLOB)"},
+}
 
 
-def _fetch_messages(dbapi: Any, dialect: str, ids: list[str]) -> list[tuple[str, bool, str]]:
+def _fetch_messages(dbapi: Any, dialect: str, ids: list[str]) -> list[tuple[str, bool, bytes]]:
     """(battle id, side is B, message as JSON) of a chunk of battles, in conversation order."""
     cursor = dbapi.cursor()
     try:
         if dialect == "postgresql":  # one array parameter, not thousands
-            cursor.execute(_MESSAGES_SQL.format(quote="to_json", among="= ANY(%s)"), (ids,))
+            sql = _MESSAGES_SQL.format(among="= ANY(%s)", **_DIALECT_SQL[dialect])
+            cursor.execute(sql, (ids,))
         else:
             marks = ",".join("?" * len(ids))
-            cursor.execute(_MESSAGES_SQL.format(quote="json_quote", among=f"IN ({marks})"), ids)
+            sql = _MESSAGES_SQL.format(among=f"IN ({marks})", **_DIALECT_SQL["sqlite"])
+            cursor.execute(sql, ids)
         return cursor.fetchall()
     finally:
         cursor.close()
 
 
-def _conversations(dbapi: Any, dialect: str, ids: list[str]) -> dict[str, tuple[str, str]]:
+def _conversations(dbapi: Any, dialect: str, ids: list[str]) -> dict[str, tuple[bytes, bytes]]:
     """The messages of a chunk of battles as {battle: (side A JSON, side B JSON)}.
 
     Runs on a worker thread: it uses only the DB-API connection (thread-safe in sqlite3
     and psycopg) and builds plain strings.
     """
-    parts: dict[str, tuple[list[str], list[str]]] = {}
+    parts: dict[str, tuple[list[bytes], list[bytes]]] = {}
     for battle_id, side_b, message in _fetch_messages(dbapi, dialect, ids):
         sides = parts.get(battle_id)
         if sides is None:
             sides = parts[battle_id] = ([], [])
         sides[side_b].append(message)
     return {
-        bid: ("[" + ", ".join(a) + "]", "[" + ", ".join(b) + "]") for bid, (a, b) in parts.items()
+        bid: (b"[" + b", ".join(a) + b"]", b"[" + b", ".join(b) + b"]")
+        for bid, (a, b) in parts.items()
     }
 
 
@@ -237,7 +245,7 @@ def iter_rows(
 ) -> Iterator[dict[str, Any]]:
     """Yield export rows, fetching votes ``chunk`` at a time and their messages per chunk.
 
-    Conversations come as :class:`JsonText` (``json.loads`` gives the list of messages).
+    Conversations come as :class:`RawJson` (``json.loads`` gives the list of messages).
     """
     check_salt(salt)
     names = dict(conn.execute(select(Model.id, Model.name)).all())
@@ -275,7 +283,7 @@ def iter_rows(
                 }
                 if options.conversations:
                     ca, cb = convs.get(bid, no_messages)
-                    row["conversation_a"], row["conversation_b"] = JsonText(ca), JsonText(cb)
+                    row["conversation_a"], row["conversation_b"] = RawJson(ca), RawJson(cb)
                 row["turn"] = turns
                 row["anony"] = mode == "anony"
                 row["language"] = LANGUAGE_NAMES.get(lang, lang)
@@ -301,8 +309,6 @@ class Writer(Protocol):
 def json_value(value: Any, encode: Callable[[Any], str]) -> str:
     """``value`` as ``json.dumps(value, ensure_ascii=False)`` writes it, quickly for scalars."""
     kind = type(value)
-    if kind is JsonText:
-        return value
     if kind is str:
         return _quote(value)
     if kind is bool:
@@ -318,14 +324,18 @@ class JsonlWriter:
     """One JSON object per line, UTF-8, non-ASCII kept as is; as ``json.dumps`` writes it."""
 
     def __init__(self, path: Path, cols: Sequence[str]) -> None:
-        self.f = path.open("w", encoding="utf-8", newline="\n")
+        self.f = path.open("wb")
         self.encode = json.JSONEncoder(ensure_ascii=False).encode
-        self.keys = [(c, f"{_quote(c)}: ") for c in cols]
+        self.keys = [(c, f"{_quote(c)}: ".encode()) for c in cols]
 
     def write(self, row: dict[str, Any]) -> None:
-        enc = self.encode
-        body = ", ".join(key + json_value(row[c], enc) for c, key in self.keys)
-        self.f.write("{" + body + "}\n")
+        enc, parts = self.encode, []
+        for col, key in self.keys:
+            value = row[col]
+            if type(value) is not RawJson:
+                value = json_value(value, enc).encode()
+            parts.append(key + value)
+        self.f.write(b"{" + b", ".join(parts) + b"}\n")
 
     def close(self) -> None:
         self.f.close()
@@ -349,7 +359,9 @@ class CsvWriter:
         cells = []
         for col in self.cols:
             value = row[col]
-            if isinstance(value, list):  # JsonText conversations are written as they are
+            if isinstance(value, RawJson):
+                value = value.decode()
+            elif isinstance(value, list):
                 value = json.dumps(value, ensure_ascii=False)
             elif isinstance(value, bool):
                 value = "true" if value else "false"
@@ -387,7 +399,7 @@ class ParquetWriter:
     def write(self, row: dict[str, Any]) -> None:
         for col, values in self.buffer.items():
             value = row[col]
-            values.append(json.loads(value) if isinstance(value, JsonText) else value)
+            values.append(json.loads(value) if isinstance(value, RawJson) else value)
         self.n += 1
         if self.n >= self.group:
             self._flush()
