@@ -5,7 +5,8 @@ daily thread of :func:`start_daily`) asks the database for one ``GROUP BY`` over
 votes -- ``(model_a, model_b, winner) -> votes used, votes excluded per reason`` -- so a
 million votes arrive as at most ``4 * models**2`` rows, fits them with :mod:`ratings`, and stores a
 :class:`~arena.db.models.RatingRun` with one :class:`~arena.db.models.ModelRating` per
-rated model in one transaction. Every run is kept, for the history chart.
+rated model and those rows themselves (:class:`~arena.db.models.RunPairCount`, which the
+leaderboard's pair tables read) in one transaction. Every run is kept, for the history chart.
 
 A vote counts unless (first matching reason wins, so the counts add up to all votes):
 it was voided; its battle failed; its battle was not anonymous (named mode, unless
@@ -32,7 +33,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Engine, and_, delete, func, inspect, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
 
@@ -46,7 +47,9 @@ from arena.db.models import (
     Model,
     ModelRating,
     RatingRun,
+    RunPairCount,
     Vote,
+    Winner,
     utcnow,
 )
 from arena.errors import ArenaError, ConfigError
@@ -171,6 +174,24 @@ def count_votes(session: Session, *, include_named: bool = False) -> VoteCounts:
         count=np.array([n for *_, n in used], dtype=np.int64),
         excluded=excluded,
     )
+
+
+_WINNERS = {WINNER_CODES[w.value]: w for w in Winner}
+
+
+def pair_rows(run_id: int, counts: VoteCounts) -> list[dict[str, object]]:
+    """``counts`` as :class:`RunPairCount` rows of run ``run_id`` (one per nonzero group)."""
+    return [
+        {
+            "run_id": run_id,
+            "model_a": counts.names[a],
+            "model_b": counts.names[b],
+            "winner": _WINNERS[int(o)],
+            "count": int(n),
+        }
+        for a, b, o, n in zip(counts.a_idx, counts.b_idx, counts.outcome, counts.count, strict=True)
+        if n > 0
+    ]
 
 
 # -- the lock -----------------------------------------------------------------------
@@ -380,6 +401,8 @@ def recompute(
         with factory() as session, session.begin():
             _confirm_lock(session, lock)
             session.add(run)
+            session.flush()  # gives the run its id, which its pair rows refer to
+            session.execute(insert(RunPairCount), pair_rows(run.id, counts))
         logger.info(
             "recompute: rating run #%d stored: %d votes used (excluded: %s), %d models",
             run.id,

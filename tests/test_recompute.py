@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
 
 from arena.config import Settings
 from arena.db import session_factory
@@ -34,6 +34,7 @@ from arena.db.models import (
     JobLock,
     Model,
     RatingRun,
+    RunPairCount,
     Vote,
     Voter,
     Winner,
@@ -244,6 +245,51 @@ def test_aggregation_is_one_row_per_pair_and_outcome(engine: Engine) -> None:
         for a, b, o, n in zip(counts.a_idx, counts.b_idx, counts.outcome, counts.count, strict=True)
     }
     assert got == {(i, j, int(WINNER_CODES[w.value])): n for (i, j, w), n in USED.items()}
+
+
+def stored_pairs(engine: Engine, run_id: int) -> dict[tuple[int, int, Winner], int]:
+    """The run's pair rows as (index in MODELS of a, of b, winner) -> count."""
+    with session_factory(engine)() as s:
+        rows = s.execute(
+            select(RunPairCount.model_a, RunPairCount.model_b, RunPairCount.winner,
+                   RunPairCount.count).where(RunPairCount.run_id == run_id)
+        ).all()  # fmt: skip
+    got = {(MODELS.index(a), MODELS.index(b), w): n for a, b, w, n in rows}
+    assert len(got) == len(rows)
+    return got
+
+
+def test_run_stores_its_pair_counts(engine: Engine) -> None:
+    add_models(engine)
+    add_used_votes(engine)
+    add_excluded_votes(engine)
+    run = recompute(engine, anchor=ANCHOR)
+    assert stored_pairs(engine, run.id) == USED
+    with session_factory(engine)() as s:  # the same groups the fit got
+        counts = count_votes(s)
+    aggregated = {
+        (MODELS.index(counts.names[a]), MODELS.index(counts.names[b]), int(o)): int(n)
+        for a, b, o, n in zip(counts.a_idx, counts.b_idx, counts.outcome, counts.count, strict=True)
+    }
+    stored = {(i, j, int(WINNER_CODES[w.value])): n for (i, j, w), n in USED.items()}
+    assert aggregated == stored
+    named = recompute(engine, anchor=ANCHOR, include_named=True)
+    used = Counter(USED)
+    used[(0, 2, Winner.MODEL_B)] += 8
+    assert stored_pairs(engine, named.id) == dict(used)
+    assert stored_pairs(engine, run.id) == USED  # an earlier run keeps its own counts
+
+
+def test_deleting_a_run_deletes_its_pair_counts(engine: Engine) -> None:
+    add_models(engine)
+    add_used_votes(engine)
+    first = recompute(engine, anchor=ANCHOR)
+    second = recompute(engine, anchor=ANCHOR)
+    with session_factory(engine)() as s, s.begin():
+        s.delete(s.get(RatingRun, first.id))  # the ORM cascade
+        s.execute(delete(RatingRun).where(RatingRun.id == second.id))  # the foreign key's
+    with session_factory(engine)() as s:
+        assert s.scalar(select(func.count()).select_from(RunPairCount)) == 0
 
 
 def test_bootstrap_is_reproducible_and_stores_rounds_and_seed(engine: Engine) -> None:

@@ -26,6 +26,7 @@ from arena.db.models import (
     Voter,
     Winner,
 )
+from arena.recompute import recompute
 from arena.ui.charts import heatmap, interval_plot, overlap_groups
 
 WINNERS = (Winner.MODEL_A, Winner.MODEL_B, Winner.TIE, Winner.BOTHBAD)
@@ -115,15 +116,65 @@ def test_pair_table_counts_only_rated_votes(session: Session) -> None:
     session.execute(Battle.__table__.update().values(flag_identity=True).where(
         Battle.id == flagged.id))  # fmt: skip
     session.commit()
-    table = stats.pair_table(session, ["M-a", "M-b", "M-c"])
+    table = stats.pair_table_from_votes(session, ["M-a", "M-b", "M-c"])
     assert table.battles.sum() == 2 * 300
     assert np.array_equal(table.battles, table.battles.T)
     assert np.allclose(table.wins + table.wins.T, table.battles)
     frac = table.fraction
     assert frac[0, 2] > 0.5 > frac[2, 0]
     assert np.isnan(frac[0, 0])
-    later = stats.pair_table(session, ["M-a", "M-b"], until=datetime.now(UTC) - timedelta(hours=1))
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    later = stats.pair_table_from_votes(session, ["M-a", "M-b"], until=hour_ago)
     assert later.battles.sum() == 0
+
+
+def assert_same_table(got: stats.PairTable, want: stats.PairTable) -> None:
+    assert got.models == want.models
+    assert np.array_equal(got.battles, want.battles)
+    assert np.array_equal(got.wins, want.wins)
+
+
+def test_pair_table_reads_the_runs_stored_counts(engine, session: Session) -> None:
+    names = ["M-a", "M-b", "M-c", "M-d"]
+    add_models(session, names)
+    seed_votes(session, dict(zip(names, (1100, 1000, 950, 900), strict=True)), 400, seed=1)
+    seed_votes(session, {"M-a": 1000, "M-b": 1000}, 30, seed=2, mode=BattleMode.NAMED)
+    session.commit()
+    recompute(engine, anchor="M-a")
+    run = stats.latest_run(session)
+    assert run is not None
+    stored = stats.pair_table(session, run, names)
+    assert stored.battles.sum() == 2 * 400
+    assert_same_table(stored, stats.pair_table_from_votes(session, names, until=run.created_at))
+    top = ["M-c", "M-a"]  # a subset, in the leaderboard's order
+    assert_same_table(
+        stats.pair_table(session, run, top), stats.pair_table_from_votes(session, top)
+    )
+    # Votes recorded afterwards (even with earlier timestamps) do not change the run's table.
+    seed_votes(session, {"M-a": 1000, "M-d": 1000}, 25, seed=3)
+    session.commit()
+    assert_same_table(stats.pair_table(session, run, names), stored)
+    assert stats.pair_table_from_votes(session, names).battles.sum() == 2 * 425
+
+
+def test_pair_table_of_a_run_without_stored_counts_aggregates_the_votes(
+    session: Session,
+) -> None:
+    add_models(session, ["M-a", "M-b", "M-c"])
+    seed_votes(session, {"M-a": 1100, "M-b": 1000, "M-c": 900}, 200, seed=4)
+    # Runs stored before revision 0002 have no pair rows: the fallback counts their votes
+    # cast up to the run's time.
+    runs = {}
+    for at in (datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC)):
+        run_id = add_run(session, [("M-a", 1000, 990, 1010)], at)
+        runs[at] = stats.RunInfo(run_id, at, "sandwich", "M-a", 0.95, 100)
+    session.commit()
+    before, after = runs.values()
+    names = ["M-a", "M-b", "M-c"]
+    old = stats.pair_table(session, after, names)
+    assert old.battles.sum() == 2 * 200
+    assert_same_table(old, stats.pair_table_from_votes(session, names))
+    assert stats.pair_table(session, before, names).battles.sum() == 0
 
 
 def test_board_joins_external_scores_and_history(session: Session) -> None:

@@ -196,6 +196,9 @@ class RatingRun(Base):
     ratings: Mapped[list[ModelRating]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="ModelRating.rank"
     )
+    pairs: Mapped[list[RunPairCount]] = relationship(
+        back_populates="run", cascade="all, delete-orphan"
+    )
 
 
 class ModelRating(Base):
@@ -217,6 +220,28 @@ class ModelRating(Base):
     win_rate: Mapped[float] = mapped_column(Float)
 
     run: Mapped[RatingRun] = relationship(back_populates="ratings")
+
+
+class RunPairCount(Base):
+    """How many votes a rating run used per (model_a, model_b, winner).
+
+    The leaderboard's pair tables read these few rows (at most 4 per ordered pair)
+    instead of aggregating every vote again.
+    """
+
+    __tablename__ = "rating_run_pairs"
+    __table_args__ = (UniqueConstraint("run_id", "model_a", "model_b", "winner"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("rating_runs.id", ondelete="CASCADE"), index=True
+    )
+    model_a: Mapped[str] = mapped_column(String(200))
+    model_b: Mapped[str] = mapped_column(String(200))
+    winner: Mapped[Winner] = mapped_column(_enum(Winner, "winner"))
+    count: Mapped[int] = mapped_column(Integer)
+
+    run: Mapped[RatingRun] = relationship(back_populates="pairs")
 
 
 class JobLock(Base):

@@ -2,18 +2,20 @@
 
 The leaderboard shows a stored rating run (see :mod:`arena.recompute`) joined with the
 models' external scores, and two pair tables (battles per pair, pairwise win fraction)
-that the database aggregates with one ``GROUP BY`` -- never one Python object per vote.
-The pair tables count the same votes as the fit (blind, finished, not flagged, not
-voided) cast up to the run's time, so they match the run they are shown with.
+built from the pair counts stored with the run (at most ``4 * models**2`` rows), so they
+count exactly the votes the run's fit used. Runs stored before those counts existed
+(revision 0002) fall back to one ``GROUP BY`` over the votes -- never one Python object
+per vote.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from arena.db.models import (
@@ -23,6 +25,7 @@ from arena.db.models import (
     Model,
     ModelRating,
     RatingRun,
+    RunPairCount,
     Vote,
     Winner,
 )
@@ -112,10 +115,32 @@ def board(session: Session, run_id: int) -> list[BoardRow]:
     return [BoardRow(*row) for row in rows]
 
 
-def pair_table(session: Session, models: list[str], until: datetime | None = None) -> PairTable:
+def pair_table(session: Session, run: RunInfo, models: list[str]) -> PairTable:
+    """Battle counts and win fractions among ``models`` from the run's stored pair counts.
+
+    Fallback: a run stored before runs kept their pair counts (Alembic revision 0002) has
+    no rows in ``rating_run_pairs``; its table is then aggregated from the votes by
+    :func:`pair_table_from_votes`, with the votes cast up to the run's time.
+    """
+    pairs = RunPairCount
+    rows = session.execute(
+        select(pairs.model_a, pairs.model_b, pairs.winner, pairs.count).where(
+            pairs.run_id == run.id, pairs.model_a.in_(models), pairs.model_b.in_(models)
+        )
+    ).all()
+    if not rows and not session.scalar(select(exists().where(pairs.run_id == run.id))):
+        return pair_table_from_votes(session, models, until=run.created_at)
+    return _tabulate(models, rows)
+
+
+def pair_table_from_votes(
+    session: Session, models: list[str], until: datetime | None = None
+) -> PairTable:
     """Battle counts and win fractions among ``models`` from one SQL ``GROUP BY``.
 
-    Only votes that enter the ratings count; ``until`` keeps votes cast up to then.
+    Only votes that enter the ratings by default (blind, finished, not flagged, not
+    voided) count; ``until`` keeps votes cast up to then. Slow on many votes: the
+    leaderboard uses it only for runs stored without their pair counts.
     """
     ids = dict(session.execute(select(Model.id, Model.name).where(Model.name.in_(models))).all())
     query = (
@@ -135,11 +160,17 @@ def pair_table(session: Session, models: list[str], until: datetime | None = Non
     )
     if until is not None:
         query = query.where(Vote.created_at <= until)
+    rows = [(ids[a], ids[b], winner, count) for a, b, winner, count in session.execute(query)]
+    return _tabulate(models, rows)
+
+
+def _tabulate(models: list[str], rows: Iterable[Sequence]) -> PairTable:
+    # rows: (model_a, model_b, winner, count); a tie is half a win for each side.
     index = {name: k for k, name in enumerate(models)}
     n = len(models)
     battles, wins = np.zeros((n, n)), np.zeros((n, n))
-    for a_id, b_id, winner, count in session.execute(query):
-        a, b = index[ids[a_id]], index[ids[b_id]]
+    for name_a, name_b, winner, count in rows:
+        a, b = index[name_a], index[name_b]
         battles[a, b] += count
         battles[b, a] += count
         if winner == Winner.MODEL_A:

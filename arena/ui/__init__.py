@@ -66,7 +66,6 @@ class ArenaPage:
             with gr.Tabs(elem_id="tabs"):
                 self._tabs(i18n)
             self._wire_page(blocks)
-        self.board.start_warmer()
         return blocks, i18n
 
     def _tabs(self, i18n: gr.I18n) -> None:

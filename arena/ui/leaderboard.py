@@ -2,27 +2,24 @@
 
 Nothing here is in the page's initial configuration: the tab fills itself when it is
 selected (or on its reload button), so no model name reaches a browser that only plays
-blind battles. The pair tables (one ``GROUP BY`` over all votes) are computed once per
-rating run and kept in a small process-wide cache.
+blind battles. The pair tables are read from the counts stored with the rating run (a
+few thousand rows at most) and kept per run in a small process-wide cache, which also
+spares runs stored before those counts their slower fallback after the first view.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import gradio as gr
 import pandas as pd
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena.db import stats
 from arena.ui.charts import HEATMAP_MODELS, heatmap, interval_plot, overlap_groups
 from arena.ui.i18n import t
-
-logger = logging.getLogger(__name__)
 
 #: Runs and models the history chart shows.
 HISTORY_RUNS, HISTORY_MODELS = 30, 10
@@ -39,7 +36,7 @@ class Board:
 
 
 class PairCache:
-    """Pair tables per rating run: a run never changes, so its tables are computed once."""
+    """Pair tables per rating run: a run never changes, so its tables are read once."""
 
     def __init__(self, size: int = 2) -> None:
         self.size = size
@@ -47,12 +44,12 @@ class PairCache:
         self._lock = threading.Lock()
 
     def get(self, session: Session, run: stats.RunInfo, models: list[str]) -> stats.PairTable:
-        """The pair table of ``models`` for ``run`` (computed on first use)."""
+        """The pair table of ``models`` for ``run`` (read on first use)."""
         key = (run.id, tuple(models))
         with self._lock:
             if key in self._tables:
                 return self._tables[key]
-        table = stats.pair_table(session, models, until=run.created_at)
+        table = stats.pair_table(session, run, models)
         with self._lock:
             self._tables[key] = table
             while len(self._tables) > self.size:
@@ -113,25 +110,6 @@ class LeaderboardTab:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
         self.cache = PairCache()
-
-    def start_warmer(self, every: float = 60.0) -> threading.Event:
-        """Compute each new run's pair tables in the background, before a visitor asks.
-
-        Checking for a new run is three small queries; the ``GROUP BY`` runs once per
-        run. Returns the event that stops the thread.
-        """
-        stop = threading.Event()
-
-        def loop() -> None:
-            while not stop.is_set():
-                try:
-                    read_board(self.sessions, self.cache)
-                except SQLAlchemyError as exc:
-                    logger.warning("leaderboard warm-up failed (will retry): %s", exc)
-                stop.wait(every)
-
-        threading.Thread(target=loop, name="leaderboard-warmer", daemon=True).start()
-        return stop
 
     def build(self, i18n: gr.I18n) -> None:
         """Lay out the (empty) components; :meth:`load` fills them."""
