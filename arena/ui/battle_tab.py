@@ -295,10 +295,14 @@ class BattleTab:
             **{p: gr.update(interactive=not busy and not started) for p in self.pickers},
         }
         for side, chat in self.chats.items():
-            label = t(f"model_{side.value}", lang)
+            messages = chat_messages(page, side, lang)
+            if self.mode is BattleMode.ANONY:
+                out[chat] = messages  # a plain value: far cheaper for Gradio than an update
+                continue
+            label = t(f"model_{side.value}", lang)  # named mode: the label carries the name
             if page.names and side in page.names:
                 label = f"{label}: {page.names[side]}"
-            out[chat] = gr.update(value=chat_messages(page, side, lang), label=label)
+            out[chat] = gr.update(value=messages, label=label)
         return out
 
     def _apply(self, page: Page, state: TurnState) -> None:
@@ -315,12 +319,10 @@ class BattleTab:
     ) -> AsyncIterator[dict]:
         async for state in states:
             self._apply(page, state)
-            # While text streams only the panes change: sending just them keeps each
-            # update cheap for Gradio (the buttons were set busy by the first update).
-            yield {
-                chat: gr.update(value=chat_messages(page, side, lang))
-                for side, chat in self.chats.items()
-            }
+            # While text streams only the panes change: sending just their values (not
+            # gr.update, which Gradio turns into a whole new component) keeps each update
+            # cheap. The buttons were set busy, and the labels, by the first update.
+            yield {chat: chat_messages(page, side, lang) for side, chat in self.chats.items()}
         # Only now is the turn stored (the generator's end): enabling the buttons earlier
         # would let a quick click find the battle still busy.
         yield self.view(page, lang)
