@@ -1,17 +1,29 @@
 """JSON/HTTP routes on the FastAPI app that also serves the Gradio page.
 
+Besides health and the leaderboard, a small battle API lets programs (load tests, other
+front ends) run blind battles the way the page does, through the same
+:class:`arena.battles.Arena`: ``POST /api/battles`` streams a turn as server-sent
+events, ``POST /api/battles/{id}/vote`` records the verdict and reveals the names.
 Also sets the security headers of every response: remote images (tracking pixels in
 model output) are blocked by the Content-Security-Policy.
 """
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from arena.battles import Arena
+from arena.battles import SIDES, Arena, TurnState, VoterRef
+from arena.db import stats
+from arena.errors import ArenaError, StorageError
 
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; "
@@ -20,17 +32,94 @@ CSP = (
 )
 
 
+class SecurityHeaders:
+    """Pure ASGI middleware adding the security headers to every HTTP response.
+
+    (Not ``@app.middleware("http")``: that wraps streaming responses in extra tasks
+    and queues, and every streamed token of the page goes through here.)
+    """
+
+    HEADERS = (
+        (b"content-security-policy", CSP.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class TurnBody(BaseModel):
+    """A prompt: a new battle when ``battle_id`` is null, else the battle's next turn."""
+
+    voter: str = Field(min_length=16, max_length=64)
+    prompt: str
+    battle_id: str | None = Field(default=None, max_length=64)
+    language: str = "ja"
+
+
+class VoteBody(BaseModel):
+    voter: str = Field(min_length=16, max_length=64)
+    winner: str
+
+
+def _refusal(exc: ArenaError) -> JSONResponse:
+    if isinstance(exc, StorageError):
+        status = 503
+    elif exc.code.startswith("prompt_") or exc.code == "vote_invalid":
+        status = 400
+    elif exc.code == "unknown_battle":
+        status = 404
+    else:
+        status = 409
+    return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=status)
+
+
+def _sse(event: str, data: object) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def _turn_events(first: TurnState, states: AsyncIterator[TurnState]) -> AsyncIterator[str]:
+    """The turn as events: ``turn``, then ``delta`` pieces per side, then ``done``."""
+    yield _sse("turn", {"battle_id": first.battle_id, "turn": first.turn})
+    sent = {side: 0 for side in SIDES}
+    state = first
+    async for state in states:
+        delta = {}
+        for side in SIDES:
+            text_ = state.sides[side].text
+            if len(text_) > sent[side]:
+                delta[side.value] = text_[sent[side] :]
+                sent[side] = len(text_)
+        if delta:
+            yield _sse("delta", delta)
+    errors = {side.value: state.sides[side].error for side in SIDES}
+    yield _sse("done", {"errors": errors, "votable": state.votable})
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
 def create_api(arena: Arena) -> FastAPI:
     """The FastAPI app with the arena's JSON routes."""
     app = FastAPI(title="Tanuki Arena", docs_url=None, redoc_url=None, openapi_url=None)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/api/health")
     def health() -> JSONResponse:
@@ -46,6 +135,68 @@ def create_api(arena: Arena) -> FastAPI:
                 "database": "ok",
                 "models": len(arena.backends),
                 "demo": arena.settings.is_demo,
+            }
+        )
+
+    @app.get("/api/leaderboard")
+    def leaderboard() -> JSONResponse:
+        """The latest rating run as JSON (an unbounded interval end is null)."""
+        with arena.sessions() as s:
+            run = stats.latest_run(s)
+            rows = stats.board(s, run.id) if run else []
+        if run is None:
+            return JSONResponse({"run": None, "models": []})
+        return JSONResponse(
+            {
+                "run": {
+                    "created_at": run.created_at.isoformat(),
+                    "method": run.method,
+                    "anchor": run.anchor,
+                    "level": run.level,
+                    "votes": run.votes_used,
+                },
+                "models": [
+                    {
+                        "rank": r.rank,
+                        "model": r.model,
+                        "rating": r.rating,
+                        "ci_lower": _finite(r.ci_lower),
+                        "ci_upper": _finite(r.ci_upper),
+                        "win_rate": r.win_rate,
+                        "battles": r.battles,
+                        "weights": r.weights,
+                        "japanese_mt_bench": r.japanese_mt_bench,
+                        "nejumi_lb3": r.nejumi_lb3,
+                    }
+                    for r in rows
+                ],
+            }
+        )
+
+    @app.post("/api/battles")
+    async def battle_turn(body: TurnBody, request: Request) -> Response:
+        """Stream one turn of a blind battle (no model name is ever sent here)."""
+        voter = VoterRef(body.voter, request.client.host if request.client else None)
+        states = arena.send(voter, body.prompt, body.battle_id, language=body.language)
+        try:
+            first = await anext(states)
+        except ArenaError as exc:
+            return _refusal(exc)
+        return StreamingResponse(_turn_events(first, states), media_type="text/event-stream")
+
+    @app.post("/api/battles/{battle_id}/vote")
+    async def battle_vote(battle_id: str, body: VoteBody, request: Request) -> JSONResponse:
+        """Record the verdict once; only then are the names revealed."""
+        voter = VoterRef(body.voter, request.client.host if request.client else None)
+        try:
+            reveal = await arena.vote(voter, battle_id, body.winner)
+        except ArenaError as exc:
+            return _refusal(exc)
+        return JSONResponse(
+            {
+                "model_a": reveal.names[SIDES[0]],
+                "model_b": reveal.names[SIDES[1]],
+                "counted": reveal.counted,
             }
         )
 

@@ -78,3 +78,58 @@ def test_vote_through_the_hidden_api_without_a_battle_is_rejected(app_server) ->
     assert events[-1][0] == "complete"
     payload = json.dumps([json.loads(d) for _, d in events], ensure_ascii=False)
     assert "Demo-" not in payload  # nothing revealed
+
+
+def test_battle_api_streams_blind_then_reveals_once(app_server) -> None:
+    voter = "7" * 32
+    with httpx.Client(base_url=app_server.url, timeout=60) as client:
+        with client.stream(
+            "POST", "/api/battles", json={"voter": voter, "prompt": "<b>hi</b>"}
+        ) as r:
+            assert r.status_code == 200
+            raw = r.read().decode()
+        assert "Demo-" not in raw and '"demo"' not in raw
+        lines = [ln for ln in raw.splitlines() if ln.startswith(("event:", "data:"))]
+        kinds = [ln[6:].strip() for ln in lines if ln.startswith("event:")]
+        assert kinds[0] == "turn" and kinds[-1] == "done" and "delta" in kinds
+        first = json.loads(lines[1][5:])
+        done = json.loads(lines[-1][5:])
+        assert done == {"errors": {"a": None, "b": None}, "votable": True}
+        battle_id = first["battle_id"]
+        text_a = "".join(
+            json.loads(d[5:]).get("a", "")
+            for k, d in zip(lines[::2], lines[1::2], strict=True)
+            if k == "event: delta"
+        )
+        assert "<b>hi</b>" in text_a  # the demo echoes the prompt, verbatim
+
+        other = client.post(
+            f"/api/battles/{battle_id}/vote", json={"voter": "8" * 32, "winner": "model_a"}
+        )
+        assert other.status_code == 404 and "Demo-" not in other.text
+        bad = client.post(f"/api/battles/{battle_id}/vote", json={"voter": voter, "winner": "A"})
+        assert bad.status_code == 400 and bad.json()["error"] == "vote_invalid"
+        ok = client.post(f"/api/battles/{battle_id}/vote", json={"voter": voter, "winner": "tie"})
+        assert ok.status_code == 200
+        names = ok.json()
+        assert names["model_a"].startswith("Demo-") and names["model_b"].startswith("Demo-")
+        assert names["model_a"] != names["model_b"]
+        again = client.post(
+            f"/api/battles/{battle_id}/vote", json={"voter": voter, "winner": "tie"}
+        )
+        assert again.status_code == 409 and again.json()["error"] == "vote_repeat"
+        empty = client.post("/api/battles", json={"voter": voter, "prompt": "  "})
+        assert empty.status_code == 400 and empty.json()["error"] == "prompt_empty"
+        short = client.post("/api/battles", json={"voter": "x", "prompt": "hi"})
+        assert short.status_code == 422
+
+
+def test_leaderboard_json_before_any_run(tmp_path) -> None:
+    from tests.conftest import RunningApp
+
+    app = RunningApp(tmp_path)
+    try:
+        r = httpx.get(app.url + "/api/leaderboard")
+        assert r.status_code == 200 and r.json() == {"run": None, "models": []}
+    finally:
+        app.stop()
