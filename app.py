@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     arena = Arena(settings, session_factory(engine), build_backends(settings.models, client))
     blocks, i18n = build_ui(arena)
+    # Gradio's queue runs at most ``max_threads`` events at once (40 by default): every
+    # streaming battle holds one, so the cap must cover the battles allowed to stream.
+    blocks.max_threads = settings.stream_concurrency + 16
     blocks.queue(default_concurrency_limit=16)
     app = gr.mount_gradio_app(
         create_api(arena),
