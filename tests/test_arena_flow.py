@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from arena.db.models import Battle, BattleStatus, Message, Vote, Winner
+from tests.conftest import RunningApp
 
 
 def send(page, text: str) -> None:
@@ -23,7 +25,16 @@ def send(page, text: str) -> None:
     )
 
 
-def test_battle_vote_reveal_new_round_in_the_browser(app_server, page, artifacts) -> None:
+@pytest.fixture(scope="module")
+def own_app(tmp_path_factory):
+    """An app of its own: this test counts every row in the database."""
+    app = RunningApp(tmp_path_factory.mktemp("flow"))
+    yield app
+    app.stop()
+
+
+def test_battle_vote_reveal_new_round_in_the_browser(own_app, page, artifacts) -> None:
+    app_server = own_app
     page.goto(app_server.url, wait_until="domcontentloaded")
     page.wait_for_selector("#arena-prompt textarea", timeout=30_000)
     assert page.is_disabled("#vote-a") and page.is_disabled("#vote-bothbad")
