@@ -12,6 +12,7 @@ import sys
 import gradio as gr
 import uvicorn
 
+from arena.admin_api import mount_admin
 from arena.api import create_api
 from arena.backends import Timeouts, build_backends, make_client
 from arena.battles import Arena
@@ -46,8 +47,10 @@ def main(argv: list[str] | None = None) -> None:
     # streaming battle holds one, so the cap must cover the battles allowed to stream.
     blocks.max_threads = settings.stream_concurrency + 16
     blocks.queue(default_concurrency_limit=16)
+    api = create_api(arena)
+    mount_admin(api, arena, engine)  # /admin and /api/admin, behind ARENA_ADMIN_USERS
     app = gr.mount_gradio_app(
-        create_api(arena),
+        api,
         blocks,
         path="/",
         i18n=i18n,
