@@ -133,3 +133,12 @@ def test_leaderboard_json_before_any_run(tmp_path) -> None:
         assert r.status_code == 200 and r.json() == {"run": None, "models": []}
     finally:
         app.stop()
+
+
+def test_admin_routes_of_the_launched_app_refuse_without_credentials(app_server) -> None:
+    for path in ("/api/admin/today", "/api/admin/battles", "/api/admin/export?format=jsonl"):
+        r = httpx.get(app_server.url + path)
+        assert r.status_code == 401, path
+        assert "Demo-" not in r.text
+    r = httpx.post(app_server.url + "/api/admin/recompute")
+    assert r.status_code == 401
