@@ -22,6 +22,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -546,6 +547,26 @@ class _Loader:
         self.report.imported += len(rows)
 
 
+@contextmanager
+def _unprepared(conn: Connection) -> Iterator[None]:
+    """No server-side prepared statements on PostgreSQL during the import.
+
+    psycopg prepares a statement run five times; the generic plan PostgreSQL then keeps
+    was made while the tables were small (a sequential scan), and the tables grow during
+    the import's transaction, so each later duplicate or voter lookup would scan more.
+    """
+    dbapi = conn.connection.dbapi_connection
+    if conn.dialect.name != "postgresql" or not hasattr(dbapi, "prepare_threshold"):
+        yield
+        return
+    before = dbapi.prepare_threshold
+    dbapi.prepare_threshold = None
+    try:
+        yield
+    finally:
+        dbapi.prepare_threshold = before
+
+
 def import_file(
     engine: Engine,
     path: str | Path,
@@ -571,7 +592,7 @@ def import_file(
         if fmt not in READERS:
             raise ArenaError(f"unknown format {fmt!r} (use {', '.join(READERS)})")
         report.unit = "line" if fmt in ("jsonl", "csv") else "row"
-        with engine.connect() as conn:
+        with engine.connect() as conn, _unprepared(conn):
             trans = conn.begin()
             try:
                 loader = _Loader(conn, report, path.name)
