@@ -166,13 +166,16 @@ def detect_format(path: Path) -> str:
     raise ArenaError(f"{path}: unknown file type (use .jsonl, .json, .csv or .parquet)")
 
 
+_decode_json = json.JSONDecoder().decode
+
+
 def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     with path.open("rb") as f:
         for n, line in enumerate(f, 1):
-            if not line.strip():
+            if line.isspace():
                 continue
             try:
-                yield n, json.loads(line)
+                yield n, _decode_json(line.decode())
             except (ValueError, UnicodeDecodeError) as exc:
                 yield n, RowError(f"not valid JSON: {exc}")
 
@@ -241,6 +244,9 @@ def voter_token(judge: str) -> str:
 
 def _text(row: dict, key: str, limit: int, required: bool = True) -> str:
     value = row.get(key)
+    common = type(value) is str and 0 < len(value) <= limit and "\x00" not in value
+    if common and not (value[0].isspace() or value[-1].isspace()):
+        return value  # the common case, without the checks below
     if isinstance(value, int | float) and not isinstance(value, bool) and key == "question_id":
         value = str(value)
     if value is None or value == "":
@@ -406,7 +412,7 @@ MESSAGE_COLUMNS = ("battle_id", "side", "turn", "role", "content", "created_at")
 
 def _sqlite_time(moment: datetime) -> str:
     # The text SQLAlchemy stores for a DateTime on SQLite (UTC, no offset).
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
