@@ -194,7 +194,7 @@ EMPTY = b"[]"
 _MESSAGES_SQL = (
     "SELECT battle_id, side = 'b', {open}'{{\"role\": ' || {quote}(role) || ', \"content\": ' "
     "|| {quote}(content) || '}}'{close} FROM messages WHERE battle_id {among} "
-    "ORDER BY battle_id, side, turn, id"
+    "ORDER BY battle_id, turn, id"  # the order of ix_messages_battle_turn: no sort
 )
 _DIALECT_SQL = {
     "postgresql": {"quote": "to_json", "open": "convert_to(", "close": ", 'UTF8')"},
@@ -326,15 +326,23 @@ class JsonlWriter:
     def __init__(self, path: Path, cols: Sequence[str]) -> None:
         self.f = path.open("wb")
         self.encode = json.JSONEncoder(ensure_ascii=False).encode
-        self.keys = [(c, f"{_quote(c)}: ".encode()) for c in cols]
+        self.keys = [(c, f"{_quote(c)}: ", f"{_quote(c)}: ".encode()) for c in cols]
 
     def write(self, row: dict[str, Any]) -> None:
-        enc, parts = self.encode, []
-        for col, key in self.keys:
+        # Runs of ordinary columns are built as text and encoded once; RawJson joins as is.
+        enc, parts, text = self.encode, [], []
+        for col, key, key_bytes in self.keys:
             value = row[col]
-            if type(value) is not RawJson:
-                value = json_value(value, enc).encode()
-            parts.append(key + value)
+            kind = type(value)
+            if kind is RawJson:
+                if text:
+                    parts.append(", ".join(text).encode())
+                    text = []
+                parts.append(key_bytes + value)
+            else:
+                text.append(key + (_quote(value) if kind is str else json_value(value, enc)))
+        if text:
+            parts.append(", ".join(text).encode())
         self.f.write(b"{" + b", ".join(parts) + b"}\n")
 
     def close(self) -> None:
