@@ -136,7 +136,9 @@ def columns(options: ExportOptions) -> tuple[str, ...]:
     return tuple(c for c in COLUMNS if not c.startswith("conversation_"))
 
 
-def _query(options: ExportOptions, model_ids: dict[str, int]) -> Select:
+def _query(options: ExportOptions, model_ids: dict[str, int], *, raw_time: bool = False) -> Select:
+    """The votes to export. ``raw_time`` selects the vote time as stored (SQLite's text),
+    sparing SQLAlchemy's per-row parsing."""
     modes = [BattleMode.ANONY, BattleMode.NAMED] if options.include_named else [BattleMode.ANONY]
     q = (
         select(
@@ -147,7 +149,7 @@ def _query(options: ExportOptions, model_ids: dict[str, int]) -> Select:
             Battle.turns,
             Battle.language,
             type_coerce(Vote.winner, String),
-            Vote.created_at,
+            type_coerce(Vote.created_at, String) if raw_time else Vote.created_at,
             Voter.token,
         )
         .select_from(Vote)
@@ -204,7 +206,8 @@ _DIALECT_SQL = {
 
 def _fetch_messages(dbapi: Any, dialect: str, ids: list[str]) -> list[tuple[str, bool, bytes]]:
     """(battle id, side is B, message as JSON) of a chunk of battles, in conversation order."""
-    cursor = dbapi.cursor()
+    # psycopg: the binary protocol hands bytea over as is (text would hex-encode it).
+    cursor = dbapi.cursor(binary=True) if dialect == "postgresql" else dbapi.cursor()
     try:
         if dialect == "postgresql":  # one array parameter, not thousands
             sql = _MESSAGES_SQL.format(among="= ANY(%s)", **_DIALECT_SQL[dialect])
@@ -249,7 +252,9 @@ def iter_rows(
     """
     check_salt(salt)
     names = dict(conn.execute(select(Model.id, Model.name)).all())
-    q = _query(options, {n: i for i, n in names.items()}).order_by(Vote.created_at, Vote.id)
+    raw_time = conn.dialect.name == "sqlite"
+    q = _query(options, {n: i for i, n in names.items()}, raw_time=raw_time)
+    q = q.order_by(Vote.created_at, Vote.id)
     chunks = conn.execute(q.execution_options(yield_per=chunk)).partitions()
     dbapi, dialect = conn.connection.dbapi_connection, conn.dialect.name
     judges: dict[str, str] = {}
@@ -287,6 +292,8 @@ def iter_rows(
                 row["turn"] = turns
                 row["anony"] = mode == "anony"
                 row["language"] = LANGUAGE_NAMES.get(lang, lang)
+                if type(at) is str:  # SQLite keeps times as ISO text in UTC (see _query)
+                    at = datetime.fromisoformat(at)
                 row["tstamp"] = (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
                 yield row
             part = following
