@@ -24,7 +24,8 @@ import os
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -224,8 +225,8 @@ def _fetch_messages(dbapi: Any, dialect: str, ids: list[str]) -> list[tuple[str,
 def _conversations(dbapi: Any, dialect: str, ids: list[str]) -> dict[str, tuple[bytes, bytes]]:
     """The messages of a chunk of battles as {battle: (side A JSON, side B JSON)}.
 
-    Runs on a worker thread: it uses only the DB-API connection (thread-safe in sqlite3
-    and psycopg) and builds plain strings.
+    May run on a worker thread: it uses only the DB-API connection (thread-safe in
+    psycopg) and builds plain bytes.
     """
     parts: dict[str, tuple[list[bytes], list[bytes]]] = {}
     for battle_id, side_b, message in _fetch_messages(dbapi, dialect, ids):
@@ -259,18 +260,25 @@ def iter_rows(
     dbapi, dialect = conn.connection.dbapi_connection, conn.dialect.name
     judges: dict[str, str] = {}
     no_messages = (EMPTY, EMPTY)
-    # While this thread encodes one chunk, a worker fetches the next chunk's messages.
-    with ThreadPoolExecutor(1, thread_name_prefix="export-messages") as worker:
+    # With a database server, a worker fetches the next chunk's messages while this thread
+    # encodes one. SQLite runs in this process and releases the GIL at every row it steps
+    # through, so there a second thread only contends for the GIL: it runs inline.
+    overlap = dialect != "sqlite"
+    pool = ThreadPoolExecutor(1, thread_name_prefix="export-messages") if overlap else None
+    with pool or nullcontext():
 
-        def fetch(part: Sequence[Any] | None) -> Future | None:
+        def fetch(part: Sequence[Any] | None) -> Callable[[], dict] | None:
             if part is None or not options.conversations:
                 return None
-            return worker.submit(_conversations, dbapi, dialect, [r[0] for r in part])
+            ids = [r[0] for r in part]
+            if pool is None:
+                return lambda: _conversations(dbapi, dialect, ids)
+            return pool.submit(_conversations, dbapi, dialect, ids).result
 
         part = next(chunks, None)
         pending = fetch(part)
         while part is not None:
-            convs = pending.result() if pending else {}
+            convs = pending() if pending else {}
             following = next(chunks, None)
             pending = fetch(following)
             if len(judges) > 100_000:
