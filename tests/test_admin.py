@@ -462,3 +462,28 @@ def test_browser_sees_a_login_then_the_console(served: Served, page, artifacts) 
     data = page.request.get(next(u for u in links if u.split("?")[0].endswith(".jsonl"))).text()
     assert len(data.splitlines()) >= 4 and '"judge": "arena_user_' in data
     page.screenshot(path=str(artifacts / "admin-export.png"))
+
+
+# -- the app as users launch it -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory: pytest.TempPathFactory):
+    """``python app.py`` with admins configured (the wiring of app.py, not this test's)."""
+    from tests.conftest import RunningApp
+
+    env = {"ARENA_ADMIN_USERS": ADMINS, "ARENA_EXPORT_SALT": SALT}
+    app = RunningApp(tmp_path_factory.mktemp("launched"), "", env=env)
+    yield app
+    app.stop()
+
+
+def test_launched_app_guards_the_admin_area(launched, page) -> None:
+    with httpx.Client(base_url=launched.url, timeout=30) as c:
+        assert c.get("/api/admin/today").status_code == 401
+        assert c.get("/admin/config").status_code == 401
+        assert c.get("/api/admin/today", auth=ROOT_AUTH).json()["battles"] == 0
+        assert "admin" not in json.dumps(c.get("/config").json()).lower()
+    page.goto(launched.url + "/admin/", wait_until="domcontentloaded")
+    page.wait_for_selector("input[type=password]", timeout=30_000)
+    assert page.query_selector("#admin-title") is None
