@@ -7,9 +7,9 @@ those. Voters appear only as ``judge``, an HMAC-SHA256 of their browser token ke
 with ``ARENA_EXPORT_SALT`` (no salt, no export); IP hashes and tokens never leave the
 database.
 
-Rows stream with constant memory: one server-side cursor over the votes (``yield_per``)
-and one query for the messages of each chunk of battles. The file is written under a
-temporary name and renamed when complete, then a manifest (``FILE.manifest.json``:
+Rows stream with constant memory from one query, read a chunk at a time (a server-side
+cursor on PostgreSQL); the database itself writes each conversation as JSON. The file
+is written under a temporary name and renamed when complete, then a manifest (``FILE.manifest.json``:
 filters, counts, schema version, SHA-256, time, tool version) is written next to it.
 """
 
@@ -21,20 +21,20 @@ import hmac
 import json
 import math
 import os
+import queue
+import threading
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, Select, String, func, select, type_coerce
+from sqlalchemy import Engine, Select, String, func, literal_column, select, true, type_coerce
 from sqlalchemy.engine import Connection
 
-from arena.db.models import Battle, BattleMode, BattleStatus, Model, Vote, Voter
+from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Vote, Voter
 from arena.errors import ArenaError
 
 SCHEMA_VERSION = 1
@@ -59,6 +59,8 @@ LANGUAGE_NAMES = {"ja": "Japanese", "en": "English"}
 #: A cell starting with one of these is run as a formula by spreadsheets.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 DEFAULT_CHUNK = 2000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NAIVE_EPOCH = datetime(1970, 1, 1)  # SQLite's times: UTC, without a zone
 
 Progress = Callable[[int, int], None]
 
@@ -188,56 +190,92 @@ class RawJson(bytes):
 _quote = json.encoder.encode_basestring  # the C encoder; keeps non-ASCII as is
 EMPTY = b"[]"
 
-
-# The hot query of an export, run on the DB-API cursor of the export's own transaction:
-# a chunk's messages are many rows, and SQLAlchemy's per-row objects would double its
-# cost. The database quotes each message as JSON (json_quote / to_json escape exactly
-# as json.dumps with ensure_ascii=False does; a test holds them to it) and hands it over
-# as UTF-8 bytes, which go to the file without being decoded and encoded again.
-_MESSAGES_SQL = (
-    "SELECT battle_id, side = 'b', {open}'{{\"role\": ' || {quote}(role) || ', \"content\": ' "
-    "|| {quote}(content) || '}}'{close} FROM messages WHERE battle_id {among} "
-    "ORDER BY battle_id, turn, id"  # the order of ix_messages_battle_turn: no sort
+# The conversations are the bulk of an export (eight messages a battle in the benchmark),
+# so the database writes them: each side as one JSON array, compact, escaped exactly as
+# ``json.dumps(..., ensure_ascii=False)`` escapes (a test holds both dialects to it), and
+# handed over as UTF-8 bytes that go to the file without being decoded and encoded again.
+#
+# SQLite: a correlated subquery per side, on the index (battle_id, side, turn). Its rows
+# are ordered in an inner subquery; SQLite does not flatten an ordered subquery into an
+# aggregate (query flattener, restriction 16), so group_concat sees them in that order.
+_SQLITE_SIDE = (
+    "CAST('[' || coalesce((SELECT group_concat(msg, ',') FROM (SELECT json_object('role', "
+    "m.role, 'content', m.content) AS msg FROM messages AS m WHERE m.battle_id = battles.id "
+    "AND m.side = '{side}' ORDER BY m.turn, m.id)), '') || ']' AS BLOB)"
 )
-_DIALECT_SQL = {
-    "postgresql": {"quote": "to_json", "open": "convert_to(", "close": ", 'UTF8')"},
-    "sqlite": {"quote": "json_quote", "open": "CAST(", "close": " AS BLOB)"},
-}
+# PostgreSQL: one lateral subquery reads a battle's messages once, for both sides.
+_PG_MESSAGE = """'{"role":' || to_json(m.role) || ',"content":' || to_json(m.content) || '}'"""
+_PG_SIDE = "string_agg({msg}, ',' ORDER BY m.turn, m.id) FILTER (WHERE m.side = '{side}')"
 
 
-def _fetch_messages(dbapi: Any, dialect: str, ids: list[str]) -> list[tuple[str, bool, bytes]]:
-    """(battle id, side is B, message as JSON) of a chunk of battles, in conversation order."""
-    # psycopg: the binary protocol hands bytea over as is (text would hex-encode it).
-    cursor = dbapi.cursor(binary=True) if dialect == "postgresql" else dbapi.cursor()
-    try:
-        if dialect == "postgresql":  # one array parameter, not thousands
-            sql = _MESSAGES_SQL.format(among="= ANY(%s)", **_DIALECT_SQL[dialect])
-            cursor.execute(sql, (ids,))
-        else:
-            marks = ",".join("?" * len(ids))
-            sql = _MESSAGES_SQL.format(among=f"IN ({marks})", **_DIALECT_SQL["sqlite"])
-            cursor.execute(sql, ids)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
+def _with_conversations(q: Select, dialect: str) -> Select:
+    """``q`` with the two conversations (JSON arrays as UTF-8 bytes) as its last columns."""
+    if dialect != "postgresql":
+        return q.add_columns(*(literal_column(_SQLITE_SIDE.format(side=s)) for s in "ab"))
+    m = Message.__table__.alias("m")
+    sides = [literal_column(_PG_SIDE.format(msg=_PG_MESSAGE, side=s)).label(s) for s in "ab"]
+    lateral = select(*sides).select_from(m).where(m.c.battle_id == Battle.id).lateral("conv")
+    as_bytes = "convert_to('[' || coalesce(conv.{}, '') || ']', 'UTF8')"
+    q = q.outerjoin(lateral, true())
+    return q.add_columns(*(literal_column(as_bytes.format(s)) for s in "ab"))
 
 
-def _conversations(dbapi: Any, dialect: str, ids: list[str]) -> dict[str, tuple[bytes, bytes]]:
-    """The messages of a chunk of battles as {battle: (side A JSON, side B JSON)}.
+def _compile(q: Select, conn: Connection) -> tuple[str, Any]:
+    """SQL text and parameters of ``q``, for the connection's DB-API cursor."""
+    compiled = q.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    if compiled.positiontup is not None:
+        return compiled.string, [params[name] for name in compiled.positiontup]
+    return compiled.string, params
 
-    May run on a worker thread: it uses only the DB-API connection (thread-safe in
-    psycopg) and builds plain bytes.
+
+def _partitions(dbapi: Any, dialect: str, sql: str, params: Any, size: int) -> Iterator[list]:
+    """The rows of ``sql``, ``size`` at a time.
+
+    PostgreSQL: a server-side cursor in the binary protocol (bytea as is, no hex), read
+    by a worker thread so that the server builds the next rows while this thread writes
+    these. SQLite runs in this process: there a second thread would only contend for the
+    GIL, so the rows are read inline.
     """
-    parts: dict[str, tuple[list[bytes], list[bytes]]] = {}
-    for battle_id, side_b, message in _fetch_messages(dbapi, dialect, ids):
-        sides = parts.get(battle_id)
-        if sides is None:
-            sides = parts[battle_id] = ([], [])
-        sides[side_b].append(message)
-    return {
-        bid: (b"[" + b", ".join(a) + b"]", b"[" + b", ".join(b) + b"]")
-        for bid, (a, b) in parts.items()
-    }
+    if dialect != "postgresql":
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(size):
+                yield rows
+        finally:
+            cursor.close()
+        return
+    cursor = dbapi.cursor(name="arena_export", binary=True)
+    cursor.itersize = size
+    done = object()
+    ready: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            cursor.execute(sql, params)
+            while not stop.is_set() and (rows := cursor.fetchmany(size)):
+                ready.put(rows)
+            ready.put(done)
+        except BaseException as exc:  # handed to the reading thread
+            ready.put(exc)
+
+    worker = threading.Thread(target=read, name="export-reader", daemon=True)
+    worker.start()
+    try:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a worker waiting on a full queue
+            try:
+                ready.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        cursor.close()
 
 
 def iter_rows(
@@ -247,64 +285,44 @@ def iter_rows(
     *,
     chunk: int = DEFAULT_CHUNK,
 ) -> Iterator[dict[str, Any]]:
-    """Yield export rows, fetching votes ``chunk`` at a time and their messages per chunk.
+    """Yield export rows in vote order, read ``chunk`` at a time in one query.
 
     Conversations come as :class:`RawJson` (``json.loads`` gives the list of messages).
     """
     check_salt(salt)
     names = dict(conn.execute(select(Model.id, Model.name)).all())
-    raw_time = conn.dialect.name == "sqlite"
-    q = _query(options, {n: i for i, n in names.items()}, raw_time=raw_time)
-    q = q.order_by(Vote.created_at, Vote.id)
-    chunks = conn.execute(q.execution_options(yield_per=chunk)).partitions()
-    dbapi, dialect = conn.connection.dbapi_connection, conn.dialect.name
+    dialect = conn.dialect.name
+    q = _query(options, {n: i for i, n in names.items()}, raw_time=dialect == "sqlite")
+    if options.conversations:
+        q = _with_conversations(q, dialect)
+    sql, params = _compile(q.order_by(Vote.created_at, Vote.id), conn)
+    if dialect == "postgresql":  # the plan is simple; compiling it costs more than it saves
+        conn.exec_driver_sql("SET LOCAL jit = off")
     judges: dict[str, str] = {}
-    no_messages = (EMPTY, EMPTY)
-    # With a database server, a worker fetches the next chunk's messages while this thread
-    # encodes one. SQLite runs in this process and releases the GIL at every row it steps
-    # through, so there a second thread only contends for the GIL: it runs inline.
-    overlap = dialect != "sqlite"
-    pool = ThreadPoolExecutor(1, thread_name_prefix="export-messages") if overlap else None
-    with pool or nullcontext():
-
-        def fetch(part: Sequence[Any] | None) -> Callable[[], dict] | None:
-            if part is None or not options.conversations:
-                return None
-            ids = [r[0] for r in part]
-            if pool is None:
-                return lambda: _conversations(dbapi, dialect, ids)
-            return pool.submit(_conversations, dbapi, dialect, ids).result
-
-        part = next(chunks, None)
-        pending = fetch(part)
-        while part is not None:
-            convs = pending() if pending else {}
-            following = next(chunks, None)
-            pending = fetch(following)
-            if len(judges) > 100_000:
-                judges.clear()
-            for bid, a, b, mode, turns, lang, winner, at, token in part:
-                judge = judges.get(token)
-                if judge is None:
-                    judge = judges[token] = pseudonym(token, salt)
-                row: dict[str, Any] = {
-                    "question_id": bid,
-                    "model_a": names[a],
-                    "model_b": names[b],
-                    "winner": winner,
-                    "judge": judge,
-                }
-                if options.conversations:
-                    ca, cb = convs.get(bid, no_messages)
-                    row["conversation_a"], row["conversation_b"] = RawJson(ca), RawJson(cb)
-                row["turn"] = turns
-                row["anony"] = mode == "anony"
-                row["language"] = LANGUAGE_NAMES.get(lang, lang)
-                if type(at) is str:  # SQLite keeps times as ISO text in UTC (see _query)
-                    at = datetime.fromisoformat(at)
-                row["tstamp"] = (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
-                yield row
-            part = following
+    for part in _partitions(conn.connection.dbapi_connection, dialect, sql, params, chunk):
+        if len(judges) > 100_000:
+            judges.clear()
+        for bid, a, b, mode, turns, lang, winner, at, token, *conversations in part:
+            judge = judges.get(token)
+            if judge is None:
+                judge = judges[token] = pseudonym(token, salt)
+            row: dict[str, Any] = {
+                "question_id": bid,
+                "model_a": names[a],
+                "model_b": names[b],
+                "winner": winner,
+                "judge": judge,
+            }
+            if conversations:
+                row["conversation_a"] = RawJson(conversations[0])
+                row["conversation_b"] = RawJson(conversations[1])
+            row["turn"] = turns
+            row["anony"] = mode == "anony"
+            row["language"] = LANGUAGE_NAMES.get(lang, lang)
+            if type(at) is str:  # SQLite keeps times as ISO text in UTC (see _query)
+                at = datetime.fromisoformat(at)
+            row["tstamp"] = (at - (EPOCH if at.tzinfo else NAIVE_EPOCH)).total_seconds()
+            yield row
 
 
 def count_rows(conn: Connection, options: ExportOptions) -> int:
@@ -336,12 +354,13 @@ def json_value(value: Any, encode: Callable[[Any], str]) -> str:
 
 
 class JsonlWriter:
-    """One JSON object per line, UTF-8, non-ASCII kept as is; as ``json.dumps`` writes it."""
+    """One JSON object per line, UTF-8, non-ASCII kept as is: what
+    ``json.dumps(row, ensure_ascii=False, separators=(",", ":"))`` writes."""
 
     def __init__(self, path: Path, cols: Sequence[str]) -> None:
         self.f = path.open("wb")
-        self.encode = json.JSONEncoder(ensure_ascii=False).encode
-        self.keys = [(c, f"{_quote(c)}: ", f"{_quote(c)}: ".encode()) for c in cols]
+        self.encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self.keys = [(c, f"{_quote(c)}:", f"{_quote(c)}:".encode()) for c in cols]
 
     def write(self, row: dict[str, Any]) -> None:
         # Runs of ordinary columns are built as text and encoded once; RawJson joins as is.
@@ -351,14 +370,14 @@ class JsonlWriter:
             kind = type(value)
             if kind is RawJson:
                 if text:
-                    parts.append(", ".join(text).encode())
+                    parts.append(",".join(text).encode())
                     text = []
                 parts.append(key_bytes + value)
             else:
                 text.append(key + (_quote(value) if kind is str else json_value(value, enc)))
         if text:
-            parts.append(", ".join(text).encode())
-        self.f.write(b"{" + b", ".join(parts) + b"}\n")
+            parts.append(",".join(text).encode())
+        self.f.write(b"{" + b",".join(parts) + b"}\n")
 
     def close(self) -> None:
         self.f.close()

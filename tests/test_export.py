@@ -254,7 +254,7 @@ def test_jsonl_is_exactly_what_json_dumps_writes(engine: Engine, tmp_path: Path)
     assert lines.pop() == "" and len(lines) == len(seeded.counted)
     for line in lines:
         row = json.loads(line)
-        assert json.dumps(row, ensure_ascii=False) == line
+        assert json.dumps(row, ensure_ascii=False, separators=(",", ":")) == line
         assert row["conversation_a"][0]["content"].startswith(TRICKY)
     for fmt in ("csv", "parquet"):
         got = _records(_frame(_export(engine, tmp_path, fmt)[0], fmt))

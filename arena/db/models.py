@@ -137,7 +137,7 @@ class Battle(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_battle_turn", "battle_id", "turn"),)
+    __table_args__ = (Index("ix_messages_battle_side_turn", "battle_id", "side", "turn"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     battle_id: Mapped[str] = mapped_column(ForeignKey("battles.id", ondelete="CASCADE"))
