@@ -94,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--format", choices=("jsonl", "json", "csv", "parquet"))
     i.add_argument("--strict", action="store_true", help="refuse the file if any row is broken")
     i.add_argument("--dry-run", action="store_true", help="check and roll back")
+    i.add_argument(
+        "--bulk",
+        action=argparse.BooleanOptionalAction,
+        help="drop and rebuild the indexes around the load (default: when the database has "
+        "no battles; on PostgreSQL it locks the tables until the commit)",
+    )
     i.add_argument("--json", action="store_true", help="print the report as JSON")
 
     h = sub.add_parser("hash-password", help="hash an admin password for ARENA_ADMIN_USERS")
@@ -184,6 +190,7 @@ def _import(args: argparse.Namespace, console: Any) -> int:
             fmt=args.format,
             strict=args.strict,
             dry_run=args.dry_run,
+            bulk=args.bulk,
             progress=bar,
             on_commit=audit,
         )

@@ -9,12 +9,14 @@ database.
 
 Rows stream with constant memory from one query, read a chunk at a time (a server-side
 cursor on PostgreSQL); the database itself writes each conversation as JSON. The file
-is written under a temporary name and renamed when complete, then a manifest (``FILE.manifest.json``:
-filters, counts, schema version, SHA-256, time, tool version) is written next to it.
+is written under a temporary name and renamed when complete, then a manifest
+(``FILE.manifest.json``: filters, counts, schema version, SHA-256, time, tool version)
+is written next to it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import hmac
@@ -271,10 +273,8 @@ def _partitions(dbapi: Any, dialect: str, sql: str, params: Any, size: int) -> I
     finally:
         stop.set()
         while worker.is_alive():  # unblock a worker waiting on a full queue
-            try:
+            with contextlib.suppress(queue.Empty):
                 ready.get(timeout=0.05)
-            except queue.Empty:
-                pass
         cursor.close()
 
 

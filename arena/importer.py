@@ -19,9 +19,13 @@ import csv
 import hashlib
 import json
 import math
+import multiprocessing
+import os
 import re
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from arena.db.models import (
     Battle,
@@ -61,6 +66,7 @@ from arena.errors import ArenaError, StorageError
 from arena.export import FORMULA_START
 
 BATCH = 2000
+PARALLEL_BYTES = 16 << 20
 MAX_PROBLEMS = 10_000
 WINNERS = {w.value: w for w in Winner}
 HEX32 = re.compile(r"[0-9a-fA-F]{32}")
@@ -102,6 +108,7 @@ class ImportReport:
     problems: list[tuple[int, str]] = field(default_factory=list)
     models_created: list[str] = field(default_factory=list)
     voters_created: int = 0
+    bulk: bool = False  # indexes rebuilt after the load (see import_file)
     committed: bool = False
 
     def refuse(self, where: int, reason: str) -> None:
@@ -126,25 +133,25 @@ class ImportReport:
             "problems": [{self.unit: w, "reason": r} for w, r in self.problems],
             "models_created": self.models_created,
             "voters_created": self.voters_created,
+            "bulk": self.bulk,
             "committed": self.committed,
         }
 
 
 class Row(NamedTuple):
-    """A validated battle row."""
+    """A validated battle row, its times already in the form the database stores."""
 
     where: int
     id: str
     model_a: str
     model_b: str
-    winner: Winner
+    winner: str  # a Winner value
     judge: str
-    conversation_a: list[tuple[int, str, str]]  # (turn, role, content)
-    conversation_b: list[tuple[int, str, str]]
     turns: int
     anony: bool
     language: str
-    tstamp: datetime
+    at: Any  # the vote's time: a datetime, or SQLite's text
+    messages: list[tuple]  # rows of MESSAGE_COLUMNS, both sides
 
 
 # -- reading files ------------------------------------------------------------------
@@ -170,14 +177,11 @@ _decode_json = json.JSONDecoder().decode
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    # Lines as bytes: validate() decodes them (in a worker process for a big file).
     with path.open("rb") as f:
         for n, line in enumerate(f, 1):
-            if line.isspace():
-                continue
-            try:
-                yield n, _decode_json(line.decode())
-            except (ValueError, UnicodeDecodeError) as exc:
-                yield n, RowError(f"not valid JSON: {exc}")
+            if not line.isspace():
+                yield n, line
 
 
 def _read_json(path: Path) -> Iterator[tuple[int, Any]]:
@@ -214,14 +218,27 @@ def _read_csv(path: Path) -> Iterator[tuple[int, Any]]:
             yield where, {k: _unneutralise(v) for k, v in zip(header, record, strict=True)}
 
 
-def _read_parquet(path: Path) -> Iterator[tuple[int, Any]]:
+class ArrowRows:
+    """A Parquet record batch and the number of its first row: a chunk that crosses to a
+    worker process as Arrow data and becomes dicts there."""
+
+    def __init__(self, start: int, batch: Any) -> None:
+        self.start, self.batch = start, batch
+
+    def __len__(self) -> int:
+        return self.batch.num_rows
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        return enumerate(self.batch.to_pylist(), self.start)
+
+
+def _read_parquet(path: Path) -> Iterator[ArrowRows]:
     import pyarrow.parquet as pq
 
-    n = 0
+    n = 1
     for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=BATCH):
-        for row in batch.to_pylist():
-            n += 1
-            yield n, row
+        yield ArrowRows(n, batch)
+        n += batch.num_rows
 
 
 READERS = {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv, "parquet": _read_parquet}
@@ -266,6 +283,7 @@ def _text(row: dict, key: str, limit: int, required: bool = True) -> str:
 
 
 def _conversation(row: dict, key: str) -> list[tuple[int, str, str]]:
+    """``(turn, role, content)`` of each message; a user message starts a turn."""
     value = row.get(key)
     if value is None or value == "":
         return []
@@ -366,8 +384,14 @@ def _language(value: Any) -> str:
     return code or (value.lower() if len(value) <= 8 else "und")
 
 
-def validate(where: int, raw: Any) -> Row:
-    """Check one row of the public schema; raise :class:`RowError` with the reason."""
+def validate(where: int, raw: Any, *, sqlite_times: bool = False) -> Row:
+    """Check one row of the public schema (a dict, or a JSON line as bytes); raise
+    :class:`RowError` with the reason. ``sqlite_times``: times as SQLite stores them."""
+    if type(raw) is bytes:
+        try:
+            raw = _decode_json(raw.decode())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RowError(f"not valid JSON: {exc}") from None
     if isinstance(raw, RowError):
         raise raw
     if not isinstance(raw, dict):
@@ -380,20 +404,35 @@ def validate(where: int, raw: Any) -> Row:
     if winner is None:
         raise RowError(f"winner must be one of {', '.join(WINNERS)}, got {raw.get('winner')!r}")
     conv_a, conv_b = _conversation(raw, "conversation_a"), _conversation(raw, "conversation_b")
+    bid, tstamp = battle_id(qid), _tstamp(raw.get("tstamp"))
+    at = _sqlite_time(tstamp) if sqlite_times else tstamp
+    messages = [(bid, "a", turn, role, content, at) for turn, role, content in conv_a]
+    messages += [(bid, "b", turn, role, content, at) for turn, role, content in conv_b]
     return Row(
         where=where,
-        id=battle_id(qid),
+        id=bid,
         model_a=model_a,
         model_b=model_b,
-        winner=winner,
+        winner=winner.value,
         judge=_text(raw, "judge", 200, required=False),
-        conversation_a=conv_a,
-        conversation_b=conv_b,
         turns=_turns(raw.get("turn"), conv_a, conv_b),
         anony=_flag(raw.get("anony"), "anony"),
         language=_language(raw.get("language")),
-        tstamp=_tstamp(raw.get("tstamp")),
+        at=at,
+        messages=messages,
     )
+
+
+def check_chunk(chunk: Iterable[tuple[int, Any]], sqlite_times: bool) -> list[Row | tuple]:
+    """Validate a chunk of raw rows: a :class:`Row` for each good one, ``(where, reason)``
+    for each refused one, in order. Runs in a worker process for a big file."""
+    out: list[Row | tuple] = []
+    for where, raw in chunk:
+        try:
+            out.append(validate(where, raw, sqlite_times=sqlite_times))
+        except RowError as exc:
+            out.append((where, str(exc)))
+    return out
 
 
 # -- writing ------------------------------------------------------------------------
@@ -470,9 +509,6 @@ class _Loader:
         self.conn, self.report, self.source = conn, report, source
         self.models: dict[str, int] = dict(conn.execute(select(Model.name, Model.id)).all())
         self.voters: dict[str, int] = {}
-        self.when: Callable[[datetime], Any] = (
-            _sqlite_time if conn.dialect.name == "sqlite" else lambda t: t
-        )
 
     def _among(self, column: Any, values: Iterable[str]) -> Any:
         """``column IN values``; on PostgreSQL one array parameter instead of thousands."""
@@ -534,43 +570,124 @@ class _Loader:
         self._model_ids({r.model_a for r in rows} | {r.model_b for r in rows})
         self._voter_ids({r.judge for r in rows})
         battles, votes, messages = [], [], []
-        when = self.when
         for r in rows:
-            voter, at = self.voters[r.judge], when(r.tstamp)
+            voter, at = self.voters[r.judge], r.at
             mode = ANONY if r.anony else NAMED
             ids = (self.models[r.model_a], self.models[r.model_b])
             battles.append(
                 (r.id, voter, *ids, mode, VOTED, r.language, r.turns, False, False, at, at)
             )
-            votes.append((r.id, voter, r.winner.value, None, at, False, None))
-            for turn, role, content in r.conversation_a:
-                messages.append((r.id, "a", turn, role, content, at))
-            for turn, role, content in r.conversation_b:
-                messages.append((r.id, "b", turn, role, content, at))
+            votes.append((r.id, voter, r.winner, None, at, False, None))
+            messages += r.messages
         bulk_insert(self.conn, Battle.__table__, BATTLE_COLUMNS, battles)
         bulk_insert(self.conn, Vote.__table__, VOTE_COLUMNS, votes)
         bulk_insert(self.conn, Message.__table__, MESSAGE_COLUMNS, messages)
         self.report.imported += len(rows)
 
 
-@contextmanager
-def _unprepared(conn: Connection) -> Iterator[None]:
-    """No server-side prepared statements on PostgreSQL during the import.
+#: The tables an import fills: a bulk import rebuilds their secondary indexes.
+BULK_TABLES = (Battle.__table__, Vote.__table__, Message.__table__)
 
-    psycopg prepares a statement run five times; the generic plan PostgreSQL then keeps
-    was made while the tables were small (a sequential scan), and the tables grow during
-    the import's transaction, so each later duplicate or voter lookup would scan more.
+
+def _drop_for_bulk(conn: Connection) -> Callable[[], None]:
+    """Drop the secondary indexes (and on PostgreSQL the foreign keys) of the tables an
+    import fills, in the import's transaction; return what rebuilds them.
+
+    Building an index once from all its rows, and checking a foreign key with one join,
+    cost far less than keeping them up row by row. Other connections see nothing of it
+    until the commit, and a rollback restores them.
     """
-    dbapi = conn.connection.dbapi_connection
-    if conn.dialect.name != "postgresql" or not hasattr(dbapi, "prepare_threshold"):
-        yield
+    pg = conn.dialect.name == "postgresql"
+    indexes = [ix for t in BULK_TABLES for ix in t.indexes if not ix.unique]
+    keys = [fk.constraint for t in BULK_TABLES for fk in t.foreign_keys] if pg else []
+    for fk in keys:
+        conn.execute(DropConstraint(fk))
+    for ix in indexes:
+        ix.drop(conn)
+
+    def rebuild() -> None:
+        for ix in indexes:
+            ix.create(conn)
+        for fk in keys:
+            conn.execute(AddConstraint(fk))
+
+    return rebuild
+
+
+@contextmanager
+def _import_connection(engine: Engine, bulk: bool | None) -> Iterator[tuple[Connection, bool]]:
+    """A connection for one import, and whether it loads in bulk.
+
+    ``bulk=None`` loads in bulk exactly when the database has no battles yet. On SQLite
+    the transaction starts with ``BEGIN IMMEDIATE`` (the driver would otherwise run the
+    bulk DDL outside it) and a bulk load turns foreign-key enforcement off: the loader
+    inserts only references it has just looked up or created. On PostgreSQL no
+    statement is prepared (see below).
+    """
+    with engine.connect() as conn:
+        if bulk is None:
+            bulk = conn.scalar(select(Battle.id).limit(1)) is None
+            conn.rollback()
+        dbapi = conn.connection.dbapi_connection
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite and bulk:
+            dbapi.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        prepare = getattr(dbapi, "prepare_threshold", None)
+        if conn.dialect.name == "postgresql":
+            # psycopg prepares a statement run five times; the generic plan PostgreSQL
+            # keeps was made while the tables were small (a sequential scan), and they
+            # grow during the import, so each later duplicate or voter lookup would
+            # scan more.
+            dbapi.prepare_threshold = None  # type: ignore[union-attr]
+        try:
+            yield conn, bulk
+        finally:
+            if sqlite and bulk:
+                dbapi.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+            if conn.dialect.name == "postgresql":
+                dbapi.prepare_threshold = prepare  # type: ignore[union-attr]
+
+
+def _chunks(path: Path, fmt: str, size: int) -> Iterator[Any]:
+    """The file's raw rows, ``size`` at a time (a Parquet file: its record batches)."""
+    records = READERS[fmt](path)
+    if fmt == "parquet":
+        yield from records
         return
-    before = dbapi.prepare_threshold
-    dbapi.prepare_threshold = None
+    chunk: list[tuple[int, Any]] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _checked(chunks: Iterator[Any], sqlite_times: bool, workers: int) -> Iterator[list]:
+    """:func:`check_chunk` of each chunk, in order. With ``workers``, worker processes
+    check a few chunks ahead while this process writes: decoding and validating are
+    about half of an import's work, and the database's half stays here."""
+    if not workers:
+        for chunk in chunks:
+            yield check_chunk(chunk, sqlite_times)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pending: deque[Future] = deque()
     try:
-        yield
+        for chunk in chunks:
+            pending.append(pool.submit(check_chunk, chunk, sqlite_times))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
     finally:
-        dbapi.prepare_threshold = before
+        pool.shutdown(cancel_futures=True)
+
+
+def _workers(path: Path) -> int:
+    """One worker process for a file big enough to repay starting it, given a spare CPU."""
+    return 1 if (os.cpu_count() or 1) > 1 and path.stat().st_size >= PARALLEL_BYTES else 0
 
 
 def import_file(
@@ -580,6 +697,8 @@ def import_file(
     fmt: str | None = None,
     strict: bool = False,
     dry_run: bool = False,
+    bulk: bool | None = None,
+    workers: int | None = None,
     progress: Progress | None = None,
     on_commit: Callable[[Connection, ImportReport], None] | None = None,
     batch_size: int = BATCH,
@@ -589,7 +708,10 @@ def import_file(
     Raises :class:`ImportFailed` (after rolling back) when the file cannot be read as a
     whole, the database fails, or ``strict`` is set and a row was refused.
     ``on_commit`` runs inside the transaction just before it commits (e.g. an audit row).
-    ``dry_run`` validates and inserts, then rolls back.
+    ``dry_run`` validates and inserts, then rolls back. ``bulk`` (default: when the
+    database has no battles) drops and rebuilds indexes around the load; on PostgreSQL
+    it locks the tables until the commit. ``workers``: processes that validate (default:
+    one for a file of 16 MB or more).
     """
     path = Path(path)
     report = ImportReport(file=path.name)
@@ -598,26 +720,32 @@ def import_file(
         if fmt not in READERS:
             raise ArenaError(f"unknown format {fmt!r} (use {', '.join(READERS)})")
         report.unit = "line" if fmt in ("jsonl", "csv") else "row"
-        with engine.connect() as conn, _unprepared(conn):
+        workers = _workers(path) if workers is None else workers
+        with _import_connection(engine, bulk) as (conn, report.bulk):
             trans = conn.begin()
             try:
+                sqlite = conn.dialect.name == "sqlite"
+                if sqlite:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                rebuild = _drop_for_bulk(conn) if report.bulk else None
                 loader = _Loader(conn, report, path.name)
                 batch: list[Row] = []
-                for where, raw in READERS[fmt](path):
-                    report.rows += 1
-                    try:
-                        batch.append(validate(where, raw))
-                    except RowError as exc:
-                        report.refuse(where, str(exc))
+                for checked in _checked(_chunks(path, fmt, batch_size), sqlite, workers):
+                    for item in checked:
+                        report.rows += 1
+                        if isinstance(item, Row):
+                            batch.append(item)
+                        else:
+                            report.refuse(*item)
                     if len(batch) >= batch_size:
                         loader.load(batch)
                         batch = []
-                        if progress:
-                            progress(report.rows)
+                    if progress:
+                        progress(report.rows)
                 if batch:
                     loader.load(batch)
-                if progress:
-                    progress(report.rows)
+                if rebuild:
+                    rebuild()
                 if strict and report.refused:
                     raise ArenaError(
                         f"{report.refused} row(s) refused and --strict is set",

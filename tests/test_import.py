@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from arena.db.models import AuditLog, Base, Battle, BattleMode, Message, Model, Vote, Voter
@@ -130,6 +130,63 @@ def test_good_duplicate_and_broken_rows(engine: Engine, tmp_path: Path) -> None:
         }
     again = import_file(engine, path)
     assert (again.imported, again.duplicates, again.refused) == (0, 8, 12)
+
+
+def _schema(engine: Engine) -> dict[str, tuple]:
+    """The indexes and foreign keys of the tables an import fills."""
+    found = inspect(engine)
+    return {
+        table: (
+            sorted((ix["name"], tuple(ix["column_names"])) for ix in found.get_indexes(table)),
+            sorted((fk["name"], fk["referred_table"]) for fk in found.get_foreign_keys(table)),
+        )
+        for table in ("battles", "votes", "messages")
+    }
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_bulk_and_worker_loads_store_the_same(engine: Engine, tmp_path: Path, workers: int) -> None:
+    """Into an empty database the import loads in bulk (indexes rebuilt at the end), and
+    with a worker process validating: the rows, the report and the schema come out as a
+    row-by-row load in this process leaves them."""
+    path, expected = _mixed_file(tmp_path)
+    schema = _schema(engine)
+    assert all(ix for ix, _ in schema.values())
+    report = import_file(engine, path, batch_size=4, workers=workers)
+    assert report.bulk and report.committed
+    assert (report.imported, report.duplicates, report.refused) == (7, 1, len(expected))
+    assert [w for w, _ in report.problems] == list(expected)
+    assert _schema(engine) == schema
+    bulk = export(engine, tmp_path / "bulk.jsonl", "jsonl", ExportOptions(), SALT)
+    with engine.begin() as conn:
+        for table in ("messages", "votes", "battles", "voters", "models"):
+            conn.execute(text(f"DELETE FROM {table}"))
+    slow = import_file(engine, path, batch_size=4, bulk=False, workers=0)
+    assert not slow.bulk
+    assert {k: v for k, v in slow.as_dict().items() if k != "bulk"} == {
+        k: v for k, v in report.as_dict().items() if k != "bulk"
+    }
+    slow_export = export(engine, tmp_path / "slow.jsonl", "jsonl", ExportOptions(), SALT)
+    assert slow_export["rows"] == bulk["rows"] == 7
+    assert (tmp_path / "slow.jsonl").read_bytes() == (tmp_path / "bulk.jsonl").read_bytes()
+    assert _schema(engine) == schema
+    with Session(engine) as s:  # the foreign keys hold
+        assert all(m.battle.id == m.battle_id for m in s.scalars(select(Message)))
+
+
+def test_failed_bulk_import_keeps_indexes_and_keys(engine: Engine, tmp_path: Path) -> None:
+    _fail_on_boom(engine)
+    schema, before = _schema(engine), snapshot(engine)
+    rows = [good_row(k) for k in range(1, 30)]
+    rows[24]["conversation_b"][1]["content"] = "BOOM"
+    path = _jsonl(tmp_path / "boom.jsonl", rows)
+    with pytest.raises(ImportFailed, match="injected failure") as info:
+        import_file(engine, path, batch_size=5, workers=1)
+    assert info.value.report.bulk and not info.value.report.committed
+    assert snapshot(engine) == before and _schema(engine) == schema
+    if engine.dialect.name == "sqlite":  # foreign keys enforced again on that connection
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
 def test_existing_models_and_voters_are_reused(engine: Engine, tmp_path: Path) -> None:
