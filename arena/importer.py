@@ -151,7 +151,9 @@ class Row(NamedTuple):
     anony: bool
     language: str
     at: Any  # the vote's time: a datetime, or SQLite's text
-    messages: list[tuple]  # rows of MESSAGE_COLUMNS, both sides
+    # Both sides' rows of MESSAGE_COLUMNS; for PostgreSQL already in COPY's text format,
+    # made by the worker process that validates, so the importing process only sends it.
+    messages: list[tuple] | bytes
 
 
 # -- reading files ------------------------------------------------------------------
@@ -384,9 +386,10 @@ def _language(value: Any) -> str:
     return code or (value.lower() if len(value) <= 8 else "und")
 
 
-def validate(where: int, raw: Any, *, sqlite_times: bool = False) -> Row:
+def validate(where: int, raw: Any, *, dialect: str = "") -> Row:
     """Check one row of the public schema (a dict, or a JSON line as bytes); raise
-    :class:`RowError` with the reason. ``sqlite_times``: times as SQLite stores them."""
+    :class:`RowError` with the reason. Times and messages come in the form ``dialect``'s
+    database takes (see :class:`Row`)."""
     if type(raw) is bytes:
         try:
             raw = _decode_json(raw.decode())
@@ -405,9 +408,13 @@ def validate(where: int, raw: Any, *, sqlite_times: bool = False) -> Row:
         raise RowError(f"winner must be one of {', '.join(WINNERS)}, got {raw.get('winner')!r}")
     conv_a, conv_b = _conversation(raw, "conversation_a"), _conversation(raw, "conversation_b")
     bid, tstamp = battle_id(qid), _tstamp(raw.get("tstamp"))
-    at = _sqlite_time(tstamp) if sqlite_times else tstamp
-    messages = [(bid, "a", turn, role, content, at) for turn, role, content in conv_a]
-    messages += [(bid, "b", turn, role, content, at) for turn, role, content in conv_b]
+    at = _sqlite_time(tstamp) if dialect == "sqlite" else tstamp
+    messages: list[tuple] | bytes
+    if dialect == "postgresql":
+        messages = _copy_messages(bid, conv_a, conv_b, at)
+    else:
+        messages = [(bid, "a", turn, role, content, at) for turn, role, content in conv_a]
+        messages += [(bid, "b", turn, role, content, at) for turn, role, content in conv_b]
     return Row(
         where=where,
         id=bid,
@@ -423,13 +430,38 @@ def validate(where: int, raw: Any, *, sqlite_times: bool = False) -> Row:
     )
 
 
-def check_chunk(chunk: Iterable[tuple[int, Any]], sqlite_times: bool) -> list[Row | tuple]:
+def _copy_escape(text: str) -> str:
+    """``text`` as a field of PostgreSQL's COPY text format (NUL is refused earlier)."""
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    if "\n" in text:
+        text = text.replace("\n", "\\n")
+    if "\r" in text:
+        text = text.replace("\r", "\\r")
+    if "\t" in text:
+        text = text.replace("\t", "\\t")
+    return text
+
+
+def _copy_messages(bid: str, conv_a: list, conv_b: list, at: datetime) -> bytes:
+    """The rows of MESSAGE_COLUMNS of one battle in COPY's text format. Only the content
+    needs escaping: the id is hex, the side, role and turn are checked, the time is ISO."""
+    tail = f"\t{at.isoformat()}\n"
+    lines = [
+        f"{bid}\t{side}\t{turn}\t{role}\t{_copy_escape(content)}{tail}"
+        for side, conv in (("a", conv_a), ("b", conv_b))
+        for turn, role, content in conv
+    ]
+    return "".join(lines).encode()
+
+
+def check_chunk(chunk: Iterable[tuple[int, Any]], dialect: str) -> list[Row | tuple]:
     """Validate a chunk of raw rows: a :class:`Row` for each good one, ``(where, reason)``
     for each refused one, in order. Runs in a worker process for a big file."""
     out: list[Row | tuple] = []
     for where, raw in chunk:
         try:
-            out.append(validate(where, raw, sqlite_times=sqlite_times))
+            out.append(validate(where, raw, dialect=dialect))
         except RowError as exc:
             out.append((where, str(exc)))
     return out
@@ -454,12 +486,14 @@ def _sqlite_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
+def bulk_insert(
+    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple] | bytes
+) -> None:
     """Insert many rows in the connection's transaction, the fastest way the database has.
 
-    PostgreSQL: COPY; SQLite: the driver's ``executemany``; other databases: SQLAlchemy's
-    executemany. Values must already be what the column stores (enum values as text,
-    SQLite times as text).
+    PostgreSQL: COPY (``rows`` may be bytes already in COPY's text format); SQLite: the
+    driver's ``executemany``; other databases: SQLAlchemy's executemany. Values must
+    already be what the column stores (enum values as text, SQLite times as text).
     """
     if not rows:
         return
@@ -482,7 +516,13 @@ def _pg_type(kind: Any) -> str:
 def _bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
     dialect = conn.dialect.name
     names = ", ".join(columns)
-    if dialect == "postgresql":
+    if dialect == "postgresql" and isinstance(rows, bytes):
+        with (
+            conn.connection.dbapi_connection.cursor() as cur,  # type: ignore[union-attr]
+            cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
+        ):
+            copy.write(rows)
+    elif dialect == "postgresql":
         sql = f"COPY {table.name} ({names}) FROM STDIN (FORMAT BINARY)"
         with (
             conn.connection.dbapi_connection.cursor() as cur,  # type: ignore[union-attr]
@@ -544,10 +584,9 @@ class _Loader:
         for token, vid in found:
             self.voters[want.pop(token)] = vid
         if want:
-            now = utcnow()
-            self.conn.execute(
-                insert(Voter), [{"token": t, "ip_hash": None, "created_at": now} for t in want]
-            )
+            now = _sqlite_time(utcnow()) if self.conn.dialect.name == "sqlite" else utcnow()
+            new = [(token, None, now) for token in want]
+            bulk_insert(self.conn, Voter.__table__, ("token", "ip_hash", "created_at"), new)
             rows = self.conn.execute(
                 select(Voter.token, Voter.id).where(self._among(Voter.token, want))
             )
@@ -570,6 +609,7 @@ class _Loader:
         self._model_ids({r.model_a for r in rows} | {r.model_b for r in rows})
         self._voter_ids({r.judge for r in rows})
         battles, votes, messages = [], [], []
+        copy_text = self.conn.dialect.name == "postgresql"
         for r in rows:
             voter, at = self.voters[r.judge], r.at
             mode = ANONY if r.anony else NAMED
@@ -578,10 +618,18 @@ class _Loader:
                 (r.id, voter, *ids, mode, VOTED, r.language, r.turns, False, False, at, at)
             )
             votes.append((r.id, voter, r.winner, None, at, False, None))
-            messages += r.messages
+            if copy_text:
+                messages.append(r.messages)
+            else:
+                messages += r.messages
         bulk_insert(self.conn, Battle.__table__, BATTLE_COLUMNS, battles)
         bulk_insert(self.conn, Vote.__table__, VOTE_COLUMNS, votes)
-        bulk_insert(self.conn, Message.__table__, MESSAGE_COLUMNS, messages)
+        bulk_insert(
+            self.conn,
+            Message.__table__,
+            MESSAGE_COLUMNS,
+            b"".join(messages) if copy_text else messages,
+        )
         self.report.imported += len(rows)
 
 
@@ -664,19 +712,19 @@ def _chunks(path: Path, fmt: str, size: int) -> Iterator[Any]:
         yield chunk
 
 
-def _checked(chunks: Iterator[Any], sqlite_times: bool, workers: int) -> Iterator[list]:
+def _checked(chunks: Iterator[Any], dialect: str, workers: int) -> Iterator[list]:
     """:func:`check_chunk` of each chunk, in order. With ``workers``, worker processes
     check a few chunks ahead while this process writes: decoding and validating are
     about half of an import's work, and the database's half stays here."""
     if not workers:
         for chunk in chunks:
-            yield check_chunk(chunk, sqlite_times)
+            yield check_chunk(chunk, dialect)
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     pending: deque[Future] = deque()
     try:
         for chunk in chunks:
-            pending.append(pool.submit(check_chunk, chunk, sqlite_times))
+            pending.append(pool.submit(check_chunk, chunk, dialect))
             if len(pending) > 2 * workers:
                 yield pending.popleft().result()
         while pending:
@@ -724,13 +772,13 @@ def import_file(
         with _import_connection(engine, bulk) as (conn, report.bulk):
             trans = conn.begin()
             try:
-                sqlite = conn.dialect.name == "sqlite"
-                if sqlite:
+                dialect = conn.dialect.name
+                if dialect == "sqlite":
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
                 rebuild = _drop_for_bulk(conn) if report.bulk else None
                 loader = _Loader(conn, report, path.name)
                 batch: list[Row] = []
-                for checked in _checked(_chunks(path, fmt, batch_size), sqlite, workers):
+                for checked in _checked(_chunks(path, fmt, batch_size), dialect, workers):
                     for item in checked:
                         report.rows += 1
                         if isinstance(item, Row):

@@ -174,6 +174,30 @@ def test_bulk_and_worker_loads_store_the_same(engine: Engine, tmp_path: Path, wo
         assert all(m.battle.id == m.battle_id for m in s.scalars(select(Message)))
 
 
+TRICKY = 'q " b \\ n \n t \t r \r c \x01 \\.\n\\N 😀 </script> \u2028 é'
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_message_text_arrives_exactly(engine: Engine, tmp_path: Path, bulk: bool) -> None:
+    """Backslashes, line breaks, tabs, control characters, COPY's own markers (a line
+    holding only a backslash and a period, \\N) and non-BMP characters survive."""
+    rows = []
+    for k in range(1, 4):
+        row = good_row(k)
+        row["conversation_a"][1]["content"] = TRICKY + str(k)
+        row["conversation_b"][0]["content"] = "\\." if k == 2 else TRICKY
+        rows.append(row)
+    path = _jsonl(tmp_path / "tricky.jsonl", rows)
+    report = import_file(engine, path, bulk=bulk, workers=1)
+    assert report.imported == 3 and report.bulk is bulk
+    with Session(engine) as s:
+        for k in range(1, 4):
+            battle = s.get(Battle, f"{k:032x}")
+            texts = {(m.side.value, m.turn, m.role): m.content for m in battle.messages}
+            assert texts[("a", 1, "assistant")] == TRICKY + str(k)
+            assert texts[("b", 1, "user")] == ("\\." if k == 2 else TRICKY)
+
+
 def test_failed_bulk_import_keeps_indexes_and_keys(engine: Engine, tmp_path: Path) -> None:
     _fail_on_boom(engine)
     schema, before = _schema(engine), snapshot(engine)
