@@ -67,6 +67,7 @@ from arena.export import FORMULA_START
 
 BATCH = 2000
 PARALLEL_BYTES = 16 << 20
+SQLITE_CACHE_KIB = 256 << 10
 MAX_PROBLEMS = 10_000
 WINNERS = {w.value: w for w in Winner}
 HEX32 = re.compile(r"[0-9a-fA-F]{32}")
@@ -545,8 +546,13 @@ def _bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: l
 class _Loader:
     """Inserts validated rows batch by batch on one connection (one transaction)."""
 
-    def __init__(self, conn: Connection, report: ImportReport, source: str) -> None:
+    def __init__(
+        self, conn: Connection, report: ImportReport, source: str, *, empty: bool = False
+    ) -> None:
         self.conn, self.report, self.source = conn, report, source
+        # Into an empty database, the battle ids taken so far (as integers: 32 hex digits)
+        # answer the duplicate check without a query per batch.
+        self.seen: set[int] | None = set() if empty else None
         self.models: dict[str, int] = dict(conn.execute(select(Model.name, Model.id)).all())
         self.voters: dict[str, int] = {}
 
@@ -601,7 +607,13 @@ class _Loader:
                 self.report.duplicates += 1
             else:
                 fresh[row.id] = row
-        existing = set(self.conn.scalars(select(Battle.id).where(self._among(Battle.id, fresh))))
+        if self.seen is None:
+            existing = set(
+                self.conn.scalars(select(Battle.id).where(self._among(Battle.id, fresh)))
+            )
+        else:  # the database had no battles: only this import's own ids can repeat
+            existing = {i for i in fresh if int(i, 16) in self.seen}
+            self.seen.update(int(i, 16) for i in fresh if i not in existing)
         self.report.duplicates += len(existing)
         rows = [r for r in fresh.values() if r.id not in existing]
         if not rows:
@@ -667,9 +679,12 @@ def _import_connection(engine: Engine, bulk: bool | None) -> Iterator[tuple[Conn
     """A connection for one import, and whether it loads in bulk.
 
     ``bulk=None`` loads in bulk exactly when the database has no battles yet. On SQLite
-    the transaction starts with ``BEGIN IMMEDIATE`` (the driver would otherwise run the
-    bulk DDL outside it) and a bulk load turns foreign-key enforcement off: the loader
-    inserts only references it has just looked up or created. On PostgreSQL no
+    the connection's page cache grows to :data:`SQLITE_CACHE_KIB` for the import (with the
+    default 2 MB, a million battles' unique indexes no longer fit and each insert spills
+    pages to the WAL and reads them back), the transaction starts with ``BEGIN
+    IMMEDIATE`` (the driver would otherwise run the bulk DDL outside it) and a bulk load
+    turns foreign-key enforcement off: the loader inserts only references it has just
+    looked up or created. On PostgreSQL no
     statement is prepared (see below).
     """
     with engine.connect() as conn:
@@ -678,6 +693,9 @@ def _import_connection(engine: Engine, bulk: bool | None) -> Iterator[tuple[Conn
             conn.rollback()
         dbapi = conn.connection.dbapi_connection
         sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            cache = dbapi.execute("PRAGMA cache_size").fetchone()[0]  # type: ignore[union-attr]
+            dbapi.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")  # type: ignore[union-attr]
         if sqlite and bulk:
             dbapi.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         prepare = getattr(dbapi, "prepare_threshold", None)
@@ -690,6 +708,8 @@ def _import_connection(engine: Engine, bulk: bool | None) -> Iterator[tuple[Conn
         try:
             yield conn, bulk
         finally:
+            if sqlite:
+                dbapi.execute(f"PRAGMA cache_size={cache}")  # type: ignore[union-attr]
             if sqlite and bulk:
                 dbapi.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
             if conn.dialect.name == "postgresql":
@@ -776,7 +796,8 @@ def import_file(
                 if dialect == "sqlite":
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
                 rebuild = _drop_for_bulk(conn) if report.bulk else None
-                loader = _Loader(conn, report, path.name)
+                empty = conn.scalar(select(Battle.id).limit(1)) is None
+                loader = _Loader(conn, report, path.name, empty=empty)
                 batch: list[Row] = []
                 for checked in _checked(_chunks(path, fmt, batch_size), dialect, workers):
                     for item in checked:
