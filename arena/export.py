@@ -284,8 +284,9 @@ def iter_rows(
     salt: str,
     *,
     chunk: int = DEFAULT_CHUNK,
-) -> Iterator[dict[str, Any]]:
-    """Yield export rows in vote order, read ``chunk`` at a time in one query.
+) -> Iterator[tuple]:
+    """Yield export rows in vote order, as tuples in the order of ``columns(options)``,
+    read ``chunk`` at a time in one query.
 
     Conversations come as :class:`RawJson` (``json.loads`` gives the list of messages).
     """
@@ -306,23 +307,15 @@ def iter_rows(
             judge = judges.get(token)
             if judge is None:
                 judge = judges[token] = pseudonym(token, salt)
-            row: dict[str, Any] = {
-                "question_id": bid,
-                "model_a": names[a],
-                "model_b": names[b],
-                "winner": winner,
-                "judge": judge,
-            }
-            if conversations:
-                row["conversation_a"] = RawJson(conversations[0])
-                row["conversation_b"] = RawJson(conversations[1])
-            row["turn"] = turns
-            row["anony"] = mode == "anony"
-            row["language"] = LANGUAGE_NAMES.get(lang, lang)
             if type(at) is str:  # SQLite keeps times as ISO text in UTC (see _query)
                 at = datetime.fromisoformat(at)
-            row["tstamp"] = (at - (EPOCH if at.tzinfo else NAIVE_EPOCH)).total_seconds()
-            yield row
+            tstamp = (at - (EPOCH if at.tzinfo else NAIVE_EPOCH)).total_seconds()
+            tail = (turns, mode == "anony", LANGUAGE_NAMES.get(lang, lang), tstamp)
+            if conversations:
+                conv = (RawJson(conversations[0]), RawJson(conversations[1]))
+                yield (bid, names[a], names[b], winner, judge, *conv, *tail)
+            else:
+                yield (bid, names[a], names[b], winner, judge, *tail)
 
 
 def count_rows(conn: Connection, options: ExportOptions) -> int:
@@ -335,7 +328,7 @@ def count_rows(conn: Connection, options: ExportOptions) -> int:
 
 
 class Writer(Protocol):
-    def write(self, row: dict[str, Any]) -> None: ...
+    def write(self, row: Sequence[Any]) -> None: ...
     def close(self) -> None: ...
 
 
@@ -353,6 +346,10 @@ def json_value(value: Any, encode: Callable[[Any], str]) -> str:
     return encode(value)
 
 
+#: Columns with few distinct values: the JSONL writer encodes each value once.
+REPEATING = frozenset({"model_a", "model_b", "winner", "judge", "anony", "language", "turn"})
+
+
 class JsonlWriter:
     """One JSON object per line, UTF-8, non-ASCII kept as is: what
     ``json.dumps(row, ensure_ascii=False, separators=(",", ":"))`` writes."""
@@ -360,24 +357,30 @@ class JsonlWriter:
     def __init__(self, path: Path, cols: Sequence[str]) -> None:
         self.f = path.open("wb")
         self.encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        self.keys = [(c, f"{_quote(c)}:", f"{_quote(c)}:".encode()) for c in cols]
+        # Per column: its key with the separator before it, and whether values repeat.
+        self.plan = [
+            ((b"{" if i == 0 else b",") + f"{_quote(c)}:".encode(), c in REPEATING)
+            for i, c in enumerate(cols)
+        ]
+        self.encoded: dict[tuple[int, Any], bytes] = {}  # (column, value) -> key and value
 
-    def write(self, row: dict[str, Any]) -> None:
-        # Runs of ordinary columns are built as text and encoded once; RawJson joins as is.
-        enc, parts, text = self.encode, [], []
-        for col, key, key_bytes in self.keys:
-            value = row[col]
-            kind = type(value)
-            if kind is RawJson:
-                if text:
-                    parts.append(",".join(text).encode())
-                    text = []
-                parts.append(key_bytes + value)
+    def write(self, row: Sequence[Any]) -> None:
+        parts, encoded = [], self.encoded
+        for column, ((key, repeating), value) in enumerate(zip(self.plan, row, strict=True)):
+            if type(value) is RawJson:
+                parts.append(key + value)
+            elif repeating:
+                both = encoded.get((column, value))
+                if both is None:
+                    if len(encoded) > 100_000:  # judges: a bounded cache
+                        encoded.clear()
+                    both = key + json_value(value, self.encode).encode()
+                    encoded[column, value] = both
+                parts.append(both)
             else:
-                text.append(key + (_quote(value) if kind is str else json_value(value, enc)))
-        if text:
-            parts.append(",".join(text).encode())
-        self.f.write(b"{" + b",".join(parts) + b"}\n")
+                parts.append(key + json_value(value, self.encode).encode())
+        parts.append(b"}\n")
+        self.f.write(b"".join(parts))
 
     def close(self) -> None:
         self.f.close()
@@ -394,13 +397,11 @@ class CsvWriter:
     def __init__(self, path: Path, cols: Sequence[str]) -> None:
         self.f = path.open("w", encoding="utf-8", newline="")
         self.w = csv.writer(self.f)
-        self.cols = list(cols)
-        self.w.writerow(self.cols)
+        self.w.writerow(cols)
 
-    def write(self, row: dict[str, Any]) -> None:
+    def write(self, row: Sequence[Any]) -> None:
         cells = []
-        for col in self.cols:
-            value = row[col]
+        for value in row:
             if isinstance(value, RawJson):
                 value = value.decode()
             elif isinstance(value, list):
@@ -435,12 +436,11 @@ class ParquetWriter:
         self.schema = pa.schema([(c, types.get(c, pa.string())) for c in cols])
         self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
         self.group = group
-        self.buffer: dict[str, list] = {c: [] for c in cols}
+        self.buffer: list[list] = [[] for _ in cols]
         self.n = 0
 
-    def write(self, row: dict[str, Any]) -> None:
-        for col, values in self.buffer.items():
-            value = row[col]
+    def write(self, row: Sequence[Any]) -> None:
+        for values, value in zip(self.buffer, row, strict=True):
             values.append(json.loads(value) if isinstance(value, RawJson) else value)
         self.n += 1
         if self.n >= self.group:
@@ -448,9 +448,9 @@ class ParquetWriter:
 
     def _flush(self) -> None:
         if self.n:
-            batch = self.pa.record_batch(list(self.buffer.values()), schema=self.schema)
+            batch = self.pa.record_batch(self.buffer, schema=self.schema)
             self.writer.write_batch(batch)
-            for values in self.buffer.values():
+            for values in self.buffer:
                 values.clear()
             self.n = 0
 
@@ -504,9 +504,10 @@ def export(
     out = Path(out)
     partial = out.with_name(out.name + ".partial")
     cols = columns(options)
-    winners: Counter[str] = Counter()
-    per_model: Counter[str] = Counter()
-    anony = rows = 0
+    # Counted per (model_a, model_b, winner, anony): one update a row, expanded at the end.
+    tally: Counter[tuple] = Counter()
+    anony_at = cols.index("anony")
+    rows = 0
     conn = engine.connect()
     if engine.dialect.name == "postgresql":  # one consistent snapshot for the whole file
         conn = conn.execution_options(isolation_level="REPEATABLE READ")
@@ -518,10 +519,7 @@ def export(
                 for row in iter_rows(conn, options, salt, chunk=chunk):
                     writer.write(row)
                     rows += 1
-                    winners[row["winner"]] += 1
-                    per_model[row["model_a"]] += 1
-                    per_model[row["model_b"]] += 1
-                    anony += row["anony"]
+                    tally[row[1], row[2], row[3], row[anony_at]] += 1
                     if progress and (rows % 1000 == 0 or rows == total):
                         progress(rows, total)
             finally:
@@ -534,6 +532,14 @@ def export(
         conn.close()
     if progress:
         progress(rows, rows)
+    winners: Counter[str] = Counter()
+    per_model: Counter[str] = Counter()
+    anony = 0
+    for (model_a, model_b, winner, is_anony), n in tally.items():
+        winners[winner] += n
+        per_model[model_a] += n
+        per_model[model_b] += n
+        anony += n if is_anony else 0
     manifest = {
         "schema": "chatbot-arena-battles",
         "schema_version": SCHEMA_VERSION,

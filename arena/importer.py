@@ -46,6 +46,7 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -581,24 +582,28 @@ class _Loader:
         self.report.models_created += new
 
     def _voter_ids(self, judges: set[str]) -> None:
-        want = {voter_token(j): j for j in judges - set(self.voters)}
+        want = {voter_token(j): j for j in judges if j not in self.voters}
         if not want:
             return
-        found = self.conn.execute(
-            select(Voter.token, Voter.id).where(self._among(Voter.token, want))
+        # New voters come back with their ids; tokens already in the database (a judge
+        # imported before) are skipped by the insert and looked up.
+        insert_new = _INSERTS[self.conn.dialect.name](Voter).on_conflict_do_nothing(
+            index_elements=[Voter.token]
         )
-        for token, vid in found:
+        now = utcnow()
+        created = self.conn.execute(
+            insert_new.returning(Voter.token, Voter.id),
+            [{"token": t, "ip_hash": None, "created_at": now} for t in want],
+        ).all()
+        for token, vid in created:
             self.voters[want.pop(token)] = vid
+        self.report.voters_created += len(created)
         if want:
-            now = _sqlite_time(utcnow()) if self.conn.dialect.name == "sqlite" else utcnow()
-            new = [(token, None, now) for token in want]
-            bulk_insert(self.conn, Voter.__table__, ("token", "ip_hash", "created_at"), new)
-            rows = self.conn.execute(
+            found = self.conn.execute(
                 select(Voter.token, Voter.id).where(self._among(Voter.token, want))
             )
-            for token, vid in rows:
+            for token, vid in found:
                 self.voters[want[token]] = vid
-            self.report.voters_created += len(want)
 
     def load(self, batch: list[Row]) -> None:
         fresh: dict[str, Row] = {}
@@ -644,6 +649,9 @@ class _Loader:
         )
         self.report.imported += len(rows)
 
+
+#: INSERT constructs that know ON CONFLICT, by dialect.
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 #: The tables an import fills: a bulk import rebuilds their secondary indexes.
 BULK_TABLES = (Battle.__table__, Vote.__table__, Message.__table__)

@@ -277,7 +277,7 @@ def test_parquet_schema_and_row_groups(engine: Engine, tmp_path: Path) -> None:
     # Small row groups when asked: the writer flushes per group.
     writer = ex.ParquetWriter(tmp_path / "g.parquet", COLUMNS, group=10)
     for row in table.to_pylist():
-        writer.write(row)
+        writer.write(tuple(row[c] for c in COLUMNS))
     writer.close()
     assert pq.ParquetFile(tmp_path / "g.parquet").num_row_groups == 4
 
