@@ -328,8 +328,28 @@ def count_rows(conn: Connection, options: ExportOptions) -> int:
 
 
 class Writer(Protocol):
+    #: The SHA-256 of what was written, when the writer computes it as it goes.
+    sha256: str | None
+
     def write(self, row: Sequence[Any]) -> None: ...
     def close(self) -> None: ...
+
+
+class HashingFile:
+    """A binary file that hashes what is written to it (sparing a second read of the
+    file for the manifest), with a large buffer."""
+
+    def __init__(self, path: Path) -> None:
+        self.f = path.open("wb", buffering=1 << 20)
+        self.hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self.hash.update(data)
+        self.f.write(data)
+
+    def close(self) -> str:
+        self.f.close()
+        return self.hash.hexdigest()
 
 
 def json_value(value: Any, encode: Callable[[Any], str]) -> str:
@@ -354,8 +374,10 @@ class JsonlWriter:
     """One JSON object per line, UTF-8, non-ASCII kept as is: what
     ``json.dumps(row, ensure_ascii=False, separators=(",", ":"))`` writes."""
 
+    sha256: str | None = None
+
     def __init__(self, path: Path, cols: Sequence[str]) -> None:
-        self.f = path.open("wb")
+        self.f = HashingFile(path)
         self.encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         # Per column: its key with the separator before it, and whether values repeat.
         self.plan = [
@@ -383,7 +405,7 @@ class JsonlWriter:
         self.f.write(b"".join(parts))
 
     def close(self) -> None:
-        self.f.close()
+        self.sha256 = self.f.close()
 
 
 def neutralise(cell: str) -> str:
@@ -393,6 +415,8 @@ def neutralise(cell: str) -> str:
 
 class CsvWriter:
     """RFC 4180 CSV with a header; conversations as JSON strings; formulas neutralised."""
+
+    sha256: str | None = None
 
     def __init__(self, path: Path, cols: Sequence[str]) -> None:
         self.f = path.open("w", encoding="utf-8", newline="")
@@ -419,6 +443,8 @@ class CsvWriter:
 
 class ParquetWriter:
     """Parquet through pyarrow, one row group per ``group`` rows."""
+
+    sha256: str | None = None
 
     def __init__(self, path: Path, cols: Sequence[str], group: int = 10_000) -> None:
         import pyarrow as pa
@@ -547,7 +573,7 @@ def export(
         "format": fmt,
         "file": out.name,
         "bytes": out.stat().st_size,
-        "sha256": sha256_file(out),
+        "sha256": writer.sha256 or sha256_file(out),
         "rows": rows,
         "counts": {
             "winner": dict(sorted(winners.items())),
