@@ -68,7 +68,8 @@ from arena.export import FORMULA_START
 
 BATCH = 2000
 PARALLEL_BYTES = 16 << 20
-SQLITE_CACHE_KIB = 256 << 10
+SQLITE_CACHE_KIB = 64 << 10
+PG_SORT_MEMORY = "256MB"
 MAX_PROBLEMS = 10_000
 WINNERS = {w.value: w for w in Winner}
 HEX32 = re.compile(r"[0-9a-fA-F]{32}")
@@ -666,6 +667,9 @@ def _drop_for_bulk(conn: Connection) -> Callable[[], None]:
     until the commit, and a rollback restores them.
     """
     pg = conn.dialect.name == "postgresql"
+    if pg:  # room to sort the index entries and hash the key checks' joins in memory
+        conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{PG_SORT_MEMORY}'")
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{PG_SORT_MEMORY}'")
     indexes = [ix for t in BULK_TABLES for ix in t.indexes if not ix.unique]
     keys = [fk.constraint for t in BULK_TABLES for fk in t.foreign_keys] if pg else []
     for fk in keys:
