@@ -460,7 +460,7 @@ def test_browser_sees_a_login_then_the_console(served: Served, page, artifacts) 
     )
     links = page.eval_on_selector_all("#admin-files a", "els => els.map(e => e.href)")
     data = page.request.get(next(u for u in links if u.split("?")[0].endswith(".jsonl"))).text()
-    assert len(data.splitlines()) >= 4 and '"judge": "arena_user_' in data
+    assert len(data.splitlines()) >= 4 and '"judge":"arena_user_' in data
     page.screenshot(path=str(artifacts / "admin-export.png"))
 
 
