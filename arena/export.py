@@ -190,7 +190,6 @@ class RawJson(bytes):
 
 
 _quote = json.encoder.encode_basestring  # the C encoder; keeps non-ASCII as is
-EMPTY = b"[]"
 
 # The conversations are the bulk of an export (eight messages a battle in the benchmark),
 # so the database writes them: each side as one JSON array, compact, escaped exactly as
@@ -260,7 +259,7 @@ def _partitions(dbapi: Any, dialect: str, sql: str, params: Any, size: int) -> I
             while not stop.is_set() and (rows := cursor.fetchmany(size)):
                 ready.put(rows)
             ready.put(done)
-        except BaseException as exc:  # handed to the reading thread
+        except BaseException as exc:  # raised again in the consuming thread
             ready.put(exc)
 
     worker = threading.Thread(target=read, name="export-reader", daemon=True)

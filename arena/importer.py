@@ -26,6 +26,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -229,9 +230,6 @@ class ArrowRows:
 
     def __init__(self, start: int, batch: Any) -> None:
         self.start, self.batch = start, batch
-
-    def __len__(self) -> int:
-        return self.batch.num_rows
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
         return enumerate(self.batch.to_pylist(), self.start)
@@ -516,7 +514,9 @@ def _pg_type(kind: Any) -> str:
     return "varchar"
 
 
-def _bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
+def _bulk_insert(
+    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple] | bytes
+) -> None:
     dialect = conn.dialect.name
     names = ", ".join(columns)
     if dialect == "postgresql" and isinstance(rows, bytes):
@@ -687,22 +687,22 @@ def _drop_for_bulk(conn: Connection) -> Callable[[], None]:
 
 
 @contextmanager
-def _import_connection(engine: Engine, bulk: bool | None) -> Iterator[tuple[Connection, bool]]:
-    """A connection for one import, and whether it loads in bulk.
+def _import_connection(
+    engine: Engine, bulk: bool | None
+) -> Iterator[tuple[Connection, bool, bool]]:
+    """A connection for one import, whether the database has no battles yet, and whether
+    the import loads in bulk (``bulk=None``: exactly when it has none).
 
-    ``bulk=None`` loads in bulk exactly when the database has no battles yet. On SQLite
-    the connection's page cache grows to :data:`SQLITE_CACHE_KIB` for the import (with the
-    default 2 MB, a million battles' unique indexes no longer fit and each insert spills
-    pages to the WAL and reads them back), the transaction starts with ``BEGIN
-    IMMEDIATE`` (the driver would otherwise run the bulk DDL outside it) and a bulk load
-    turns foreign-key enforcement off: the loader inserts only references it has just
-    looked up or created. On PostgreSQL no
-    statement is prepared (see below).
+    On SQLite the connection's page cache grows to :data:`SQLITE_CACHE_KIB` for the import
+    (with the default 2 MB, a million battles' unique indexes no longer fit and each
+    insert spills pages to the WAL and reads them back), and a bulk load turns
+    foreign-key enforcement off: the loader inserts only references it has just looked up
+    or created. On PostgreSQL no statement is prepared (see below).
     """
     with engine.connect() as conn:
-        if bulk is None:
-            bulk = conn.scalar(select(Battle.id).limit(1)) is None
-            conn.rollback()
+        empty = conn.scalar(select(Battle.id).limit(1)) is None
+        conn.rollback()
+        bulk = empty if bulk is None else bulk
         dbapi = conn.connection.dbapi_connection
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
@@ -718,7 +718,7 @@ def _import_connection(engine: Engine, bulk: bool | None) -> Iterator[tuple[Conn
             # scan more.
             dbapi.prepare_threshold = None  # type: ignore[union-attr]
         try:
-            yield conn, bulk
+            yield conn, empty, bulk
         finally:
             if sqlite:
                 dbapi.execute(f"PRAGMA cache_size={cache}")  # type: ignore[union-attr]
@@ -801,14 +801,15 @@ def import_file(
             raise ArenaError(f"unknown format {fmt!r} (use {', '.join(READERS)})")
         report.unit = "line" if fmt in ("jsonl", "csv") else "row"
         workers = _workers(path) if workers is None else workers
-        with _import_connection(engine, bulk) as (conn, report.bulk):
+        with _import_connection(engine, bulk) as (conn, empty, report.bulk):
             trans = conn.begin()
             try:
                 dialect = conn.dialect.name
-                if dialect == "sqlite":
+                if dialect == "sqlite":  # the driver would run the bulk DDL outside it
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
                 rebuild = _drop_for_bulk(conn) if report.bulk else None
-                empty = conn.scalar(select(Battle.id).limit(1)) is None
+                # Should a battle arrive between the check and here, its id is a primary
+                # key violation on insert: the import rolls back, nothing is lost.
                 loader = _Loader(conn, report, path.name, empty=empty)
                 batch: list[Row] = []
                 for checked in _checked(_chunks(path, fmt, batch_size), dialect, workers):
@@ -849,6 +850,12 @@ def import_file(
         raise ImportFailed(f"import refused: {exc}", report) from exc
     except SQLAlchemyError as exc:
         raise ImportFailed(f"database error, import rolled back: {exc}", report) from exc
+    except BrokenProcessPool as exc:
+        raise ImportFailed(
+            "the validating worker process stopped, import rolled back (a script that "
+            'calls import_file needs an `if __name__ == "__main__":` guard)',
+            report,
+        ) from exc
     except (OSError, ValueError, csv.Error) as exc:
         # pyarrow's errors for a truncated or corrupt Parquet file are OSError/ValueError.
         raise ImportFailed(f"cannot read {path}: {exc}", report) from exc
