@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -156,18 +157,7 @@ def create_api(arena: Arena) -> FastAPI:
                     "votes": run.votes_used,
                 },
                 "models": [
-                    {
-                        "rank": r.rank,
-                        "model": r.model,
-                        "rating": r.rating,
-                        "ci_lower": _finite(r.ci_lower),
-                        "ci_upper": _finite(r.ci_upper),
-                        "win_rate": r.win_rate,
-                        "battles": r.battles,
-                        "weights": r.weights,
-                        "japanese_mt_bench": r.japanese_mt_bench,
-                        "nejumi_lb3": r.nejumi_lb3,
-                    }
+                    {**asdict(r), "ci_lower": _finite(r.ci_lower), "ci_upper": _finite(r.ci_upper)}
                     for r in rows
                 ],
             }
