@@ -6,16 +6,19 @@ the export -> import -> export round trip; the CLI.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, insert, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from arena.db.models import AuditLog, Base, Battle, BattleMode, Message, Model, Vote, Voter
@@ -208,9 +211,32 @@ def test_failed_bulk_import_keeps_indexes_and_keys(engine: Engine, tmp_path: Pat
         import_file(engine, path, batch_size=5, workers=1)
     assert info.value.report.bulk and not info.value.report.committed
     assert snapshot(engine) == before and _schema(engine) == schema
-    if engine.dialect.name == "sqlite":  # foreign keys enforced again on that connection
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    _constraints_hold(engine)
+
+
+def _constraints_hold(engine: Engine) -> None:
+    """Every pooled connection enforces foreign keys and CHECK constraints again (the
+    import turns both off on its SQLite connection), and the garbage collector runs."""
+    assert gc.isenabled()
+    with engine.connect() as conn:
+        voter = conn.execute(insert(Voter).values(token="t" * 40).returning(Voter.id)).scalar()
+        model = conn.execute(
+            insert(Model).values(name="m-checked", provider="x").returning(Model.id)
+        ).scalar()
+        battle = {"voter_id": voter, "model_a_id": model, "mode": "anony", "status": "voted",
+                  "language": "ja", "turns": 1, "flag_identity": False,
+                  "flag_moderation": False, "created_at": datetime.now(UTC)}  # fmt: skip
+        conn.execute(insert(Battle).values(id="e" * 32, **battle))
+        for change in ({"status": "exploded"}, {"voter_id": voter + 1000}):
+            with pytest.raises(IntegrityError), conn.begin_nested():
+                conn.execute(insert(Battle).values({**battle, "id": "f" * 32, **change}))
+        conn.rollback()
+
+
+def test_successful_import_leaves_constraints_enforced(engine: Engine, tmp_path: Path) -> None:
+    path = _jsonl(tmp_path / "ok.jsonl", [good_row(k) for k in range(1, 4)])
+    assert import_file(engine, path, workers=1).committed
+    _constraints_hold(engine)
 
 
 def test_existing_models_and_voters_are_reused(engine: Engine, tmp_path: Path) -> None:
