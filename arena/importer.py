@@ -389,10 +389,31 @@ def _language(value: Any) -> str:
     return code or (value.lower() if len(value) <= 8 else "und")
 
 
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_surrogates(texts: dict[str, str], conv_a: list, conv_b: list) -> None:
+    """Raise :class:`RowError` naming the first text holding a lone surrogate: Python's
+    JSON decoder lets one through from an escape, and no database can store it."""
+    named = list(texts.items())
+    for key, conv in (("conversation_a", conv_a), ("conversation_b", conv_b)):
+        named += [(f"{key}[{k}].content", content) for k, (_, _, content) in enumerate(conv)]
+    for name, text in named:
+        found = None if text.isascii() else SURROGATE.search(text)
+        if found:
+            raise RowError(
+                f"{name} is not valid Unicode: it holds a lone surrogate "
+                f"(U+{ord(found.group()):04X}, half of a character cut in two)"
+            )
+
+
 def validate(where: int, raw: Any, *, dialect: str = "") -> Row:
     """Check one row of the public schema (a dict, or a JSON line as bytes); raise
     :class:`RowError` with the reason. Times and messages come in the form ``dialect``'s
     database takes (see :class:`Row`)."""
+    # Only a \uD800-\uDFFF escape can put a lone surrogate into a JSON line (raw UTF-8
+    # cannot hold one); rows that came as objects are looked through every time.
+    suspect = type(raw) is not bytes or b"\\ud" in raw or b"\\uD" in raw
     if type(raw) is bytes:
         try:
             raw = _decode_json(raw.decode())
@@ -411,6 +432,13 @@ def validate(where: int, raw: Any, *, dialect: str = "") -> Row:
         raise RowError(f"winner must be one of {', '.join(WINNERS)}, got {raw.get('winner')!r}")
     conv_a, conv_b = _conversation(raw, "conversation_a"), _conversation(raw, "conversation_b")
     judge, language = _text(raw, "judge", 200, required=False), _language(raw.get("language"))
+    if suspect:
+        _refuse_surrogates(
+            {"question_id": qid, "model_a": model_a, "model_b": model_b, "judge": judge,
+             "language": language},
+            conv_a,
+            conv_b,
+        )  # fmt: skip
     bid, tstamp = battle_id(qid), _tstamp(raw.get("tstamp"))
     at = _sqlite_time(tstamp) if dialect == "sqlite" else tstamp
     messages: list[tuple] | bytes

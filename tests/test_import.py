@@ -201,6 +201,48 @@ def test_message_text_arrives_exactly(engine: Engine, tmp_path: Path, bulk: bool
             assert texts[("b", 1, "user")] == ("\\." if k == 2 else TRICKY)
 
 
+@pytest.mark.parametrize("workers", [0, 1])
+def test_lone_surrogates_are_refused_with_their_place(
+    engine: Engine, tmp_path: Path, workers: int
+) -> None:
+    """JSON can escape half of a character (\\ud800) and Python decodes it; no database
+    stores it. That row is refused with the field named, the others are taken, and a
+    character escaped as a whole surrogate pair arrives as that character."""
+    emoji = good_row(1, judge="ju\U0001f600dge")
+    emoji["conversation_a"][1]["content"] = "ok \U0001f600 \\ud800"  # a pair; a backslash
+    lone_content = good_row(2)
+    lone_content["conversation_b"][1]["content"] = "cut \udc00 here"
+    lines = [
+        json.dumps(emoji),  # ensure_ascii: the emoji as the escapes \ud83d\ude00
+        json.dumps(lone_content),
+        json.dumps(good_row(3, judge="x\ud83d")),
+        json.dumps(good_row(4, model_a="\udfff")),
+        json.dumps(good_row(5, language="ja\ud800")),
+        good_row(6),
+    ]
+    report = import_file(engine, _jsonl(tmp_path / "s.jsonl", lines), workers=workers)
+    assert (report.imported, report.refused) == (2, 4), report.problems
+    assert report.problems == [
+        (2, "conversation_b[1].content is not valid Unicode: it holds a lone surrogate "
+            "(U+DC00, half of a character cut in two)"),
+        (3, "judge is not valid Unicode: it holds a lone surrogate (U+D83D, half of a "
+            "character cut in two)"),
+        (4, "model_a is not valid Unicode: it holds a lone surrogate (U+DFFF, half of a "
+            "character cut in two)"),
+        (5, "language is not valid Unicode: it holds a lone surrogate (U+D800, half of a "
+            "character cut in two)"),
+    ]  # fmt: skip
+    with Session(engine) as s:
+        battle = s.get(Battle, f"{1:032x}")
+        assert battle.messages[1].content == "ok \U0001f600 \\ud800"
+        assert s.get(Voter, battle.voter_id).token == voter_token("ju\U0001f600dge")
+    # A .json array is decoded whole, so its objects are always looked through.
+    array = tmp_path / "s.json"
+    array.write_text("[" + json.dumps(good_row(7, model_b="b\ud800")) + "]", encoding="utf-8")
+    report = import_file(engine, array)
+    assert report.refused == 1 and "model_b is not valid Unicode" in report.problems[0][1]
+
+
 def test_failed_bulk_import_keeps_indexes_and_keys(engine: Engine, tmp_path: Path) -> None:
     _fail_on_boom(engine)
     schema, before = _schema(engine), snapshot(engine)
