@@ -15,8 +15,10 @@ one vote -- then times, each as a fresh subprocess so start-up and imports count
   export process (``os.wait4`` in a small launcher, see :data:`LAUNCHER`); targets >=
   20,000 rows/s and <= 300 MB;
 * ``python -m arena import`` of that file into an empty database: rows/s (>= 10,000);
-* the naive baseline, in this process on a subset: the ORM loading vote by vote with
-  lazy ``battle``, ``messages`` and model relationships, written as the same JSONL.
+* the naive baselines, in this process on a subset: the ORM loading vote by vote with
+  lazy ``battle``, ``messages`` and model relationships, written as the same JSONL; and
+  the ORM importing that JSONL line by line (models and voters looked up by query, a
+  flush per row) into an empty database.
 
 It prints a markdown table (recorded in docs/benchmarks.md, "## Export and import").
 """
@@ -250,6 +252,64 @@ def naive_export(url: str, out: Path, limit: int) -> float:
     return n / seconds
 
 
+def naive_import(url: str, path: Path, limit: int) -> float:
+    """The import's baseline: each line decoded and turned into ORM objects (its models
+    and voter looked up by query, created when new), one flush per row, one transaction.
+    Into an empty, migrated database at ``url``; returns rows/s."""
+    import hashlib
+    from itertools import islice
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from arena.db import make_engine, migrate
+    from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Vote, Voter
+
+    engine = make_engine(url)
+    migrate(engine)
+    start = time.perf_counter()
+    n = 0
+    with Session(engine) as s, s.begin(), path.open(encoding="utf-8") as f:
+
+        def model(name: str) -> Model:
+            found = s.scalar(select(Model).where(Model.name == name))
+            if found is None:
+                found = Model(name=name, provider="imported", enabled=False)
+                s.add(found)
+                s.flush()
+            return found
+
+        for line in islice(f, limit):
+            row = json.loads(line)
+            token = "imp_" + hashlib.sha256(row["judge"].encode()).hexdigest()[:60]
+            voter = s.scalar(select(Voter).where(Voter.token == token))
+            if voter is None:
+                voter = Voter(token=token)
+                s.add(voter)
+                s.flush()
+            at = datetime.fromtimestamp(row["tstamp"], UTC)
+            battle = Battle(
+                id=row["question_id"], voter_id=voter.id, model_a=model(row["model_a"]),
+                model_b=model(row["model_b"]), mode=BattleMode.ANONY, status=BattleStatus.VOTED,
+                language="ja", turns=row["turn"], created_at=at, ready_at=at,
+            )  # fmt: skip
+            for side in ("a", "b"):
+                turn = 0
+                for m in row[f"conversation_{side}"]:
+                    turn += m["role"] == "user"
+                    battle.messages.append(
+                        Message(side=side, turn=turn, role=m["role"], content=m["content"],
+                                created_at=at)
+                    )  # fmt: skip
+            s.add(battle)
+            s.add(Vote(battle=battle, voter_id=voter.id, winner=row["winner"], created_at=at))
+            s.flush()
+            n += 1
+    seconds = time.perf_counter() - start
+    engine.dispose()
+    return n / seconds
+
+
 def create_pg(name: str) -> str:
     import psycopg
 
@@ -303,10 +363,17 @@ def run(backend: str, n: int, naive_rows: int, repeat: int, work: Path) -> dict[
             imports.append(timed(["--database-url", dst, "import", str(out)], env))
             print(f"[{backend}] import {imports[-1]}", file=sys.stderr)
         naive = naive_export(src, work / f"{backend}-naive.jsonl", naive_rows)
+        if pg:
+            dst = create_pg("arena_bench_export_dst")
+        else:
+            for f in work.glob("dst.db*"):
+                f.unlink()
+        naive_in = naive_import(dst, out, naive_rows)
         return {
             "backend": backend, "rows": n, "file_mb": out.stat().st_size / 2**20,
             "fill_s": fill, "export": _median(exports), "import": _median(imports),
             "load": os.getloadavg()[0], "naive_rate": naive,
+            "naive_import_rate": naive_in,
         }  # fmt: skip
     finally:
         if pg:
@@ -343,11 +410,12 @@ def main() -> None:
                 f"| {r['backend']} | {what} | {m['s']:.1f} s ({m['min']:.1f}-{m['max']:.1f}) "
                 f"| {rate:,.0f} | {m['cpu']:.0f} s | {m['mb']:.0f} MB |"
             )
-        ratio = n / r["export"]["s"] / r["naive_rate"]
-        print(
-            f"| {r['backend']} | naive export ({args.naive_rows:,} rows) | "
-            f"| {r['naive_rate']:,.0f} | | ({ratio:.0f}x slower) |"
-        )
+        for what, key in (("export", "naive_rate"), ("import", "naive_import_rate")):
+            ratio = n / r[what]["s"] / r[key]
+            print(
+                f"| {r['backend']} | naive {what} ({args.naive_rows:,} rows) | "
+                f"| {r[key]:,.0f} | | ({ratio:.0f}x slower) |"
+            )
     print(f"\nJSONL file: {results[0]['file_mb']:,.0f} MB; load average at the end: "
           + ", ".join(f"{r['backend']} {r['load']:.1f}" for r in results))  # fmt: skip
     print(f"targets (export >= {TARGET_EXPORT:,} rows/s, <= {TARGET_RSS_MB} MB; import >= "
