@@ -226,13 +226,20 @@ def test_language_switch_is_remembered(page: Page, demo_app: RunningApp, artifac
 
 
 def pick(page: Page, dropdown: str, name: str) -> None:
-    """Choose a model in a dropdown with the keyboard (type its name, Enter)."""
+    """Choose a model in a dropdown: type to filter, click the one option left.
+
+    The choices arrive with the tab's select event, so the option is waited for. The
+    typed filter text already equals the name, so the value alone proves nothing: the
+    choice must survive the list closing (an unselected filter is cleared on blur).
+    """
     field = page.locator(f"{dropdown} input")
     field.click()
     field.fill(name)
-    # the choices arrive with the tab's select event: wait for the option, then Enter
-    expect(page.locator(f"[role=option][aria-label='{name}']:visible")).to_have_count(1)
-    page.keyboard.press("Enter")
+    option = page.locator(f"[role=option][aria-label='{name}']:visible")
+    expect(option).to_have_count(1)
+    option.click()
+    expect(page.locator("[role=option]:visible")).to_have_count(0)
+    field.blur()
     expect(field).to_have_value(name)
 
 
