@@ -745,31 +745,30 @@ def _import_connection(
         empty = conn.scalar(select(Battle.id).limit(1)) is None
         conn.rollback()
         bulk = empty if bulk is None else bulk
-        dbapi = conn.connection.dbapi_connection
-        sqlite = conn.dialect.name == "sqlite"
-        if sqlite:
-            cache = dbapi.execute("PRAGMA cache_size").fetchone()[0]  # type: ignore[union-attr]
-            dbapi.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")  # type: ignore[union-attr]
-            dbapi.execute("PRAGMA ignore_check_constraints=ON")  # type: ignore[union-attr]
-        if sqlite and bulk:
-            dbapi.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        dbapi: Any = conn.connection.dbapi_connection
+        dialect = conn.dialect.name
+        pragmas: dict[str, int] = {}
+        if dialect == "sqlite":
+            pragmas = {"cache_size": -SQLITE_CACHE_KIB, "ignore_check_constraints": 1}
+            if bulk:
+                pragmas["foreign_keys"] = 0
+        before = {name: dbapi.execute(f"PRAGMA {name}").fetchone()[0] for name in pragmas}
+        for name, value in pragmas.items():
+            dbapi.execute(f"PRAGMA {name}={value}")
         prepare = getattr(dbapi, "prepare_threshold", None)
-        if conn.dialect.name == "postgresql":
+        if dialect == "postgresql":
             # psycopg prepares a statement run five times; the generic plan PostgreSQL
             # keeps was made while the tables were small (a sequential scan), and they
             # grow during the import, so each later duplicate or voter lookup would
             # scan more.
-            dbapi.prepare_threshold = None  # type: ignore[union-attr]
+            dbapi.prepare_threshold = None
         try:
             yield conn, empty, bulk
         finally:
-            if sqlite:
-                dbapi.execute(f"PRAGMA cache_size={cache}")  # type: ignore[union-attr]
-                dbapi.execute("PRAGMA ignore_check_constraints=OFF")  # type: ignore[union-attr]
-            if sqlite and bulk:
-                dbapi.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
-            if conn.dialect.name == "postgresql":
-                dbapi.prepare_threshold = prepare  # type: ignore[union-attr]
+            for name, value in before.items():  # the connection goes back to the pool
+                dbapi.execute(f"PRAGMA {name}={value}")
+            if dialect == "postgresql":
+                dbapi.prepare_threshold = prepare
 
 
 def _chunks(path: Path, fmt: str, size: int) -> Iterator[Any]:
