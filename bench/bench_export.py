@@ -17,8 +17,9 @@ one vote -- then times, each as a fresh subprocess so start-up and imports count
 * ``python -m arena import`` of that file into an empty database: rows/s (>= 10,000);
 * the naive baselines, in this process on a subset: the ORM loading vote by vote with
   lazy ``battle``, ``messages`` and model relationships, written as the same JSONL; and
-  the ORM importing that JSONL line by line (models and voters looked up by query, a
-  flush per row) into an empty database.
+  the ORM importing that JSONL line by line (each line checked by the importer's
+  ``validate``, models and voters looked up by query, a flush per row) into an empty
+  database.
 
 It prints a markdown table (recorded in docs/benchmarks.md, "## Export and import").
 """
@@ -253,10 +254,10 @@ def naive_export(url: str, out: Path, limit: int) -> float:
 
 
 def naive_import(url: str, path: Path, limit: int) -> float:
-    """The import's baseline: each line decoded and turned into ORM objects (its models
-    and voter looked up by query, created when new), one flush per row, one transaction.
-    Into an empty, migrated database at ``url``; returns rows/s."""
-    import hashlib
+    """The import's baseline: each line checked by the importer's own ``validate`` and
+    turned into ORM objects (its models and voter looked up by query, created when new),
+    one flush per row, one transaction. Into an empty, migrated database at ``url``;
+    returns rows/s."""
     from itertools import islice
 
     from sqlalchemy import select
@@ -264,12 +265,13 @@ def naive_import(url: str, path: Path, limit: int) -> float:
 
     from arena.db import make_engine, migrate
     from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Vote, Voter
+    from arena.importer import validate, voter_token
 
     engine = make_engine(url)
     migrate(engine)
     start = time.perf_counter()
     n = 0
-    with Session(engine) as s, s.begin(), path.open(encoding="utf-8") as f:
+    with Session(engine) as s, s.begin(), path.open("rb") as f:
 
         def model(name: str) -> Model:
             found = s.scalar(select(Model).where(Model.name == name))
@@ -279,30 +281,27 @@ def naive_import(url: str, path: Path, limit: int) -> float:
                 s.flush()
             return found
 
-        for line in islice(f, limit):
-            row = json.loads(line)
-            token = "imp_" + hashlib.sha256(row["judge"].encode()).hexdigest()[:60]
+        for where, line in enumerate(islice(f, limit), 1):
+            row = validate(where, line)
+            token = voter_token(row.judge)
             voter = s.scalar(select(Voter).where(Voter.token == token))
             if voter is None:
                 voter = Voter(token=token)
                 s.add(voter)
                 s.flush()
-            at = datetime.fromtimestamp(row["tstamp"], UTC)
             battle = Battle(
-                id=row["question_id"], voter_id=voter.id, model_a=model(row["model_a"]),
-                model_b=model(row["model_b"]), mode=BattleMode.ANONY, status=BattleStatus.VOTED,
-                language="ja", turns=row["turn"], created_at=at, ready_at=at,
+                id=row.id, voter_id=voter.id, model_a=model(row.model_a),
+                model_b=model(row.model_b),
+                mode=BattleMode.ANONY if row.anony else BattleMode.NAMED,
+                status=BattleStatus.VOTED, language=row.language, turns=row.turns,
+                created_at=row.at, ready_at=row.at,
             )  # fmt: skip
-            for side in ("a", "b"):
-                turn = 0
-                for m in row[f"conversation_{side}"]:
-                    turn += m["role"] == "user"
-                    battle.messages.append(
-                        Message(side=side, turn=turn, role=m["role"], content=m["content"],
-                                created_at=at)
-                    )  # fmt: skip
+            battle.messages = [
+                Message(side=side, turn=turn, role=role, content=content, created_at=at)
+                for _, side, turn, role, content, at in row.messages
+            ]
             s.add(battle)
-            s.add(Vote(battle=battle, voter_id=voter.id, winner=row["winner"], created_at=at))
+            s.add(Vote(battle=battle, voter_id=voter.id, winner=row.winner, created_at=row.at))
             s.flush()
             n += 1
     seconds = time.perf_counter() - start
