@@ -1,0 +1,431 @@
+"""Rate limits per voter and per client address, shared by every process of the app.
+
+Built on the ``limits`` package: a rule is written in its notation (``"30/10 minutes"``,
+several separated by ``;``), parsed with :func:`limits.parse_many`, and counted with its
+:class:`~limits.strategies.FixedWindowRateLimiter` on one of three storages:
+
+``memory``
+    limits' :class:`~limits.storage.MemoryStorage`. Counters live in this process only:
+    right for one process (the SQLite default), wrong for several.
+``database``
+    :class:`DatabaseStorage`, this module's ``limits`` storage on the app's own database
+    (table ``rate_counters``). One atomic upsert per hit, so processes sharing a
+    PostgreSQL database (or a SQLite file on one host) can never together pass a limit.
+``redis``
+    limits' :class:`~limits.storage.RedisStorage`, from ``ARENA_REDIS_URL``.
+
+``limits_storage = "auto"`` picks redis when ``ARENA_REDIS_URL`` is set, else the database
+unless it is SQLite, else memory.
+
+Window semantics (limits' *fixed window*, the same on every storage): a counter's window
+opens at its first counted hit and lasts the rule's period; at most N hits pass in it;
+when it ends the counter starts again from zero. A client can therefore get up to 2N
+hits across a window boundary, never more. A refused call counts nothing: the rules of
+a call are tested first and counted only when all pass; when counting loses a race to
+another process, the counts this call made are undone before it is refused.
+
+Keys: callers pass identifiers that are already hashed (voter token, salted address
+hash); they are hashed again (sha256) so every key has the same short length. Keys read
+``<prefix>:<action>:<scope>/<sha256>/<amount>/<multiples>/<period>``, prefix ``arena``
+on the shared storages. A storage that fails raises :class:`~arena.errors.StorageError`:
+a limit is never waived because its counters cannot be read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+import random
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import limits
+import limits.errors
+from limits.storage import MemoryStorage, RedisStorage, Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+from sqlalchemy import Engine, case, delete, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from arena.config import Settings, env_name
+from arena.db.models import RateCounter
+from arena.errors import ArenaError, ConfigError, StorageError
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("voter", "battle", "turn", "vote")
+STORAGES = ("auto", "memory", "database", "redis")
+#: The setting holding each rule, by (action, scope). New voters are limited per address only.
+RULE_SETTINGS = {
+    ("voter", "address"): "rate_voters_per_address",
+    ("battle", "voter"): "rate_battles_per_voter",
+    ("battle", "address"): "rate_battles_per_address",
+    ("turn", "voter"): "rate_turns_per_voter",
+    ("turn", "address"): "rate_turns_per_address",
+    ("vote", "voter"): "rate_votes_per_voter",
+    ("vote", "address"): "rate_votes_per_address",
+}
+_ZERO_PERIOD = re.compile(r"(/|per)\s*0+\s*[a-z]", re.IGNORECASE)
+_PREFIX = re.compile(r"[a-z0-9_-]{1,40}")
+_TABLE = RateCounter.__table__
+_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_REDIS_UNDO = """
+if redis.call('exists', KEYS[1]) == 1 then
+  return redis.call('decrby', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+
+class RateLimited(ArenaError):
+    """Too many actions of one kind from one voter or address; try again in ``retry_after`` s."""
+
+    def __init__(self, action: str, scope: str, retry_after: int) -> None:
+        super().__init__(
+            f"too many {action} requests from this {scope}; try again in {retry_after} s",
+            code="rate_limited",
+            action=action,
+            scope=scope,
+            retry_after=retry_after,
+        )
+        self.action = action
+        self.scope = scope
+        self.retry_after = retry_after
+
+
+def _setting_name(name: str) -> str:
+    field = Settings.__dataclass_fields__[name]
+    return f"arena.{name} ({env_name(field)})"
+
+
+def _parse_rule(settings: Settings, name: str) -> list[limits.RateLimitItem]:
+    value = getattr(settings, name)
+    try:
+        items = limits.parse_many(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{_setting_name(name)}: {value!r} is not a rate limit; "
+            "expected e.g. '30/10 minutes' or '5/minute; 100/day'"
+        ) from exc
+    if _ZERO_PERIOD.search(value):
+        raise ConfigError(f"{_setting_name(name)}: {value!r} has a period of zero")
+    if any(item.amount < 1 for item in items):
+        raise ConfigError(
+            f"{_setting_name(name)}: {value!r} allows nothing; a rule must allow at least 1 "
+            "(set a large number to make it lenient)"
+        )
+    return items
+
+
+def _database_backend(url: str) -> str:
+    try:
+        return make_url(url).get_backend_name()
+    except ArgumentError as exc:  # the URL may hold a password: do not repeat it
+        raise ConfigError(f"{_setting_name('database_url')}: not a database URL") from exc
+
+
+def storage_kind(settings: Settings) -> str:
+    """Which storage ``settings`` asks for: ``memory``, ``database`` or ``redis``."""
+    if settings.limits_storage != "auto":
+        return settings.limits_storage
+    if settings.redis_url:
+        return "redis"
+    return "memory" if _database_backend(settings.database_url) == "sqlite" else "database"
+
+
+def check_rules(settings: Settings) -> None:
+    """Raise :class:`ConfigError` naming the setting when a rule or the storage is unusable."""
+    for name in RULE_SETTINGS.values():
+        _parse_rule(settings, name)
+    if settings.limits_storage not in STORAGES:
+        raise ConfigError(
+            f"{_setting_name('limits_storage')}: expected one of {', '.join(STORAGES)}, "
+            f"got {settings.limits_storage!r}"
+        )
+    if settings.redis_url:
+        scheme = urllib.parse.urlparse(settings.redis_url).scheme
+        if scheme not in RedisStorage.STORAGE_SCHEME:
+            raise ConfigError(
+                f"{_setting_name('redis_url')}: expected a redis:// or rediss:// URL, "
+                f"got scheme {scheme!r}"
+            )
+    kind = storage_kind(settings)
+    if kind == "redis" and not settings.redis_url:
+        raise ConfigError(f"{_setting_name('limits_storage')}: 'redis' needs ARENA_REDIS_URL")
+    if kind == "database" and _database_backend(settings.database_url) not in _UPSERTS:
+        raise ConfigError(
+            f"{_setting_name('limits_storage')}: the database storage supports PostgreSQL "
+            "and SQLite only"
+        )
+
+
+class DatabaseStorage(Storage):
+    """Fixed-window counters in the ``rate_counters`` table, for limits' fixed-window limiter.
+
+    Each :meth:`incr` is one ``INSERT ... ON CONFLICT (key) DO UPDATE ... RETURNING count``
+    that restarts an expired window or adds to the current one, so the count it returns
+    is exact however many processes hit the same key. Expired rows are deleted on about
+    one hit in ``cleanup_every``, and by :meth:`reset`. Built directly (it needs the app's
+    engine), not through :func:`limits.storage.storage_from_string`.
+    """
+
+    def __init__(self, engine: Engine, *, key_prefix: str = "arena", cleanup_every: int = 1000):
+        super().__init__(wrap_exceptions=True)
+        if engine.dialect.name not in _UPSERTS:
+            raise ConfigError(
+                f"rate limits in the database support PostgreSQL and SQLite, not "
+                f"{engine.dialect.name}"
+            )
+        self.engine = engine
+        self.key_prefix = key_prefix
+        self.cleanup_every = cleanup_every
+        self._insert = _UPSERTS[engine.dialect.name]
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return SQLAlchemyError
+
+    def prefixed_key(self, key: str) -> str:
+        full = f"{self.key_prefix}:{key}"
+        if len(full) > _TABLE.c.key.type.length:
+            raise ValueError(f"rate-limit key longer than the column: {full!r}")
+        return full
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        stmt = self._insert(_TABLE).values(
+            key=self.prefixed_key(key), count=amount, expires_at=now + expiry
+        )
+        expired = _TABLE.c.expires_at <= now
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_TABLE.c.key],
+            set_={
+                "count": case(
+                    (expired, stmt.excluded.count), else_=_TABLE.c.count + stmt.excluded.count
+                ),
+                "expires_at": case((expired, stmt.excluded.expires_at), else_=_TABLE.c.expires_at),
+            },
+        ).returning(_TABLE.c.count)
+        with self.engine.begin() as conn:
+            count = conn.execute(stmt).scalar_one()
+        if random.randrange(self.cleanup_every) == 0:
+            self._purge_expired_quietly()
+        return int(count)
+
+    def decr(self, key: str, amount: int = 1) -> int:
+        """Take back ``amount`` from a live window (never below zero, never reviving one)."""
+        stmt = (
+            update(_TABLE)
+            .where(_TABLE.c.key == self.prefixed_key(key), _TABLE.c.expires_at > time.time())
+            .values(count=case((_TABLE.c.count > amount, _TABLE.c.count - amount), else_=0))
+            .returning(_TABLE.c.count)
+        )
+        try:
+            with self.engine.begin() as conn:
+                return int(conn.execute(stmt).scalar() or 0)
+        except SQLAlchemyError as exc:
+            raise limits.errors.StorageError(exc) from exc
+
+    def _live(self, key: str) -> tuple[int, float] | None:
+        now = time.time()
+        query = select(_TABLE.c.count, _TABLE.c.expires_at).where(
+            _TABLE.c.key == self.prefixed_key(key), _TABLE.c.expires_at > now
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (int(row.count), float(row.expires_at)) if row else None
+
+    def get(self, key: str) -> int:
+        live = self._live(key)
+        return live[0] if live else 0
+
+    def get_expiry(self, key: str) -> float:
+        live = self._live(key)
+        return live[1] if live else time.time()
+
+    def check(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def clear(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(_TABLE).where(_TABLE.c.key == self.prefixed_key(key)))
+
+    def reset(self) -> int:
+        """Delete this prefix's counters, and every expired one."""
+        mine = _TABLE.c.key.startswith(f"{self.key_prefix}:", autoescape=True)
+        with self.engine.begin() as conn:
+            deleted = conn.execute(delete(_TABLE).where(mine)).rowcount
+        self.purge_expired()
+        return deleted
+
+    def purge_expired(self) -> int:
+        """Delete the rows whose window has ended (of every prefix)."""
+        with self.engine.begin() as conn:
+            return conn.execute(delete(_TABLE).where(_TABLE.c.expires_at <= time.time())).rowcount
+
+    def _purge_expired_quietly(self) -> None:
+        # Housekeeping after a hit that already counted: a failure here (say two purges
+        # deadlocking) must not refuse the hit; the next purge catches up.
+        try:
+            self.purge_expired()
+        except SQLAlchemyError as exc:
+            log.warning("purging expired rate counters failed: %s", exc)
+
+
+@dataclass(frozen=True)
+class _Target:
+    scope: str
+    item: limits.RateLimitItem
+    ident: str
+
+
+class Limits:
+    """The arena's rate limits, counted on the storage ``settings`` ask for.
+
+    ``engine`` is the app's engine, needed by the database storage. ``prefix`` starts every
+    key of the shared storages (tests give each run its own) and bounds :meth:`reset`.
+    """
+
+    def __init__(
+        self, settings: Settings, engine: Engine | None = None, *, prefix: str = "arena"
+    ) -> None:
+        check_rules(settings)
+        if not _PREFIX.fullmatch(prefix):
+            raise ValueError(f"prefix must match {_PREFIX.pattern}, got {prefix!r}")
+        self._rules = {
+            key: [
+                type(item)(item.amount, item.multiples, namespace=f"{key[0]}:{key[1]}")
+                for item in _parse_rule(settings, name)
+            ]
+            for key, name in RULE_SETTINGS.items()
+        }
+        self._kind = storage_kind(settings)
+        self._storage, self._undo = _open_storage(self._kind, settings, engine, prefix)
+        self._limiter = FixedWindowRateLimiter(self._storage)
+        # limits' MemoryStorage is not atomic across threads (it reads a count back after
+        # releasing its lock); one lock per Limits makes the in-process counts exact.
+        self._lock = threading.Lock() if self._kind == "memory" else contextlib.nullcontext()
+
+    @property
+    def storage_name(self) -> str:
+        """Where the counters live: ``memory``, ``database`` or ``redis``."""
+        return self._kind
+
+    def hit(self, action: str, *, voter: str | None = None, address: str | None = None) -> None:
+        """Count one ``action`` for ``voter`` and for ``address`` (each when given).
+
+        Raises :class:`RateLimited` (the longest ``retry_after`` of the rules that refused)
+        without counting anything, or :class:`StorageError` when the storage fails.
+        """
+        targets = self._targets(action, voter=voter, address=address)
+        if not targets:
+            return
+        with self._lock, self._storage_errors():
+            refused = [t for t in targets if not self._limiter.test(t.item, t.ident)]
+            if not refused:
+                counted: list[_Target] = []
+                for target in targets:
+                    counted.append(target)
+                    if not self._limiter.hit(target.item, target.ident):
+                        refused.append(target)  # another process took the last one
+                        break
+                if refused:
+                    for target in counted:
+                        self._undo(target.item.key_for(target.ident), 1)
+            if refused:
+                raise self._refusal(action, refused)
+
+    async def ahit(
+        self, action: str, *, voter: str | None = None, address: str | None = None
+    ) -> None:
+        """:meth:`hit` for async code: shared storages are called from a worker thread."""
+        if self._kind == "memory":
+            self.hit(action, voter=voter, address=address)
+        else:
+            await asyncio.to_thread(self.hit, action, voter=voter, address=address)
+
+    def check(self) -> bool:
+        """True when the storage answers (for health checks)."""
+        return bool(self._storage.check())
+
+    def reset(self) -> None:
+        """Forget every counter of this storage and prefix (for tests)."""
+        with self._lock, self._storage_errors():
+            self._storage.reset()
+
+    def _targets(self, action: str, *, voter: str | None, address: str | None) -> list[_Target]:
+        if action not in ACTIONS:
+            raise ValueError(f"unknown rate-limited action {action!r}; known: {ACTIONS}")
+        targets = []
+        for scope, ident in (("voter", voter), ("address", address)):
+            if ident is None:
+                continue
+            digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()
+            for item in self._rules.get((action, scope), []):
+                targets.append(_Target(scope, item, digest))
+        return targets
+
+    def _refusal(self, action: str, refused: list[_Target]) -> RateLimited:
+        now = time.time()
+        waits = []
+        for t in refused:
+            reset_at = self._limiter.get_window_stats(t.item, t.ident).reset_time
+            # Redis rounds a TTL to whole seconds: never report more than the period.
+            waits.append((min(t.item.get_expiry(), max(1, math.ceil(reset_at - now))), t.scope))
+        wait, scope = max(waits)
+        return RateLimited(action, scope, wait)
+
+    @contextlib.contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except limits.errors.StorageError as exc:
+            cause = exc.storage_error
+            raise StorageError(
+                f"rate-limit counters ({self._kind}) unavailable: {type(cause).__name__}: {cause}",
+                code="storage",
+            ) from cause
+
+
+def _open_storage(
+    kind: str, settings: Settings, engine: Engine | None, prefix: str
+) -> tuple[Storage, Callable[[str, int], object]]:
+    """The storage for ``kind`` and a function taking back counts from one of its keys."""
+    if kind == "memory":
+        memory = MemoryStorage()
+        return memory, memory.decr
+    if kind == "database":
+        if engine is None:
+            raise ValueError("the database rate-limit storage needs the app's engine")
+        database = DatabaseStorage(engine, key_prefix=prefix)
+        return database, database.decr
+    redis = storage_from_string(
+        settings.redis_url,
+        key_prefix=prefix,
+        wrap_exceptions=True,
+        socket_connect_timeout=5,
+        socket_timeout=5,
+    )
+    assert isinstance(redis, RedisStorage)
+    script = redis.get_connection().register_script(_REDIS_UNDO)
+
+    def undo(key: str, amount: int) -> object:
+        try:
+            return script(keys=[redis.prefixed_key(key)], args=[amount])
+        except redis.base_exceptions as exc:
+            raise limits.errors.StorageError(exc) from exc
+
+    return redis, undo
