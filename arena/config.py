@@ -46,6 +46,8 @@ class ModelSpec:
     sample_weight: float = 1.0
     enabled: bool = True
     demo: bool = False
+    #: Other spellings a model could name itself by (kana, nicknames) for the identity check.
+    aliases: tuple[str, ...] = ()
 
     @property
     def served_name(self) -> str:
@@ -105,6 +107,56 @@ class Settings:
     demo_models: bool = _setting(
         False, "Use the offline demo models even when real models are configured."
     )
+    rate_voters_per_address: str = _setting(
+        "20/hour", "New voters one client address may be issued (limits notation)."
+    )
+    rate_battles_per_voter: str = _setting("30/10 minutes", "New battles per voter.")
+    rate_battles_per_address: str = _setting("300/10 minutes", "New battles per client address.")
+    rate_turns_per_voter: str = _setting(
+        "90/10 minutes", "Prompts and regenerations per voter (every turn, the first included)."
+    )
+    rate_turns_per_address: str = _setting(
+        "900/10 minutes", "Prompts and regenerations per client address."
+    )
+    rate_votes_per_voter: str = _setting("30/10 minutes", "Votes per voter.")
+    rate_votes_per_address: str = _setting("300/10 minutes", "Votes per client address.")
+    limits_storage: str = _setting(
+        "auto",
+        "Where rate-limit counters live: memory, database or redis; auto = redis when "
+        "ARENA_REDIS_URL is set, the database unless it is SQLite, else memory.",
+    )
+    redis_url: str = _setting(
+        "",
+        "Redis URL for shared rate-limit counters (redis://host:port/db).",
+        env="ARENA_REDIS_URL",
+    )
+    min_read_seconds: float = _setting(
+        1.5, "A vote sooner than this after long answers finished is flagged as too fast."
+    )
+    min_read_chars: int = _setting(
+        200, "Answers longer than this (characters, either side) need min_read_seconds."
+    )
+    cap_votes_per_voter_day: int = _setting(
+        100, "Votes of one voter counted per UTC day; later ones are excluded at recompute."
+    )
+    cap_votes_per_address_day: int = _setting(
+        1000, "Votes from one client address counted per UTC day (excluded beyond)."
+    )
+    rigging_fdr: float = _setting(
+        0.01,
+        "False discovery rate of the steering and outlier tests at recompute (0 turns them off).",
+    )
+    pow_gate: bool = _setting(
+        False, "Ask a new voter's browser to solve a proof-of-work challenge (ALTCHA)."
+    )
+    pow_max_number: int = _setting(
+        200000, "Difficulty of the proof-of-work: the largest number the browser may try."
+    )
+    access_codes: str = _setting(
+        "",
+        "Access codes for a closed evaluation, comma-separated (env only); empty = open.",
+        env="ARENA_ACCESS_CODES",
+    )
     models: tuple[ModelSpec, ...] = _setting((), "The models, from [[models]] in arena.toml.")
 
     @property
@@ -113,7 +165,7 @@ class Settings:
         return any(m.demo for m in self.models)
 
 
-SECRET_FIELDS = {"secret", "ip_salt", "export_salt", "admin_users"}
+SECRET_FIELDS = {"secret", "ip_salt", "export_salt", "admin_users", "access_codes", "redis_url"}
 MODEL_FIELDS = {f.name: f for f in dataclasses.fields(ModelSpec)}
 
 

@@ -68,6 +68,7 @@ class BattleStatus(enum.StrEnum):
     READY = "ready"
     VOTED = "voted"
     FAILED = "failed"
+    ABANDONED = "abandoned"  # the voter started another blind battle without voting
 
 
 class BattleMode(enum.StrEnum):
@@ -124,6 +125,8 @@ class Battle(Base):
     turns: Mapped[int] = mapped_column(Integer, default=0)
     flag_identity: Mapped[bool] = mapped_column(Boolean, default=False)
     flag_moderation: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The phrase of an answer that named a model (kept so an admin can review the flag).
+    identity_match: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -170,8 +173,50 @@ class Vote(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
     void_reason: Mapped[str | None] = mapped_column(Text)
+    # Quality signals, stored when the vote is cast (see arena/integrity/quality.py).
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    chars_a: Mapped[int | None] = mapped_column(Integer)
+    chars_b: Mapped[int | None] = mapped_column(Integer)
+    voter_day_votes: Mapped[int | None] = mapped_column(Integer)
+    flag_fast: Mapped[bool] = mapped_column(Boolean, default=False)
 
     battle: Mapped[Battle] = relationship(back_populates="vote")
+
+
+class FlagStatus(enum.StrEnum):
+    """A flag raised by a recomputation, and what an admin decided about it."""
+
+    FLAGGED = "flagged"  # found by the last recomputation; its votes are excluded
+    CLEARED = "cleared"  # an admin decided the voter is honest: the votes count again
+    CONFIRMED = "confirmed"  # an admin confirmed it: excluded even if no longer detected
+
+
+class VoterFlag(Base):
+    """A voter a recomputation found suspicious (steering, outlier), with the evidence."""
+
+    __tablename__ = "voter_flags"
+    __table_args__ = (UniqueConstraint("voter_id", "reason"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    voter_id: Mapped[int] = mapped_column(ForeignKey("voters.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(32))
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    p_value: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[FlagStatus] = mapped_column(_enum(FlagStatus, "flag_status"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("rating_runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RateCounter(Base):
+    """A fixed-window rate-limit counter, shared by app processes through the database."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # Unix time, seconds
 
 
 class RatingRun(Base):
@@ -191,6 +236,11 @@ class RatingRun(Base):
     excluded_flagged: Mapped[int] = mapped_column(Integer, default=0)
     excluded_named: Mapped[int] = mapped_column(Integer, default=0)
     excluded_voided: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_fast: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_cap_voter: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_cap_address: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_steering: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_outlier: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str] = mapped_column(Text, default="")
 
     ratings: Mapped[list[ModelRating]] = relationship(
