@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> None:
     client = make_client(
         Timeouts(connect=settings.connect_timeout, first_token=settings.first_token_timeout)
     )
-    arena = Arena(settings, session_factory(engine), build_backends(settings.models, client))
+    try:
+        arena = Arena(settings, session_factory(engine), build_backends(settings.models, client))
+    except ConfigError as exc:  # e.g. a rate limit that is not in the limits notation
+        sys.exit(f"configuration error: {exc}")
     blocks, i18n = build_ui(arena)
     # Gradio's queue runs at most ``max_threads`` events at once (40 by default): every
     # streaming battle holds one, so the cap must cover the battles allowed to stream.

@@ -16,15 +16,18 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from arena.battles import SIDES, Arena, TurnState, VoterRef
+from arena.battles import SIDE_ERROR_MESSAGE, SIDES, Arena, TurnState, VoterRef
 from arena.db import stats
 from arena.errors import ArenaError, StorageError
+from arena.integrity.limits import RateLimited
+from arena.integrity.voters import GateRefused, UnknownVoter
 
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; "
@@ -64,6 +67,13 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class VoterBody(BaseModel):
+    """What a new voter shows at the gates (both optional; needed only when enabled)."""
+
+    access_code: str | None = Field(default=None, max_length=200)
+    altcha: str | None = Field(default=None, max_length=2000)
+
+
 class TurnBody(BaseModel):
     """A prompt: a new battle when ``battle_id`` is null, else the battle's next turn."""
 
@@ -79,15 +89,23 @@ class VoteBody(BaseModel):
 
 
 def _refusal(exc: ArenaError) -> JSONResponse:
+    headers = {}
     if isinstance(exc, StorageError):
         status = 503
+    elif isinstance(exc, UnknownVoter | GateRefused):
+        status = 401
+    elif isinstance(exc, RateLimited):
+        status = 429
+        headers["Retry-After"] = str(exc.retry_after)
     elif exc.code.startswith("prompt_") or exc.code == "vote_invalid":
         status = 400
     elif exc.code == "unknown_battle":
         status = 404
     else:
         status = 409
-    return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=status)
+    return JSONResponse(
+        {"error": exc.code, "message": str(exc)}, status_code=status, headers=headers
+    )
 
 
 def _sse(event: str, data: object) -> str:
@@ -108,7 +126,14 @@ async def _turn_events(first: TurnState, states: AsyncIterator[TurnState]) -> As
                 sent[side] = len(text_)
         if delta:
             yield _sse("delta", delta)
-    errors = {side.value: state.sides[side].error for side in SIDES}
+    # A failed side is a code and a generic message: upstream details (status bodies,
+    # hosts, served names) could tell the volunteer which model it was.
+    errors = {
+        side.value: {"code": code, "message": SIDE_ERROR_MESSAGE}
+        if (code := state.sides[side].error)
+        else None
+        for side in SIDES
+    }
     yield _sse("done", {"errors": errors, "votable": state.votable})
 
 
@@ -121,6 +146,39 @@ def create_api(arena: Arena) -> FastAPI:
     app = FastAPI(title="Tanuki Arena", docs_url=None, redoc_url=None, openapi_url=None)
 
     app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """A malformed body: the documented error shape, naming fields, never echoing input."""
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()})
+        where = ", ".join(f for f in fields if f) or "the body"
+        return JSONResponse(
+            {"error": "invalid_request", "message": f"invalid or missing: {where}"[:300]},
+            status_code=400,
+        )
+
+    @app.post("/api/voters")
+    async def new_voter(request: Request, body: VoterBody | None = None) -> JSONResponse:
+        """Issue a voter token (limited per client address; gates when enabled)."""
+        body = body or VoterBody()
+        ip = request.client.host if request.client else None
+        try:
+            token = await arena.issue_voter(
+                ip, pow_payload=body.altcha, access_code=body.access_code
+            )
+        except ArenaError as exc:
+            return _refusal(exc)
+        return JSONResponse({"voter": token})
+
+    @app.get("/api/voters/challenge")
+    def voter_challenge() -> JSONResponse:
+        """A proof-of-work challenge (ALTCHA format) when the gate is on."""
+        if not arena.gates.pow:
+            return JSONResponse(
+                {"error": "not_enabled", "message": "no proof of work is asked here"},
+                status_code=404,
+            )
+        return JSONResponse(arena.gates.challenge(), headers={"Cache-Control": "no-store"})
 
     @app.get("/api/health")
     def health() -> JSONResponse:
@@ -155,6 +213,7 @@ def create_api(arena: Arena) -> FastAPI:
                     "anchor": run.anchor,
                     "level": run.level,
                     "votes": run.votes_used,
+                    "excluded": run.excluded,
                 },
                 "models": [
                     {**asdict(r), "ci_lower": _finite(r.ci_lower), "ci_upper": _finite(r.ci_upper)}

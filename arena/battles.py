@@ -8,6 +8,7 @@ what a blind turn yields is text, timings and errors keyed by side.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import re
 import secrets
@@ -18,53 +19,42 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena.backends import Backend, ChatMessage, StreamEnd, TextDelta, Timeouts, generate
-from arena.config import ModelSpec, Settings
+from arena.config import Settings
 from arena.db import repo
 from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Side, Vote, Winner
 from arena.errors import BackendError, BattleRejected, StorageError, VoteRejected
+from arena.integrity import voters
+from arena.integrity.identity import IdentityDetector
+from arena.integrity.limits import Limits
 from arena.sampling import Health, PairCounter, choose_pair
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ENABLED_TTL = 2.0  # seconds an admin's enable/disable may take to reach new battles
+VOTER_CACHE_TTL = 60.0  # seconds a looked-up voter token is trusted without the database
 SIDES = (Side.A, Side.B)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-GENERIC_IDENTITY_WORDS = (
-    "OpenAI",
-    "ChatGPT",
-    "GPT-4",
-    "GPT-3",
-    "Anthropic",
-    "Claude",
-    "Gemini",
-    "Google",
-    "Bard",
-    "PLaMo",
-    "Preferred Networks",
-    "Tanuki",
-    "Llama",
-    "Meta AI",
-    "ELYZA",
-    "Swallow",
-    "CALM",
-    "CyberAgent",
-    "Karakuri",
-    "カラクリ",
-    "サイバーエージェント",
-    "グーグル",
-)
+#: A side's error as the client sees it before the vote: a code and this message only.
+SIDE_ERROR_MESSAGE = "the model could not answer"
 
 
 @dataclass(frozen=True)
 class VoterRef:
-    """Who is acting: the browser-held pseudonymous token and the client address."""
+    """Who is acting: the server-issued token the browser holds, and the client address."""
 
     token: str
     ip: str | None = None
+
+
+def error_code(error: str | None) -> str | None:
+    """The code of a stored side error (``"timeout: after 60 s ..."`` -> ``"timeout"``)."""
+    return None if error is None else error.split(":", 1)[0].strip() or "error"
 
 
 @dataclass
@@ -73,7 +63,7 @@ class SideState:
 
     text: str = ""
     done: bool = False
-    error: str | None = None
+    error: str | None = None  # a code only (``timeout``, ``http_500``): never upstream details
 
 
 @dataclass
@@ -150,15 +140,6 @@ def clean_prompt(text: object, limit: int) -> str:
     return text
 
 
-def identity_words(models: tuple[ModelSpec, ...]) -> tuple[str, ...]:
-    """Words that reveal a model's identity: configured names plus well-known ones."""
-    words = set(GENERIC_IDENTITY_WORDS)
-    for m in models:
-        words.add(m.name)
-        words.add(m.served_name.split("/")[-1])
-    return tuple(sorted(w for w in words if len(w) >= 4))
-
-
 class Arena:
     """Runs battles for the UI and the API. One instance per process."""
 
@@ -168,6 +149,7 @@ class Arena:
         sessions: sessionmaker[Session],
         backends: dict[str, Backend],
         rng: random.Random | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -181,9 +163,10 @@ class Arena:
             retries=settings.retries,
         )
         self.health = Health()
-        self.identity = re.compile(
-            "|".join(re.escape(w) for w in identity_words(settings.models)), re.IGNORECASE
-        )
+        self.identity = IdentityDetector(settings.models)
+        self.limits = limits or Limits(settings, sessions.kw.get("bind"))
+        self.gates = voters.Gates.from_settings(settings)
+        self._known: dict[str, tuple[int, float]] = {}  # token -> (voter id, when looked up)
         self._enabled_at = -ENABLED_TTL
         self._enabled_cache: set[str] = set()
         with self.sessions.begin() as s:
@@ -208,9 +191,34 @@ class Arena:
 
         return await asyncio.to_thread(run)
 
-    def _voter_id(self, session: Session, voter: VoterRef) -> int:
-        ip_hash = repo.hash_ip(voter.ip, self.settings.ip_salt or self.settings.secret)
-        return repo.get_or_create_voter(session, voter.token, ip_hash).id
+    def ip_hash(self, ip: str | None) -> str | None:
+        """The salted hash under which a client address is stored and limited."""
+        return repo.hash_ip(ip, self.settings.ip_salt or self.settings.secret)
+
+    async def _admit(self, voter: VoterRef, action: str) -> int:
+        """The voter's id if it was issued here and is within its limits for ``action``.
+
+        Checked before any model is called, so a forged token or a flood costs no
+        upstream request. Known tokens are remembered for a minute.
+        """
+        known = self._known.get(voter.token) if isinstance(voter.token, str) else None
+        now = time.monotonic()
+        if known is None or now - known[1] > VOTER_CACHE_TTL:
+            found = await self._db(lambda s: voters.voter_id(s, voter.token))
+            if len(self._known) > 100_000:
+                self._known.clear()
+            known = self._known[voter.token] = (found, now)
+        await self.limits.ahit(action, voter=voter.token, address=self.ip_hash(voter.ip))
+        return known[0]
+
+    async def issue_voter(
+        self, ip: str | None, *, pow_payload: object = None, access_code: object = None
+    ) -> str:
+        """A new voter token for a client (gates and the per-address limit first)."""
+        self.gates.check(pow_payload, access_code)
+        address = self.ip_hash(ip)
+        await self.limits.ahit("voter", address=address)
+        return await self._db(lambda s: voters.issue(s, address))
 
     # -- battles ------------------------------------------------------------------
 
@@ -233,10 +241,12 @@ class Arena:
     ) -> AsyncIterator[TurnState]:
         """Start a battle (``battle_id`` None) or add a turn to it, streaming both sides."""
         text = clean_prompt(prompt, self.settings.max_prompt_chars)
+        voter_id = await self._admit(voter, "battle" if battle_id is None else "turn")
         if battle_id is None:
-            plan = await self._new_battle(voter, mode, language, models, text)
+            await self.limits.ahit("turn", voter=voter.token, address=self.ip_hash(voter.ip))
+            plan = await self._new_battle(voter_id, mode, language, models, text)
         else:
-            plan = await self._db(lambda s: self._next_turn(s, battle_id, voter, text))
+            plan = await self._db(lambda s: self._next_turn(s, battle_id, voter_id, text))
         async for state in self._run_turn(plan):
             yield state
 
@@ -244,9 +254,11 @@ class Arena:
         self, voter: VoterRef, battle_id: str, sides: tuple[Side, ...] = SIDES
     ) -> AsyncIterator[TurnState]:
         """Answer the last turn again on ``sides`` (a retry after an error, or a re-roll)."""
+        voter_id = await self._admit(voter, "turn")
 
         def claim(s: Session) -> _Plan:
-            battle = self._claim(s, battle_id, voter, {BattleStatus.READY, BattleStatus.FAILED})
+            allowed = {BattleStatus.READY, BattleStatus.FAILED}
+            battle = self._claim(s, battle_id, voter_id, allowed)
             prompt = s.scalar(
                 select(Message.content).where(
                     Message.battle_id == battle_id,
@@ -274,7 +286,7 @@ class Arena:
 
     async def _new_battle(
         self,
-        voter: VoterRef,
+        voter_id: int,
         mode: BattleMode,
         language: str,
         models: tuple[str, ...] | None,
@@ -298,10 +310,20 @@ class Arena:
         battle_id = secrets.token_hex(16)
 
         def insert(s: Session) -> None:
+            if mode is BattleMode.ANONY:  # one open blind battle per voter: close the others
+                s.execute(
+                    update(Battle)
+                    .where(
+                        Battle.voter_id == voter_id,
+                        Battle.mode == BattleMode.ANONY,
+                        Battle.status.in_((BattleStatus.READY, BattleStatus.STREAMING)),
+                    )
+                    .values(status=BattleStatus.ABANDONED)
+                )
             s.add(
                 Battle(
                     id=battle_id,
-                    voter_id=self._voter_id(s, voter),
+                    voter_id=voter_id,
                     model_a_id=self.model_ids[pick[0]],
                     model_b_id=self.model_ids[pick[1]] if len(pick) > 1 else None,
                     mode=mode,
@@ -320,12 +342,15 @@ class Arena:
         return _Plan(battle_id, 1, prompt, tuple(names), names, mode, [], stored)
 
     def _claim(
-        self, s: Session, battle_id: str, voter: VoterRef, allowed: set[BattleStatus]
+        self, s: Session, battle_id: str, voter_id: int, allowed: set[BattleStatus]
     ) -> Battle:
         battle = s.get(Battle, battle_id) if isinstance(battle_id, str) else None
-        voter_id = self._voter_id(s, voter)
         if battle is None or battle.voter_id != voter_id:
             raise BattleRejected("unknown battle", code="unknown_battle")
+        if battle.mode is BattleMode.ANONY and _superseded(s, battle):
+            raise BattleRejected(
+                "a newer battle was started; this one is closed", code="battle_closed"
+            )
         if not repo.claim_battle(s, battle_id, voter_id, allowed):
             raise BattleRejected(
                 "this battle is busy or finished; start a new round", code="battle_busy"
@@ -333,8 +358,8 @@ class Arena:
         s.refresh(battle)
         return battle
 
-    def _next_turn(self, s: Session, battle_id: str, voter: VoterRef, prompt: str) -> _Plan:
-        battle = self._claim(s, battle_id, voter, {BattleStatus.READY})
+    def _next_turn(self, s: Session, battle_id: str, voter_id: int, prompt: str) -> _Plan:
+        battle = self._claim(s, battle_id, voter_id, {BattleStatus.READY})
         if battle.turns >= self.settings.max_turns:
             raise BattleRejected(
                 f"turn limit reached ({self.settings.max_turns}); please vote",
@@ -413,7 +438,7 @@ class Arena:
         assert isinstance(item, Message)
         results[side] = item
         pane.done = True
-        pane.error = item.error
+        pane.error = error_code(item.error)
         return True
 
     async def _stream_side(
@@ -437,7 +462,10 @@ class Arena:
                     row.completion_tokens = event.completion_tokens
             self.health.record(model, True)
         except BackendError as exc:
+            # The details (status, upstream body, host) stay on the server: the log and
+            # the message row. The client only ever sees the kind (see SideState).
             row.error = f"{exc.kind}: {exc}"
+            logger.warning("model %s failed (%s): %s", model, exc.kind, exc)
             self.health.record(model, False)
         row.content = "".join(parts)
         row.latency_ms = round((loop.time() - start) * 1000)
@@ -455,6 +483,7 @@ class Arena:
     ) -> None:
         battle = s.get(Battle, battle_id)
         assert battle is not None
+        prompts = [m.content for m in battle.messages if m.role == "user"] + [prompt]
         for side, row in results.items():
             if not any(
                 m.side == side and m.turn == turn and m.role == "user" for m in battle.messages
@@ -464,13 +493,20 @@ class Arena:
             battle.messages.append(row)
         answers = [m for m in battle.messages if m.role == "assistant" and m.turn == turn]
         failed = len(answers) < len(names) or any(m.error for m in answers)
-        if failed:
+        if battle.status is BattleStatus.ABANDONED:
+            pass  # the voter started another blind battle meanwhile: it stays closed
+        elif failed:
             battle.status = BattleStatus.FAILED
         else:
             battle.status = BattleStatus.READY
             battle.ready_at = datetime.now(UTC)
-        if any(self.identity.search(m.content or "") for m in answers):
-            battle.flag_identity = True
+        if battle.identity_match is None:
+            for m in answers:
+                match = self.identity.find(m.content or "", prompts)
+                if match is not None:
+                    battle.flag_identity = True
+                    battle.identity_match = match
+                    break
 
     # -- votes --------------------------------------------------------------------
 
@@ -479,40 +515,44 @@ class Arena:
         try:
             verdict = Winner(winner)
         except ValueError as exc:
-            raise VoteRejected(f"unknown verdict {winner!r}", code="vote_invalid") from exc
+            raise VoteRejected(
+                "unknown verdict: expected model_a, model_b, tie or tie (bothbad)",
+                code="vote_invalid",
+            ) from exc
+        voter_id = await self._admit(voter, "vote")
+        address = self.ip_hash(voter.ip)
         try:
-            return await self._db(lambda s: self._vote(s, voter, battle_id, verdict))
+            return await self._db(lambda s: self._vote(s, voter_id, address, battle_id, verdict))
         except StorageError as exc:
             if isinstance(exc.__cause__, IntegrityError):
                 raise VoteRejected("this battle already has a vote", code="vote_repeat") from exc
             raise
 
-    def _vote(self, s: Session, voter: VoterRef, battle_id: str, winner: Winner) -> Reveal:
+    def _vote(
+        self, s: Session, voter_id: int, address: str | None, battle_id: str, winner: Winner
+    ) -> Reveal:
         battle = (
             s.get(Battle, battle_id, with_for_update=True) if isinstance(battle_id, str) else None
         )
-        voter_id = self._voter_id(s, voter)
         if battle is None or battle.voter_id != voter_id:
             raise VoteRejected("unknown battle", code="unknown_battle")
         if battle.mode is BattleMode.DIRECT:
             raise VoteRejected("a direct chat has no vote", code="vote_invalid")
         if battle.vote is not None or battle.status is BattleStatus.VOTED:
             raise VoteRejected("this battle already has a vote", code="vote_repeat")
+        if battle.status is BattleStatus.ABANDONED or (
+            battle.mode is BattleMode.ANONY and _superseded(s, battle)
+        ):
+            raise VoteRejected(
+                "a newer battle was started; this one is closed", code="battle_closed"
+            )
         if battle.status is not BattleStatus.READY or battle.turns < 1:
             raise VoteRejected(
                 "both answers must finish without error before voting", code="vote_not_ready"
             )
         now = datetime.now(UTC)
-        ready = battle.ready_at if battle.ready_at.tzinfo else battle.ready_at.replace(tzinfo=UTC)
-        s.add(
-            Vote(
-                battle_id=battle.id,
-                voter_id=voter_id,
-                winner=winner,
-                seconds_to_vote=(now - ready).total_seconds(),
-                created_at=now,
-            )
-        )
+        s.add(Vote(battle_id=battle.id, voter_id=voter_id, winner=winner, created_at=now,
+                   **self._signals(s, battle, voter_id, address, now)))  # fmt: skip
         battle.status = BattleStatus.VOTED
         s.flush()
         models: dict[Side, Model] = {Side.A: battle.model_a, Side.B: battle.model_b}
@@ -523,6 +563,32 @@ class Arena:
             descriptions={k: m.description for k, m in models.items()},
             counted=battle.mode is BattleMode.ANONY and not battle.flag_identity,
         )
+
+    def _signals(
+        self, s: Session, battle: Battle, voter_id: int, address: str | None, now: datetime
+    ) -> dict[str, object]:
+        """The vote's quality signals: read time, what there was to read, the day's count."""
+        ready = battle.ready_at if battle.ready_at.tzinfo else battle.ready_at.replace(tzinfo=UTC)
+        seconds = (now - ready).total_seconds()
+        last = {m.side: len(m.content or "") for m in battle.messages
+                if m.role == "assistant" and m.turn == battle.turns}  # fmt: skip
+        chars_a, chars_b = last.get(Side.A, 0), last.get(Side.B, 0)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        earlier = s.scalar(
+            select(func.count())
+            .select_from(Vote)
+            .where(Vote.voter_id == voter_id, Vote.created_at >= midnight)
+        )
+        s_ = self.settings
+        return {
+            "seconds_to_vote": seconds,
+            "ip_hash": address,
+            "chars_a": chars_a,
+            "chars_b": chars_b,
+            "voter_day_votes": (earlier or 0) + 1,
+            "flag_fast": max(chars_a, chars_b) > s_.min_read_chars
+            and seconds < s_.min_read_seconds,
+        }
 
 
 def _conversation(history: list[Message], side: Side, turn: int, prompt: str) -> list[ChatMessage]:
@@ -543,4 +609,18 @@ def _previous(history: list[Message], side: Side, turn: int) -> SideState:
     )
     if answer is None:
         return SideState(done=True)
-    return SideState(text=answer.content, done=True, error=answer.error)
+    return SideState(text=answer.content, done=True, error=error_code(answer.error))
+
+
+def _superseded(session: Session, battle: Battle) -> bool:
+    """True when the voter started a blind battle after this one (which is then closed)."""
+    newer = session.scalar(
+        select(Battle.id)
+        .where(
+            Battle.voter_id == battle.voter_id,
+            Battle.mode == BattleMode.ANONY,
+            Battle.created_at > battle.created_at,
+        )
+        .limit(1)
+    )
+    return newer is not None

@@ -60,10 +60,15 @@ def test_page_config_has_no_share_button_and_no_run_history(app_server) -> None:
         assert "share" not in (c["props"].get("buttons") or [])
 
 
+def new_voter(app, **headers: str) -> str:
+    """A voter token issued by the app (``POST /api/voters``)."""
+    r = httpx.post(app.url + "/api/voters", headers=headers, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["voter"]
+
+
 def test_spoofed_forwarded_for_is_ignored(app_server) -> None:
-    token = "5" * 32
-    events = call(app_server, "arena_send", ["こんにちは", token])
-    assert events[-1][0] == "complete"
+    token = new_voter(app_server, **{"X-Forwarded-For": "203.0.113.9"})
     engine = create_engine(app_server.database_url)
     with Session(engine) as s:
         voter = s.scalar(select(Voter).where(Voter.token == token))
@@ -81,7 +86,7 @@ def test_vote_through_the_hidden_api_without_a_battle_is_rejected(app_server) ->
 
 
 def test_battle_api_streams_blind_then_reveals_once(app_server) -> None:
-    voter = "7" * 32
+    voter = new_voter(app_server)
     with httpx.Client(base_url=app_server.url, timeout=60) as client:
         with client.stream(
             "POST", "/api/battles", json={"voter": voter, "prompt": "<b>hi</b>"}
@@ -104,7 +109,8 @@ def test_battle_api_streams_blind_then_reveals_once(app_server) -> None:
         assert "<b>hi</b>" in text_a  # the demo echoes the prompt, verbatim
 
         other = client.post(
-            f"/api/battles/{battle_id}/vote", json={"voter": "8" * 32, "winner": "model_a"}
+            f"/api/battles/{battle_id}/vote",
+            json={"voter": new_voter(app_server), "winner": "model_a"},
         )
         assert other.status_code == 404 and "Demo-" not in other.text
         bad = client.post(f"/api/battles/{battle_id}/vote", json={"voter": voter, "winner": "A"})
@@ -121,7 +127,7 @@ def test_battle_api_streams_blind_then_reveals_once(app_server) -> None:
         empty = client.post("/api/battles", json={"voter": voter, "prompt": "  "})
         assert empty.status_code == 400 and empty.json()["error"] == "prompt_empty"
         short = client.post("/api/battles", json={"voter": "x", "prompt": "hi"})
-        assert short.status_code == 422
+        assert short.status_code == 400 and short.json()["error"] == "invalid_request"
 
 
 def test_leaderboard_json_before_any_run(tmp_path) -> None:

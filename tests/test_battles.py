@@ -18,7 +18,16 @@ from arena.backends.base import Timeouts
 from arena.battles import Arena, VoterRef, clean_prompt
 from arena.config import ModelSpec, Settings
 from arena.db import make_engine, session_factory
-from arena.db.models import Battle, BattleMode, BattleStatus, Message, Side, Vote, Winner
+from arena.db.models import (
+    Battle,
+    BattleMode,
+    BattleStatus,
+    Message,
+    Side,
+    Vote,
+    Voter,
+    Winner,
+)
 from arena.errors import BattleRejected, StorageError, VoteRejected
 from tests.loopback import Behaviour
 
@@ -51,8 +60,15 @@ async def arena(engine, llm):
     client = make_client(Timeouts(connect=2, first_token=settings.first_token_timeout))
     a = Arena(settings, session_factory(engine), build_backends(settings.models, client),
               rng=random.Random(7))  # fmt: skip
+    register(a)
     yield a
     await client.aclose()
+
+
+def register(arena: Arena, *voters: VoterRef) -> None:
+    """Store ALICE and BOB as voters the server issued (their tokens are fixed here)."""
+    with arena.sessions.begin() as s:
+        s.add_all(Voter(token=v.token) for v in voters or (ALICE, BOB))
 
 
 async def play(arena: Arena, voter: VoterRef, prompt: str, battle_id: str | None = None, **kw):
@@ -125,6 +141,7 @@ async def test_turn_limit(engine, llm) -> None:
     settings = settings_for(llm, str(engine.url), max_turns=1)
     async with make_client(Timeouts()) as client:
         arena = Arena(settings, session_factory(engine), build_backends(settings.models, client))
+        register(arena)
         first = (await play(arena, ALICE, "one"))[-1]
         with pytest.raises(BattleRejected) as info:
             await play(arena, ALICE, "two", first.battle_id)
@@ -146,6 +163,7 @@ async def test_one_side_failing_leaves_the_other_whole(engine, llm, mode, kind) 
     settings = settings_for(llm, str(engine.url), first_token_timeout=0.5, total_timeout=2.5)
     async with make_client(Timeouts(connect=2, first_token=5)) as client:
         arena = Arena(settings, session_factory(engine), build_backends(settings.models, client))
+        register(arena)
         llm.set("served/Alpha-7B", mode)
         llm.set("served/Beta-13B", Behaviour(tokens=10))
         last = (await play(arena, ALICE, "hi"))[-1]

@@ -8,18 +8,21 @@ never receives a name before voting.
 
 from __future__ import annotations
 
-import secrets
+import asyncio
 
 import gradio as gr
 
 from arena.battles import Arena
 from arena.db import repo
 from arena.db.models import BattleMode
+from arena.errors import ArenaError, StorageError
+from arena.integrity import voters
+from arena.integrity.voters import GateRefused
 from arena.ui.assets import CSS, SWITCH_LANGUAGE_JS, detect_language_js
-from arena.ui.battle_tab import BattleTab
+from arena.ui.battle_tab import BattleTab, client_ip, status_html
 from arena.ui.battle_tab import Page as TabPage
 from arena.ui.chat_tab import ChatTab
-from arena.ui.i18n import gr_i18n, lang_of, t
+from arena.ui.i18n import error_text, gr_i18n, lang_of, t
 from arena.ui.leaderboard import LeaderboardTab
 
 __all__ = ["CSS", "build_ui"]
@@ -63,6 +66,16 @@ class ArenaPage:
             gr.Markdown(i18n("subtitle"), elem_id="arena-subtitle")
             if s.is_demo:
                 gr.Markdown(i18n("demo_banner"), elem_id="demo-banner")
+            # Closed evaluations: a new browser joins with an access code (hidden otherwise).
+            with gr.Row(visible=False, elem_id="join-row", equal_height=True) as self.join_row:
+                gr.Markdown(i18n("join_intro"))
+                self.join_code = gr.Textbox(
+                    label=i18n("access_code_label"), type="password", max_length=200,
+                    elem_id="join-code", scale=2,
+                )  # fmt: skip
+                self.join = gr.Button(i18n("join"), variant="primary", elem_id="join-button")
+            # The proof of work the page's load script solved, when that gate is on.
+            self.proof = gr.Textbox(visible=False, elem_id="voter-proof")
             with gr.Tabs(elem_id="tabs"):
                 self._tabs(i18n)
             self._wire_page(blocks)
@@ -118,10 +131,16 @@ class ArenaPage:
         )
         blocks.load(  # unqueued: one plain POST, so the prompt is ready sooner
             self.on_load,
-            [self.voter, self.lang, self.switch],
-            [self.voter, *redraw],
-            js=detect_language_js(self.settings.default_language),
+            [self.voter, self.lang, self.switch, self.proof],
+            [self.voter, self.join_row, *redraw],
+            js=detect_language_js(self.settings.default_language, pow_gate=self.settings.pow_gate),
             queue=False,
+            **private,
+        )
+        self.join.click(
+            self.on_join,
+            [self.join_code, self.proof, self.lang, *pages],
+            [self.voter, self.join_row, self.join_code, *redraw],
             **private,
         )
 
@@ -139,16 +158,61 @@ class ArenaPage:
             **self.chat.view(chat, lang),
         }
 
-    def on_load(self, token: str, _state: str, choice: str) -> dict:
-        """Give a new browser its pseudonymous voter token; draw the tabs in its language.
+    def _known(self, token: object) -> bool:
+        if not voters.looks_like_token(token):
+            return False
+        try:
+            with self.arena.sessions() as session:
+                voters.voter_id(session, token)
+        except voters.UnknownVoter:
+            return False
+        return True
 
-        The language comes from the switch's value as the page's JS set it (a state's
-        value is kept on the server, so JS cannot set the ``lang`` state directly).
+    def _without_voter(self, lang: str, exc: ArenaError, out: dict) -> dict:
+        """No voter could be issued: every prompt stays locked and the page says why."""
+        for tab in (self.blind, self.named, self.chat):
+            out[tab.prompt] = gr.update(interactive=False)
+            out[tab.send] = gr.update(interactive=False)
+        out[self.blind.status] = status_html(error_text(exc, lang))
+        out[self.voter] = ""
+        needs_code = isinstance(exc, GateRefused) and exc.code == "access_code_invalid"
+        out[self.join_row] = gr.update(visible=needs_code)
+        return out
+
+    async def on_load(
+        self, token: str, _state: str, choice: str, proof: str, request: gr.Request
+    ) -> dict:
+        """Draw the tabs in the browser's language and make sure it holds a voter.
+
+        A token the server issued is kept; otherwise a new one is issued (limited per
+        address, behind the gates when they are on). The language comes from the
+        switch's value as the page's JS set it (a state's value is kept on the server,
+        so JS cannot set the ``lang`` state directly).
         """
-        if not isinstance(token, str) or len(token) != 32:
-            token = secrets.token_hex(16)
-        fresh = (TabPage(), TabPage(), TabPage())
-        return {self.voter: token, **self._views(lang_of(choice), *fresh)}
+        lang = lang_of(choice)
+        out = self._views(lang, TabPage(), TabPage(), TabPage())
+        try:
+            if not await asyncio.to_thread(self._known, token):
+                token = await self.arena.issue_voter(client_ip(request), pow_payload=proof)
+        except (ArenaError, StorageError) as exc:
+            return self._without_voter(lang, exc, out)
+        return {**out, self.voter: token, self.join_row: gr.update(visible=False)}
+
+    async def on_join(
+        self, code: str, proof: str, lang: str, request: gr.Request, *pages: object
+    ) -> dict:
+        """Issue a voter to a browser that gives a valid access code."""
+        lang = lang_of(lang)
+        out = self._views(lang, *pages)
+        try:
+            token = await self.arena.issue_voter(
+                client_ip(request), pow_payload=proof, access_code=code
+            )
+        except ArenaError as exc:
+            gr.Warning(error_text(exc, lang))
+            return {**self._without_voter(lang, exc, out), self.join_code: ""}
+        return {**out, self.voter: token, self.join_row: gr.update(visible=False),
+                self.join_code: ""}  # fmt: skip
 
     def on_language(self, choice: str, seen: dict, *pages: object) -> dict:
         """Redraw every text made at run time in the newly chosen language."""

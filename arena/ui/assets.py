@@ -32,9 +32,36 @@ window.__tanukiSetLocale = async (lang) => {
 """
 
 
-def detect_language_js(default: str) -> str:
-    """Page-load JS: settle the language (address, saved choice, browser, default)."""
-    return f"""async (token, lang, choice) => {{
+# The ALTCHA v1 proof of work, solved in the browser: find n <= maxNumber with
+# SHA-256(salt + n) == challenge (Web Crypto), then send the payload back as base64 JSON.
+_SOLVE_POW = """
+  let proof = "";
+  if (!window.localStorage.getItem("tanuki-arena-voter")) {
+    try {
+      const c = await (await fetch("/api/voters/challenge", {cache: "no-store"})).json();
+      const enc = new TextEncoder();
+      const hex = (buf) => Array.from(new Uint8Array(buf))
+        .map((b) => b.toString(16).padStart(2, "0")).join("");
+      for (let n = 0; n <= c.maxNumber; n++) {
+        const h = hex(await crypto.subtle.digest("SHA-256", enc.encode(c.salt + n)));
+        if (h === c.challenge) {
+          proof = btoa(JSON.stringify({algorithm: c.algorithm, challenge: c.challenge,
+            number: n, salt: c.salt, signature: c.signature}));
+          break;
+        }
+      }
+    } catch (e) { proof = ""; }
+  }
+"""
+
+
+def detect_language_js(default: str, *, pow_gate: bool = False) -> str:
+    """Page-load JS: settle the language (address, saved choice, browser, default).
+
+    With ``pow_gate``, a browser holding no voter yet also solves the proof of work.
+    """
+    solve = _SOLVE_POW if pow_gate else '\n  const proof = "";\n'
+    return f"""async (token, lang, choice, _proof) => {{
   {_SET_LOCALE}
   const KEY = "{STORAGE_KEY}";
   const ok = (v) => v === "ja" || v === "en";
@@ -45,7 +72,8 @@ def detect_language_js(default: str) -> str:
   const auto = nav.startsWith("ja") ? "ja" : nav.startsWith("en") ? "en" : "{default}";
   const chosen = ok(query) ? query : ok(saved) ? saved : auto;
   await window.__tanukiSetLocale(chosen);
-  return [token, chosen, chosen];
+  {solve}
+  return [token, chosen, chosen, proof];
 }}"""
 
 

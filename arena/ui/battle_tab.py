@@ -83,10 +83,14 @@ def chat_messages(page: Page, side: Side, lang: str) -> list[dict[str, str]]:
     return out
 
 
+def client_ip(request: gr.Request | None) -> str | None:
+    """The client address (X-Forwarded-For only from the trusted proxies, per settings)."""
+    return request.client.host if request is not None and request.client else None
+
+
 def voter_of(token: str, request: gr.Request | None) -> VoterRef:
-    """The acting voter: the page's token and the client address (proxies per settings)."""
-    ip = request.client.host if request is not None and request.client else None
-    return VoterRef(token=token or "anonymous", ip=ip)
+    """The acting voter: the page's server-issued token (never a shared fallback)."""
+    return VoterRef(token=token if isinstance(token, str) else "", ip=client_ip(request))
 
 
 def reveal_markdown(reveal: Reveal, lang: str, mode: BattleMode = BattleMode.ANONY) -> str:

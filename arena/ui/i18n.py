@@ -34,6 +34,12 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "デモモード：実際のLLMではなく、オフラインのデモ用モデルが応答しています。",
         "en": "Demo mode: offline demo models answer, not real LLMs.",
     },
+    "join_intro": {
+        "ja": "この評価は招待制です。受け取った参加コードを入力してください。",
+        "en": "This evaluation is by invitation. Please enter the access code you received.",
+    },
+    "access_code_label": {"ja": "参加コード", "en": "Access code"},
+    "join": {"ja": "参加する", "en": "Join"},
     "tab_arena": {"ja": "アリーナ（ブラインド）", "en": "Arena (blind)"},
     "tab_named": {"ja": "モデルを選んで比較", "en": "Side by side (named)"},
     "tab_chat": {"ja": "1対1チャット", "en": "Direct chat"},
@@ -142,6 +148,28 @@ TEXT: dict[str, dict[str, str]] = {
     "lb_run": {
         "ja": "集計日時：{time}（UTC）・使用した投票数：{votes}・区間：{method}",
         "en": "Computed {time} UTC from {votes} votes; intervals: {method}",
+    },
+    "lb_excluded": {
+        "ja": "集計から除外した投票：{items}",
+        "en": "Votes left out of the ratings: {items}",
+    },
+    "ex_voided": {"ja": "管理者が無効化 {n}", "en": "voided by an admin {n}"},
+    "ex_failed": {"ja": "回答エラー {n}", "en": "failed answers {n}"},
+    "ex_named": {"ja": "ブラインドでない対戦 {n}", "en": "not blind {n}"},
+    "ex_flagged": {"ja": "モデル名の開示など {n}", "en": "a model named itself, or moderation {n}"},
+    "ex_fast": {"ja": "読む時間のない速さの投票 {n}", "en": "too fast to have read {n}"},
+    "ex_cap_voter": {"ja": "投票者ごとの1日の上限超過 {n}", "en": "over a voter's daily cap {n}"},
+    "ex_cap_address": {
+        "ja": "接続元ごとの1日の上限超過 {n}",
+        "en": "over an address's daily cap {n}",
+    },
+    "ex_steering": {
+        "ja": "特定モデルの時だけ投票する投票者 {n}",
+        "en": "voters who vote only when some model is present {n}",
+    },
+    "ex_outlier": {
+        "ja": "統計的にありえない投票傾向の投票者 {n}",
+        "en": "voters whose votes are improbable under the ratings {n}",
     },
     "lb_overlap": {
         "ja": "注意：次のモデルは95%信頼区間が大きく重なっており、順位の差は統計的に"
@@ -305,6 +333,30 @@ Tokyo Matsuo-Iwasawa Lab's Tanuki-8×8B report.
     "err_backend": {
         "ja": "モデルが応答できませんでした。再試行してください。",
         "en": "The model could not answer. Please retry.",
+    },
+    "err_unknown_voter": {
+        "ja": "このページの投票者情報が無効です。ページを再読み込みしてください。",
+        "en": "This page's voter is not valid. Please reload the page.",
+    },
+    "err_rate_limited": {
+        "ja": "短時間に操作が多すぎます。{retry_after} 秒ほど待ってから、もう一度お試しください。",
+        "en": "Too many requests in a short time. Please wait about {retry_after} s and try again.",
+    },
+    "err_battle_closed": {
+        "ja": "新しい対戦を始めたため、この対戦は終了しました。",
+        "en": "A newer battle was started, so this one is closed.",
+    },
+    "err_access_code_invalid": {
+        "ja": "参加コードが正しくありません。",
+        "en": "The access code is not valid.",
+    },
+    "err_pow_required": {
+        "ja": "ブラウザの確認が終わっていません。ページを再読み込みしてください。",
+        "en": "The browser check has not finished. Please reload the page.",
+    },
+    "err_pow_invalid": {
+        "ja": "ブラウザの確認に失敗しました。ページを再読み込みしてください。",
+        "en": "The browser check failed. Please reload the page.",
     },
     "err_error": {"ja": "エラーが発生しました：{message}", "en": "Something went wrong: {message}"},
 }
