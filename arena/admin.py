@@ -22,7 +22,8 @@ import tempfile
 import threading
 import time as _time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -37,6 +38,7 @@ from arena.db.engine import session_factory
 from arena.db.models import AuditLog, Battle, BattleStatus, Message, Model, Vote, Voter
 from arena.errors import ArenaError, ConfigError
 from arena.export import JUDGE_PREFIX, ExportOptions, export, manifest_path, pseudonym
+from arena.integrity import review
 
 PBKDF2_ITERATIONS = 600_000
 MAX_FAILURES = 5
@@ -253,6 +255,14 @@ class BattleFilter:
     offset: int = 0
 
 
+@contextmanager
+def _as_admin_error() -> Iterator[None]:
+    try:
+        yield
+    except review.ReviewError as exc:
+        raise AdminError(str(exc), code=exc.code) from exc
+
+
 class AdminConsole:
     """The admin actions. ``actor`` is the admin's name (or ``cli:USER``)."""
 
@@ -307,7 +317,8 @@ class AdminConsole:
             "id": b.id, "created_at": _iso(b.created_at), "mode": b.mode.value,
             "status": b.status.value, "model_a": a, "model_b": bname, "turns": b.turns,
             "language": b.language, "flag_identity": b.flag_identity,
-            "flag_moderation": b.flag_moderation, "voter": self._judge(token),
+            "flag_moderation": b.flag_moderation, "identity_match": b.identity_match,
+            "voter": self._judge(token),
             "winner": v.winner.value if v else None, "voted_at": _iso(v.created_at if v else None),
             "voided": v.voided if v else None, "void_reason": v.void_reason if v else None,
         }  # fmt: skip
@@ -459,6 +470,23 @@ class AdminConsole:
             repo.audit(s, actor, "delete_voter", label, json.dumps(result))
             return {"voter": label, **result}
 
+    # -- flags: voters found by a recomputation, identity-flagged battles --
+
+    def flags(self, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """Voters flagged by the recomputation, with the evidence."""
+        with self.sessions() as s, _as_admin_error():
+            return review.list_flags(s, self._judge, status or None, limit)
+
+    def decide_flag(self, actor: str, flag_id: int, decision: str) -> dict[str, Any]:
+        """Clear (the votes count again) or confirm (they stay out) a flag; audited."""
+        with self.sessions.begin() as s, _as_admin_error():
+            return review.decide_flag(s, actor, flag_id, decision)
+
+    def clear_identity(self, actor: str, battle_id: str) -> dict[str, Any]:
+        """Count a battle whose identity flag was a mere mention; audited."""
+        with self.sessions.begin() as s, _as_admin_error():
+            return review.clear_identity(s, actor, battle_id)
+
     # -- ratings and export --
 
     def recompute(self, actor: str) -> dict[str, Any]:
@@ -468,7 +496,11 @@ class AdminConsole:
         st = self.settings
         try:
             run = rc.recompute(
-                self.engine, anchor=st.rating_anchor, method=st.rating_ci, rounds=st.rating_rounds
+                self.engine,
+                anchor=st.rating_anchor,
+                method=st.rating_ci,
+                rounds=st.rating_rounds,
+                rules=rc.Rules.from_settings(st),
             )
         except (ArenaError, ValueError) as exc:
             self.audit(actor, "recompute_failed", detail=str(exc))

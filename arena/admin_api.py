@@ -189,6 +189,21 @@ def admin_router(console: AdminConsole, auth: AdminAuth) -> APIRouter:
         with http_errors():
             return console.recompute(user)
 
+    @r.get("/flags")
+    def flags(user: str = User, status: str | None = None) -> list[dict[str, Any]]:
+        with http_errors():
+            return console.flags(status)
+
+    @r.post("/flags/{flag_id}/{decision}")
+    def decide(flag_id: int, decision: str, user: str = User) -> dict[str, Any]:
+        with http_errors():
+            return console.decide_flag(user, flag_id, decision)
+
+    @r.post("/battles/{battle_id}/clear-identity")
+    def clear_identity(battle_id: str, user: str = User) -> dict[str, Any]:
+        with http_errors():
+            return console.clear_identity(user, battle_id)
+
     @r.get("/audit")
     def audit(user: str = User, limit: int = 100) -> list[dict[str, Any]]:
         return console.audit_log(limit)

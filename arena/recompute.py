@@ -10,7 +10,9 @@ leaderboard's pair tables read) in one transaction. Every run is kept, for the h
 
 A vote counts unless (first matching reason wins, so the counts add up to all votes):
 it was voided; its battle failed; its battle was not anonymous (named mode, unless
-``include_named``); its battle was flagged (identity leak or moderation).
+``include_named``); its battle was flagged (identity leak or moderation); and then the
+rigging defences of :mod:`arena.integrity.screen` (too fast, daily caps per voter and
+per address, steering voters, outlier voters), which need the clean votes one by one.
 
 Two runs never write at once: a run holds the ``recompute`` row of ``job_locks`` (an
 INSERT; a unique violation means another run holds it). A row older than
@@ -35,7 +37,8 @@ from typing import NamedTuple
 import numpy as np
 from sqlalchemy import Engine, and_, delete, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from arena.config import Settings, load_settings
 from arena.db.engine import make_engine, session_factory
@@ -43,16 +46,29 @@ from arena.db.models import (
     Battle,
     BattleMode,
     BattleStatus,
+    FlagStatus,
     JobLock,
     Model,
     ModelRating,
     RatingRun,
     RunPairCount,
     Vote,
+    Voter,
+    VoterFlag,
     Winner,
     utcnow,
 )
 from arena.errors import ArenaError, ConfigError
+from arena.integrity.screen import (
+    FLAG_REASONS,
+    REASONS,
+    Battles,
+    Finding,
+    Rules,
+    Screening,
+    Votes,
+    screen,
+)
 from ratings import DEFAULT_LEVEL, DEFAULT_PRIOR, WINNER_CODES, Leaderboard, RatingsError
 from ratings import leaderboard_from_counts as fit_leaderboard
 
@@ -116,6 +132,7 @@ class VoteCounts:
     outcome: np.ndarray
     count: np.ndarray
     excluded: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def used(self) -> int:
@@ -123,17 +140,43 @@ class VoteCounts:
         return int(self.count.sum())
 
 
-def count_votes(session: Session, *, include_named: bool = False) -> VoteCounts:
-    """Aggregate every vote in one SQL ``GROUP BY`` (never one Python object per vote).
+def _modes(include_named: bool) -> list[BattleMode]:
+    return [BattleMode.ANONY, BattleMode.NAMED] if include_named else [BattleMode.ANONY]
 
-    One statement, so the used and the excluded counts come from the same snapshot. It
-    groups by model ids (narrow keys hash fast) and joins the names to the ~1,000 groups.
+
+def _clean(include_named: bool) -> ColumnElement[bool]:
+    """The votes that pass the old reasons: not voided or failed, paired, not flagged."""
+    paired = and_(
+        Vote.voided.is_(False),
+        Battle.status != BattleStatus.FAILED,
+        Battle.mode.in_(_modes(include_named)),
+        Battle.model_b_id.is_not(None),
+    )
+    return and_(paired, Battle.flag_identity.is_(False), Battle.flag_moderation.is_(False))
+
+
+def count_votes(
+    session: Session, *, include_named: bool = False, rules: Rules | None = None
+) -> VoteCounts:
+    """Aggregate every vote, leaving out the excluded ones, with the count per reason.
+
+    Without ``rules``: one SQL ``GROUP BY`` (never one Python object per vote), grouped
+    by model ids (narrow keys hash fast) with the names joined to the ~1,000 groups.
+    With ``rules``, the clean votes are then read one by one as arrays and screened by
+    the rigging defences (:func:`arena.integrity.screen.screen`).
     """
-    modes = [BattleMode.ANONY, BattleMode.NAMED] if include_named else [BattleMode.ANONY]
+    grouped = _grouped(session, include_named)
+    if rules is None:
+        return grouped
+    return _screened(session, include_named, rules, grouped.excluded)
+
+
+def _grouped(session: Session, include_named: bool) -> VoteCounts:
+    modes = _modes(include_named)
     kept = Vote.voided.is_(False)
     live = and_(kept, Battle.status != BattleStatus.FAILED)
     paired = and_(live, Battle.mode.in_(modes), Battle.model_b_id.is_not(None))
-    clean = and_(paired, Battle.flag_identity.is_(False), Battle.flag_moderation.is_(False))
+    clean = _clean(include_named)
     reasons = {
         "used": clean,
         "voided": Vote.voided.is_(True),
@@ -177,6 +220,128 @@ def count_votes(session: Session, *, include_named: bool = False) -> VoteCounts:
 
 
 _WINNERS = {WINNER_CODES[w.value]: w for w in Winner}
+
+
+def _epoch(session: Session, column: InstrumentedAttribute) -> ColumnElement[float]:
+    """``column`` (a UTC timestamp) as Unix seconds, computed by the database."""
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(column) - 2440587.5) * 86400.0
+    return func.extract("epoch", column)
+
+
+def screened_votes(
+    session: Session, include_named: bool, rules: Rules
+) -> tuple[Votes, Screening, list[str]]:
+    """The clean votes one by one (as arrays), what the defences made of them, the names."""
+    rows = session.execute(
+        select(
+            Vote.voter_id,
+            func.coalesce(Vote.ip_hash, Voter.ip_hash),
+            _epoch(session, Vote.created_at),
+            Battle.model_a_id,
+            Battle.model_b_id,
+            Vote.winner,
+            Vote.flag_fast,
+        )
+        .select_from(Vote)
+        .join(Battle, Vote.battle_id == Battle.id)
+        .join(Voter, Vote.voter_id == Voter.id)
+        .where(_clean(include_named))
+    ).all()
+    model_names = dict(session.execute(select(Model.id, Model.name)).all())
+    ids = sorted({r[3] for r in rows} | {r[4] for r in rows}, key=lambda i: model_names[i])
+    index = {model_id: k for k, model_id in enumerate(ids)}
+    names = [model_names[i] for i in ids]
+    codes = {w: WINNER_CODES[w.value] for w in Winner}
+    addresses: dict[str | None, int] = {None: -1}
+    votes = Votes(
+        voter=np.array([r[0] for r in rows], dtype=np.int64),
+        address=np.array(
+            [addresses.setdefault(r[1], len(addresses) - 1) for r in rows], dtype=np.int64
+        ),
+        time=np.array([float(r[2]) for r in rows], dtype=np.float64),
+        a=np.array([index[r[3]] for r in rows], dtype=np.intp),
+        b=np.array([index[r[4]] for r in rows], dtype=np.intp),
+        outcome=np.array([codes[Winner(r[5])] for r in rows], dtype=np.int8),
+        fast=np.array([bool(r[6]) for r in rows], dtype=bool),
+    )
+    decided = {
+        (v, r): st
+        for v, r, st in session.execute(
+            select(VoterFlag.voter_id, VoterFlag.reason, VoterFlag.status).where(
+                VoterFlag.status != FlagStatus.FLAGGED
+            )
+        )
+    }
+    result = screen(votes, _blind_battles(session, index), rules, names=names, decided=decided)
+    return votes, result, names
+
+
+def _screened(
+    session: Session, include_named: bool, rules: Rules, excluded: dict[str, int]
+) -> VoteCounts:
+    """The screened votes aggregated by (model_a, model_b, outcome), like :func:`_grouped`."""
+    votes, result, names = screened_votes(session, include_named, rules)
+    keep = result.keep
+    n = len(names)
+    flat = (votes.a[keep] * n + votes.b[keep]) * 4 + votes.outcome[keep]
+    uniq, count = np.unique(flat, return_counts=True)
+    return VoteCounts(
+        names=names,
+        a_idx=(uniq // 4 // n).astype(np.intp),
+        b_idx=(uniq // 4 % n).astype(np.intp),
+        outcome=(uniq % 4).astype(np.int8),
+        count=count.astype(np.int64),
+        excluded={**excluded, **result.excluded},
+        findings=result.findings,
+    )
+
+
+def _blind_battles(session: Session, index: dict[int, int]) -> Battles:
+    """Blind battles that ended voted or abandoned, per (voter, pair, ending), expanded."""
+    rows = session.execute(
+        select(Battle.voter_id, Battle.model_a_id, Battle.model_b_id, Battle.status, func.count())
+        .where(
+            Battle.mode == BattleMode.ANONY,
+            Battle.model_b_id.is_not(None),
+            Battle.status.in_((BattleStatus.VOTED, BattleStatus.ABANDONED)),
+        )
+        .group_by(Battle.voter_id, Battle.model_a_id, Battle.model_b_id, Battle.status)
+    ).all()
+    rows = [r for r in rows if r[1] in index and r[2] in index]
+    times = np.array([r[4] for r in rows], dtype=np.int64)
+
+    def column(values: list[object], dtype: type) -> np.ndarray:
+        return np.repeat(np.array(values, dtype=dtype), times)
+
+    return Battles(
+        voter=column([r[0] for r in rows], np.int64),
+        a=column([index[r[1]] for r in rows], np.intp),
+        b=column([index[r[2]] for r in rows], np.intp),
+        voted=column([r[3] == BattleStatus.VOTED for r in rows], bool),
+    )
+
+
+def store_findings(session: Session, run_id: int, findings: list[Finding]) -> None:
+    """Replace the undecided flags with this run's findings (admins' decisions stay)."""
+    session.execute(
+        delete(VoterFlag).where(
+            VoterFlag.status == FlagStatus.FLAGGED, VoterFlag.reason.in_(FLAG_REASONS)
+        )
+    )
+    decided = set(session.execute(select(VoterFlag.voter_id, VoterFlag.reason)).tuples().all())
+    for f in findings:
+        if (f.voter_id, f.reason) not in decided:
+            session.add(
+                VoterFlag(
+                    voter_id=f.voter_id,
+                    reason=f.reason,
+                    evidence=f.evidence_json(),
+                    p_value=f.p_value,
+                    status=FlagStatus.FLAGGED,
+                    run_id=run_id,
+                )
+            )
 
 
 def pair_rows(run_id: int, counts: VoteCounts) -> list[dict[str, object]]:
@@ -320,6 +485,7 @@ def _new_run(
         excluded_flagged=counts.excluded["flagged"],
         excluded_named=counts.excluded["named"],
         excluded_voided=counts.excluded["voided"],
+        **{f"excluded_{why}": counts.excluded.get(why, 0) for why in REASONS},
         note=note,
     )
     run.ratings = [
@@ -353,8 +519,11 @@ def recompute(
     prior: float = DEFAULT_PRIOR,
     stale_after: timedelta = STALE_AFTER,
     min_interval: timedelta | None = None,
+    rules: Rules | None = Rules(),  # noqa: B008 (frozen: one shared default is fine)
 ) -> RatingRun:
     """Aggregate, fit and store one rating run; return it with its ratings loaded.
+
+    ``rules`` are the rigging defences (None: only the old reasons, one GROUP BY).
 
     ``rounds`` and ``seed`` matter for the bootstrap only (and are stored only then).
     Raises :class:`LockBusy`, :class:`NoVotes` (nothing stored), :class:`RecentRun`
@@ -370,7 +539,7 @@ def recompute(
                         f"rating run #{last.id} was stored less than {min_interval} ago"
                     )
             as_of = utcnow()  # the run's time: the votes it saw were cast before this
-            counts = count_votes(session, include_named=include_named)
+            counts = count_votes(session, include_named=include_named, rules=rules)
         excluded = ", ".join(f"{n} {why}" for why, n in counts.excluded.items())
         if counts.used == 0:
             raise NoVotes(
@@ -403,6 +572,8 @@ def recompute(
             session.add(run)
             session.flush()  # gives the run its id, which its pair rows refer to
             session.execute(insert(RunPairCount), pair_rows(run.id, counts))
+            if rules is not None:
+                store_findings(session, run.id, counts.findings)
         logger.info(
             "recompute: rating run #%d stored: %d votes used (excluded: %s), %d models",
             run.id,
@@ -503,6 +674,7 @@ class DailyRecompute(threading.Thread):
                 method=s.rating_ci,
                 rounds=s.rating_rounds,
                 min_interval=DAILY_MIN_INTERVAL,
+                rules=Rules.from_settings(s),
             )
         except (LockBusy, NoVotes, RecentRun) as exc:
             logger.info("recompute: skipped: %s", exc)
@@ -562,7 +734,10 @@ def _report(run: RatingRun) -> str:
     lines = [
         f"rating run #{run.id}: {run.votes_used} votes used; excluded "
         f"{run.excluded_voided} voided, {run.excluded_failed} failed, "
-        f"{run.excluded_named} not anonymous, {run.excluded_flagged} flagged",
+        f"{run.excluded_named} not anonymous, {run.excluded_flagged} flagged, "
+        f"{run.excluded_fast} too fast, {run.excluded_cap_voter} over a voter's daily cap, "
+        f"{run.excluded_cap_address} over an address's daily cap, "
+        f"{run.excluded_steering} from steering voters, {run.excluded_outlier} from outliers",
     ]
     for r in sorted(run.ratings, key=lambda r: (-r.rating, r.model)):
         lines.append(
@@ -599,6 +774,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             level=args.level,
             include_named=args.include_named,
+            rules=Rules.from_settings(settings),
         )
     except LockBusy as exc:
         print(f"error: {exc}", file=sys.stderr)

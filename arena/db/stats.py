@@ -46,6 +46,14 @@ class RunInfo:
     anchor: str
     level: float
     votes_used: int
+    excluded: dict[str, int] = field(default_factory=dict)  # votes left out, per reason
+
+
+#: Every reason a rating run leaves votes out, in the order they are tested.
+EXCLUSION_REASONS = (
+    "voided", "failed", "named", "flagged",
+    "fast", "cap_voter", "cap_address", "steering", "outlier",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,10 @@ def latest_run(session: Session) -> RunInfo | None:
     ).first()
     if run is None:
         return None
-    return RunInfo(run.id, aware(run.created_at), run.method, run.anchor, run.level, run.votes_used)
+    excluded = {why: getattr(run, f"excluded_{why}") or 0 for why in EXCLUSION_REASONS}
+    return RunInfo(
+        run.id, aware(run.created_at), run.method, run.anchor, run.level, run.votes_used, excluded
+    )
 
 
 def board(session: Session, run_id: int) -> list[BoardRow]:

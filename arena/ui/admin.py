@@ -8,6 +8,8 @@ request's logged-in user is a configured admin before calling :class:`AdminConso
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -238,6 +240,57 @@ def _ratings_tab(console: AdminConsole, auth: AdminAuth) -> None:
     go.click(run, None, [result], concurrency_limit=1, **PRIVATE)
 
 
+FLAG_COLUMNS = ("id", "status", "reason", "voter", "votes", "p_value", "evidence", "decided_by")
+
+
+def _flags_tab(console: AdminConsole, auth: AdminAuth) -> None:
+    gr.Markdown(
+        "Voters the last recomputation left out (steering: votes only when some model is "
+        "present; outlier: votes improbable under the ratings), with the evidence. "
+        "**Clear** a flag to count the voter's votes again; **confirm** it to keep them out "
+        "even if a later run no longer finds it. Identity flags of battles are cleared by "
+        "battle id (the matched phrase is in the battle's details)."
+    )
+    with gr.Row():
+        status = gr.Radio(["flagged", "cleared", "confirmed", "any"], value="flagged",
+                          label="Status")  # fmt: skip
+        refresh = gr.Button("Refresh", elem_id="admin-flags-refresh")
+    table = gr.Dataframe(headers=list(FLAG_COLUMNS), interactive=False, elem_id="admin-flags")
+    with gr.Row():
+        flag_id = gr.Number(label="Flag id", precision=0, elem_id="admin-flag-id")
+        clear = gr.Button("Clear flag", elem_id="admin-flag-clear")
+        confirm = gr.Button("Confirm flag", variant="stop", elem_id="admin-flag-confirm")
+    with gr.Row():
+        battle_id = gr.Textbox(label="Battle id (identity flag)", scale=3)
+        clear_identity = gr.Button("Clear identity flag", elem_id="admin-identity-clear")
+    result = gr.JSON(label="Result")
+
+    def load(which: str, request: gr.Request) -> list[list[object]]:
+        require_admin(auth, request)
+        with shown_errors():
+            rows = console.flags(None if which == "any" else which)
+        return [[json.dumps(r[c], ensure_ascii=False) if c == "evidence" else r[c]
+                 for c in FLAG_COLUMNS] for r in rows]  # fmt: skip
+
+    def decide(decision: str, which: str, fid: float | None, request: gr.Request) -> tuple:
+        user = require_admin(auth, request)
+        with shown_errors():
+            out = console.decide_flag(user, int(fid or 0), decision)
+        return out, load(which, request)
+
+    def clear_battle(bid: str, request: gr.Request) -> dict:
+        user = require_admin(auth, request)
+        with shown_errors():
+            return console.clear_identity(user, (bid or "").strip())
+
+    refresh.click(load, [status], [table], **PRIVATE)
+    for button, decision in ((clear, "clear"), (confirm, "confirm")):
+        button.click(
+            functools.partial(decide, decision), [status, flag_id], [result, table], **PRIVATE
+        )
+    clear_identity.click(clear_battle, [battle_id], [result], **PRIVATE)
+
+
 def _audit_tab(console: AdminConsole, auth: AdminAuth) -> None:
     refresh = gr.Button("Refresh", elem_id="admin-audit-refresh")
     table = gr.Dataframe(
@@ -265,6 +318,7 @@ def build_admin(console: AdminConsole, auth: AdminAuth) -> gr.Blocks:
                 ("Export", _export_tab),
                 ("Privacy", _privacy_tab),
                 ("Ratings", _ratings_tab),
+                ("Flags", _flags_tab),
                 ("Audit log", _audit_tab),
             ):
                 with gr.Tab(label, elem_id=f"admin-tab-{label.split()[0].lower()}"):

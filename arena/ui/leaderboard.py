@@ -104,6 +104,13 @@ def history_frame(board: Board, lang: str) -> pd.DataFrame:
     )
 
 
+def excluded_line(excluded: dict[str, int], lang: str) -> str:
+    """The votes a run left out, per reason (only the reasons that left some out)."""
+    items = [t(f"ex_{why}", lang, n=f"{n:,}") for why, n in excluded.items() if n]
+    sep = "、" if lang == "ja" else ", "
+    return "\n\n" + t("lb_excluded", lang, items=sep.join(items)) if items else ""
+
+
 class LeaderboardTab:
     """Builds the leaderboard tab and renders it in the page's language."""
 
@@ -185,7 +192,8 @@ class LeaderboardTab:
                     time=f"{run.created_at:%Y-%m-%d %H:%M}",
                     votes=f"{run.votes_used:,}",
                     method=run.method,
-                ),
+                )
+                + excluded_line(run.excluded, lang),
                 self.table: table_frame(board.rows, lang),
                 self.note: t("lb_overlap", lang, groups="; ".join(", ".join(g) for g in groups))
                 if groups
