@@ -329,7 +329,7 @@ def store_findings(session: Session, run_id: int, findings: list[Finding]) -> No
             VoterFlag.status == FlagStatus.FLAGGED, VoterFlag.reason.in_(FLAG_REASONS)
         )
     )
-    decided = set(session.execute(select(VoterFlag.voter_id, VoterFlag.reason)).tuples().all())
+    decided = {(v, r) for v, r in session.execute(select(VoterFlag.voter_id, VoterFlag.reason))}
     for f in findings:
         if (f.voter_id, f.reason) not in decided:
             session.add(

@@ -97,10 +97,17 @@ def add_battles(
     flag_moderation: bool = False,
     voided: bool = False,
 ) -> None:
-    """Insert ``n`` battles between ``a`` and ``b`` (and their votes, unless winner is None)."""
+    """Insert ``n`` battles between ``a`` and ``b`` (and their votes, unless winner is None).
+
+    Each battle has its own voter, as in a real arena with many volunteers (one voter
+    casting every vote would, rightly, meet the daily cap).
+    """
     with session_factory(engine)() as s, s.begin():
         ids = dict(s.execute(select(Model.name, Model.id)).all())
-        voter = s.scalar(select(func.min(Voter.id)))
+        voters = s.scalars(
+            insert(Voter).returning(Voter.id, sort_by_parameter_order=True),
+            [{"token": "voter-" + uuid.uuid4().hex} for _ in range(n)],
+        ).all()
         battle_ids = [uuid.uuid4().hex for _ in range(n)]
         s.execute(
             insert(Battle),
@@ -110,7 +117,7 @@ def add_battles(
                     status=status, turns=1, flag_identity=flag_identity,
                     flag_moderation=flag_moderation,
                 )
-                for bid in battle_ids
+                for bid, voter in zip(battle_ids, voters, strict=True)
             ],
         )  # fmt: skip
         if winner is not None:
@@ -119,7 +126,7 @@ def add_battles(
                 [
                     dict(battle_id=bid, voter_id=voter, winner=winner, voided=voided,
                          void_reason="spam" if voided else None)
-                    for bid in battle_ids
+                    for bid, voter in zip(battle_ids, voters, strict=True)
                 ],
             )  # fmt: skip
 
