@@ -162,13 +162,20 @@ def _outliers(
         return []
     voter, a, b, outcome = votes.voter[kept], votes.a[kept], votes.b[kept], votes.outcome[kept]
 
+    # The null model is fitted with each voter's weight capped at what a typical voter
+    # casts: a few heavy riggers cannot drag the ratings towards their own verdicts and
+    # so make the honest majority look improbable.
+    _, inverse, per_voter = np.unique(voter, return_inverse=True, return_counts=True)
+    typical = max(5.0, float(np.median(per_voter)))
+    weight = np.minimum(1.0, typical / per_voter[inverse])
+
     def fit(keep: np.ndarray) -> tuple[np.ndarray, float]:
         """Elo-scale ratings of every model (unrated ones at the mean) and the tie share."""
         ratings = np.full(len(names), np.nan)
         if np.count_nonzero(keep):
             got = fit_counts(
-                a[keep], b[keep], outcome[keep], n_models=len(names), anchor=None,
-                on_disconnected="largest",
+                a[keep], b[keep], outcome[keep], weight[keep], n_models=len(names),
+                anchor=None, on_disconnected="largest",
             )  # fmt: skip
             ratings[got.models] = got.rating
         finite = np.isfinite(ratings)
