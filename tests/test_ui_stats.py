@@ -44,13 +44,15 @@ def seed_votes(
     """Insert ``n`` voted battles among existing models, won by Bradley-Terry strengths."""
     rng = random.Random(seed)
     ids = dict(session.execute(select(Model.name, Model.id)).all())
-    voter = Voter(token=secrets.token_hex(16))
-    session.add(voter)
+    # One volunteer per vote, as in a real arena (one voter casting them all would meet
+    # the daily cap of the recomputation's defences).
+    voters = [Voter(token=secrets.token_hex(16)) for _ in range(n)]
+    session.add_all(voters)
     session.flush()
     names = list(strengths)
     when = when or datetime.now(UTC) - timedelta(minutes=5)
     battles, votes = [], []
-    for _ in range(n):
+    for voter in voters:
         a, b = rng.sample(names, 2)
         p = 1 / (1 + 10 ** ((strengths[b] - strengths[a]) / 400))
         r = rng.random()

@@ -121,7 +121,9 @@ def test_buttons_follow_the_battle(page_ui: tuple[ArenaPage, gr.Blocks]) -> None
     assert voted[tab.reveal].startswith("**投票ありがとうございました！**")
 
 
-def test_language_switch_redraws_dynamic_texts(page_ui: tuple[ArenaPage, gr.Blocks]) -> None:
+async def test_language_switch_redraws_dynamic_texts(
+    page_ui: tuple[ArenaPage, gr.Blocks],
+) -> None:
     ui = page_ui[0]
     out = ui.on_language("en", {"leaderboard": True, "about": True}, Page(), Page(), Page())
     assert out[ui.lang] == "en"
@@ -129,6 +131,9 @@ def test_language_switch_redraws_dynamic_texts(page_ui: tuple[ArenaPage, gr.Bloc
     assert out[ui.tabs["tab_about"]]["label"] == "About"
     assert "Tanuki-8B-dpo-v1.0 = 1000" in out[ui.about]
     assert "No ratings have been computed yet" in out[ui.board.info]
-    load = ui.on_load("", "ja", "ja")
-    assert len(load[ui.voter]) == 32 and "質問を入力して送信してください。" in load[ui.blind.status]
-    assert ui.on_load("a" * 32, "ja", "en")[ui.voter] == "a" * 32
+    load = await ui.on_load("", "ja", "ja")
+    token = load[ui.voter]
+    assert len(token) == 32 and "質問を入力して送信してください。" in load[ui.blind.status]
+    assert (await ui.on_load(token, "ja", "en"))[ui.voter] == token  # issued here: kept
+    forged = (await ui.on_load("a" * 32, "ja", "en"))[ui.voter]  # not issued: replaced
+    assert forged != "a" * 32 and len(forged) == 32

@@ -180,8 +180,9 @@ class ArenaPage:
         return out
 
     async def on_load(
-        self, token: str, _state: str, choice: str, proof: str, request: gr.Request
-    ) -> dict:
+        self, token: str, _state: str, choice: str, proof: str = "",
+        request: gr.Request | None = None,
+    ) -> dict:  # fmt: skip
         """Draw the tabs in the browser's language and make sure it holds a voter.
 
         A token the server issued is kept; otherwise a new one is issued (limited per

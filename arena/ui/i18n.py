@@ -153,7 +153,7 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "集計から除外した投票：{items}",
         "en": "Votes left out of the ratings: {items}",
     },
-    "ex_voided": {"ja": "管理者が無効化 {n}", "en": "voided by an admin {n}"},
+    "ex_voided": {"ja": "運営者が無効化 {n}", "en": "voided by the organisers {n}"},
     "ex_failed": {"ja": "回答エラー {n}", "en": "failed answers {n}"},
     "ex_named": {"ja": "ブラインドでない対戦 {n}", "en": "not blind {n}"},
     "ex_flagged": {"ja": "モデル名の開示など {n}", "en": "a model named itself, or moderation {n}"},
