@@ -37,6 +37,7 @@ def test_a_closed_evaluation_asks_for_the_access_code(browser, tmp_path: Path) -
         expect(page.locator("#arena-status")).to_contain_text("参加コード")
         page.fill("#join-code input", "wrong")
         page.click("#join-button")
+        expect(page.locator("#arena-status")).to_contain_text("正しくありません")
         expect(page.locator("#arena-prompt textarea")).to_be_disabled()
         page.fill("#join-code input", "tanuki-lab")
         page.click("#join-button")
