@@ -14,6 +14,7 @@ import json
 import math
 from collections.abc import AsyncIterator
 from dataclasses import asdict
+from typing import Literal
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -34,6 +35,59 @@ CSP = (
     "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
     "font-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'self'"
 )
+
+
+#: Largest request body accepted: the JSON API's, and any other route's (Gradio's events).
+MAX_API_BODY = 256 * 1024
+MAX_BODY = 4 * 1024 * 1024
+
+
+class BodyLimit:
+    """Pure ASGI middleware: 413 for a body over the limit, before anything parses it.
+
+    A declared ``Content-Length`` over the limit is refused at once; a chunked body is
+    counted as it arrives and refused when it passes the limit.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        limit = MAX_API_BODY if path.startswith("/api/") else MAX_BODY
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(scope, receive, send, limit)
+            return
+        seen, refused = 0, False
+
+        async def counted() -> Message:
+            nonlocal seen, refused
+            message = await receive()
+            if message["type"] == "http.request" and not refused:
+                seen += len(message.get("body", b""))
+                if seen > limit:  # answer now; the app sees the client go away
+                    refused = True
+                    await _too_large(scope, receive, send, limit)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def unless_refused(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, unless_refused)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    response = JSONResponse(
+        {"error": "too_large", "message": f"the request body is over {limit // 1024} KiB"},
+        status_code=413,
+    )
+    await response(scope, receive, send)
 
 
 class SecurityHeaders:
@@ -80,7 +134,7 @@ class TurnBody(BaseModel):
     voter: str = Field(min_length=16, max_length=64)
     prompt: str
     battle_id: str | None = Field(default=None, max_length=64)
-    language: str = "ja"
+    language: Literal["ja", "en"] = "ja"
 
 
 class VoteBody(BaseModel):
@@ -117,15 +171,19 @@ async def _turn_events(first: TurnState, states: AsyncIterator[TurnState]) -> As
     yield _sse("turn", {"battle_id": first.battle_id, "turn": first.turn})
     sent = {side: 0 for side in SIDES}
     state = first
-    async for state in states:
-        delta = {}
-        for side in SIDES:
-            text_ = state.sides[side].text
-            if len(text_) > sent[side]:
-                delta[side.value] = text_[sent[side] :]
-                sent[side] = len(text_)
-        if delta:
-            yield _sse("delta", delta)
+    try:
+        async for state in states:
+            delta = {}
+            for side in SIDES:
+                text_ = state.sides[side].text
+                if len(text_) > sent[side]:
+                    delta[side.value] = text_[sent[side] :]
+                    sent[side] = len(text_)
+            if delta:
+                yield _sse("delta", delta)
+    except ArenaError as exc:  # e.g. the turn could not be stored: say so, then end
+        yield _sse("error", {"error": exc.code, "message": str(exc)})
+        return
     # A failed side is a code and a generic message: upstream details (status bodies,
     # hosts, served names) could tell the volunteer which model it was.
     errors = {
@@ -146,6 +204,7 @@ def create_api(arena: Arena) -> FastAPI:
     app = FastAPI(title="Tanuki Arena", docs_url=None, redoc_url=None, openapi_url=None)
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,6 +8,7 @@ what a blind turn yields is text, timings and errors keyed by side.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
@@ -40,6 +41,8 @@ ENABLED_TTL = 2.0  # seconds an admin's enable/disable may take to reach new bat
 VOTER_CACHE_TTL = 60.0  # seconds a looked-up voter token is trusted without the database
 SIDES = (Side.A, Side.B)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: NUL (PostgreSQL refuses it in text) and lone surrogates (no encoding can carry them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 #: A side's error as the client sees it before the vote: a code and this message only.
 SIDE_ERROR_MESSAGE = "the model could not answer"
 
@@ -117,6 +120,17 @@ def _plan(battle: Battle, turn: int, prompt: str, sides: tuple[Side, ...]) -> _P
     return _Plan(battle.id, turn, prompt, sides, names, battle.mode, list(battle.messages))
 
 
+def _visible(text: str) -> bool:
+    """True when ``text`` shows something: not only spaces and invisible format characters
+    (zero-width spaces and joiners, BOM, soft hyphens, bidi marks)."""
+    return any(not c.isspace() and unicodedata.category(c) not in ("Cf", "Zs") for c in text)
+
+
+def storable(text: str) -> str:
+    """``text`` with NUL and lone surrogates replaced by U+FFFD (shown, stored, exported)."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def clean_prompt(text: object, limit: int) -> str:
     """Validate a prompt; raise :class:`BattleRejected` with the reason when unusable."""
     if not isinstance(text, str):
@@ -128,7 +142,7 @@ def clean_prompt(text: object, limit: int) -> str:
             "the prompt contains invalid characters", code="prompt_invalid"
         ) from exc
     text = _CONTROL.sub("", unicodedata.normalize("NFC", text)).strip()
-    if not text:
+    if not _visible(text):
         raise BattleRejected("the prompt is empty", code="prompt_empty")
     if len(text) > limit:
         raise BattleRejected(
@@ -424,7 +438,16 @@ class Arena:
             for side in sides:
                 if side not in results:  # the volunteer left mid-stream
                     results[side] = Message(content=state.sides[side].text, error="cancelled")
-            await self._db(lambda s: self._store_turn(s, battle_id, turn, prompt, results, names))
+            try:
+                await self._db(
+                    lambda s: self._store_turn(s, battle_id, turn, prompt, results, names)
+                )
+            except StorageError as exc:
+                # Never leave the battle streaming: end it failed, keeping what arrived.
+                logger.error("battle %s: storing turn %d failed: %s", battle_id, turn,
+                             exc.__cause__ or exc)  # fmt: skip
+                await self._fail_turn(battle_id, turn, prompt, results)
+                raise
 
     def _apply(
         self, state: TurnState, side: Side, item: object, results: dict[Side, Message]
@@ -449,17 +472,25 @@ class Arena:
         ttft: float | None = None
         parts: list[str] = []
         row = Message()
+        room = self.settings.max_output_chars
         try:
-            async for event in generate(self.backends[model], conversation, self.timeouts):
-                if isinstance(event, TextDelta):
-                    if ttft is None:
-                        ttft = loop.time() - start
-                    parts.append(event.text)
-                    queue.put_nowait((side, event.text))
-                elif isinstance(event, StreamEnd):
-                    row.finish_reason = event.finish_reason
-                    row.prompt_tokens = event.prompt_tokens
-                    row.completion_tokens = event.completion_tokens
+            events = generate(self.backends[model], conversation, self.timeouts)
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        if ttft is None:
+                            ttft = loop.time() - start
+                        text = storable(event.text)[: max(room, 0)]
+                        room -= len(text)
+                        parts.append(text)
+                        queue.put_nowait((side, text))
+                        if room <= 0:  # an answer that never ends: cut, as a token limit would
+                            row.finish_reason = "length"
+                            break
+                    elif isinstance(event, StreamEnd):
+                        row.finish_reason = event.finish_reason
+                        row.prompt_tokens = event.prompt_tokens
+                        row.completion_tokens = event.completion_tokens
             self.health.record(model, True)
         except BackendError as exc:
             # The details (status, upstream body, host) stay on the server: the log and
@@ -471,6 +502,27 @@ class Arena:
         row.latency_ms = round((loop.time() - start) * 1000)
         row.ttft_ms = None if ttft is None else round(ttft * 1000)
         queue.put_nowait((side, row))
+
+    async def _fail_turn(
+        self, battle_id: str, turn: int, prompt: str, results: dict[Side, Message]
+    ) -> None:
+        """Second try after a failed store: the turn's text as plain rows, the battle failed."""
+
+        def fail(s: Session) -> None:
+            for side, row in results.items():
+                s.add(Message(battle_id=battle_id, side=side, turn=turn, role="user",
+                              content=storable(prompt)))  # fmt: skip
+                s.add(Message(battle_id=battle_id, side=side, turn=turn, role="assistant",
+                              content=storable(row.content or ""), error="storage: not stored "
+                              "as streamed"))  # fmt: skip
+            s.execute(
+                update(Battle).where(Battle.id == battle_id).values(status=BattleStatus.FAILED)
+            )
+
+        try:
+            await self._db(fail)
+        except StorageError:
+            logger.error("battle %s: could not mark it failed either", battle_id)
 
     def _store_turn(
         self,

@@ -80,6 +80,9 @@ class Settings:
         0.05, "Seconds between screen updates while streaming (first text shows at once)."
     )
     stream_concurrency: int = _setting(256, "Battles streaming at once in one process.")
+    max_output_chars: int = _setting(
+        32000, "Longest answer kept, in characters; a longer one is cut (finish reason length)."
+    )
     default_language: str = _setting("ja", "UI language when the browser states none (ja|en).")
     secret: str = _setting(
         "",
@@ -163,6 +166,30 @@ class Settings:
     def is_demo(self) -> bool:
         """True when the arena runs on the offline demo models."""
         return any(m.demo for m in self.models)
+
+    def __repr__(self) -> str:
+        """Every setting, secrets hidden (and the database password)."""
+        shown = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS:
+                value = "***" if value else ""
+            elif f.name == "database_url":
+                value = _hide_password(value)
+            elif f.name == "models":
+                value = tuple(m.name for m in value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a database URL)"
 
 
 SECRET_FIELDS = {"secret", "ip_salt", "export_salt", "admin_users", "access_codes", "redis_url"}
@@ -342,7 +369,7 @@ def _check(s: Settings, where: str) -> None:
         raise ConfigError(f"{where}: arena.default_language: expected 'ja' or 'en'")
     if s.rating_ci not in ("sandwich", "bootstrap"):
         raise ConfigError(f"{where}: arena.rating_ci: expected 'sandwich' or 'bootstrap'")
-    for name in ("max_turns", "max_prompt_chars", "stream_concurrency", "port"):
+    for name in ("max_turns", "max_prompt_chars", "stream_concurrency", "port", "max_output_chars"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{where}: arena.{name}: must be > 0")
     if s.recompute_at:

@@ -100,7 +100,11 @@ class _Answer:
 
 
 def _json(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: sent as a JSON escape, as servers do
+        return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def _sse(obj: Any, event: str | None = None, sep: bytes = b"\n\n") -> bytes:
