@@ -187,3 +187,20 @@ def test_admin_decisions_win_over_the_statistics(engine) -> None:
     with session_factory(engine)() as s:
         actions = list(s.scalars(select(AuditLog.action)))
     assert actions.count("clear_flag") == 1 and actions.count("confirm_flag") == 1
+
+
+def test_the_leaderboard_shows_the_votes_left_out_per_reason(engine) -> None:
+    from arena.db import stats
+    from arena.ui.leaderboard import excluded_line
+
+    arena = Arena(engine)
+    arena.honest(6, 8)
+    for k in range(3):
+        arena.battle("hasty", k, k + 4, "model_a", DAY0 + timedelta(minutes=k), fast=True)
+    run(engine)
+    with session_factory(engine)() as s:
+        info = stats.latest_run(s)
+    assert info.excluded["fast"] == 3 and info.excluded["outlier"] == 0
+    assert "読む時間のない速さの投票 3" in excluded_line(info.excluded, "ja")
+    assert "too fast to have read 3" in excluded_line(info.excluded, "en")
+    assert "outlier" not in excluded_line(info.excluded, "en")  # reasons with none are left out
