@@ -8,10 +8,15 @@ with ``ARENA_EXPORT_SALT`` (no salt, no export); IP hashes and tokens never leav
 database.
 
 Rows stream with constant memory from one query, read a chunk at a time (a server-side
-cursor on PostgreSQL); the database itself writes each conversation as JSON. The file
-is written under a temporary name and renamed when complete, then a manifest
-(``FILE.manifest.json``: filters, counts, schema version, SHA-256, time, tool version)
-is written next to it.
+cursor on PostgreSQL); the database itself writes each conversation as JSON. With it
+goes a manifest, ``FILE.manifest.json`` (filters, counts, schema version, SHA-256, time,
+tool version).
+
+Both files are written safely in a folder others may write to: each under a random name
+created exclusively in the target's folder (never opening or following what is already
+there), then renamed onto the target when complete. An existing file is replaced only
+with ``force``, and only if it is a regular file: never a device, FIFO, folder or
+symbolic link.
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ import contextlib
 import csv
 import hashlib
 import hmac
+import io
 import json
 import math
 import os
 import queue
+import secrets
+import stat
 import threading
 import tomllib
 from collections import Counter
@@ -31,7 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from sqlalchemy import Engine, Select, String, func, literal_column, select, true, type_coerce
 from sqlalchemy.engine import Connection
@@ -327,27 +335,29 @@ def count_rows(conn: Connection, options: ExportOptions) -> int:
 
 
 class Writer(Protocol):
+    """Writes rows to a binary file the caller opened, and closes."""
+
     #: The SHA-256 of what was written, when the writer computes it as it goes.
     sha256: str | None
 
     def write(self, row: Sequence[Any]) -> None: ...
-    def close(self) -> None: ...
+    def finish(self) -> None:
+        """Write out what is buffered; the file stays open (its owner closes it)."""
 
 
 class HashingFile:
-    """A binary file that hashes what is written to it (sparing a second read of the
-    file for the manifest), with a large buffer."""
+    """Writes to a binary file and hashes what goes through (sparing a second read of the
+    file for the manifest)."""
 
-    def __init__(self, path: Path) -> None:
-        self.f = path.open("wb", buffering=1 << 20)
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
         self.hash = hashlib.sha256()
 
     def write(self, data: bytes) -> None:
         self.hash.update(data)
         self.f.write(data)
 
-    def close(self) -> str:
-        self.f.close()
+    def hexdigest(self) -> str:
         return self.hash.hexdigest()
 
 
@@ -375,8 +385,8 @@ class JsonlWriter:
 
     sha256: str | None = None
 
-    def __init__(self, path: Path, cols: Sequence[str]) -> None:
-        self.f = HashingFile(path)
+    def __init__(self, f: BinaryIO, cols: Sequence[str]) -> None:
+        self.f = HashingFile(f)
         self.encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         # Per column: its key with the separator before it, and whether values repeat.
         self.plan = [
@@ -403,8 +413,8 @@ class JsonlWriter:
         parts.append(b"}\n")
         self.f.write(b"".join(parts))
 
-    def close(self) -> None:
-        self.sha256 = self.f.close()
+    def finish(self) -> None:
+        self.sha256 = self.f.hexdigest()
 
 
 def neutralise(cell: str) -> str:
@@ -417,8 +427,8 @@ class CsvWriter:
 
     sha256: str | None = None
 
-    def __init__(self, path: Path, cols: Sequence[str]) -> None:
-        self.f = path.open("w", encoding="utf-8", newline="")
+    def __init__(self, f: BinaryIO, cols: Sequence[str]) -> None:
+        self.f = io.TextIOWrapper(f, encoding="utf-8", newline="")  # type: ignore[arg-type]
         self.w = csv.writer(self.f)
         self.w.writerow(cols)
 
@@ -436,8 +446,9 @@ class CsvWriter:
             cells.append(neutralise(value))
         self.w.writerow(cells)
 
-    def close(self) -> None:
-        self.f.close()
+    def finish(self) -> None:
+        self.f.flush()
+        self.f.detach()  # leaves the binary file open
 
 
 class ParquetWriter:
@@ -445,7 +456,7 @@ class ParquetWriter:
 
     sha256: str | None = None
 
-    def __init__(self, path: Path, cols: Sequence[str], group: int = 10_000) -> None:
+    def __init__(self, f: BinaryIO, cols: Sequence[str], group: int = 10_000) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -459,7 +470,7 @@ class ParquetWriter:
             "conversation_b": pa.list_(message),
         }
         self.schema = pa.schema([(c, types.get(c, pa.string())) for c in cols])
-        self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
+        self.writer = pq.ParquetWriter(f, self.schema, compression="zstd")  # leaves f open
         self.group = group
         self.buffer: list[list] = [[] for _ in cols]
         self.n = 0
@@ -479,33 +490,170 @@ class ParquetWriter:
                 values.clear()
             self.n = 0
 
-    def close(self) -> None:
+    def finish(self) -> None:
         self._flush()
         self.writer.close()
 
 
-WRITERS: dict[str, Callable[[Path, Sequence[str]], Writer]] = {
+WRITERS: dict[str, Callable[[BinaryIO, Sequence[str]], Writer]] = {
     "jsonl": JsonlWriter,
     "csv": CsvWriter,
     "parquet": ParquetWriter,
 }
 
 
+# -- writing files safely -------------------------------------------------------------
+
+#: Temporary files are hidden files in the target's folder: ``.arena-export-<random>.partial``.
+TEMP_PREFIX = ".arena-export-"
+_TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _temp_name() -> str:
+    return f"{TEMP_PREFIX}{secrets.token_hex(8)}.partial"
+
+
+def check_target(path: Path, *, force: bool = False) -> None:
+    """Refuse a target the export must not write: one in a missing folder; an existing
+    file unless ``force``; and, even with ``force``, anything but a regular file (a
+    device, FIFO, folder, socket or symbolic link, whatever it points to)."""
+    folder = path.parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise ExportError(f"cannot write {path}: the folder {folder} {problem}", code="export_path")
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(mode):
+        raise ExportError(
+            f"{path} is a symbolic link; not replacing it nor writing through it "
+            "(name the file itself)",
+            code="export_path",
+        )
+    if not stat.S_ISREG(mode):
+        kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+        raise ExportError(f"{path} is {kind}; refusing to replace it", code="export_path")
+    if not force:
+        raise ExportError(
+            f"{path} already exists; not replacing it without --force", code="export_exists"
+        )
+
+
+class StagedFile:
+    """A file written under a random name in its target's folder, then renamed onto the
+    target in one step (readers never see half a file).
+
+    The name is created with ``O_EXCL | O_NOFOLLOW``: a file or symbolic link already
+    there (planted by someone who can write to the folder) is never opened or followed,
+    another name is drawn instead. The file is readable by its owner only.
+    """
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        for _ in range(100):
+            self.path = target.parent / _temp_name()
+            try:
+                fd = os.open(self.path, _TEMP_FLAGS, 0o600)
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise ExportError(f"no free temporary name in {target.parent}", code="export_io")
+        self.file: BinaryIO = os.fdopen(fd, "w+b", buffering=1 << 20)
+
+    def seal(self, sha256: str | None = None) -> tuple[int, str]:
+        """Flush to disk and close; return the size and SHA-256 (``sha256`` if known)."""
+        f = self.file
+        f.flush()
+        os.fsync(f.fileno())
+        size = os.fstat(f.fileno()).st_size
+        if sha256 is None:
+            f.seek(0)
+            h = hashlib.sha256()
+            while block := f.read(1 << 20):
+                h.update(block)
+            sha256 = h.hexdigest()
+        f.close()
+        return size, sha256
+
+    def publish(self, *, force: bool) -> None:
+        """Move the file onto its target; refuse as :func:`check_target` does.
+
+        Without ``force`` a hard link puts it there only if nothing is (atomically, even
+        if a file appeared while the export ran); a file system without hard links gets
+        the check and a rename. ``os.replace`` replaces a directory entry, never writes
+        through one.
+        """
+        if not force:
+            try:
+                os.link(self.path, self.target, follow_symlinks=False)
+            except FileExistsError:
+                check_target(self.target)  # says what is there
+                raise  # a race: it was gone again
+            except OSError:
+                pass  # no hard links here
+            else:
+                os.unlink(self.path)
+                return
+        check_target(self.target, force=force)
+        os.replace(self.path, self.target)
+
+    def discard(self) -> None:
+        """Close and remove the temporary file (if still there)."""
+        self.file.close()
+        self.path.unlink(missing_ok=True)
+
+
 # -- the export ---------------------------------------------------------------------
-
-
-def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def manifest_path(out: str | os.PathLike) -> Path:
     """Where the manifest of export ``out`` is written."""
     return Path(str(out) + ".manifest.json")
+
+
+def _write_rows(
+    engine: Engine,
+    f: BinaryIO,
+    fmt: str,
+    options: ExportOptions,
+    salt: str,
+    progress: Progress | None,
+    chunk: int,
+) -> tuple[Writer, int, Counter[tuple]]:
+    """Write the rows to ``f``; return the finished writer, the row count and the rows
+    counted per (model_a, model_b, winner, anony): one update a row, expanded later."""
+    cols = columns(options)
+    tally: Counter[tuple] = Counter()
+    anony_at = cols.index("anony")
+    rows = 0
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":  # one consistent snapshot for the whole file
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    try:
+        with conn.begin():
+            total = count_rows(conn, options)
+            writer = WRITERS[fmt](f, cols)
+            try:
+                for row in iter_rows(conn, options, salt, chunk=chunk):
+                    writer.write(row)
+                    rows += 1
+                    tally[row[1], row[2], row[3], row[anony_at]] += 1
+                    if progress and (rows % 1000 == 0 or rows == total):
+                        progress(rows, total)
+            finally:  # also on failure: no writer left to flush into a closed file later
+                writer.finish()
+    finally:
+        conn.close()
+    return writer, rows, tally
 
 
 def export(
@@ -517,46 +665,63 @@ def export(
     *,
     progress: Progress | None = None,
     chunk: int = DEFAULT_CHUNK,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Write the export to ``out`` and its manifest next to it; return the manifest.
 
-    Raises :class:`ExportError` for a missing salt, an unknown format or model; on any
-    failure no file is left at ``out``.
+    An existing ``out`` or manifest is replaced only with ``force``, and only if it is a
+    regular file (see :func:`check_target`). Raises :class:`ExportError` for a missing
+    salt, an unknown format or model, a target refused, or a file that cannot be
+    written; on any failure neither file is left behind, nor any temporary file.
     """
     if fmt not in WRITERS:
         raise ExportError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", code="invalid")
     check_salt(salt)
     out = Path(out)
-    partial = out.with_name(out.name + ".partial")
-    cols = columns(options)
-    # Counted per (model_a, model_b, winner, anony): one update a row, expanded at the end.
-    tally: Counter[tuple] = Counter()
-    anony_at = cols.index("anony")
-    rows = 0
-    conn = engine.connect()
-    if engine.dialect.name == "postgresql":  # one consistent snapshot for the whole file
-        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    target = manifest_path(out)
+    staged: list[StagedFile] = []
+    published: list[Path] = []
     try:
-        with conn.begin():
-            total = count_rows(conn, options)
-            writer = WRITERS[fmt](partial, cols)
-            try:
-                for row in iter_rows(conn, options, salt, chunk=chunk):
-                    writer.write(row)
-                    rows += 1
-                    tally[row[1], row[2], row[3], row[anony_at]] += 1
-                    if progress and (rows % 1000 == 0 or rows == total):
-                        progress(rows, total)
-            finally:
-                writer.close()
-        os.replace(partial, out)
+        for path in (out, target):
+            check_target(path, force=force)
+        staged.append(data := StagedFile(out))
+        writer, rows, tally = _write_rows(engine, data.file, fmt, options, salt, progress, chunk)
+        size, sha256 = data.seal(writer.sha256)
+        manifest = _manifest(engine, out, fmt, options, rows, tally, size, sha256)
+        staged.append(meta := StagedFile(target))
+        meta.file.write((json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode())
+        meta.seal()
+        for part in staged:
+            part.publish(force=force)
+            published.append(part.target)
+    except OSError as exc:
+        _undo(staged, published)
+        raise ExportError(f"cannot write {out}: {exc.strerror or exc}", code="export_io") from exc
     except BaseException:
-        partial.unlink(missing_ok=True)
+        _undo(staged, published)
         raise
-    finally:
-        conn.close()
     if progress:
         progress(rows, rows)
+    return manifest
+
+
+def _undo(staged: list[StagedFile], published: list[Path]) -> None:
+    for part in staged:
+        part.discard()
+    for path in published:
+        path.unlink(missing_ok=True)
+
+
+def _manifest(
+    engine: Engine,
+    out: Path,
+    fmt: str,
+    options: ExportOptions,
+    rows: int,
+    tally: Counter[tuple],
+    size: int,
+    sha256: str,
+) -> dict[str, Any]:
     winners: Counter[str] = Counter()
     per_model: Counter[str] = Counter()
     anony = 0
@@ -565,14 +730,14 @@ def export(
         per_model[model_a] += n
         per_model[model_b] += n
         anony += n if is_anony else 0
-    manifest = {
+    return {
         "schema": "chatbot-arena-battles",
         "schema_version": SCHEMA_VERSION,
-        "columns": list(cols),
+        "columns": list(columns(options)),
         "format": fmt,
         "file": out.name,
-        "bytes": out.stat().st_size,
-        "sha256": writer.sha256 or sha256_file(out),
+        "bytes": size,
+        "sha256": sha256,
         "rows": rows,
         "counts": {
             "winner": dict(sorted(winners.items())),
@@ -587,8 +752,3 @@ def export(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "tool": {"name": "tanuki-arena", "version": TOOL_VERSION},
     }
-    target = manifest_path(out)
-    tmp = target.with_name(target.name + ".partial")
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
-    return manifest

@@ -166,8 +166,8 @@ def seed(engine: Engine, n_random: int = 0, rng_seed: int = 7) -> Seeded:
 
 
 def _export(engine: Engine, tmp: Path, fmt: str, **opts: object) -> tuple[Path, dict]:
-    out = tmp / f"votes.{fmt}"
-    manifest = export(engine, out, fmt, ExportOptions(**opts), SALT, chunk=2)
+    out = tmp / f"votes.{fmt}"  # the same file again and again: replaced with force
+    manifest = export(engine, out, fmt, ExportOptions(**opts), SALT, chunk=2, force=True)
     return out, manifest
 
 
@@ -275,10 +275,11 @@ def test_parquet_schema_and_row_groups(engine: Engine, tmp_path: Path) -> None:
     assert table.schema.field("tstamp").type == pa.float64()
     assert table.schema.field("anony").type == pa.bool_()
     # Small row groups when asked: the writer flushes per group.
-    writer = ex.ParquetWriter(tmp_path / "g.parquet", COLUMNS, group=10)
-    for row in table.to_pylist():
-        writer.write(tuple(row[c] for c in COLUMNS))
-    writer.close()
+    with (tmp_path / "g.parquet").open("wb") as f:
+        writer = ex.ParquetWriter(f, COLUMNS, group=10)
+        for row in table.to_pylist():
+            writer.write(tuple(row[c] for c in COLUMNS))
+        writer.finish()
     assert pq.ParquetFile(tmp_path / "g.parquet").num_row_groups == 4
 
 
@@ -324,7 +325,11 @@ def test_manifest(engine: Engine, tmp_path: Path) -> None:
     assert manifest["database"] == engine.dialect.name
     assert manifest["counts"]["named"] == 1
     assert datetime.fromisoformat(manifest["created_at"]).tzinfo is not None
-    assert not list(tmp_path.glob("*.partial"))
+    assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob(".arena-export-*"))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("votes")) == [
+        "votes.jsonl",
+        "votes.jsonl.manifest.json",
+    ]
 
 
 def test_filters(engine: Engine, tmp_path: Path) -> None:
@@ -409,6 +414,7 @@ def test_cli_export(engine: Engine, tmp_path: Path) -> None:
         r = _cli("export", "--format", fmt, "--out", str(out), "--progress", url=url)
         assert r.returncode == 0, r.stderr
         assert "4/4 rows" in r.stderr and "100%" in r.stderr
+        assert r.stderr.splitlines()[-1].startswith(f"4 rows -> {out} (sha256 ")
         _same(_records(_frame(out, fmt)), seeded.counted)
         manifest = json.loads(manifest_path(out).read_text())
         assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
