@@ -11,11 +11,13 @@ import sys
 
 import gradio as gr
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
 from arena.admin_api import mount_admin
 from arena.api import create_api
 from arena.backends import Timeouts, build_backends, make_client
 from arena.battles import Arena
+from arena.cli import database_failure
 from arena.config import load_settings
 from arena.db import make_engine, migrate, session_factory
 from arena.errors import ConfigError
@@ -36,8 +38,11 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = dataclasses.replace(settings, **overrides)
 
-    engine = make_engine(settings.database_url)
-    migrate(engine)
+    try:
+        engine = make_engine(settings.database_url)
+        migrate(engine)
+    except (SQLAlchemyError, ImportError, OSError) as exc:  # unreachable, no driver, no folder
+        sys.exit(f"error: {database_failure(settings.database_url, exc)}")
     client = make_client(
         Timeouts(connect=settings.connect_timeout, first_token=settings.first_token_timeout)
     )

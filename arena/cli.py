@@ -5,8 +5,11 @@ unvoid, enable-model, disable-model, today, delete-voter, recompute) for operato
 who prefer a terminal to the admin page. Every action is audited as ``cli:USER``.
 Settings come from arena.toml / ARENA_* / DATABASE_URL, as for the app.
 
-Exit codes: 0 done, 1 database failure, 2 refused (bad input, configuration, an import
-rolled back).
+Every error is one line on stderr, never a traceback. Exit codes (docs/admin.md lists
+each case): 0 done; 1 the database cannot be reached or failed (the line names its URL,
+password hidden); 2 refused (bad arguments, configuration, a missing salt, an export
+target that exists or is not a regular file, a file that cannot be read or written, an
+unknown battle/model/voter, an import rolled back).
 """
 
 from __future__ import annotations
@@ -19,13 +22,63 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from arena.errors import ArenaError
 
 EXIT_OK, EXIT_DATABASE, EXIT_REFUSED = 0, 1, 2
+
+
+def one_line_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    """Report a bad command line as one line on stderr (not the whole usage); exit 2."""
+    parser.exit(EXIT_REFUSED, f"{parser.prog}: error: {message} (see --help)\n")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser (and subcommand parsers) whose errors are one line."""
+
+    def error(self, message: str) -> NoReturn:
+        one_line_error(self, message)
+
+
+def database_failure(url: str, exc: BaseException) -> str:
+    """One line for a database that cannot be reached or used: its URL, password hidden,
+    and the first line of the driver's reason (with the password, should it be there,
+    hidden too)."""
+    try:
+        parsed = make_url(url)
+        shown, password = parsed.render_as_string(hide_password=True), parsed.password
+    except ArgumentError:
+        shown, password = "(not a valid database URL)", None
+    cause = getattr(exc, "orig", None) or exc  # a DBAPIError keeps the driver's error
+    if isinstance(cause, OSError) and cause.strerror:
+        text = f"{cause.strerror}: {cause.filename}" if cause.filename else cause.strerror
+    else:
+        text = str(cause)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    reason = lines[0] if lines else type(cause).__name__
+    if password:
+        reason = reason.replace(str(password), "***")
+    return f"cannot use the database {shown}: {reason}"
+
+
+def _fail(message: str, code: int) -> int:
+    """Print ``error: message`` as one line on stderr; return ``code``."""
+    print("error: " + " ".join(message.split("\n")), file=sys.stderr)
+    return code
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"not a positive integer: {value!r}")
+    return number
 
 
 class ProgressBar:
@@ -56,7 +109,7 @@ class ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
-        if self.enabled:
+        if self.enabled and self.last:  # something was drawn
             self.stream.write("\n")
             self.stream.flush()
 
@@ -70,7 +123,7 @@ def _actor() -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m arena", description="Tanuki Arena admin commands.")
+    p = OneLineParser(prog="python -m arena", description="Tanuki Arena admin commands.")
     p.add_argument("--config", help="arena.toml (default: $ARENA_CONFIG or ./arena.toml)")
     p.add_argument("--database-url", help="SQLAlchemy URL (default: DATABASE_URL / arena.toml)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -78,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="export votes (public Chatbot Arena schema)")
     e.add_argument("--format", choices=("jsonl", "csv", "parquet"), required=True)
     e.add_argument("--out", required=True, help="output file; FILE.manifest.json goes next to it")
+    e.add_argument(
+        "--force",
+        action="store_true",
+        help="replace FILE and its manifest if they exist (regular files only, never a "
+        "symbolic link or device)",
+    )
     e.add_argument("--since", help="votes from this date/time (UTC, YYYY-MM-DD or ISO)")
     e.add_argument("--until", help="votes before this time; a bare date includes that day")
     e.add_argument("--models", help="comma-separated: battles between these models only")
@@ -104,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("hash-password", help="hash an admin password for ARENA_ADMIN_USERS")
     h.add_argument("--user", help="print USER:HASH, ready for ARENA_ADMIN_USERS")
-    h.add_argument("--iterations", type=int, default=600_000)
+    h.add_argument("--iterations", type=_positive, default=600_000)
 
     b = sub.add_parser("battles", help="list battles (JSON)")
     b.add_argument("--model")
@@ -112,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--until")
     for flag in ("flagged", "failed", "voted"):
         b.add_argument(f"--{flag}", choices=("yes", "no"))
-    b.add_argument("--limit", type=int, default=50)
+    b.add_argument("--limit", type=_positive, default=50)
     sub.add_parser("show", help="one battle with its conversation (JSON)").add_argument("battle")
     v = sub.add_parser("void", help="leave a vote out of the ratings")
     v.add_argument("battle")
@@ -143,7 +202,7 @@ def _hash_password(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace, console: Any) -> int:
-    from arena.export import ExportOptions, parse_moment
+    from arena.export import ExportOptions, export, parse_moment
 
     options = ExportOptions(
         since=parse_moment(args.since),
@@ -157,9 +216,14 @@ def _export(args: argparse.Namespace, console: Any) -> int:
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = ProgressBar("export", enabled=show)
     try:
-        manifest = console.export(_actor(), args.out, args.format, options, progress=bar)
+        manifest = export(
+            console.engine, args.out, args.format, options, console.settings.export_salt,
+            progress=bar, force=args.force,
+        )  # fmt: skip
     finally:
         bar.close()
+    detail = {k: manifest[k] for k in ("format", "rows", "sha256", "filters")}
+    console.audit(_actor(), "export", manifest["file"], json.dumps(detail))
     print(
         f"{manifest['rows']} rows -> {args.out} (sha256 {manifest['sha256']}); "
         f"manifest {args.out}.manifest.json",
@@ -244,20 +308,31 @@ def _console_command(args: argparse.Namespace, console: Any) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return the exit code."""
+    """Run one command; return the exit code. Errors are one line on stderr."""
     args = _parser().parse_args(argv)
     if args.command == "hash-password":
-        return _hash_password(args)
+        try:
+            return _hash_password(args)
+        except ArenaError as exc:
+            return _fail(str(exc), EXIT_REFUSED)
     from arena.admin import AdminConsole
     from arena.config import load_settings
     from arena.db import make_engine, migrate
 
-    engine = None
     try:
         settings = load_settings(args.config)
-        engine = make_engine(
-            args.database_url or os.environ.get("DATABASE_URL") or settings.database_url
-        )
+    except ArenaError as exc:
+        return _fail(f"configuration: {exc}", EXIT_REFUSED)
+    url = args.database_url or os.environ.get("DATABASE_URL") or settings.database_url
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, ImportError) as exc:  # not a URL, or its driver is not installed
+        return _fail(database_failure(url, exc), EXIT_REFUSED)
+    except OSError as exc:  # the SQLite file's folder cannot be made
+        return _fail(database_failure(url, exc), EXIT_DATABASE)
+    # The export reads PostgreSQL through the driver's own cursor: its errors come unwrapped.
+    database_errors = (SQLAlchemyError, engine.dialect.loaded_dbapi.Error)
+    try:
         migrate(engine)
         console = AdminConsole(settings, engine)
         if args.command in ("export", "import"):
@@ -273,11 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return EXIT_OK
     except ArenaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-    except SQLAlchemyError as exc:
-        print(f"error: database: {exc}", file=sys.stderr)
-        return EXIT_DATABASE
+        return _fail(str(exc), EXIT_REFUSED)
+    except database_errors as exc:
+        return _fail(database_failure(url, exc), EXIT_DATABASE)
+    except OSError as exc:  # a file named on the command line
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"{where}{exc.strerror or exc}", EXIT_REFUSED)
     finally:
-        if engine is not None:
-            engine.dispose()
+        engine.dispose()

@@ -749,15 +749,30 @@ def _report(run: RatingRun) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ratings recompute``: exit 0 (stored, or no votes), 3 busy, 2/1 errors."""
+    """``python -m ratings recompute``: exit 0 (stored, or no votes), 1 the database cannot
+    be reached or failed, 2 bad arguments, configuration or input, 3 busy. Every error is
+    one line on stderr."""
+    import functools
+
+    from sqlalchemy.exc import ArgumentError
+
+    from arena.cli import database_failure, one_line_error
+
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(f"error: configuration: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    args = _parser(settings).parse_args(argv)
-    engine = make_engine(args.database_url)
+    parser = _parser(settings)
+    parser.error = functools.partial(one_line_error, parser)  # type: ignore[method-assign]
+    args = parser.parse_args(argv)
+    url = args.database_url
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, ImportError, OSError) as exc:  # not a URL, no driver, no folder
+        print(f"error: {database_failure(url, exc)}", file=sys.stderr)
+        return EXIT_DATABASE if isinstance(exc, OSError) else EXIT_INPUT
     try:
         if not inspect(engine).has_table(JobLock.__tablename__):
             print(
@@ -786,7 +801,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except SQLAlchemyError as exc:
-        print(f"error: database: {exc}", file=sys.stderr)
+        print(f"error: {database_failure(url, exc)}", file=sys.stderr)
         return EXIT_DATABASE
     finally:
         engine.dispose()

@@ -9,7 +9,9 @@ kinds together; an interval end the data cannot bound is ``null``). Notes
 ``recompute`` belongs to the arena (it reads the database); this module only
 hands its arguments to ``arena.recompute.main``.
 
-Exit codes: 0 success, 2 bad input or a refused fit (message on stderr).
+Exit codes: 0 success, 2 bad arguments, an unreadable file, bad input or a refused fit
+(one line on stderr, never a traceback); ``recompute`` adds 1 (database unreachable) and 3
+(another run holds the lock), see :func:`arena.recompute.main`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import numpy as np
 
@@ -35,10 +37,15 @@ from ratings.rate import DEFAULT_LEVEL, DEFAULT_ROUNDS
 EXIT_INPUT = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad command line as one line on stderr, not the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ratings", description="Bradley-Terry ratings for the arena."
-    )
+    parser = _Parser(prog="python -m ratings", description="Bradley-Terry ratings for the arena.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     fit = commands.add_parser(
         "fit",
@@ -136,8 +143,11 @@ def format_table(board: Leaderboard) -> str:
 def _fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         battles = read_battles(args.file)
-    except OSError as error:
-        raise RatingsError(f"cannot read {args.file}: {error.strerror or error}") from error
+    except RatingsError:
+        raise
+    except (OSError, ValueError) as error:  # also a corrupt Parquet file (pyarrow)
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise RatingsError(f"cannot read {args.file}: {reason}") from error
     board = leaderboard_from_counts(
         battles.names,
         battles.a_idx,
