@@ -2,12 +2,14 @@
 
 Admins come from ``ARENA_ADMIN_USERS`` (``user:HASH,...``) where HASH is either
 ``pbkdf2_sha256$ITERATIONS$SALT$HEX`` (made by ``python -m arena hash-password``) or the
-64 hex digits of an unsalted SHA-256 (accepted for compatibility). Wrong passwords are
-rate-limited in memory, per client address and per user name.
+64 hex digits of an unsalted SHA-256 (accepted for compatibility). Password checks are
+limited per client address and per user name by :class:`RateLimiter`, which takes a slot
+before the hash is computed, so concurrent guesses cannot overrun it.
 
 :class:`AdminConsole` holds the actions -- list and show battles, void and restore a
 vote, enable and disable a model, today's figures, delete a voter's data, recompute the
 ratings, export -- and writes an ``audit_log`` row for each in the same transaction.
+:class:`ExportStore` keeps the admin page's exports in a private folder for one download.
 """
 
 from __future__ import annotations
@@ -15,34 +17,48 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import math
+import os
+import re
 import secrets
 import shutil
+import stat
 import tempfile
 import threading
 import time as _time
-from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import limits.errors
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.storage import MemoryStorage, Storage
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import Engine, case, delete, func, or_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
 from arena.config import Settings
 from arena.db import repo
 from arena.db.engine import session_factory
 from arena.db.models import AuditLog, Battle, BattleStatus, Message, Model, Vote, Voter
-from arena.errors import ArenaError, ConfigError
+from arena.errors import ArenaError, ConfigError, StorageError
 from arena.export import JUDGE_PREFIX, ExportOptions, export, manifest_path, pseudonym
 from arena.integrity import review
+from arena.integrity.limits import _open_storage, storage_kind
 
+logger = logging.getLogger(__name__)
 PBKDF2_ITERATIONS = 600_000
 MAX_FAILURES = 5
-FAILURE_WINDOW = 300.0  # seconds
+FAILURE_WINDOW = 300  # seconds
+EXPORT_TTL = 3600.0  # seconds an export waits for its download
+EXPORTING = "arena-export-"  # prefix of a folder being written by an export
+TICKET = "ticket.json"
+_EXPORT_ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 MAX_LIST = 500
 MESSAGE_FIELDS = (
     "turn", "role", "content", "latency_ms", "ttft_ms", "prompt_tokens",
@@ -114,7 +130,9 @@ def _parse_credential(user: str, spec: str) -> _Credential:
 
 class AdminUsers:
     """The configured admins. Verified passwords are remembered as keyed digests, so
-    HTTP Basic requests do not pay PBKDF2 each time."""
+    HTTP Basic requests do not pay PBKDF2 each time. ``hash_checks`` counts the password
+    hashes computed in this process (a wrong guess costs one, a remembered password none).
+    """
 
     def __init__(self, spec: str) -> None:
         self.users: dict[str, _Credential] = {}
@@ -128,6 +146,8 @@ class AdminUsers:
         self._key = secrets.token_bytes(32)
         self._verified: dict[str, bytes] = {}
         self._dummy = _Credential(PBKDF2_ITERATIONS, "x" * 32, b"\0" * 32)
+        self._count_lock = threading.Lock()
+        self.hash_checks = 0
 
     def __bool__(self) -> bool:
         return bool(self.users)
@@ -135,93 +155,241 @@ class AdminUsers:
     def __contains__(self, user: object) -> bool:
         return isinstance(user, str) and user in self.users
 
+    def _memo(self, user: str, password: str) -> bytes:
+        return hmac.new(self._key, f"{user}\0{password}".encode(), "sha256").digest()
+
+    def remembered(self, user: str, password: str) -> bool:
+        """True when ``password`` is ``user``'s and was verified before (no hash computed)."""
+        memo = self._verified.get(user)
+        return memo is not None and hmac.compare_digest(memo, self._memo(user, password))
+
     def verify(self, user: str, password: str) -> bool:
         """True when ``password`` is ``user``'s; unknown users cost the same time."""
-        cred = self.users.get(user)
-        memo = hmac.new(self._key, f"{user}\0{password}".encode(), "sha256").digest()
-        if cred is not None and hmac.compare_digest(self._verified.get(user, b""), memo):
+        if self.remembered(user, password):
             return True
+        cred = self.users.get(user)
+        with self._count_lock:
+            self.hash_checks += 1
         ok = (cred or self._dummy).matches(password) and cred is not None
         if ok:
-            self._verified[user] = memo
+            self._verified[user] = self._memo(user, password)
         return ok
 
 
-class RateLimiter:
-    """At most ``max_failures`` failed logins per key within ``window`` seconds.
+@dataclass(frozen=True)
+class Slot:
+    """A password check under way: counted on the limiter's keys until given back."""
 
-    Keys are ``ip:ADDRESS`` and ``user:NAME``; state is in this process's memory (a
-    restart forgets it; with several replicas each counts its own).
+    keys: tuple[str, ...]
+
+
+@contextmanager
+def _counter_errors() -> Iterator[None]:
+    try:
+        yield
+    except limits.errors.StorageError as exc:
+        cause = exc.storage_error
+        raise StorageError(
+            f"admin login counters unavailable: {type(cause).__name__}: {cause}", code="storage"
+        ) from cause
+
+
+class RateLimiter:
+    """At most ``max_failures`` password checks per client address and per user name in a
+    window of ``window`` seconds, counting the checks that failed and those under way.
+
+    A check takes a slot on both keys *before* the password hash is computed (under this
+    limiter's lock on the memory storage; by the storage's atomic increment on the shared
+    ones, a refused call taking back what it counted). A success gives its slot back; a
+    failure keeps it until the window ends. However many guesses arrive at once, at most
+    ``max_failures`` of them reach the hash per key and window.
+
+    The counting is :mod:`arena.integrity.limits`'s: limits' fixed windows (a window opens
+    at its first slot and lasts ``window`` seconds) on the storage of the arena's own rate
+    limits (:meth:`for_settings`), in this process's memory or in the database or Redis
+    shared by every process of the app. Built directly, it counts in memory.
     """
 
     def __init__(
         self,
         max_failures: int = MAX_FAILURES,
-        window: float = FAILURE_WINDOW,
-        clock: Callable[[], float] = _time.monotonic,
-        max_keys: int = 10_000,
+        window: int = FAILURE_WINDOW,
+        storage: tuple[Storage, Callable[[str, int], object]] | None = None,
     ) -> None:
-        self.max_failures, self.window, self.clock, self.max_keys = (
-            max_failures, window, clock, max_keys,
-        )  # fmt: skip
-        self._failures: dict[str, deque[float]] = {}
+        if storage is None:
+            memory = MemoryStorage()
+            storage = (memory, memory.decr)
+        self._storage, self._undo = storage
+        self._limiter = FixedWindowRateLimiter(self._storage)
+        self._items = {
+            scope: RateLimitItemPerSecond(max_failures, window, namespace=f"admin-login:{scope}")
+            for scope in ("ip", "user")
+        }
+        # limits' MemoryStorage reads a count back after releasing its own lock.
+        self._lock: AbstractContextManager[object] = (
+            threading.Lock() if not self.shared else nullcontext()
+        )
+
+    @classmethod
+    def for_settings(cls, settings: Settings, engine: Engine, **kw: Any) -> RateLimiter:
+        """A limiter on the storage ``limits_storage`` names (key prefix ``arena``)."""
+        storage = _open_storage(storage_kind(settings), settings, engine, "arena")
+        return cls(storage=storage, **kw)
+
+    @property
+    def shared(self) -> bool:
+        """True when the counts are shared with other processes (database or Redis)."""
+        return not isinstance(self._storage, MemoryStorage)
+
+    def _targets(self, ip: str | None, user: str) -> list[tuple[RateLimitItem, str]]:
+        idents = (("ip", ip or "?"), ("user", user))
+        return [(self._items[s], hashlib.sha256(i.encode()).hexdigest()) for s, i in idents]
+
+    def _wait(self, full: list[tuple[RateLimitItem, str]]) -> int:
+        now, waits = _time.time(), []
+        for item, ident in full:
+            reset = self._limiter.get_window_stats(item, ident).reset_time
+            waits.append(min(item.get_expiry(), max(1, math.ceil(reset - now))))
+        return max(waits)
+
+    def retry_after(self, ip: str | None, user: str) -> int:
+        """Seconds until a check from ``ip`` for ``user`` may start (0: now)."""
+        targets = self._targets(ip, user)
+        with self._lock, _counter_errors():
+            full = [t for t in targets if not self._limiter.test(*t)]
+            return self._wait(full) if full else 0
+
+    def reserve(self, ip: str | None, user: str) -> Slot:
+        """Take a slot for one check, or raise :class:`RateLimited` having counted nothing."""
+        targets = self._targets(ip, user)
+        with self._lock, _counter_errors():
+            full = [t for t in targets if not self._limiter.test(*t)]
+            if not full:
+                taken = []
+                for target in targets:
+                    taken.append(target)
+                    if not self._limiter.hit(*target):
+                        full.append(target)  # another thread or process took the last slot
+                        break
+                if full:
+                    for item, ident in taken:
+                        self._undo(item.key_for(ident), 1)
+            if full:
+                raise RateLimited(self._wait(full))
+        return Slot(tuple(item.key_for(ident) for item, ident in targets))
+
+    def release(self, slot: Slot) -> None:
+        """Give back the slot of a check that succeeded."""
+        with self._lock, _counter_errors():
+            for key in slot.keys:
+                self._undo(key, 1)
+
+
+class RefusalLog:
+    """Logins refused by the limit, audited in batches.
+
+    A refusal costs the sender one request and no hash, so a flood of them must not cost
+    one database transaction each: they are counted in memory per (user, address) and
+    written every ``interval`` seconds in one transaction, one ``login_refused`` row per
+    pair (detail ``ip=ADDRESS refused=N``) for the ``max_rows`` most frequent pairs, and
+    one row of actor ``?`` summing the others (and the pairs beyond ``max_pairs`` kept
+    between writes). A process that stops loses at most ``interval`` seconds of counts.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[list[tuple[str, str]]], None],
+        *,
+        interval: float = 2.0,
+        max_rows: int = 50,
+        max_pairs: int = 10_000,
+    ) -> None:
+        self.write, self.interval = write, interval
+        self.max_rows, self.max_pairs = max_rows, max_pairs
+        self._counts: dict[tuple[str, str], int] = {}
+        self._others = 0
         self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def retry_after(self, *keys: str) -> int:
-        """Seconds until these keys may try again (0: now)."""
-        now = self.clock()
+    def add(self, user: str, ip: str | None) -> None:
+        """Count one refusal; written within ``interval`` seconds."""
+        pair = (user or "?", ip or "?")
         with self._lock:
-            waits = [
-                times[0] + self.window - now
-                for key in keys
-                if len(times := self._recent(key, now)) >= self.max_failures
-            ]
-        return math.ceil(max(waits)) if waits else 0
+            if pair in self._counts or len(self._counts) < self.max_pairs:
+                self._counts[pair] = self._counts.get(pair, 0) + 1
+            else:
+                self._others += 1
+            if self._timer is None:
+                self._timer = threading.Timer(self.interval, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
 
-    def failure(self, *keys: str) -> None:
-        now = self.clock()
+    def flush(self) -> int:
+        """Write the refusals counted so far now; returns how many there were."""
         with self._lock:
-            if len(self._failures) >= self.max_keys:  # forget the stalest keys
-                for key in sorted(self._failures, key=lambda k: self._failures[k][-1])[:1000]:
-                    del self._failures[key]
-            for key in keys:
-                times = self._recent(key, now)
-                times.append(now)
-                self._failures[key] = times
-
-    def success(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+            counts, others = self._counts, self._others
+            self._counts, self._others = {}, 0
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        total = sum(counts.values()) + others
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+        rows = [(user, f"ip={ip} refused={n}") for (user, ip), n in ranked[: self.max_rows]]
+        others += sum(n for _, n in ranked[self.max_rows :])
+        if others:
+            rows.append(("?", f"refused={others} from other users and addresses"))
+        if rows:
+            try:
+                self.write(rows)
+            except SQLAlchemyError as exc:  # often in the timer's thread: nobody to raise to
+                logger.warning("could not audit %d refused admin logins: %s", total, exc)
+        return total
 
 
 class AdminAuth:
-    """Checks credentials with rate limiting, and audits logins."""
+    """Checks credentials under the failure limit, and audits every attempt.
 
-    def __init__(self, users: AdminUsers, console: AdminConsole, limiter: RateLimiter) -> None:
+    A password this process has verified before is recognised without a hash or a slot
+    while the keys are not locked; any other takes a slot first (see :class:`RateLimiter`).
+    Audited: ``login`` for every check that succeeded by the hash (and every login to the
+    page, ``audit_ok``), ``login_failed`` for every failed check, ``login_refused`` in
+    batches (:class:`RefusalLog`).
+    """
+
+    def __init__(
+        self,
+        users: AdminUsers,
+        console: AdminConsole,
+        limiter: RateLimiter,
+        refusals: RefusalLog | None = None,
+    ) -> None:
         self.users, self.console, self.limiter = users, console, limiter
+        self.refusals = refusals or RefusalLog(
+            lambda rows: console.audit_many([(u, "login_refused", "", d) for u, d in rows])
+        )
 
     def check(self, user: str, password: str, ip: str | None, *, audit_ok: bool = False) -> str:
         """The admin's name, or raise :class:`RateLimited` / :class:`AuthFailed`."""
-        user = (user or "").strip()[:200]
-        keys = (f"ip:{ip or '?'}", f"user:{user}")
-        wait = self.limiter.retry_after(*keys)
-        if wait:
-            raise RateLimited(wait)
-        if user in self.users and self.users.verify(user, password or ""):
-            self.limiter.success(keys[0])
-            if audit_ok:
-                self.console.audit(user, "login", detail=f"ip={ip}")
-            return user
-        self.limiter.failure(*keys)
-        self.console.audit(user or "?", "login_failed", detail=f"ip={ip}")
-        raise AuthFailed("wrong user name or password", code="auth")
+        user, password = (user or "").strip()[:200], password or ""
+        try:
+            wait = self.limiter.retry_after(ip, user)
+            if wait:
+                raise RateLimited(wait)
+            if self.users.remembered(user, password):
+                checked = False
+            else:
+                slot = self.limiter.reserve(ip, user)
+                if not self.users.verify(user, password):
+                    self.console.audit(user or "?", "login_failed", detail=f"ip={ip}")
+                    raise AuthFailed("wrong user name or password", code="auth")
+                self.limiter.release(slot)
+                checked = True
+        except RateLimited:
+            self.refusals.add(user, ip)
+            raise
+        if checked or audit_ok:
+            self.console.audit(user, "login", detail=f"ip={ip}")
+        return user
 
     def is_admin(self, user: object) -> bool:
         return user in self.users
@@ -272,8 +440,13 @@ class AdminConsole:
 
     def audit(self, actor: str, action: str, target: str = "", detail: str = "") -> None:
         """Record an action in its own transaction (used for logins and failures)."""
+        self.audit_many([(actor, action, target, detail)])
+
+    def audit_many(self, rows: list[tuple[str, str, str, str]]) -> None:
+        """Record ``(actor, action, target, detail)`` rows in one transaction."""
         with self.sessions.begin() as s:
-            repo.audit(s, actor[:200], action, target[:200], detail)
+            for actor, action, target, detail in rows:
+                repo.audit(s, actor[:200], action, target[:200], detail)
 
     def _judge(self, token: str) -> str:
         salt = self.settings.export_salt
@@ -526,13 +699,14 @@ class AdminConsole:
         return manifest
 
     def export_to_temp(
-        self, actor: str, fmt: str, options: ExportOptions
+        self, actor: str, fmt: str, options: ExportOptions, folder: Path | None = None
     ) -> tuple[Path, Path, dict[str, Any]]:
-        """Export into a new temporary directory (the caller removes it when served).
+        """Export into a new private directory (mode 0700) under ``folder`` (default: the
+        system's temporary directory); the caller removes it when served.
 
         Returns the file, its manifest file and the manifest.
         """
-        tmp = Path(tempfile.mkdtemp(prefix="arena-export-"))
+        tmp = Path(tempfile.mkdtemp(prefix=EXPORTING, dir=folder))
         out = tmp / f"arena-votes-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{fmt}"
         try:
             manifest = self.export(actor, out, fmt, options)
@@ -553,6 +727,182 @@ class AdminConsole:
             ]  # fmt: skip
 
 
+# -- exports waiting for their download ----------------------------------------------
+
+
+def default_export_root() -> Path:
+    """``arena-admin-exports-UID`` in the system's temporary directory (not Gradio's)."""
+    return Path(tempfile.gettempdir()) / f"arena-admin-exports-{os.getuid()}"
+
+
+def _private_folder(path: Path) -> Path:
+    """``path``, made if missing, as a directory only this user can enter; else ConfigError."""
+    with suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise ConfigError(
+            f"{path}: the admin exports folder must be a directory (not a link) of this user "
+            "with mode 0700"
+        )
+    return path
+
+
+def _newest_change(entry: os.DirEntry[str]) -> float:
+    """The latest modification time of a folder and the files in it (an export writing)."""
+    try:
+        times = [entry.stat(follow_symlinks=False).st_mtime]
+        if entry.is_dir(follow_symlinks=False):
+            times += [f.stat(follow_symlinks=False).st_mtime for f in os.scandir(entry.path)]
+    except FileNotFoundError:  # removed meanwhile (a download, another process's sweep)
+        return math.inf
+    return max(times)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """An export waiting for its one download by ``owner``."""
+
+    id: str
+    owner: str
+    file: str  # the file's name in its folder
+    fmt: str
+    rows: int
+    sha256: str
+    schema_version: int
+    expires_at: float  # Unix time
+
+    @classmethod
+    def read(cls, folder: Path) -> Ticket | None:
+        try:
+            ticket = cls(**json.loads((folder / TICKET).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
+        return ticket if Path(ticket.file).name == ticket.file else None
+
+
+class ExportStore:
+    """Exports made in the admin page, kept for one download by the admin who made them.
+
+    ``root`` is a private folder (mode 0700, this user's; by default in the system's
+    temporary directory), outside Gradio's cache and allowed paths, so no Gradio app
+    serves it. An export is written there by :meth:`AdminConsole.export_to_temp`, then
+    published: its folder gets a ``ticket.json`` (owner, file, expiry) and is renamed to
+    an unguessable id. :meth:`take` claims it by renaming it again (atomic: one download,
+    even between processes sharing ``root``), opens the file and deletes the folder; the
+    caller streams the open file. What is not downloaded within ``ttl`` seconds is
+    deleted by :meth:`sweep`, run at start, at each export and download, and by a timer
+    due when the next waiting export expires.
+    """
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        ttl: float = EXPORT_TTL,
+        clock: Callable[[], float] = _time.time,
+    ) -> None:
+        self.root = _private_folder(root or default_export_root())
+        self.ttl, self.clock = ttl, clock
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._due = math.inf
+        self.sweep()
+
+    def create(
+        self, console: AdminConsole, actor: str, fmt: str, options: ExportOptions
+    ) -> tuple[Ticket, dict[str, Any]]:
+        """Export for ``actor`` and publish it; returns its ticket and manifest."""
+        self.sweep()
+        out, _, manifest = console.export_to_temp(actor, fmt, options, _private_folder(self.root))
+        ticket = Ticket(
+            id=secrets.token_urlsafe(32), owner=actor, file=out.name, fmt=fmt,
+            rows=manifest["rows"], sha256=manifest["sha256"],
+            schema_version=manifest["schema_version"], expires_at=self.clock() + self.ttl,
+        )  # fmt: skip
+        try:
+            (out.parent / TICKET).write_text(json.dumps(asdict(ticket)), encoding="utf-8")
+            out.parent.rename(self.root / ticket.id)
+        except OSError:
+            shutil.rmtree(out.parent, ignore_errors=True)
+            raise
+        self._schedule(ticket.expires_at)
+        return ticket, manifest
+
+    def take(self, owner: str, export_id: str) -> tuple[Ticket, BinaryIO] | None:
+        """``owner``'s export ``export_id``: its ticket and the file, open and already
+        deleted from disk. None when there is no such export of ``owner``'s (unknown id,
+        another admin's, expired, already downloaded)."""
+        if not _EXPORT_ID.fullmatch(export_id or ""):
+            return None
+        ticket = Ticket.read(self.root / export_id)
+        if ticket is None or ticket.owner != owner:
+            return None
+        claimed = self.root / f".taken-{secrets.token_hex(8)}"
+        try:
+            (self.root / export_id).rename(claimed)
+        except OSError:  # claimed by another request, or swept
+            return None
+        try:
+            if ticket.expires_at <= self.clock():
+                return None
+            return ticket, open(claimed / ticket.file, "rb")  # the caller streams and closes it
+        except OSError:
+            return None
+        finally:
+            shutil.rmtree(claimed, ignore_errors=True)
+            self.sweep()
+
+    def sweep(self) -> int:
+        """Delete expired exports and leftovers (unpublished or claimed folders) older than
+        ``ttl``; returns how many were deleted."""
+        now, removed, due = self.clock(), 0, []
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:  # removed from outside; made again at the next export
+            return 0
+        for entry in entries:
+            ticket = Ticket.read(Path(entry.path)) if _EXPORT_ID.fullmatch(entry.name) else None
+            expires = ticket.expires_at if ticket else _newest_change(entry) + self.ttl
+            if expires > now:
+                due.append(expires)
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                Path(entry.path).unlink(missing_ok=True)
+            removed += 1
+        if due:
+            self._schedule(min(due))
+        return removed
+
+    def _schedule(self, when: float) -> None:
+        """Make sure a sweep runs at ``when`` (or earlier)."""
+        with self._lock:
+            if self._timer is not None:
+                if self._due <= when:
+                    return
+                self._timer.cancel()
+            self._due = when
+            self._timer = threading.Timer(max(0.1, when - self.clock() + 0.1), self._tick)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _tick(self) -> None:
+        with self._lock:
+            self._timer = None
+        try:
+            self.sweep()
+        except OSError as exc:  # in the timer's thread: nobody to raise to
+            logger.warning("sweeping admin exports in %s failed: %s", self.root, exc)
+
+    def close(self) -> None:
+        """Stop the timer (the exports stay until a sweep or their download)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+
 __all__ = [
     "AdminAuth",
     "AdminConsole",
@@ -560,7 +910,11 @@ __all__ = [
     "AdminUsers",
     "AuthFailed",
     "BattleFilter",
+    "ExportStore",
     "RateLimited",
     "RateLimiter",
+    "RefusalLog",
+    "Ticket",
+    "default_export_root",
     "hash_password",
 ]

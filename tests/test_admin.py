@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from arena.admin import AdminUsers, RateLimiter, hash_password
+from arena.admin import AdminUsers, ExportStore, RateLimited, RateLimiter, hash_password
 from arena.db.models import (
     AuditLog,
     Battle,
@@ -73,21 +73,34 @@ def test_password_hashes() -> None:
             AdminUsers(bad)
 
 
-def test_rate_limiter_window() -> None:
-    now = [1000.0]
-    limiter = RateLimiter(max_failures=5, window=300, clock=lambda: now[0])
-    for _ in range(4):
-        limiter.failure("ip:a", "user:x")
-    assert limiter.retry_after("ip:a", "user:x") == 0
-    limiter.failure("ip:a", "user:x")
-    assert limiter.retry_after("ip:a") == 300 and limiter.retry_after("user:x") == 300
-    assert limiter.retry_after("ip:b", "user:y") == 0
-    now[0] += 120
-    assert limiter.retry_after("ip:b", "user:x") == 180
-    limiter.success("ip:a")
-    assert limiter.retry_after("ip:a") == 0 and limiter.retry_after("user:x") == 180
-    now[0] += 181
-    assert limiter.retry_after("user:x") == 0
+def test_rate_limiter_slots() -> None:
+    limiter = RateLimiter(max_failures=5, window=300)
+    slots = [limiter.reserve("a", "x") for _ in range(4)]
+    assert limiter.retry_after("a", "x") == 0
+    slots.append(limiter.reserve("a", "x"))
+    assert 299 <= limiter.retry_after("a", "x") <= 300
+    # Locked per address (any user) and per user (any address); nothing counted when refused.
+    for ip, user in (("a", "y"), ("b", "x"), ("a", "x")):
+        with pytest.raises(RateLimited) as refused:
+            limiter.reserve(ip, user)
+        assert 299 <= refused.value.retry_after <= 300
+    assert limiter.retry_after("b", "y") == 0
+    # A check that succeeded gives its slot back, for its address and its user.
+    limiter.release(slots.pop())
+    assert limiter.retry_after("a", "x") == 0
+    limiter.reserve("b", "x")
+    assert limiter.retry_after("c", "x") > 0 and limiter.retry_after("a", "z") == 0
+
+
+def test_rate_limiter_window_passes() -> None:
+    limiter = RateLimiter(max_failures=2, window=1)
+    limiter.reserve("a", "x"), limiter.reserve("a", "x")
+    with pytest.raises(RateLimited) as refused:
+        limiter.reserve("a", "x")
+    assert refused.value.retry_after == 1
+    time.sleep(1.1)
+    assert limiter.retry_after("a", "x") == 0
+    limiter.reserve("a", "x")
 
 
 def test_cli_hash_password() -> None:
@@ -107,7 +120,7 @@ def test_cli_hash_password() -> None:
 class Served:
     """The app with the admin area, on uvicorn in a thread."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, exports: Path) -> None:
         import gradio as gr
         import uvicorn
 
@@ -126,7 +139,7 @@ class Served:
         backends = build_backends(settings.models, make_client(Timeouts(5, 5)))
         self.arena = Arena(settings, session_factory(engine), backends)
         app = create_api(self.arena)
-        mount_admin(app, self.arena, engine)
+        self.area = mount_admin(app, self.arena, engine, exports=ExportStore(exports))
         with gr.Blocks() as volunteer:
             gr.Markdown("volunteer page", elem_id="volunteer")
         gr.mount_gradio_app(app, volunteer, path="/", footer_links=[])
@@ -183,7 +196,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     engine = make_engine(url)
     migrate(engine)
     seeded = seed(engine)
-    app = Served(engine)
+    app = Served(engine, tmp_path_factory.mktemp("exports"))
     app.seeded = seeded  # type: ignore[attr-defined]
     yield app
     app.stop()
@@ -367,6 +380,7 @@ def test_console_through_json(served: Served) -> None:
         assert int(r.headers["x-export-rows"]) == len(r.text.splitlines()) == rows
         for secret in seeded.tokens + seeded.ip_hashes:
             assert secret not in r.text
+        assert not list(served.area.exports.root.iterdir())  # the temporary folder is gone
         assert c.get("/api/admin/export", params={"format": "xls"}).status_code == 400
         r = c.get("/api/admin/export", params={"format": "csv", "models": "nope"})
         assert r.status_code == 400 and "unknown model" in r.text
@@ -451,16 +465,18 @@ def test_browser_sees_a_login_then_the_console(served: Served, page, artifacts) 
         timeout=30_000,
     )
     page.screenshot(path=str(artifacts / "admin-console.png"))
-    # Export from the page: the file and its manifest are offered for download.
+    # Export from the page: a link to one download, for this admin only.
     page.get_by_role("tab", name="Export").click()
     page.click("#admin-export")
-    page.wait_for_function(
-        "() => document.querySelector('#admin-files').innerText.includes('.manifest')",
-        timeout=30_000,
-    )
-    links = page.eval_on_selector_all("#admin-files a", "els => els.map(e => e.href)")
-    data = page.request.get(next(u for u in links if u.split("?")[0].endswith(".jsonl"))).text()
-    assert len(data.splitlines()) >= 4 and '"judge":"arena_user_' in data
+    page.wait_for_selector("#admin-export-link", timeout=30_000)
+    href = page.eval_on_selector("#admin-export-link", "a => a.href")
+    assert href.startswith(served.url + "/admin/exports/")
+    data = page.request.get(href)
+    assert data.status == 200 and data.headers["cache-control"] == "no-store"
+    assert len(data.text().splitlines()) >= 4 and '"judge":"arena_user_' in data.text()
+    assert data.headers["x-export-sha256"] == hashlib.sha256(data.body()).hexdigest()
+    assert page.request.get(href).status == 404  # one download
+    assert not list(served.area.exports.root.iterdir())
     page.screenshot(path=str(artifacts / "admin-export.png"))
 
 

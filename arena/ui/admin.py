@@ -1,6 +1,10 @@
 """The admin console page (mounted at ``/admin`` behind Gradio's login, never linked from
 the volunteer page): battles, one battle's conversation, voiding votes, models, today's
-figures, export, deleting a voter's data, recomputing, and the audit log.
+figures, export, deleting a voter's data, recomputing, flags, and the audit log.
+
+The page never hands a file to Gradio (Gradio serves the files of any event from every
+app of the server): an export waits in the :class:`ExportStore` and the page shows a link
+to its one download from ``/admin/exports/{id}``.
 
 Gradio's login guards the page's routes, and every handler checks again that the
 request's logged-in user is a configured admin before calling :class:`AdminConsole`.
@@ -9,13 +13,15 @@ request's logged-in user is a configured admin before calling :class:`AdminConso
 from __future__ import annotations
 
 import functools
+import html
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import gradio as gr
 
-from arena.admin import AdminAuth, AdminConsole, BattleFilter
+from arena.admin import AdminAuth, AdminConsole, BattleFilter, ExportStore
 from arena.errors import ArenaError
 from arena.export import ExportOptions, parse_moment
 
@@ -177,7 +183,7 @@ def _today_tab(console: AdminConsole, auth: AdminAuth) -> None:
     refresh.click(load, None, [totals, per_model], **PRIVATE)
 
 
-def _export_tab(console: AdminConsole, auth: AdminAuth) -> None:
+def _export_tab(console: AdminConsole, auth: AdminAuth, exports: ExportStore) -> None:
     with gr.Row():
         fmt = gr.Radio(["jsonl", "csv", "parquet"], value="jsonl", label="Format")
         since = gr.Textbox(label="Votes from (UTC, YYYY-MM-DD)")
@@ -189,8 +195,8 @@ def _export_tab(console: AdminConsole, auth: AdminAuth) -> None:
         voided = gr.Checkbox(label="Include voided votes")
         convs = gr.Checkbox(value=True, label="Include conversations")
     go = gr.Button("Export", variant="primary", elem_id="admin-export")
-    files = gr.File(label="Export and manifest", file_count="multiple", elem_id="admin-files")
-    summary = gr.JSON(label="Manifest")
+    link = gr.HTML(elem_id="admin-download")
+    summary = gr.JSON(label="Manifest", elem_id="admin-manifest")
 
     def run(f, s, u, m, n, fl, v, c, request: gr.Request):
         user = require_admin(auth, request)
@@ -200,11 +206,18 @@ def _export_tab(console: AdminConsole, auth: AdminAuth) -> None:
                 models=tuple(x.strip() for x in (m or "").split(",") if x.strip()),
                 include_named=n, include_flagged=fl, include_voided=v, conversations=c,
             )  # fmt: skip
-            out, manifest_file, manifest = console.export_to_temp(user, f, options)
-        return [str(out), str(manifest_file)], manifest
+            ticket, manifest = exports.create(console, user, f, options)
+        until_utc = datetime.fromtimestamp(ticket.expires_at, UTC).strftime("%H:%M UTC")
+        name = html.escape(ticket.file)
+        # Relative to the page (/admin/): the download route of mount_admin, not a Gradio file.
+        anchor = (
+            f'<a id="admin-export-link" href="exports/{ticket.id}" download="{name}">'
+            f"Download {name}</a> ({ticket.rows} rows; one download, until {until_utc})"
+        )
+        return anchor, manifest
 
     inputs = [fmt, since, until, models, named, flagged, voided, convs]
-    go.click(run, inputs, [files, summary], **PRIVATE)
+    go.click(run, inputs, [link, summary], **PRIVATE)
 
 
 def _privacy_tab(console: AdminConsole, auth: AdminAuth) -> None:
@@ -306,16 +319,16 @@ def _audit_tab(console: AdminConsole, auth: AdminAuth) -> None:
     refresh.click(load, None, [table], **PRIVATE)
 
 
-def build_admin(console: AdminConsole, auth: AdminAuth) -> gr.Blocks:
-    """The admin page. Export files in Gradio's cache are deleted after an hour."""
-    with gr.Blocks(title="Tanuki Arena admin", delete_cache=(3600, 3600)) as blocks:
+def build_admin(console: AdminConsole, auth: AdminAuth, exports: ExportStore) -> gr.Blocks:
+    """The admin page. It returns no files: exports wait in ``exports`` for their download."""
+    with gr.Blocks(title="Tanuki Arena admin") as blocks:
         gr.Markdown("# Tanuki Arena admin", elem_id="admin-title")
         with gr.Tabs(elem_id="admin-tabs"):
             for label, builder in (
                 ("Battles", _battles_tab),
                 ("Models", _models_tab),
                 ("Today", _today_tab),
-                ("Export", _export_tab),
+                ("Export", functools.partial(_export_tab, exports=exports)),
                 ("Privacy", _privacy_tab),
                 ("Ratings", _ratings_tab),
                 ("Flags", _flags_tab),
