@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     blocks.max_threads = settings.stream_concurrency + 16
     blocks.queue(default_concurrency_limit=16)
     api = create_api(arena)
-    mount_admin(api, arena, engine)  # /admin and /api/admin, behind ARENA_ADMIN_USERS
+    try:
+        mount_admin(api, arena, engine)  # /admin and /api/admin, behind ARENA_ADMIN_USERS
+    except ConfigError as exc:  # e.g. an exports folder others can read
+        sys.exit(f"configuration error: {exc}")
     app = gr.mount_gradio_app(
         api,
         blocks,

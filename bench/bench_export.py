@@ -348,7 +348,7 @@ def run(backend: str, n: int, naive_rows: int, repeat: int, work: Path) -> dict[
         for _ in range(repeat):
             exports.append(
                 timed(["--database-url", src, "export", "--format", "jsonl", "--out", str(out),
-                       "--no-progress"], env)
+                       "--no-progress", "--force"], env)
             )  # fmt: skip
             print(f"[{backend}] export {exports[-1]}", file=sys.stderr)
         manifest = json.loads(Path(f"{out}.manifest.json").read_text())

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,9 @@ def _copy(cur: object, table: str, columns: str, lines: list[str]) -> None:
         copy.write(buf.getvalue())
 
 
-def fill(url: str, votes: int, models: int, voters: int, seed: int) -> dict[str, int]:
+def fill(
+    url: str, votes: int, models: int, voters: int, seed: int, days: int = 180
+) -> dict[str, int]:
     """Fill the database with COPY; return how many votes of each kind it holds."""
     import psycopg
 
@@ -114,6 +117,12 @@ def fill(url: str, votes: int, models: int, voters: int, seed: int) -> dict[str,
             [f"{k}\tbench-voter-{k}\t{STAMP}\n" for k in range(1, voters + 1)],
         )  # fmt: skip
         voter = rng.integers(1, voters + 1, votes)
+        # Votes in order over ``days`` (about 20 per voter at the defaults: no daily cap).
+        start = datetime(2026, 5, 1, tzinfo=UTC)
+        step = days * 86_400 / votes
+        stamp = [
+            f"{start + timedelta(seconds=i * step):%Y-%m-%d %H:%M:%S}+00" for i in range(votes)
+        ]
         mode = np.where(kind == kinds.index("named"), "named", "anony")
         status = np.where(kind == kinds.index("failed"), "failed", "voted")
         flagged = np.where(kind == kinds.index("flagged"), "t", "f")
@@ -125,7 +134,7 @@ def fill(url: str, votes: int, models: int, voters: int, seed: int) -> dict[str,
             "flag_identity, flag_moderation, created_at, ready_at",
             [
                 f"b{i:031d}\t{voter[i]}\t{a[i] + 1}\t{b[i] + 1}\t{mode[i]}\t{status[i]}\tja\t1"
-                f"\t{flagged[i]}\tf\t{STAMP}\t{STAMP}\n"
+                f"\t{flagged[i]}\tf\t{stamp[i]}\t{stamp[i]}\n"
                 for i in range(votes)
             ],
         )
@@ -134,7 +143,7 @@ def fill(url: str, votes: int, models: int, voters: int, seed: int) -> dict[str,
             "votes",
             "battle_id, voter_id, winner, seconds_to_vote, created_at, voided",
             [
-                f"b{i:031d}\t{voter[i]}\t{winner[i]}\t12.5\t{STAMP}\t{voided[i]}\n"
+                f"b{i:031d}\t{voter[i]}\t{winner[i]}\t12.5\t{stamp[i]}\t{voided[i]}\n"
                 for i in range(votes)
             ],
         )
@@ -198,7 +207,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--votes", type=int, default=1_000_000)
     parser.add_argument("--models", type=int, default=16)
-    parser.add_argument("--voters", type=int, default=5_000)
+    parser.add_argument("--voters", type=int, default=50_000)
+    parser.add_argument("--days", type=int, default=180, help="the votes span this many days")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
@@ -211,12 +221,12 @@ def main() -> None:
     url = create_database(ADMIN_URL)
     try:
         start = time.perf_counter()
-        counts = fill(url, args.votes, args.models, args.voters, args.seed)
+        counts = fill(url, args.votes, args.models, args.voters, args.seed, args.days)
         fill_s = time.perf_counter() - start
         print(f"filled {args.votes} votes ({counts}) in {fill_s:.1f} s (not timed)", flush=True)
         py = sys.executable
         cases = {
-            "`python -m ratings recompute` (SQL GROUP BY, sandwich, store)": [
+            "`python -m ratings recompute` (defences on: votes one by one, sandwich, store)": [
                 py, "-m", "ratings", "recompute", "--database-url", url,
             ],
             "`python -m ratings recompute --ci bootstrap` (100 rounds)": [
@@ -234,6 +244,7 @@ def main() -> None:
                 print(f"{label}: {[round(t, 2) for t in times]}", flush=True)
             # In-process split of the fast path: the GROUP BY alone.
             from arena.db import make_engine, session_factory
+            from arena.integrity.screen import Rules
             from arena.recompute import count_votes
 
             engine = make_engine(url)
@@ -243,8 +254,11 @@ def main() -> None:
                     t0 = time.perf_counter()
                     aggregated = count_votes(s)
                     q.append(time.perf_counter() - t0)
+                screened = count_votes(s, rules=Rules())
             engine.dispose()
         got = {"used": aggregated.used, **aggregated.excluded}
+        left_out = {k: v for k, v in screened.excluded.items() if k not in got and v}
+        print(f"the defences left out: {left_out or 'nothing'} (honest simulated votes)")
         if got != counts:
             raise SystemExit(f"aggregation disagrees with the fill: {got} != {counts}")
         print()

@@ -285,7 +285,9 @@ def _flags_tab(console: AdminConsole, auth: AdminAuth) -> None:
         return [[json.dumps(r[c], ensure_ascii=False) if c == "evidence" else r[c]
                  for c in FLAG_COLUMNS] for r in rows]  # fmt: skip
 
-    def decide(decision: str, which: str, fid: float | None, request: gr.Request) -> tuple:
+    def decide(
+        which: str, fid: float | None, request: gr.Request = None, *, decision: str
+    ) -> tuple:
         user = require_admin(auth, request)
         with shown_errors():
             out = console.decide_flag(user, int(fid or 0), decision)
@@ -299,7 +301,10 @@ def _flags_tab(console: AdminConsole, auth: AdminAuth) -> None:
     refresh.click(load, [status], [table], **PRIVATE)
     for button, decision in ((clear, "clear"), (confirm, "confirm")):
         button.click(
-            functools.partial(decide, decision), [status, flag_id], [result, table], **PRIVATE
+            functools.partial(decide, decision=decision),
+            [status, flag_id],
+            [result, table],
+            **PRIVATE,
         )
     clear_identity.click(clear_battle, [battle_id], [result], **PRIVATE)
 
