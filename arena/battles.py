@@ -45,6 +45,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 #: A side's error as the client sees it before the vote: a code and this message only.
 SIDE_ERROR_MESSAGE = "the model could not answer"
+#: Turns finishing after their listener left: held here so the tasks are not collected.
+_FINISHING: set[asyncio.Task] = set()
+
+
+def _forget(task: asyncio.Task) -> None:
+    _FINISHING.discard(task)
+    if not task.cancelled():
+        task.exception()  # logged where it happened; retrieved so asyncio does not warn
 
 
 @dataclass(frozen=True)
@@ -432,22 +440,44 @@ class Arena:
                 last = loop.time()
                 yield state
         finally:
+            # A listener that goes away mid-stream (a closed page, a dropped API client)
+            # does not end the turn: the answers are paid for and the volunteer may come
+            # back, so the turn runs on (bounded by total_timeout) and is stored as usual.
+            finish = asyncio.ensure_future(self._finish_turn(plan, state, tasks, queue, results))
+            _FINISHING.add(finish)
+            finish.add_done_callback(_forget)
+            if len(results) == len(tasks):  # the listener stayed: it learns if storing failed
+                await asyncio.shield(finish)
+
+    async def _finish_turn(
+        self,
+        plan: _Plan,
+        state: TurnState,
+        tasks: list[asyncio.Task],
+        queue: asyncio.Queue,
+        results: dict[Side, Message],
+    ) -> None:
+        """Wait for the sides still answering, then store the turn (or end it failed)."""
+        battle_id, turn, prompt, names = plan.battle_id, plan.turn, plan.prompt, plan.names
+        try:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:  # cancelled only when the process shuts down: the sweep closes the battle
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for side in sides:
-                if side not in results:  # the volunteer left mid-stream
-                    results[side] = Message(content=state.sides[side].text, error="cancelled")
-            try:
-                await self._db(
-                    lambda s: self._store_turn(s, battle_id, turn, prompt, results, names)
-                )
-            except StorageError as exc:
-                # Never leave the battle streaming: end it failed, keeping what arrived.
-                logger.error("battle %s: storing turn %d failed: %s", battle_id, turn,
-                             exc.__cause__ or exc)  # fmt: skip
-                await self._fail_turn(battle_id, turn, prompt, results)
-                raise
+        while not queue.empty():
+            side, item = queue.get_nowait()
+            self._apply(state, side, item, results)
+        for side in plan.sides:
+            if side not in results:
+                results[side] = Message(content=state.sides[side].text, error="cancelled")
+        try:
+            await self._db(lambda s: self._store_turn(s, battle_id, turn, prompt, results, names))
+        except StorageError as exc:
+            # Never leave the battle streaming: end it failed, keeping what arrived.
+            logger.error("battle %s: storing turn %d failed: %s", battle_id, turn,
+                         exc.__cause__ or exc)  # fmt: skip
+            await self._fail_turn(battle_id, turn, prompt, results)
+            raise
 
     def _apply(
         self, state: TurnState, side: Side, item: object, results: dict[Side, Message]
