@@ -48,6 +48,8 @@ class ModelSpec:
     demo: bool = False
     #: Other spellings a model could name itself by (kana, nicknames) for the identity check.
     aliases: tuple[str, ...] = ()
+    #: Answers this model may stream at once (0: no cap beyond the shared connection pool).
+    max_concurrency: int = 0
 
     @property
     def served_name(self) -> str:
@@ -273,6 +275,8 @@ def _parse_model(raw: Any, where: str, providers: set[str]) -> ModelSpec:
         raise ConfigError(f"{where}.sample_weight: must be >= 0")
     if spec.max_tokens <= 0:
         raise ConfigError(f"{where}.max_tokens: must be > 0")
+    if spec.max_concurrency < 0:
+        raise ConfigError(f"{where}.max_concurrency: must be >= 0 (0: no cap)")
     if spec.provider != "demo" and not spec.base_urls:
         raise ConfigError(f"{where}.base_url: required for provider {spec.provider!r}")
     return spec

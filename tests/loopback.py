@@ -51,6 +51,8 @@ class Behaviour:
     first_token_delay: float = 0.0
     fail_after: int = 3
     finish: str | None = None  # finish reason as the protocol spells it (e.g. Gemini "SAFETY")
+    #: Header lines a 429/503 carries, e.g. "retry-after: 2" or "retry-after-ms: 300".
+    retry_after: str = "retry-after: 1"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -631,7 +633,9 @@ class LoopbackLLM:
             return True
         if mode in ("status_500", "status_429"):
             status = int(mode[-3:])
-            extra = "retry-after: 1\r\n" if status == 429 else ""
+            extra = (
+                f"{behaviour.retry_after}\r\n" if status == 429 and behaviour.retry_after else ""
+            )
             error_body = _json(dialect.error(status))
             await conn.respond(status, error_body, "application/json", close=False, extra=extra)
             return True

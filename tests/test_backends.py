@@ -405,7 +405,7 @@ async def test_anthropic_normal_stream_and_request_shape(
 
     assert out.error is None
     assert out.text == behaviour.answer()
-    assert out.end == StreamEnd("end_turn", count_prompt_tokens(history_texts()), 8)
+    assert out.end == StreamEnd("stop", count_prompt_tokens(history_texts()), 8, "end_turn")
     [request] = server.requests_for(served)
     assert request["path"] == "/v1/messages"
     headers = request["headers"]
@@ -509,7 +509,8 @@ async def test_anthropic_max_tokens(server: LoopbackLLM, client: httpx.AsyncClie
     out = await run(backend)
 
     assert out.end is not None
-    assert (out.end.finish_reason, out.end.completion_tokens, out.deltas) == ("max_tokens", 4, 4)
+    assert (out.end.finish_reason, out.end.completion_tokens, out.deltas) == ("length", 4, 4)
+    assert out.end.raw_finish_reason == "max_tokens"
 
 
 async def test_anthropic_and_gemini_reuse_connections(
@@ -567,7 +568,8 @@ async def test_gemini_safety_stop_ends_normally(
     out = await run(backend)
 
     assert out.error is None
-    assert out.end is not None and out.end.finish_reason == "safety"
+    assert out.end is not None and out.end.finish_reason == "content_filter"
+    assert out.end.raw_finish_reason == "SAFETY"
     [request] = server.requests_for(served)
     assert "systemInstruction" not in request["body"]
 
@@ -617,7 +619,7 @@ async def test_gemini_max_tokens(server: LoopbackLLM, client: httpx.AsyncClient,
     out = await run(backend)
 
     assert out.end is not None
-    assert (out.end.finish_reason, out.end.completion_tokens, out.deltas) == ("max_tokens", 3, 3)
+    assert (out.end.finish_reason, out.end.completion_tokens, out.deltas) == ("length", 3, 3)
 
 
 # --- Demo -----------------------------------------------------------------------------
@@ -682,3 +684,157 @@ async def test_loopback_health_and_models(server: LoopbackLLM, served: str):
 
     assert health.status_code == 200 and health.content == b""
     assert served in [m["id"] for m in models.json()["data"]]
+
+
+# --- Connection pool, per-model cap, Retry-After, finish reasons, failure log ---------
+
+
+def test_pool_is_sized_from_settings_and_set_on_the_transport():
+    from arena.backends import client_for, pool_size
+    from arena.config import Settings
+
+    settings = Settings(stream_concurrency=300)
+    client = client_for(settings)
+    pool = client._transport._pool  # httpx ignores AsyncClient(limits=) given a transport
+
+    assert pool_size(settings) == 600
+    assert pool._max_connections == 600
+
+
+async def test_per_model_cap_fails_a_saturated_side_with_a_code(
+    server: LoopbackLLM, client: httpx.AsyncClient, served: str
+):
+    server.set(served, Behaviour(tokens=2, first_token_delay=1.5))
+    backend = make_backend(client, "vllm", served, [server.base_url], max_concurrency=1)
+    timeouts = Timeouts(connect=0.3, first_token=5.0, total=10.0, retries=0)
+
+    first, second = await asyncio.gather(run(backend, timeouts), run(backend, timeouts))
+
+    assert first.error is None and first.text
+    assert second.error is not None and second.error.kind == "saturated"
+    assert not second.error.retryable and second.elapsed < 1.0
+    assert len(server.requests_for(served)) == 1
+
+
+async def test_per_model_cap_lets_a_waiting_side_in_when_a_slot_frees(
+    server: LoopbackLLM, client: httpx.AsyncClient, served: str
+):
+    server.set(served, Behaviour(tokens=2, first_token_delay=0.2))
+    backend = make_backend(client, "vllm", served, [server.base_url], max_concurrency=1)
+
+    outs = await asyncio.gather(*(run(backend) for _ in range(3)))
+
+    assert all(o.error is None for o in outs)
+
+
+@pytest.mark.parametrize(
+    ("header", "at_least"),
+    [("retry-after: 1", 1.0), ("retry-after-ms: 600", 0.6)],
+)
+async def test_retry_after_is_honoured_before_the_first_token(
+    server: LoopbackLLM, client: httpx.AsyncClient, served: str, header: str, at_least: float
+):
+    server.set(served, Behaviour(mode="status_429", fail_times=1, tokens=3, retry_after=header))
+
+    out = await run(make_backend(client, "vllm", served, [server.base_url]))
+
+    assert out.error is None and out.text
+    assert out.elapsed >= at_least
+    assert len(server.requests_for(served)) == 2
+
+
+async def test_retry_after_wait_is_capped_at_the_first_token_timeout(
+    server: LoopbackLLM, client: httpx.AsyncClient, served: str
+):
+    server.set(served, Behaviour(mode="status_429", fail_times=1, retry_after="retry-after: 3600"))
+    timeouts = Timeouts(connect=2.0, first_token=0.5, total=10.0, retries=1, backoff=0.01)
+
+    out = await run(make_backend(client, "vllm", served, [server.base_url]), timeouts)
+
+    assert out.error is None and 0.5 <= out.elapsed < 2.0
+
+
+def test_retry_after_parses_seconds_dates_and_milliseconds():
+    from arena.backends.base import retry_after
+
+    assert retry_after({"retry-after": "7"}) == 7.0
+    assert retry_after({"retry-after-ms": "250", "retry-after": "7"}) == 0.25
+    assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:30 GMT"}, now=1445412500.0) == 10.0
+    assert retry_after({"retry-after": "soon"}) is None
+    assert retry_after({}) is None
+
+
+@pytest.mark.parametrize(
+    ("provider", "raw", "expected"),
+    [
+        ("vllm", "stop", "stop"),
+        ("vllm", "length", "length"),
+        ("vllm", "content_filter", "content_filter"),
+        ("vllm", "tool_calls", "stop"),
+        ("vllm", "abort", "error"),
+        ("anthropic", "end_turn", "stop"),
+        ("anthropic", "stop_sequence", "stop"),
+        ("anthropic", "max_tokens", "length"),
+        ("anthropic", "refusal", "content_filter"),
+        ("gemini", "STOP", "stop"),
+        ("gemini", "MAX_TOKENS", "length"),
+        ("gemini", "SAFETY", "content_filter"),
+        ("gemini", "RECITATION", "content_filter"),
+        ("gemini", "BLOCKLIST", "content_filter"),
+        ("gemini", "PROHIBITED_CONTENT", "content_filter"),
+        ("gemini", "SPII", "content_filter"),
+        ("gemini", "MALFORMED_FUNCTION_CALL", "error"),
+        ("gemini", "OTHER", "error"),
+    ],
+)
+async def test_finish_reasons_are_normalised_per_provider(
+    server: LoopbackLLM,
+    client: httpx.AsyncClient,
+    served: str,
+    provider: str,
+    raw: str,
+    expected: str,
+):
+    server.set(served, Behaviour(tokens=2, finish=raw))
+    url = server.gemini_base_url if provider == "gemini" else server.base_url
+    backend = make_backend(client, provider, served, [url])
+
+    out = await run(backend)
+
+    assert out.error is None and out.end is not None
+    assert (out.end.finish_reason, out.end.raw_finish_reason) == (expected, raw)
+
+
+async def test_every_failed_call_is_logged_without_the_text(
+    client: httpx.AsyncClient, served: str, caplog: pytest.LogCaptureFixture
+):
+    backend = make_backend(client, "vllm", served, [dead_url()])
+    port = backend.spec.base_urls[0].split(":")[2].split("/")[0]
+    with caplog.at_level("WARNING", logger="arena.backends"):
+        out = await run(backend)
+
+    assert out.error is not None and out.error.kind == "connection"
+    lines = [r.getMessage() for r in caplog.records if r.name == "arena.backends"]
+    assert len(lines) == FAST.retries + 1
+    for attempt, line in enumerate(lines, 1):
+        assert f"model=m replica=127.0.0.1:{port} kind=connection" in line
+        assert f"attempt={attempt}" in line
+        assert all(m.content not in line for m in HISTORY)
+
+
+async def test_unset_api_key_fails_at_once_and_is_logged(
+    server: LoopbackLLM,
+    client: httpx.AsyncClient,
+    served: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+):
+    monkeypatch.delenv(KEY_ENV)
+    backend = make_backend(client, "vllm", served, [server.base_url])
+    with caplog.at_level("WARNING", logger="arena.backends"):
+        out = await run(backend)
+
+    assert out.error is not None and out.error.kind == "no_api_key"
+    assert not server.requests_for(served)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "arena.backends"]
+    assert "model=m" in line and "kind=no_api_key" in line and "attempt=1" in line

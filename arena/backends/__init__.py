@@ -17,7 +17,7 @@ from arena.backends.base import (
 from arena.backends.demo import DemoBackend
 from arena.backends.gemini import GeminiBackend
 from arena.backends.openai_compat import OpenAICompatBackend
-from arena.config import ModelSpec
+from arena.config import ModelSpec, Settings
 
 BACKENDS: dict[str, type[Backend]] = {
     "openai": OpenAICompatBackend,
@@ -34,15 +34,32 @@ def build_backends(models: tuple[ModelSpec, ...], client: httpx.AsyncClient) -> 
     return {m.name: BACKENDS[m.provider](m, client) for m in models}
 
 
+def pool_size(settings: Settings) -> int:
+    """Upstream connections one process may hold: two sides per streaming battle."""
+    return max(1, settings.stream_concurrency) * 2
+
+
 def make_client(timeouts: Timeouts, max_connections: int = 512) -> httpx.AsyncClient:
-    """The shared HTTP client: connect timeout, read timeout as the gap between chunks."""
+    """The shared HTTP client: connect timeout, read timeout as the gap between chunks.
+
+    The limits go on the transport: httpx ignores the client's ``limits`` once a
+    transport is given, and would fall back to its default pool of 100 connections.
+    """
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
             connect=timeouts.connect, read=timeouts.first_token, write=30.0, pool=timeouts.connect
         ),
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=64),
-        transport=httpx.AsyncHTTPTransport(retries=1),
+        transport=httpx.AsyncHTTPTransport(retries=1, limits=limits),
     )
+
+
+def client_for(settings: Settings) -> httpx.AsyncClient:
+    """The shared HTTP client with the timeouts and pool size of ``settings``."""
+    timeouts = Timeouts(connect=settings.connect_timeout, first_token=settings.first_token_timeout)
+    return make_client(timeouts, pool_size(settings))
 
 
 __all__ = [
@@ -54,6 +71,8 @@ __all__ = [
     "TextDelta",
     "Timeouts",
     "build_backends",
+    "client_for",
     "generate",
     "make_client",
+    "pool_size",
 ]

@@ -7,8 +7,8 @@ An answer is complete only when ``message_stop`` arrives.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 from arena.backends.base import (
     Backend,
@@ -31,6 +31,15 @@ class AnthropicBackend(Backend):
     """Streams Claude models through the Messages API."""
 
     provider = "anthropic"
+    finish_reasons: ClassVar[Mapping[str, str]] = {
+        "end_turn": "stop",
+        "stop_sequence": "stop",
+        "tool_use": "stop",
+        "pause_turn": "stop",
+        "max_tokens": "length",
+        "model_context_window_exceeded": "length",
+        "refusal": "content_filter",
+    }
 
     def headers(self) -> dict[str, str]:
         """Authentication and API version headers."""
@@ -88,7 +97,7 @@ class AnthropicBackend(Backend):
                             "output_tokens", output_tokens
                         )
                     elif kind == "message_stop":
-                        end = StreamEnd(stop_reason, input_tokens, output_tokens)
+                        end = self.end(stop_reason, input_tokens, output_tokens)
                         break
                     elif kind == "error":
                         raise _event_error(frame.get("error"))

@@ -44,4 +44,4 @@ class DemoBackend(Backend):
         for i in range(0, len(text), step):
             await asyncio.sleep(self.delay)
             yield TextDelta(text[i : i + step])
-        yield StreamEnd("stop", len(prompt), len(text) // step + 1)
+        yield StreamEnd("stop", len(prompt), len(text) // step + 1, "stop")

@@ -7,15 +7,14 @@ and sends no end-of-stream marker: an answer is complete when some frame carried
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 from arena.backends.base import (
     RETRYABLE_STATUS,
     Backend,
     ChatMessage,
     Event,
-    StreamEnd,
     TextDelta,
     decode_frame,
     http_errors,
@@ -31,6 +30,14 @@ class GeminiBackend(Backend):
     """Streams Gemini models through the Generative Language API."""
 
     provider = "gemini"
+    finish_reasons: ClassVar[Mapping[str, str]] = {
+        "STOP": "stop",
+        "MAX_TOKENS": "length",
+        **dict.fromkeys(
+            ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"),
+            "content_filter",
+        ),
+    }
 
     def headers(self) -> dict[str, str]:
         """The API key header, when a key is set."""
@@ -77,18 +84,18 @@ class GeminiBackend(Backend):
                     usage = frame.get("usageMetadata") or usage
                     blocked = (frame.get("promptFeedback") or {}).get("blockReason")
                     if blocked:
-                        finish = str(blocked).lower()
+                        finish = str(blocked)
                     for candidate in frame.get("candidates") or []:
                         for part in (candidate.get("content") or {}).get("parts") or []:
                             if part.get("text") and not part.get("thought"):
                                 yield TextDelta(part["text"])
                         if candidate.get("finishReason"):
-                            finish = str(candidate["finishReason"]).lower()
+                            finish = str(candidate["finishReason"])
         if finish is None:
             raise BackendError(
                 "stream ended without a finishReason", retryable=True, kind="truncated"
             )
-        yield StreamEnd(finish, usage.get("promptTokenCount"), usage.get("candidatesTokenCount"))
+        yield self.end(finish, usage.get("promptTokenCount"), usage.get("candidatesTokenCount"))
 
 
 def _frame_error(error: Any) -> BackendError:

@@ -6,8 +6,8 @@ vLLM reports errors that happen mid-generation inside a 200 response, as a frame
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 from arena.backends.base import (
     Backend,
@@ -27,6 +27,15 @@ class OpenAICompatBackend(Backend):
     """Streams ``POST {base_url}/chat/completions`` with server-sent events."""
 
     provider = "openai"
+    finish_reasons: ClassVar[Mapping[str, str]] = {
+        "stop": "stop",
+        "length": "length",
+        "content_filter": "content_filter",
+        "tool_calls": "stop",
+        "function_call": "stop",
+        "abort": "error",
+        "error": "error",
+    }
 
     def payload(self, messages: Sequence[ChatMessage]) -> dict[str, Any]:
         """The request body: history, sampling parameters, streaming with usage."""
@@ -57,7 +66,7 @@ class OpenAICompatBackend(Backend):
                         continue  # blank separators, ": keep-alive" comments, other fields
                     data = line[5:].strip()
                     if data == "[DONE]":
-                        end = StreamEnd(
+                        end = self.end(
                             finish, usage.get("prompt_tokens"), usage.get("completion_tokens")
                         )
                         break
