@@ -199,6 +199,9 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
 def create_api(arena: Arena) -> FastAPI:
     """The FastAPI app with the arena's JSON routes."""
     app = FastAPI(title="Tanuki Arena", docs_url=None, redoc_url=None, openapi_url=None)
@@ -251,10 +254,25 @@ def create_api(arena: Arena) -> FastAPI:
             {
                 "status": "ok",
                 "database": "ok",
-                "models": len(arena.backends),
+                # Per model, never per battle: healthy, failures in a row, seconds to retry.
+                "models": arena.health.status(arena.backends),
                 "demo": arena.settings.is_demo,
             }
         )
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        """This process's metrics in Prometheus text format, for a scraper on this host.
+
+        Per-model counters move as each answer ends, so watching them would tell a
+        volunteer which models their blind battle has: only direct loopback clients
+        (no proxy header) get them; everyone else gets 404.
+        """
+        client = request.client.host if request.client else ""
+        proxied = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+        if proxied or client not in LOOPBACK:
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        return Response(arena.metrics.render(), media_type=arena.metrics.content_type)
 
     @app.get("/api/leaderboard")
     def leaderboard() -> JSONResponse:

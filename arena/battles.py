@@ -32,6 +32,7 @@ from arena.errors import BackendError, BattleRejected, StorageError, VoteRejecte
 from arena.integrity import voters
 from arena.integrity.identity import IdentityDetector
 from arena.integrity.limits import Limits
+from arena.metrics import Metrics
 from arena.sampling import Health, PairCounter, choose_pair
 
 logger = logging.getLogger(__name__)
@@ -185,6 +186,7 @@ class Arena:
             retries=settings.retries,
         )
         self.health = Health()
+        self.metrics = Metrics()
         self.identity = IdentityDetector(settings.models)
         self.limits = limits or Limits(settings, sessions.kw.get("bind"))
         self.gates = voters.Gates.from_settings(settings)
@@ -249,7 +251,8 @@ class Arena:
         weights = {
             n: s.sample_weight for n, s in self.specs.items() if n in enabled and n in self.backends
         }
-        return choose_pair(weights, self.pairs.snapshot(), self.rng, self.health.unhealthy())
+        pairs = self.pairs.snapshot()
+        return self.health.draw(lambda out: choose_pair(weights, pairs, self.rng, out))
 
     async def send(
         self,
@@ -357,6 +360,7 @@ class Arena:
 
         if mode is BattleMode.ANONY:
             self.pairs.add(*pick)
+        self.metrics.battles.labels(mode=mode.value).inc()
         names = dict(zip(SIDES, pick, strict=False))
         # The row is written while the models already start answering (it is awaited
         # before the first update), so the database never adds to time to first token.
@@ -503,6 +507,7 @@ class Arena:
         parts: list[str] = []
         row = Message()
         room = self.settings.max_output_chars
+        self.metrics.streams_in_flight.inc()
         try:
             events = generate(self.backends[model], conversation, self.timeouts)
             async with contextlib.aclosing(events):
@@ -522,12 +527,17 @@ class Arena:
                         row.prompt_tokens = event.prompt_tokens
                         row.completion_tokens = event.completion_tokens
             self.health.record(model, True)
+            self.metrics.answered(model, ttft, loop.time() - start, row.completion_tokens)
         except BackendError as exc:
-            # The details (status, upstream body, host) stay on the server: the log and
-            # the message row. The client only ever sees the kind (see SideState).
+            # The details (status, upstream body, host) stay on the server: the log (one
+            # line per failed call, in generate) and the message row. The client only
+            # ever sees the kind (see SideState). A saturated model is busy, not broken.
             row.error = f"{exc.kind}: {exc}"
-            logger.warning("model %s failed (%s): %s", model, exc.kind, exc)
-            self.health.record(model, False)
+            self.metrics.model_errors.labels(model=model, kind=exc.kind).inc()
+            if exc.kind != "saturated":
+                self.health.record(model, False)
+        finally:
+            self.metrics.streams_in_flight.dec()
         row.content = "".join(parts)
         row.latency_ms = round((loop.time() - start) * 1000)
         row.ttft_ms = None if ttft is None else round(ttft * 1000)
@@ -604,7 +614,9 @@ class Arena:
         voter_id = await self._admit(voter, "vote")
         address = self.ip_hash(voter.ip)
         try:
-            return await self._db(lambda s: self._vote(s, voter_id, address, battle_id, verdict))
+            reveal = await self._db(lambda s: self._vote(s, voter_id, address, battle_id, verdict))
+            self.metrics.votes.inc()
+            return reveal
         except StorageError as exc:
             if isinstance(exc.__cause__, IntegrityError):
                 raise VoteRejected("this battle already has a vote", code="vote_repeat") from exc

@@ -2,8 +2,10 @@
 
 A pair is drawn with probability proportional to ``w_a * w_b / (1 + n_ab)``: the
 models' configured weights, damped by how often the pair has already met, so rare
-pairs catch up. Models that failed repeatedly are left out for a cool-down. An empty
-draw is an explicit error, never the NaN of normalising zero weights.
+pairs catch up. Models that failed repeatedly are left out for a back-off that doubles
+while they keep failing, then let back in for one probe battle. One model's outage
+never closes the arena while two others are healthy. An empty draw is an explicit
+error, never the NaN of normalising zero weights.
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
 
 from arena.errors import BattleRejected
+
+Pick = TypeVar("Pick", bound=tuple[str, ...])
 
 
 def pair_key(a: str, b: str) -> tuple[str, str]:
@@ -61,28 +67,97 @@ class PairCounter:
             return dict(self.counts)
 
 
-class Health:
-    """Leaves a model out after ``threshold`` failures in a row, for ``cooldown`` seconds."""
+@dataclass
+class _State:
+    failures: int = 0  # failures in a row
+    backoff: float = 0.0  # the current back-off (0: never tripped since the last success)
+    until: float = 0.0  # the back-off ends
+    probe_at: float | None = None  # when the one probe battle after a back-off was drawn
 
-    def __init__(self, threshold: int = 3, cooldown: float = 60.0, clock=time.monotonic) -> None:
+
+class Health:
+    """Leaves a model out after ``threshold`` failures in a row, with exponential back-off.
+
+    The first back-off lasts ``cooldown`` seconds; when it ends the model is let back in
+    for one battle (half-open). Success forgets everything; a failure after the back-off
+    doubles it, up to ``max_cooldown``. Failures of battles that were already running when
+    the model was left out do not double it. A probe that never reports (the volunteer
+    left) frees its place after ``probe_timeout`` seconds.
+    """
+
+    def __init__(
+        self,
+        threshold: int = 3,
+        cooldown: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_cooldown: float = 600.0,
+        probe_timeout: float = 300.0,
+    ) -> None:
         self.threshold = threshold
         self.cooldown = cooldown
+        self.max_cooldown = max_cooldown
+        self.probe_timeout = probe_timeout
         self.clock = clock
         self._lock = threading.Lock()
-        self._failures: Counter[str] = Counter()
-        self._down_until: dict[str, float] = {}
+        self._states: dict[str, _State] = {}
 
     def record(self, model: str, ok: bool) -> None:
+        """Count one finished call of ``model``."""
         with self._lock:
             if ok:
-                self._failures.pop(model, None)
-                self._down_until.pop(model, None)
+                self._states.pop(model, None)
                 return
-            self._failures[model] += 1
-            if self._failures[model] >= self.threshold:
-                self._down_until[model] = self.clock() + self.cooldown
+            now = self.clock()
+            st = self._states.setdefault(model, _State())
+            st.failures += 1
+            if st.backoff and now < st.until:
+                return  # a battle that started before the model was left out
+            if st.backoff:
+                st.backoff = min(st.backoff * 2, self.max_cooldown)
+            elif st.failures >= self.threshold:
+                st.backoff = self.cooldown
+            else:
+                return
+            st.until = now + st.backoff
+            st.probe_at = None
+
+    def _out(self, st: _State, now: float) -> bool:
+        if not st.backoff:
+            return False
+        if now < st.until:
+            return True
+        return st.probe_at is not None and now - st.probe_at < self.probe_timeout
 
     def unhealthy(self) -> set[str]:
+        """Models left out of new battles right now."""
         now = self.clock()
         with self._lock:
-            return {m for m, until in self._down_until.items() if until > now}
+            return {m for m, st in self._states.items() if self._out(st, now)}
+
+    def draw(self, choose: Callable[[set[str]], Pick]) -> Pick:
+        """``choose(unhealthy)`` a pair, and take the probe of any half-open model in it.
+
+        Atomic, so only one battle probes a model after its back-off.
+        """
+        now = self.clock()
+        with self._lock:
+            pick = choose({m for m, st in self._states.items() if self._out(st, now)})
+            for model in pick:
+                st = self._states.get(model)
+                if st is not None and st.backoff:
+                    st.probe_at = now
+            return pick
+
+    def status(self, models: Iterable[str]) -> dict[str, dict[str, object]]:
+        """Each model's health: healthy now, failures in a row, seconds until it is retried."""
+        now = self.clock()
+        out: dict[str, dict[str, object]] = {}
+        with self._lock:
+            for model in models:
+                st = self._states.get(model, _State())
+                out[model] = {
+                    "healthy": not self._out(st, now),
+                    "failures": st.failures,
+                    "retry_in": round(max(st.until - now, 0.0), 1) if st.backoff else 0.0,
+                }
+        return out

@@ -71,3 +71,76 @@ def test_pair_counter_is_unordered() -> None:
     counter.add("b", "a")
     counter.add("a", "b")
     assert counter.snapshot() == {("a", "b"): 2}
+
+
+def _fail(health: Health, model: str, times: int) -> None:
+    for _ in range(times):
+        health.record(model, ok=False)
+
+
+def test_back_off_doubles_while_the_probe_keeps_failing_up_to_the_cap() -> None:
+    now = [0.0]
+    health = Health(threshold=3, cooldown=10, max_cooldown=40, clock=lambda: now[0])
+    _fail(health, "m", 3)
+    for backoff in (10, 20, 40, 40):
+        assert health.unhealthy() == {"m"}
+        assert health.status(["m"])["m"]["retry_in"] == backoff
+        now[0] += backoff
+        assert health.unhealthy() == set()
+        _fail(health, "m", 1)  # the probe fails
+    assert health.status(["m"])["m"] == {"healthy": False, "failures": 7, "retry_in": 40}
+
+
+def test_failures_of_battles_already_running_do_not_double_the_back_off() -> None:
+    now = [0.0]
+    health = Health(threshold=2, cooldown=10, clock=lambda: now[0])
+    _fail(health, "m", 5)
+    assert health.status(["m"])["m"]["retry_in"] == 10
+
+
+def test_half_open_lets_exactly_one_battle_probe_and_success_resets() -> None:
+    now = [0.0]
+    health = Health(threshold=1, cooldown=10, clock=lambda: now[0])
+    rng = random.Random(5)
+    weights = {"a": 1, "b": 1, "c": 1}
+    health.record("a", ok=False)
+    for _ in range(50):
+        assert "a" not in health.draw(lambda out: choose_pair(weights, {}, rng, out))
+    now[0] = 10
+    while "a" not in health.draw(lambda out: choose_pair(weights, {}, rng, out)):
+        pass
+    assert health.unhealthy() == {"a"}  # the probe is in flight: no second battle
+    for _ in range(50):
+        assert "a" not in health.draw(lambda out: choose_pair(weights, {}, rng, out))
+    health.record("a", ok=True)
+    assert health.unhealthy() == set()
+    assert health.status(["a"])["a"] == {"healthy": True, "failures": 0, "retry_in": 0.0}
+
+
+def test_a_probe_that_never_reports_frees_its_place() -> None:
+    now = [0.0]
+    health = Health(threshold=1, cooldown=10, probe_timeout=100, clock=lambda: now[0])
+    health.record("a", ok=False)
+    now[0] = 10
+    health.draw(lambda out: ("a", "b"))
+    assert health.unhealthy() == {"a"}
+    now[0] = 111
+    assert health.unhealthy() == set()
+
+
+def test_one_failing_model_of_three_leaves_the_other_two_playing() -> None:
+    health = Health(threshold=3)
+    _fail(health, "c", 3)
+    rng = random.Random(6)
+    weights = {"a": 1, "b": 1, "c": 1}
+    seen = {pair_key(*health.draw(lambda out: choose_pair(weights, {}, rng, out)))
+            for _ in range(200)}  # fmt: skip
+    assert seen == {("a", "b")}
+
+
+def test_two_model_arena_with_one_failing_refuses_with_no_models() -> None:
+    health = Health(threshold=3)
+    _fail(health, "b", 3)
+    with pytest.raises(BattleRejected) as info:
+        health.draw(lambda out: choose_pair({"a": 1, "b": 1}, {}, random.Random(0), out))
+    assert info.value.code == "no_models"
