@@ -149,15 +149,18 @@ class Health:
             return pick
 
     def status(self, models: Iterable[str]) -> dict[str, dict[str, object]]:
-        """Each model's health: healthy now, failures in a row, seconds until it is retried."""
+        """Each model's health: healthy now, failures in a row (once out), seconds to retry."""
         now = self.clock()
         out: dict[str, dict[str, object]] = {}
         with self._lock:
             for model in models:
                 st = self._states.get(model, _State())
+                out_now = self._out(st, now)
+                # The count moves with each failed answer, which could tie a failed side
+                # of a live blind battle to a model: shown only once the model sits out.
                 out[model] = {
-                    "healthy": not self._out(st, now),
-                    "failures": st.failures,
+                    "healthy": not out_now,
+                    "failures": st.failures if out_now else 0,
                     "retry_in": round(max(st.until - now, 0.0), 1) if st.backoff else 0.0,
                 }
         return out
