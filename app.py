@@ -21,6 +21,7 @@ from arena.cli import database_failure
 from arena.config import load_settings
 from arena.db import make_engine, migrate, session_factory
 from arena.errors import ConfigError
+from arena.maintenance import start_sweeper
 from arena.recompute import start_daily
 from arena.ui import CSS, build_ui
 
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         footer_links=[],
     )
     start_daily(settings, engine)  # the in-app nightly rating run, when recompute_at is set
+    start_sweeper(engine, settings)  # battles left streaming by a dead process end failed
     mode = "offline demo models" if settings.is_demo else f"{len(settings.models)} models"
     backend = engine.url.get_backend_name()
     print(f"Tanuki Arena on http://{settings.host}:{settings.port} ({mode}, {backend})")
