@@ -18,7 +18,7 @@ from arena.api import create_api
 from arena.backends import Timeouts, build_backends, make_client
 from arena.battles import Arena
 from arena.cli import database_failure
-from arena.config import load_settings
+from arena.config import check_environment, load_settings
 from arena.db import make_engine, migrate, session_factory
 from arena.errors import ConfigError
 from arena.maintenance import start_sweeper
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings(args.config)
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
+    if missing := check_environment(settings):  # API keys are read only when a model is called
+        sys.exit(f"configuration error: {'; '.join(missing)}")
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = dataclasses.replace(settings, **overrides)
 

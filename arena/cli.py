@@ -1,15 +1,15 @@
 """``python -m arena ...``: the admin's command line.
 
-export, import and hash-password, and the console actions (battles, show, void,
-unvoid, enable-model, disable-model, today, delete-voter, recompute) for operators
-who prefer a terminal to the admin page. Every action is audited as ``cli:USER``.
-Settings come from arena.toml / ARENA_* / DATABASE_URL, as for the app.
+export, import, hash-password, doctor (is every model usable?), and the console
+actions (battles, show, void, unvoid, enable-model, disable-model, today, delete-voter,
+recompute) for operators who prefer a terminal to the admin page. Every action is
+audited as ``cli:USER``. Settings come from arena.toml / ARENA_* / DATABASE_URL, as for the app.
 
 Every error is one line on stderr, never a traceback. Exit codes (docs/admin.md lists
 each case): 0 done; 1 the database cannot be reached or failed (the line names its URL,
 password hidden); 2 refused (bad arguments, configuration, a missing salt, an export
 target that exists or is not a regular file, a file that cannot be read or written, an
-unknown battle/model/voter, an import rolled back).
+unknown battle/model/voter, an import rolled back, a model doctor found unusable).
 """
 
 from __future__ import annotations
@@ -183,7 +183,19 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("delete-voter", help="delete a voter's data (judge id or token)")
     d.add_argument("voter")
     sub.add_parser("recompute", help="recompute the ratings now")
+    dr = sub.add_parser("doctor", help="check each enabled model: its API key, and that it answers")
+    dr.add_argument("--probe", action="store_true", help="ask each model for a one-token answer")
     return p
+
+
+def _doctor(args: argparse.Namespace, settings: Any) -> int:
+    """One line per model; 0 when all are fine, 2 when a problem was found."""
+    from arena.doctor import check
+
+    results = check(settings, probe=args.probe)
+    for result in results:
+        print(result.line())
+    return EXIT_OK if all(r.ok for r in results) else EXIT_REFUSED
 
 
 def _hash_password(args: argparse.Namespace) -> int:
@@ -323,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
     except ArenaError as exc:
         return _fail(f"configuration: {exc}", EXIT_REFUSED)
+    if args.command == "doctor":  # needs no database
+        return _doctor(args, settings)
     url = args.database_url or os.environ.get("DATABASE_URL") or settings.database_url
     try:
         engine = make_engine(url)

@@ -11,9 +11,11 @@ import dataclasses
 import os
 import secrets
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from arena.errors import ConfigError
 
@@ -279,7 +281,49 @@ def _parse_model(raw: Any, where: str, providers: set[str]) -> ModelSpec:
         raise ConfigError(f"{where}.max_concurrency: must be >= 0 (0: no cap)")
     if spec.provider != "demo" and not spec.base_urls:
         raise ConfigError(f"{where}.base_url: required for provider {spec.provider!r}")
+    for url in spec.base_urls:
+        _check_base_url(url, f"{where}.base_url", spec.name)
     return spec
+
+
+def _check_base_url(url: str, where: str, model: str) -> None:
+    """A model's base URL must be http(s) with a host (a bare ``gpu-host:8000/v1`` is not)."""
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:  # e.g. an unclosed [ or a port that is not a number
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"{where}: model {model!r}: {url!r} is not an http(s) URL with a host; "
+            'write it in full, e.g. base_url = "http://gpu-host:8000/v1"'
+        )
+
+
+def missing_keys(settings: Settings, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Enabled models whose ``api_key_env`` is not set: model name -> variable to set.
+
+    Only models that name an ``api_key_env`` need it (a vLLM server may run without a key).
+    """
+    env = os.environ if env is None else env
+    return {
+        m.name: m.api_key_env
+        for m in settings.models
+        if m.enabled and m.api_key_env and not env.get(m.api_key_env)
+    }
+
+
+def check_environment(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
+    """What the environment lacks for the enabled models: one line per model, with the fix.
+
+    Keys are read at call time, so without this check a missing one shows only as
+    failed battles; ``python app.py`` refuses to start instead.
+    """
+    return [
+        f"model {name!r}: set the environment variable {var} (its API key)"
+        for name, var in missing_keys(settings, env).items()
+    ]
 
 
 def demo_models() -> tuple[ModelSpec, ...]:
