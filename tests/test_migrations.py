@@ -1,10 +1,15 @@
-"""Alembic: an empty database upgrades to head, matches the models, and downgrades."""
+"""Alembic: an empty database upgrades to head, matches the models, and downgrades; a database
+filled at each earlier revision upgrades to head and back with its rows intact."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from arena.db import make_engine, migrate
 from arena.db.engine import downgrade
@@ -22,3 +27,170 @@ def test_upgrade_matches_models_and_downgrade_empties(db_url: str) -> None:
     downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     engine.dispose()
+
+
+# -- upgrades and downgrades with data ------------------------------------------------
+
+WHEN = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+OLD_STATUSES = ("streaming", "ready", "voted", "failed")  # what 0001-0003 allowed
+ROWS_0001 = {
+    "models": [
+        "INSERT INTO models (id, name, provider, weights, description, japanese_mt_bench, "
+        "nejumi_lb3, enabled, demo, created_at) VALUES "
+        "(1, 'Tanuki-8B', 'vllm', 'open', 'たぬき', 6.6, 0.52, :t, :f, :when), "
+        "(2, 'GPT-4o', 'openai', 'closed', '', NULL, NULL, :t, :f, :when)"
+    ],
+    "voters": [
+        "INSERT INTO voters (id, token, ip_hash, created_at) VALUES "
+        "(1, 'token-one', 'hash-1', :when), (2, 'token-two', NULL, :when)"
+    ],
+    "battles": [
+        "INSERT INTO battles (id, voter_id, model_a_id, model_b_id, mode, status, language, "
+        "turns, flag_identity, flag_moderation, created_at, ready_at) VALUES "
+        + ", ".join(
+            f"('b-{s}', 1, 1, 2, 'anony', '{s}', 'ja', 1, :f, :f, :when, :when)"
+            for s in OLD_STATUSES
+        )
+        + ", ('b-direct', 2, 2, NULL, 'direct', 'ready', 'en', 2, :t, :f, :when, NULL)"
+    ],
+    "messages": [
+        "INSERT INTO messages (battle_id, side, turn, role, content, latency_ms, ttft_ms, "
+        "prompt_tokens, completion_tokens, finish_reason, error, created_at) VALUES "
+        "('b-voted', 'a', 1, 'user', '質問', NULL, NULL, NULL, NULL, NULL, NULL, :when), "
+        "('b-voted', 'a', 1, 'assistant', '答え', 900, 120, 10, 20, 'stop', NULL, :when), "
+        "('b-voted', 'b', 1, 'user', '質問', NULL, NULL, NULL, NULL, NULL, NULL, :when), "
+        "('b-voted', 'b', 1, 'assistant', '', 30000, NULL, 10, 0, NULL, 'timeout: x', :when)"
+    ],
+    "votes": [
+        "INSERT INTO votes (battle_id, voter_id, winner, seconds_to_vote, created_at, voided, "
+        "void_reason) VALUES ('b-voted', 1, 'tie (bothbad)', 12.5, :when, :t, 'spam')"
+    ],
+    "rating_runs": [
+        "INSERT INTO rating_runs (id, created_at, method, anchor, level, rounds, seed, "
+        "votes_used, excluded_failed, excluded_flagged, excluded_named, excluded_voided, note) "
+        "VALUES (1, :when, 'sandwich', 'Tanuki-8B', 0.95, NULL, 7, 1, 0, 0, 0, 1, 'n')"
+    ],
+    "model_ratings": [
+        "INSERT INTO model_ratings (run_id, model, rank, rating, ci_lower, ci_upper, battles, "
+        "wins, ties, ties_bothbad, losses, win_rate) VALUES "
+        "(1, 'Tanuki-8B', 1, 1000.0, 990.0, 1010.0, 1, 0, 0, 1, 0, 0.5), "
+        "(1, 'GPT-4o', 1, 1000.0, 990.0, 1010.0, 1, 0, 0, 1, 0, 0.5)"
+    ],
+    "audit_log": [
+        "INSERT INTO audit_log (actor, action, target, detail, created_at) "
+        "VALUES ('cli:root', 'void', 'b-voted', 'spam', :when)"
+    ],
+    "job_locks": [
+        "INSERT INTO job_locks (name, holder, acquired_at) VALUES ('recompute', 'host:1', :when)"
+    ],
+}
+ROWS_0002 = {
+    "rating_run_pairs": [
+        "INSERT INTO rating_run_pairs (run_id, model_a, model_b, winner, count) "
+        "VALUES (1, 'Tanuki-8B', 'GPT-4o', 'tie (bothbad)', 1)"
+    ]
+}
+SEQUENCED = ("models", "voters", "rating_runs")  # ids given explicitly above
+
+
+def _fill(engine, revision: str) -> dict[str, int]:
+    tables = ROWS_0001 | (ROWS_0002 if revision >= "0002" else {})
+    params = {"when": WHEN, "t": True, "f": False}
+    with engine.begin() as conn:
+        for statements in tables.values():
+            for sql in statements:
+                conn.execute(text(sql), params)
+        if engine.dialect.name == "postgresql":  # explicit ids: move the sequences on
+            for table in SEQUENCED:
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
+    return _counts(engine, tables)
+
+
+def _counts(engine, tables) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
+
+
+def _values(engine) -> dict[str, object]:
+    with engine.connect() as conn:
+        one = conn.execute
+        return {
+            "statuses": dict(one(text("SELECT id, status FROM battles")).all()),
+            "answer": one(
+                text(
+                    "SELECT content, latency_ms, finish_reason FROM messages "
+                    "WHERE battle_id = 'b-voted' AND side = 'a' AND role = 'assistant'"
+                )
+            )
+            .one()
+            .tuple(),
+            "error": one(
+                text("SELECT error FROM messages WHERE side = 'b' AND role = 'assistant'")
+            ).scalar_one(),
+            "vote": one(text("SELECT winner, voided, void_reason, seconds_to_vote FROM votes"))
+            .one()
+            .tuple(),
+            "model": one(text("SELECT description, japanese_mt_bench FROM models WHERE id = 1"))
+            .one()
+            .tuple(),
+            "direct": one(
+                text("SELECT model_b_id, flag_identity, turns FROM battles WHERE id = 'b-direct'")
+            )
+            .one()
+            .tuple(),
+        }
+
+
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003"])
+def test_upgrade_and_downgrade_keep_the_data(
+    db_url: str, revision: str, request: pytest.FixtureRequest
+) -> None:
+    if db_url.startswith("sqlite"):
+        # A known bug, kept visible: 0004's batch rebuild of `battles` drops the old table
+        # while make_engine's PRAGMA foreign_keys=ON is in force, and ON DELETE CASCADE
+        # empties messages and votes. migrate()/downgrade() should turn foreign keys off
+        # on SQLite around the migration (outside the transaction), then run
+        # PRAGMA foreign_key_check. Strict: this fails loudly once that is fixed.
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="SQLite batch rebuild cascades deletes")
+        )
+    engine = make_engine(db_url)
+    try:
+        migrate(engine, revision)
+        counts = _fill(engine, revision)
+        before = _values(engine)
+        assert before["statuses"] == {f"b-{s}": s for s in OLD_STATUSES} | {"b-direct": "ready"}
+        assert before["vote"] == ("tie (bothbad)", True, "spam", 12.5)
+
+        migrate(engine)  # to head
+        assert _counts(engine, counts) == counts
+        assert _values(engine) == before
+        with engine.begin() as conn:  # new in 0004: defaults on old rows, a new status
+            vote = conn.execute(text("SELECT flag_fast, chars_a FROM votes")).one()
+            assert tuple(vote) == (False, None)
+            assert conn.execute(text("SELECT excluded_fast FROM rating_runs")).scalar_one() == 0
+            conn.execute(
+                text("INSERT INTO battles (id, voter_id, model_a_id, model_b_id, mode, status, "
+                     "language, turns, flag_identity, flag_moderation, created_at, "
+                     "identity_match) VALUES ('b-abandoned', 2, 1, 2, 'anony', 'abandoned', "
+                     "'ja', 1, :f, :f, :when, 'GPT')"),
+                {"f": False, "when": WHEN},
+            )  # fmt: skip
+
+        downgrade(engine, revision)
+        after = _values(engine)
+        assert after.pop("statuses") == before.pop("statuses") | {"b-abandoned": "failed"}
+        assert after == before
+        assert _counts(engine, counts) == counts | {"battles": counts["battles"] + 1}
+        with engine.begin() as conn:  # the old schema still refuses the new status
+            with pytest.raises(IntegrityError):
+                conn.execute(text("UPDATE battles SET status = 'abandoned' WHERE id = 'b-ready'"))
+        migrate(engine)  # and up again, data and all
+        assert _counts(engine, counts) == counts | {"battles": counts["battles"] + 1}
+    finally:
+        engine.dispose()
