@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from arena.admin_api import mount_admin
 from arena.api import create_api
-from arena.backends import Timeouts, build_backends, make_client
+from arena.backends import build_backends, client_for
 from arena.battles import Arena
 from arena.cli import database_failure
 from arena.config import check_environment, load_settings
@@ -46,9 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         migrate(engine)
     except (SQLAlchemyError, ImportError, OSError) as exc:  # unreachable, no driver, no folder
         sys.exit(f"error: {database_failure(settings.database_url, exc)}")
-    client = make_client(
-        Timeouts(connect=settings.connect_timeout, first_token=settings.first_token_timeout)
-    )
+    client = client_for(settings)  # pool: two streams per battle allowed at once
     try:
         arena = Arena(settings, session_factory(engine), build_backends(settings.models, client))
     except ConfigError as exc:  # e.g. a rate limit that is not in the limits notation

@@ -86,7 +86,7 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ("[[models]]\nname = 'a'\nprovider = 'nope'\n", r"models\[0\]\.provider: unknown provider"),
         ("[[models]]\nprovider = 'vllm'\n", r"models\[0\]\.name: required"),
         ("[[models]]\nname='a'\nprovider='vllm'\n", r"models\[0\]\.base_url: required"),
-        (MINIMAL + "[[models]]\nname='c'\nprovider='openai'\nbase_url='u'\napi_key='sk'\n",
+        (MINIMAL + "[[models]]\nname='c'\nprovider='openai'\nbase_url='http://u'\napi_key='sk'\n",
          r"models\[2\]: unknown key\(s\) api_key"),
         (MINIMAL.replace('"b"', '"a"'), r"duplicate name\(s\) a"),
         (MINIMAL + "[[models]]\nname='c'\nprovider='demo'\nweights='half'\n",
@@ -115,7 +115,7 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_api_key_is_read_from_the_environment_only(tmp_path: Path, monkeypatch) -> None:
-    text = MINIMAL + "[[models]]\nname='c'\nprovider='openai'\nbase_url='u'\napi_key_env='MY_KEY'\n"
+    text = MINIMAL + "[[models]]\nname='c'\nprovider='openai'\nbase_url='http://u'\napi_key_env='MY_KEY'\n"
     s = load_settings(write(tmp_path, text), env={})
     monkeypatch.setenv("MY_KEY", "secret-value")
     assert s.models[2].api_key() == "secret-value"
