@@ -36,7 +36,10 @@ from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import (
+    BigInteger,
     Engine,
+    Float,
+    LargeBinary,
     Select,
     String,
     and_,
@@ -46,6 +49,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal,
     or_,
     select,
     update,
@@ -179,10 +183,9 @@ def count_votes(
     With ``rules``, the clean votes are then read one by one as arrays and screened by
     the rigging defences (:func:`arena.integrity.screen.screen`).
     """
-    grouped = _grouped(session, include_named)
     if rules is None:
-        return grouped
-    return _screened(session, include_named, rules, grouped.excluded)
+        return _grouped(session, include_named)
+    return _screened(session, include_named, rules)
 
 
 def _grouped(session: Session, include_named: bool) -> VoteCounts:
@@ -246,18 +249,29 @@ def _epoch(session: Session, column: InstrumentedAttribute) -> ColumnElement[flo
 def _columns(session: Session, query: Select, dtypes: tuple[type, ...]) -> list[np.ndarray]:
     """The columns of ``query`` as arrays, fetched the fastest way the database has.
 
-    PostgreSQL sends each column as one array (``array_agg``), so a million votes cross
-    the wire as a few arrays instead of a million rows; SQLite's rows come straight from
-    the driver's cursor. Either way no ORM row or enum object is built per vote.
+    PostgreSQL packs each column into one ``bytea`` of big-endian 8-byte values
+    (``string_agg(int8send(...))``; the aggregates of one query see the rows in the same
+    order), so a million votes arrive as a few buffers that numpy reads in place, with
+    no Python object per value. SQLite's rows come from the driver's cursor.
     """
-    sub = query.subquery()
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        row = conn.execute(select(*(func.array_agg(c) for c in sub.c))).one()
-        cols = [col if col is not None else [] for col in row]
-    else:
-        rows = conn.execute(select(sub)).all()
-        cols = [list(col) for col in zip(*rows, strict=True)] if rows else [[]] * len(sub.c)
+        sub = query.subquery()
+        packed = []
+        for c, d in zip(sub.c, dtypes, strict=True):
+            floating = np.dtype(d).kind == "f"
+            value = (
+                func.float8send(cast(c, Float)) if floating else func.int8send(cast(c, BigInteger))
+            )
+            packed.append(func.string_agg(value, literal(b"", LargeBinary)))
+        row = conn.execute(select(*packed)).one()
+        return [
+            np.frombuffer(blob or b"", dtype=">f8" if np.dtype(d).kind == "f" else ">i8").astype(d)
+            for blob, d in zip(row, dtypes, strict=True)
+        ]
+    rows = conn.execute(select(query.subquery())).all()
+    width = len(dtypes)
+    cols = [list(col) for col in zip(*rows, strict=True)] if rows else [[]] * width
     return [np.asarray(col, dtype=dtype) for col, dtype in zip(cols, dtypes, strict=True)]
 
 
@@ -270,34 +284,56 @@ def _address_codes(session: Session, address: ColumnElement[str]) -> ColumnEleme
     return address
 
 
+#: The old reasons as codes of one CASE (0: the vote passes them), in the order tested.
+_BASE_REASONS = ("voided", "failed", "named", "flagged")
+
+
+def _base_reason(include_named: bool) -> ColumnElement[int]:
+    """Which old reason leaves a vote out (1-4, as in ``_BASE_REASONS``), or 0."""
+    return case(
+        (Vote.voided.is_(True), 1),
+        (Battle.status == BattleStatus.FAILED, 2),
+        (or_(Battle.mode.not_in(_modes(include_named)), Battle.model_b_id.is_(None)), 3),
+        (or_(Battle.flag_identity.is_(True), Battle.flag_moderation.is_(True)), 4),
+        else_=0,
+    )
+
+
 def screened_votes(
     session: Session, include_named: bool, rules: Rules
-) -> tuple[Votes, Screening, list[str]]:
-    """The clean votes one by one (as arrays), what the defences made of them, the names."""
+) -> tuple[Votes, Screening, list[str], dict[str, int]]:
+    """Every vote in one pass (as arrays): the old reasons counted, the clean votes
+    screened by the defences. Returns the clean votes, the screening, the model names
+    and the count per old reason."""
     address = _address_codes(session, func.coalesce(Vote.ip_hash, Voter.ip_hash))
     winner = cast(Vote.__table__.c.winner, String)
     query = (
         select(
+            _base_reason(include_named),
             Vote.voter_id,
             address,
             _epoch(session, Vote.created_at),
             Battle.model_a_id,
-            Battle.model_b_id,
+            func.coalesce(Battle.model_b_id, -1),  # (a NULL would be skipped by string_agg)
             case({w.value: int(WINNER_CODES[w.value]) for w in Winner}, value=winner),
             case((Vote.flag_fast.is_(True), 1), else_=0),
         )
         .select_from(Vote)
         .join(Battle, Vote.battle_id == Battle.id)
         .join(Voter, Vote.voter_id == Voter.id)
-        .where(_clean(include_named))
     )
     postgres = session.get_bind().dialect.name == "postgresql"
-    voter, addr, moment, model_a, model_b, outcome, fast = _columns(
+    reason, voter, addr, moment, model_a, model_b, outcome, fast = _columns(
         session, query,
-        (np.int64, np.int64 if postgres else object, np.float64, np.int64, np.int64, np.int8,
-         bool),
+        (np.int8, np.int64, np.int64 if postgres else object, np.float64, np.int64, np.int64,
+         np.int8, bool),
     )  # fmt: skip
-    if not postgres:
+    base = {why: int(n) for why, n in zip(
+        _BASE_REASONS, np.bincount(reason, minlength=5)[1:], strict=True)}  # fmt: skip
+    clean = reason == 0
+    voter, addr, moment = voter[clean], addr[clean], moment[clean]
+    model_a, model_b, outcome, fast = model_a[clean], model_b[clean], outcome[clean], fast[clean]
+    if not postgres:  # number the address hashes here (-1: unknown)
         known = np.array([a is not None for a in addr], dtype=bool)
         codes = np.full(len(addr), -1, dtype=np.int64)
         if known.any():
@@ -323,14 +359,12 @@ def screened_votes(
     }
     battles = _blind_battles(session, dict(zip(ids, range(len(ids)), strict=True)))
     result = screen(votes, battles, rules, names=names, decided=decided)
-    return votes, result, names
+    return votes, result, names, base
 
 
-def _screened(
-    session: Session, include_named: bool, rules: Rules, excluded: dict[str, int]
-) -> VoteCounts:
+def _screened(session: Session, include_named: bool, rules: Rules) -> VoteCounts:
     """The screened votes aggregated by (model_a, model_b, outcome), like :func:`_grouped`."""
-    votes, result, names = screened_votes(session, include_named, rules)
+    votes, result, names, excluded = screened_votes(session, include_named, rules)
     keep = result.keep
     n = len(names)
     flat = (votes.a[keep] * n + votes.b[keep]) * 4 + votes.outcome[keep]

@@ -419,7 +419,7 @@ def _spec(name: str):
 def _excluded(engine) -> dict[str, int]:
     """Honest and rigged votes kept or left out by the recomputation's own screening."""
     with session_factory(engine)() as s:
-        votes, result, _ = screened_votes(s, False, Rules())
+        votes, result, _, _ = screened_votes(s, False, Rules())
         tokens = dict(s.execute(select(Voter.id, Voter.token)).all())
         unclean = s.query(Vote).count() - len(votes.voter)
     honest = np.array([tokens[v].startswith("honest-") for v in votes.voter], dtype=bool)

@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
-from scipy.stats import hypergeom
 
 from ratings.bt import ELO_SCALE
 from ratings.outcomes import N_OUTCOMES, SCORE_A
@@ -292,6 +291,8 @@ def steering_test(
     cell_voter, cell_model = cell_voter[test], cell_model[test]
     present, hit, total = present[test], hit[test], total[test]
     cell_votes = votes[cell_voter]
+    from scipy.stats import hypergeom  # 1 s to import: only when some voter is tested
+
     p_cell = hypergeom.sf(hit - 1, total, cell_votes, present)
 
     # Smallest p per voter (lowest model index on ties), times the models tested.
