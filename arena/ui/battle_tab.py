@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import html
 import json
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ import gradio as gr
 from arena.battles import SIDES, Arena, Reveal, TurnState, VoterRef
 from arena.db.models import BattleMode, Side, Winner
 from arena.errors import ArenaError
+from arena.render import literal, render
 from arena.ui.i18n import EXAMPLE_PROMPTS, error_text, lang_of, t
 
 VOTES = (
@@ -57,29 +57,51 @@ class Page:
         return tuple(s for s in SIDES if last.get(f"err_{s.value}"))
 
 
-_CODE = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.DOTALL)
+# The panes show arena.render's HTML as it is (Gradio's Markdown off); KaTeX then renders
+# these delimiters in the browser. Gradio runs KaTeX's auto-render without ``trust`` (so
+# false): \href and \url show as error text, never a link. A single "$" is a delimiter
+# too, as the models write it; arena.render keeps all four verbatim.
+CHAT_LATEX = [
+    {"left": "$$", "right": "$$", "display": True},
+    {"left": "\\[", "right": "\\]", "display": True},
+    {"left": "\\(", "right": "\\)", "display": False},
+    {"left": "$", "right": "$", "display": False},
+]
 
 
-def _escape(text: str) -> str:
-    """Show prompts and model output as text: HTML outside code is escaped.
+def chat_pane(**kwargs: Any) -> gr.Chatbot:
+    """A chat pane showing :func:`arena.render.render`'s HTML, and only that.
 
-    Markdown still renders, and code spans keep their ``<`` (markdown shows code
-    literally), so an answer cannot inject tags, styles or tracking images.
+    ``render_markdown=False`` makes Gradio insert each message's string as HTML (through
+    its own sanitiser, a second layer); no copy button, as it would copy that HTML.
     """
-    parts = _CODE.split(text)
-    return "".join(p if i % 2 else html.escape(p, quote=False) for i, p in enumerate(parts))
+    return gr.Chatbot(
+        render_markdown=False,
+        sanitize_html=True,
+        allow_tags=False,
+        latex_delimiters=CHAT_LATEX,
+        buttons=[],
+        feedback_options=None,
+        elem_classes="ta-pane",
+        **kwargs,
+    )
+
+
+def pane_html(html_text: str) -> str:
+    """Safe HTML in Gradio's ``prose`` styles, which Gradio leaves off without Markdown."""
+    return f'<div class="prose">{html_text}</div>' if html_text else "…"
 
 
 def chat_messages(page: Page, side: Side, lang: str) -> list[dict[str, str]]:
-    """The messages of one pane; a failed answer ends with a message saying so."""
+    """The messages of one pane as safe HTML; a failed answer ends with a line saying so."""
     out: list[dict[str, str]] = []
     for turn in page.turns:
-        out.append({"role": "user", "content": _escape(turn["prompt"])})
-        answer = _escape(turn[side.value])
+        out.append({"role": "user", "content": pane_html(render(turn["prompt"]))})
+        answer = render(turn[side.value])
         if turn[f"err_{side.value}"]:
             reason = turn[f"err_{side.value}"].split(":", 1)[0]
-            answer = (answer + "\n\n" if answer else "") + t("side_error", lang, reason=reason)
-        out.append({"role": "assistant", "content": answer or "…"})
+            answer += render(t("side_error", lang, reason=reason))
+        out.append({"role": "assistant", "content": pane_html(answer)})
     return out
 
 
@@ -102,10 +124,10 @@ def reveal_markdown(reveal: Reveal, lang: str, mode: BattleMode = BattleMode.ANO
     for side in SIDES:
         weights = reveal.weights[side]
         weights_text = t(f"weights_{weights}", lang) if weights in ("open", "closed") else weights
-        desc = _escape(reveal.descriptions[side])
+        desc = literal(reveal.descriptions[side])
         line = t("reveal_line", lang, side=t(f"model_{side.value}", lang), name="")
         lines.append(
-            f"{line}**{_escape(reveal.names[side])}**"
+            f"{line}**{literal(reveal.names[side])}**"
             + t("weights_note", lang, weights=weights_text)
             + (f" — {desc}" if desc else "")
         )
@@ -152,15 +174,11 @@ class BattleTab:
         with gr.Row(equal_height=True, elem_classes="ta-panes"):
             for side in SIDES:
                 with gr.Column(min_width=300):
-                    self.chats[side] = gr.Chatbot(
+                    self.chats[side] = chat_pane(
                         label=i18n(f"model_{side.value}"),
                         elem_id=self.eid(f"arena-chat-{side.value}"),
                         height=440,
-                        buttons=["copy"],
-                        feedback_options=None,
-                        sanitize_html=True,
                         placeholder=i18n("pane_placeholder"),
-                        elem_classes="ta-pane",
                     )
                     self.retries[side] = gr.Button(
                         i18n(f"retry_{side.value}"),

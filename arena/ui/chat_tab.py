@@ -14,7 +14,7 @@ import gradio as gr
 from arena.battles import Arena
 from arena.db.models import BattleMode, Side
 from arena.errors import ArenaError
-from arena.ui.battle_tab import Page, chat_messages, status_html, voter_of
+from arena.ui.battle_tab import Page, chat_messages, chat_pane, status_html, voter_of
 from arena.ui.i18n import error_text, lang_of, t
 
 
@@ -30,15 +30,11 @@ class ChatTab:
         self.page = gr.State(Page())
         gr.Markdown(i18n("chat_intro"))
         self.picker = gr.Dropdown(choices=[], label=i18n("pick_model"), elem_id="chat-model")
-        self.chat = gr.Chatbot(
+        self.chat = chat_pane(
             label=i18n("chat_pane"),
             elem_id="chat-pane",
             height=460,
-            buttons=["copy"],
-            feedback_options=None,
-            sanitize_html=True,
             placeholder=i18n("pane_placeholder"),
-            elem_classes="ta-pane",
         )
         self.status = gr.Markdown(status_html(""), elem_id="chat-status")
         with gr.Row(equal_height=True):
