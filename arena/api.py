@@ -33,7 +33,8 @@ from arena.integrity.voters import GateRefused, UnknownVoter
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; "
     "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
-    "font-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'self'"
+    "font-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'self'; "
+    "form-action 'self'; base-uri 'none'; object-src 'none'"
 )
 
 
