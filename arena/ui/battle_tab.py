@@ -339,12 +339,19 @@ class BattleTab:
     async def _stream(
         self, page: Page, lang: str, states: AsyncIterator[TurnState]
     ) -> AsyncIterator[dict]:
-        async for state in states:
-            self._apply(page, state)
-            # While text streams only the panes change: sending just their values (not
-            # gr.update, which Gradio turns into a whole new component) keeps each update
-            # cheap. The buttons were set busy, and the labels, by the first update.
-            yield {chat: chat_messages(page, side, lang) for side, chat in self.chats.items()}
+        try:
+            async for state in states:
+                self._apply(page, state)
+                # While text streams only the panes change: sending just their values (not
+                # gr.update, which Gradio turns into a whole new component) keeps each
+                # update cheap. The buttons were set busy, and the labels, by the first.
+                yield {chat: chat_messages(page, side, lang) for side, chat in self.chats.items()}
+        except ArenaError as exc:  # e.g. the turn could not be stored: it ended failed
+            gr.Warning(error_text(exc, lang))
+            last = page.turns[-1] if page.turns else None
+            if last is not None:
+                for side in SIDES:
+                    last[f"err_{side.value}"] = last[f"err_{side.value}"] or exc.code
         # Only now is the turn stored (the generator's end): enabling the buttons earlier
         # would let a quick click find the battle still busy.
         yield self.view(page, lang)
