@@ -115,7 +115,10 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_api_key_is_read_from_the_environment_only(tmp_path: Path, monkeypatch) -> None:
-    text = MINIMAL + "[[models]]\nname='c'\nprovider='openai'\nbase_url='http://u'\napi_key_env='MY_KEY'\n"
+    text = (
+        MINIMAL
+        + "[[models]]\nname='c'\nprovider='openai'\nbase_url='http://u'\napi_key_env='MY_KEY'\n"
+    )
     s = load_settings(write(tmp_path, text), env={})
     monkeypatch.setenv("MY_KEY", "secret-value")
     assert s.models[2].api_key() == "secret-value"
