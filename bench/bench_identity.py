@@ -13,10 +13,10 @@ case. The files (tests/data/):
 - ``identity_heldout.jsonl``: written before its author read the detector; the score of
   the detector of that time (``--rev a0e251a``) is its out-of-sample figure;
 - ``identity_heldout2.jsonl`` … ``identity_heldout5.jsonl``: each written fresh after a
-  round of changes, scored, then tuned on (their fresh scores are in docs/benchmarks.md, "Identity leaks");
+  round of changes, scored, then tuned on (fresh scores: docs/benchmarks.md);
 - ``identity_heldout6.jsonl``: written after the last change to the rules, never tuned on.
 
-It prints markdown tables (recorded in docs/benchmarks.md, "Identity leaks"): per file and detector,
+It prints markdown tables (recorded in docs/benchmarks.md): per file and detector,
 TP/FP/FN/TN, precision, recall and F1 (and per language for the current detector), then the
 median wall-clock time of one call over all files (each answer timed once per round), over
 their long answers, on the longest answer of the first corpus and on its long answers joined

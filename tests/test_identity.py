@@ -7,7 +7,7 @@ is the one the first rules were tuned on; identity_heldout.jsonl was written bef
 author read the detector; identity_heldout2.jsonl to identity_heldout5.jsonl were each
 written fresh after a round of changes, scored, and then tuned on; identity_heldout6.jsonl
 was written after the last change and never tuned on. The score of each batch when it was
-fresh is the out-of-sample figure (docs/benchmarks.md, "Identity leaks"); here the targets are asserted on
+fresh is the out-of-sample figure (docs/benchmarks.md); here the targets are asserted on
 all files together, which is mostly in-sample.
 """
 
