@@ -67,9 +67,15 @@ async def test_a_turn_that_cannot_be_stored_ends_failed_with_its_text(pg_admin, 
         migrate(engine)
         arena = make_arena(engine, llm)
         alice = await voter(arena)
-        # A finish reason longer than its column: PostgreSQL refuses the whole turn.
+        # The database refuses an answer row without an error longer than 3 characters
+        # (a real refusal by PostgreSQL): the turn as streamed cannot be stored.
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "ALTER TABLE messages ADD CONSTRAINT ck_test_refuse CHECK "
+                "(role <> 'assistant' OR error IS NOT NULL OR length(content) < 4)"
+            )
         for name in ("Alpha-7B", "Beta-13B"):
-            llm.set(f"served/{name}", Behaviour(tokens=4, finish="x" * 40))
+            llm.set(f"served/{name}", Behaviour(tokens=4))
         with pytest.raises(StorageError):
             await play(arena, alice, "保存できない")
         with arena.sessions() as s:

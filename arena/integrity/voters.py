@@ -107,6 +107,11 @@ class Gates:
         """Raise :class:`GateRefused` unless the enabled gates are passed."""
         if self.access_codes:
             given = access_code if isinstance(access_code, str) else ""
+            if not given.strip():
+                raise GateRefused(
+                    "this evaluation is closed: enter your access code",
+                    code="access_code_required",
+                )
             if not any(hmac.compare_digest(given.encode(), c.encode()) for c in self.access_codes):
                 raise GateRefused(
                     "this evaluation is closed: a valid access code is needed",

@@ -175,7 +175,7 @@ class ArenaPage:
             out[tab.send] = gr.update(interactive=False)
         out[self.blind.status] = status_html(error_text(exc, lang))
         out[self.voter] = ""
-        needs_code = isinstance(exc, GateRefused) and exc.code == "access_code_invalid"
+        needs_code = isinstance(exc, GateRefused) and exc.code.startswith("access_code")
         out[self.join_row] = gr.update(visible=needs_code)
         return out
 

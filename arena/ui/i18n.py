@@ -346,6 +346,10 @@ Tokyo Matsuo-Iwasawa Lab's Tanuki-8×8B report.
         "ja": "新しい対戦を始めたため、この対戦は終了しました。",
         "en": "A newer battle was started, so this one is closed.",
     },
+    "err_access_code_required": {
+        "ja": "この評価は招待制です。参加コードを入力してください。",
+        "en": "This evaluation is by invitation. Please enter your access code.",
+    },
     "err_access_code_invalid": {
         "ja": "参加コードが正しくありません。",
         "en": "The access code is not valid.",
