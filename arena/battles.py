@@ -28,6 +28,7 @@ from arena.backends import Backend, ChatMessage, StreamEnd, TextDelta, Timeouts,
 from arena.config import Settings
 from arena.db import repo
 from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Side, Vote, Winner
+from arena.db.stats import aware
 from arena.errors import BackendError, BattleRejected, StorageError, VoteRejected
 from arena.integrity import voters
 from arena.integrity.identity import IdentityDetector
@@ -662,8 +663,7 @@ class Arena:
         self, s: Session, battle: Battle, voter_id: int, address: str | None, now: datetime
     ) -> dict[str, object]:
         """The vote's quality signals: read time, what there was to read, the day's count."""
-        ready = battle.ready_at if battle.ready_at.tzinfo else battle.ready_at.replace(tzinfo=UTC)
-        seconds = (now - ready).total_seconds()
+        seconds = (now - aware(battle.ready_at)).total_seconds()
         last = {m.side: len(m.content or "") for m in battle.messages
                 if m.role == "assistant" and m.turn == battle.turns}  # fmt: skip
         chars_a, chars_b = last.get(Side.A, 0), last.get(Side.B, 0)

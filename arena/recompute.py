@@ -283,12 +283,8 @@ def _address_codes(session: Session, address: ColumnElement[str]) -> ColumnEleme
     return address
 
 
-#: The old reasons as codes of one CASE (0: the vote passes them), in the order tested.
-_BASE_REASONS = ("voided", "failed", "named", "flagged")
-
-
 def _base_reason(include_named: bool) -> ColumnElement[int]:
-    """Which old reason leaves a vote out (1-4, as in ``_BASE_REASONS``), or 0."""
+    """Which old reason leaves a vote out (1-4, as in ``EXCLUSIONS``), or 0."""
     return case(
         (Vote.voided.is_(True), 1),
         (Battle.status == BattleStatus.FAILED, 2),
@@ -329,7 +325,7 @@ def screened_votes(
          np.int8, bool),
     )  # fmt: skip
     base = {why: int(n) for why, n in zip(
-        _BASE_REASONS, np.bincount(reason, minlength=5)[1:], strict=True)}  # fmt: skip
+        EXCLUSIONS, np.bincount(reason, minlength=5)[1:], strict=True)}  # fmt: skip
     clean = reason == 0
     voter, addr, moment = voter[clean], addr[clean], moment[clean]
     model_a, model_b, outcome, fast = model_a[clean], model_b[clean], outcome[clean], fast[clean]

@@ -146,16 +146,21 @@ def test_a_steering_voter_is_flagged_and_a_random_abandoner_is_not(engine) -> No
         assert got["steering"] == s.query(Vote).filter(Vote.voter_id == steerer).count()
 
 
-def test_an_outlier_voter_is_flagged_and_honest_ones_are_not(engine) -> None:
-    arena = Arena(engine)
-    arena.honest(30, 12)
+def add_fan(arena: Arena) -> None:
+    """A voter who always votes for the weakest model (M07) when present, tie otherwise."""
     rng = np.random.default_rng(3)
     when = DAY0
-    for _ in range(40):  # always for the weakest model, never abandons
+    for _ in range(40):
         a, b = (int(x) for x in rng.choice(len(MODELS), 2, replace=False))
         when += timedelta(minutes=3)
         winner = ("model_a" if a == 7 else "model_b") if 7 in (a, b) else "tie"
         arena.battle("fan", a, b, winner, when)
+
+
+def test_an_outlier_voter_is_flagged_and_honest_ones_are_not(engine) -> None:
+    arena = Arena(engine)
+    arena.honest(30, 12)
+    add_fan(arena)
     got = run(engine)
     found = flags(engine)
     assert [(f.voter_id, f.reason) for f in found] == [(arena.voters["fan"], "outlier")]
@@ -166,13 +171,7 @@ def test_an_outlier_voter_is_flagged_and_honest_ones_are_not(engine) -> None:
 def test_admin_decisions_win_over_the_statistics(engine) -> None:
     arena = Arena(engine)
     arena.honest(30, 12)
-    rng = np.random.default_rng(3)
-    when = DAY0
-    for _ in range(40):
-        a, b = (int(x) for x in rng.choice(len(MODELS), 2, replace=False))
-        when += timedelta(minutes=3)
-        arena.battle("fan", a, b, ("model_a" if a == 7 else "model_b") if 7 in (a, b) else "tie",
-                     when)  # fmt: skip
+    add_fan(arena)
     assert run(engine)["outlier"] == 40
     console = AdminConsole(Settings(database_url=str(engine.url)), engine)
     listed = console.flags()

@@ -20,7 +20,6 @@ from arena.db.models import (
     BattleStatus,
     Message,
     Model,
-    Voter,
 )
 
 
@@ -52,16 +51,6 @@ def sync_models(session: Session, specs: Iterable[ModelSpec]) -> dict[str, int]:
 def enabled_models(session: Session) -> set[str]:
     """Names of the models an admin has not disabled."""
     return set(session.scalars(select(Model.name).where(Model.enabled.is_(True))))
-
-
-def get_or_create_voter(session: Session, token: str, ip_hash: str | None) -> Voter:
-    """The voter with this browser token, created on first sight."""
-    voter = session.scalar(select(Voter).where(Voter.token == token))
-    if voter is None:
-        voter = Voter(token=token, ip_hash=ip_hash)
-        session.add(voter)
-        session.flush()
-    return voter
 
 
 def hash_ip(ip: str | None, salt: str) -> str | None:

@@ -33,15 +33,16 @@ from ratings import fit_counts
 REASONS = ("fast", "cap_voter", "cap_address", "steering", "outlier")
 FLAG_REASONS = ("steering", "outlier")
 DAY = 86_400.0
+_DEFAULTS = Settings()  # the one place the defaults are written
 
 
 @dataclass(frozen=True)
 class Rules:
     """The thresholds of the defences (from the settings)."""
 
-    cap_voter_day: int = 100
-    cap_address_day: int = 1000
-    fdr: float = 0.01  # 0 turns the steering and outlier tests off
+    cap_voter_day: int = _DEFAULTS.cap_votes_per_voter_day
+    cap_address_day: int = _DEFAULTS.cap_votes_per_address_day
+    fdr: float = _DEFAULTS.rigging_fdr  # 0 turns the steering and outlier tests off
     seed: int = 0
 
     @classmethod
