@@ -185,3 +185,37 @@ def test_upgrade_and_downgrade_keep_the_data(db_url: str, revision: str) -> None
         assert _counts(engine, counts) == counts | {"battles": counts["battles"] + 1}
     finally:
         engine.dispose()
+
+
+def test_shared_state_tables_come_and_go_with_the_data_kept(db_url: str) -> None:
+    # 0005 adds the tables several app processes share (model health, named values).
+    engine = make_engine(db_url)
+    try:
+        migrate(engine, "0004")
+        counts = _fill(engine, "0004")
+        before = _values(engine)
+        migrate(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO model_health (model, failures, backoff, until, updated_at) "
+                     "VALUES ('GPT-4o', 3, 10.0, 1.5, :when)"),
+                {"when": WHEN},
+            )  # fmt: skip
+            conn.execute(
+                text("INSERT INTO app_state (key, value, updated_at) VALUES ('k', 'v', :when)"),
+                {"when": WHEN},
+            )
+        downgrade(engine, "0004")
+        assert _counts(engine, counts) == counts
+        assert _values(engine) == before
+        with engine.connect() as conn:
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM battles WHERE status = 'abandoned'")
+                ).scalar_one()
+                == 0
+            )
+        migrate(engine)
+        assert _counts(engine, counts) == counts
+    finally:
+        engine.dispose()

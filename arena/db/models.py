@@ -219,6 +219,28 @@ class RateCounter(Base):
     expires_at: Mapped[float] = mapped_column(Float, index=True)  # Unix time, seconds
 
 
+class ModelHealth(Base):
+    """A model sitting out after failures, shared by the app processes of one database."""
+
+    __tablename__ = "model_health"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row, when it went out
+    backoff: Mapped[float] = mapped_column(Float, default=0.0)  # seconds
+    until: Mapped[float] = mapped_column(Float, default=0.0)  # Unix time the back-off ends
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AppState(Base):
+    """Small named values every process and CLI of one database shares (e.g. a salt)."""
+
+    __tablename__ = "app_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class RatingRun(Base):
     __tablename__ = "rating_runs"
 
