@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from arena.errors import ConfigError
 
@@ -43,6 +44,8 @@ class ModelSpec:
     max_tokens: int = 1024
     weights: str = "closed"
     description: str = ""
+    description_ja: str = ""
+    description_en: str = ""
     japanese_mt_bench: float | None = None
     nejumi_lb3: float | None = None
     sample_weight: float = 1.0
@@ -52,6 +55,14 @@ class ModelSpec:
     aliases: tuple[str, ...] = ()
     #: Answers this model may stream at once (0: no cap beyond the shared connection pool).
     max_concurrency: int = 0
+    #: Ask for reasoning: "default" (send nothing), "on" or "off" (see docs/backends.md).
+    reasoning: str = "default"
+    #: Thinking tokens asked for when reasoning is "on" (0: the provider's or adapter's default).
+    reasoning_budget: int = 0
+
+    def description_in(self, lang: str) -> str:
+        """The description in ``lang`` (``description_ja``/``_en``), else ``description``."""
+        return {"ja": self.description_ja, "en": self.description_en}.get(lang) or self.description
 
     @property
     def served_name(self) -> str:
@@ -77,7 +88,18 @@ class Settings:
     max_turns: int = _setting(5, "Turns a volunteer may have in one battle before voting.")
     max_prompt_chars: int = _setting(4000, "Longest prompt accepted, in characters.")
     connect_timeout: float = _setting(10.0, "Seconds to open a connection to a model.")
-    first_token_timeout: float = _setting(60.0, "Seconds to wait for a model's first token.")
+    first_token_timeout: float = _setting(
+        60.0, "Seconds to wait for a model's first token (answer or reasoning)."
+    )
+    reasoning_timeout: float = _setting(
+        240.0,
+        "Seconds a reasoning model may think (from its first reasoning token) before its "
+        "answer's text must start; total_timeout still bounds the whole answer.",
+    )
+    show_reasoning_after_vote: bool = _setting(
+        False,
+        "Show a reasoning model's thinking to the volunteer after the vote (never before).",
+    )
     total_timeout: float = _setting(300.0, "Seconds a whole answer may take.")
     retries: int = _setting(2, "Retries of a failed model call before its first token.")
     stream_interval: float = _setting(
@@ -104,7 +126,22 @@ class Settings:
     rating_ci: str = _setting("sandwich", "Confidence interval method (sandwich|bootstrap).")
     rating_rounds: int = _setting(100, "Bootstrap rounds when rating_ci is bootstrap.")
     recompute_at: str = _setting(
-        "", "Daily in-app recomputation time HH:MM (UTC); empty disables it."
+        "03:00",
+        "Nightly in-app recomputation time HH:MM in recompute_timezone; empty or off disables it.",
+    )
+    recompute_timezone: str = _setting(
+        "Asia/Tokyo", "Time zone of recompute_at and of the times the leaderboard shows."
+    )
+    provisional_every_minutes: int = _setting(
+        5,
+        "While the arena is young, a provisional leaderboard every this many minutes when "
+        "new votes arrived; 0 disables it.",
+    )
+    provisional_until_votes: int = _setting(
+        1000, "The arena is young (provisional refreshes run) until it has this many votes."
+    )
+    rating_min_votes: int = _setting(
+        20, "Votes a model needs in the fit to be rated; fewer: listed as not enough votes yet."
     )
     admin_users: str = _setting(
         "",
@@ -196,6 +233,7 @@ def _hide_password(url: str) -> str:
         return "(not a database URL)"
 
 
+REASONING_CHOICES = ("default", "on", "off")
 SECRET_FIELDS = {"secret", "ip_salt", "export_salt", "admin_users", "access_codes", "redis_url"}
 MODEL_FIELDS = {f.name: f for f in dataclasses.fields(ModelSpec)}
 
@@ -279,6 +317,13 @@ def _parse_model(raw: Any, where: str, providers: set[str]) -> ModelSpec:
         raise ConfigError(f"{where}.max_tokens: must be > 0")
     if spec.max_concurrency < 0:
         raise ConfigError(f"{where}.max_concurrency: must be >= 0 (0: no cap)")
+    if spec.reasoning not in REASONING_CHOICES:
+        raise ConfigError(
+            f"{where}.reasoning: expected one of {', '.join(REASONING_CHOICES)}, "
+            f"got {spec.reasoning!r}"
+        )
+    if spec.reasoning_budget < 0:
+        raise ConfigError(f"{where}.reasoning_budget: must be >= 0 (0: default)")
     if spec.provider != "demo" and not spec.base_urls:
         raise ConfigError(f"{where}.base_url: required for provider {spec.provider!r}")
     for url in spec.base_urls:
@@ -333,15 +378,20 @@ def demo_models() -> tuple[ModelSpec, ...]:
             name=f"Demo-{label}",
             provider="demo",
             weights="open",
-            description=desc,
+            description=en,
+            description_ja=ja,
+            description_en=en,
             demo=True,
         )
-        for label, desc in (
-            ("Echo", "Offline demo model: restates the prompt."),
-            ("Haiku", "Offline demo model: answers with a short poem."),
-            ("Lister", "Offline demo model: answers with a list."),
+        for label, ja, en in (
+            ("Echo", "オフラインのデモ用モデル：質問を言い直して答えます。",
+             "Offline demo model: restates the prompt."),
+            ("Haiku", "オフラインのデモ用モデル：短い詩で答えます。",
+             "Offline demo model: answers with a short poem."),
+            ("Lister", "オフラインのデモ用モデル：箇条書きで答えます。",
+             "Offline demo model: answers with a list."),
         )
-    )
+    )  # fmt: skip
 
 
 def load_settings(
@@ -417,14 +467,26 @@ def _check(s: Settings, where: str) -> None:
         raise ConfigError(f"{where}: arena.default_language: expected 'ja' or 'en'")
     if s.rating_ci not in ("sandwich", "bootstrap"):
         raise ConfigError(f"{where}: arena.rating_ci: expected 'sandwich' or 'bootstrap'")
+    if s.reasoning_timeout <= 0:
+        raise ConfigError(f"{where}: arena.reasoning_timeout: must be > 0")
     for name in ("max_turns", "max_prompt_chars", "stream_concurrency", "port", "max_output_chars"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{where}: arena.{name}: must be > 0")
-    if s.recompute_at:
-        hh, _, mm = s.recompute_at.partition(":")
+    if s.recompute_at.strip().lower() not in ("", "off"):
+        hh, _, mm = s.recompute_at.strip().partition(":")
         if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
             raise ConfigError(
-                f"{where}: arena.recompute_at: expected HH:MM, got {s.recompute_at!r}"
+                f"{where}: arena.recompute_at: expected HH:MM or off, got {s.recompute_at!r}"
             )
+    try:
+        ZoneInfo(s.recompute_timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"{where}: arena.recompute_timezone: unknown time zone {s.recompute_timezone!r} "
+            "(an IANA name such as Asia/Tokyo or UTC; pip install tzdata if none is known)"
+        ) from exc
+    for name in ("provisional_every_minutes", "provisional_until_votes", "rating_min_votes"):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"{where}: arena.{name}: must be >= 0")
     if len([m for m in s.models if m.enabled]) < 2:
         raise ConfigError(f"{where}: models: at least two enabled models are needed for battles")

@@ -22,7 +22,7 @@ from arena.ui.assets import CSS, SWITCH_LANGUAGE_JS, detect_language_js
 from arena.ui.battle_tab import BattleTab, client_ip, status_html
 from arena.ui.battle_tab import Page as TabPage
 from arena.ui.chat_tab import ChatTab
-from arena.ui.i18n import error_text, gr_i18n, lang_of, t
+from arena.ui.i18n import error_text, gr_i18n, lang_of, t, warn
 from arena.ui.leaderboard import LeaderboardTab
 
 __all__ = ["CSS", "build_ui"]
@@ -210,7 +210,7 @@ class ArenaPage:
                 client_ip(request), pow_payload=proof, access_code=code
             )
         except ArenaError as exc:
-            gr.Warning(error_text(exc, lang))
+            warn(error_text(exc, lang), lang)
             return {**self._without_voter(lang, exc, out), self.join_code: ""}
         return {**out, self.voter: token, self.join_row: gr.update(visible=False),
                 self.join_code: ""}  # fmt: skip

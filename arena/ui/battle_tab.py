@@ -12,17 +12,18 @@ from __future__ import annotations
 import functools
 import html
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
 
 from arena.battles import SIDES, Arena, Reveal, TurnState, VoterRef
+from arena.config import ModelSpec
 from arena.db.models import BattleMode, Side, Winner
 from arena.errors import ArenaError
 from arena.render import literal, render
-from arena.ui.i18n import EXAMPLE_PROMPTS, error_text, lang_of, t
+from arena.ui.i18n import EXAMPLE_PROMPTS, error_text, lang_of, t, warn
 
 VOTES = (
     ("vote-a", "vote_a", Winner.MODEL_A),
@@ -115,8 +116,16 @@ def voter_of(token: str, request: gr.Request | None) -> VoterRef:
     return VoterRef(token=token if isinstance(token, str) else "", ip=client_ip(request))
 
 
-def reveal_markdown(reveal: Reveal, lang: str, mode: BattleMode = BattleMode.ANONY) -> str:
-    """The reveal: one line per side (``Model A: <name>`` / ``モデルA：<name>``)."""
+def reveal_markdown(
+    reveal: Reveal,
+    lang: str,
+    mode: BattleMode = BattleMode.ANONY,
+    specs: Mapping[str, ModelSpec] | None = None,
+) -> str:
+    """The reveal: one line per side (``Model A: <name>`` / ``モデルA：<name>``).
+
+    A model's description comes from ``specs`` in ``lang`` when configured there.
+    """
     lines = [
         f"**{t('thanks', lang)}** "
         + t("your_vote", lang, verdict=t(VERDICT_KEYS[reveal.winner], lang))
@@ -124,7 +133,8 @@ def reveal_markdown(reveal: Reveal, lang: str, mode: BattleMode = BattleMode.ANO
     for side in SIDES:
         weights = reveal.weights[side]
         weights_text = t(f"weights_{weights}", lang) if weights in ("open", "closed") else weights
-        desc = literal(reveal.descriptions[side])
+        spec = (specs or {}).get(reveal.names[side])
+        desc = literal(spec.description_in(lang) if spec else reveal.descriptions[side])
         line = t("reveal_line", lang, side=t(f"model_{side.value}", lang), name="")
         lines.append(
             f"{line}**{literal(reveal.names[side])}**"
@@ -146,6 +156,7 @@ class BattleTab:
         self.mode = mode
         self.prefix = prefix  # elem_id prefix: "arena" for the blind tab, "named" for named
         self.max_turns = arena.settings.max_turns
+        self.specs = {m.name: m for m in arena.settings.models}
 
     def eid(self, name: str) -> str:
         """The elem_id of a component; the blind tab keeps the stable public ids."""
@@ -309,7 +320,9 @@ class BattleTab:
             self.prompt: gr.update(interactive=can_send),
             self.send: gr.update(interactive=can_send),
             self.status: status,
-            self.reveal: reveal_markdown(page.reveal, lang, self.mode) if page.reveal else "",
+            self.reveal: (
+                reveal_markdown(page.reveal, lang, self.mode, self.specs) if page.reveal else ""
+            ),
             self.regenerate: gr.update(interactive=open_ and started),
             self.new_round: gr.update(interactive=not busy and started),
             **{b: gr.update(interactive=votable) for b in self.votes.values()},
@@ -347,7 +360,7 @@ class BattleTab:
                 # update cheap. The buttons were set busy, and the labels, by the first.
                 yield {chat: chat_messages(page, side, lang) for side, chat in self.chats.items()}
         except ArenaError as exc:  # e.g. the turn could not be stored: it ended failed
-            gr.Warning(error_text(exc, lang))
+            warn(error_text(exc, lang), lang)
             last = page.turns[-1] if page.turns else None
             if last is not None:
                 for side in SIDES:
@@ -380,7 +393,7 @@ class BattleTab:
         try:
             first = await anext(states)
         except ArenaError as exc:
-            gr.Warning(error_text(exc, lang))
+            warn(error_text(exc, lang), lang)
             yield {**self.view(page, lang), self.prompt: gr.update(value=prompt)}
             return
         page.turns.append(
@@ -409,7 +422,7 @@ class BattleTab:
             async for update in self._stream(page, lang, states):
                 yield update
         except ArenaError as exc:
-            gr.Warning(error_text(exc, lang))
+            warn(error_text(exc, lang), lang)
             yield self.view(page, lang)
 
     async def on_vote(
@@ -420,7 +433,7 @@ class BattleTab:
         try:
             reveal = await self.arena.vote(voter_of(token, request), page.battle_id or "", winner)
         except ArenaError as exc:
-            gr.Warning(error_text(exc, lang))
+            warn(error_text(exc, lang), lang)
             return self.view(page, lang)
         page.reveal = reveal
         return self.view(page, lang)

@@ -15,7 +15,7 @@ from arena.battles import Arena
 from arena.db.models import BattleMode, Side
 from arena.errors import ArenaError
 from arena.ui.battle_tab import Page, chat_messages, chat_pane, status_html, voter_of
-from arena.ui.i18n import error_text, lang_of, t
+from arena.ui.i18n import error_text, lang_of, t, warn
 
 
 class ChatTab:
@@ -106,7 +106,7 @@ class ChatTab:
         if page.turns and page.failed_sides:
             page = Page(names=page.names)  # a failed chat cannot go on: start afresh
         if not page.battle_id and not model:
-            gr.Warning(t("choose_model_first", lang))
+            warn(t("choose_model_first", lang), lang)
             yield self.view(page, lang)
             return
         states = self.arena.send(
@@ -120,7 +120,7 @@ class ChatTab:
         try:
             first = await anext(states)
         except ArenaError as exc:
-            gr.Warning(error_text(exc, lang))
+            warn(error_text(exc, lang), lang)
             yield {**self.view(page, lang), self.prompt: gr.update(value=prompt)}
             return
         page.turns.append(

@@ -363,6 +363,8 @@ Tokyo Matsuo-Iwasawa Lab's Tanuki-8×8B report.
         "en": "The browser check failed. Please reload the page.",
     },
     "err_error": {"ja": "エラーが発生しました：{message}", "en": "Something went wrong: {message}"},
+    "toast_warning": {"ja": "注意", "en": "Warning"},
+    "toast_error": {"ja": "エラー", "en": "Error"},
 }
 
 
@@ -400,6 +402,11 @@ def error_text(exc: Exception, lang: str) -> str:
     if key not in TEXT:
         key, params = "err_error", {"message": str(exc)}
     return t(key, lang, **{"message": str(exc), **params})
+
+
+def warn(message: str, lang: str) -> None:
+    """A warning toast titled in ``lang`` (Gradio's own title is the English "Warning")."""
+    gr.Warning(message, title=t("toast_warning", lang))
 
 
 def gr_i18n(**params: object) -> gr.I18n:
