@@ -28,7 +28,7 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -86,7 +86,14 @@ from arena.integrity.screen import (
     Votes,
     screen,
 )
-from ratings import DEFAULT_LEVEL, DEFAULT_PRIOR, WINNER_CODES, Leaderboard, RatingsError
+from ratings import (
+    DEFAULT_LEVEL,
+    DEFAULT_PRIOR,
+    WINNER_CODES,
+    Leaderboard,
+    RatingsError,
+    enough_votes,
+)
 from ratings import leaderboard_from_counts as fit_leaderboard
 
 logger = logging.getLogger(__name__)
@@ -98,6 +105,8 @@ STALE_AFTER = timedelta(hours=1)
 EXCLUSIONS = ("voided", "failed", "named", "flagged")
 #: The in-app daily job skips its turn if another run was stored this recently.
 DAILY_MIN_INTERVAL = timedelta(minutes=10)
+#: The note line that records a run's vote threshold (read back by the leaderboard).
+MIN_VOTES_NOTE = "min votes per rated model: {n}"
 
 EXIT_OK, EXIT_DATABASE, EXIT_INPUT, EXIT_BUSY = 0, 1, 2, 3
 
@@ -153,8 +162,26 @@ class VoteCounts:
 
     @property
     def used(self) -> int:
-        """Number of votes that enter the fit."""
+        """Number of votes that pass the exclusions (those of every model)."""
         return int(self.count.sum())
+
+    def among(self, models: Sequence[str]) -> VoteCounts:
+        """Only the rows whose two models are both in ``models`` (re-indexed)."""
+        wanted = set(models)
+        names = [name for name in self.names if name in wanted]
+        index = np.full(len(self.names), -1, dtype=np.intp)
+        index[[self.names.index(name) for name in names]] = np.arange(len(names))
+        a, b = index[self.a_idx], index[self.b_idx]
+        both = (a >= 0) & (b >= 0)
+        return VoteCounts(
+            names, a[both], b[both], self.outcome[both], self.count[both], self.excluded
+        )
+
+    def battles(self) -> dict[str, int]:
+        """Votes per model (either side)."""
+        n = len(self.names)
+        per = np.bincount(self.a_idx, self.count, n) + np.bincount(self.b_idx, self.count, n)
+        return {name: int(v) for name, v in zip(self.names, per, strict=True)}
 
 
 def _modes(include_named: bool) -> list[BattleMode]:
@@ -547,8 +574,9 @@ def _newest(session: Session) -> RatingRun | None:
 
 
 def _new_run(
-    board: Leaderboard,
+    board: Leaderboard | None,
     counts: VoteCounts,
+    votes_used: int,
     method: str,
     anchor: str,
     level: float,
@@ -563,7 +591,7 @@ def _new_run(
         level=level,
         rounds=rounds if bootstrap else None,
         seed=seed if bootstrap else None,
-        votes_used=counts.used,
+        votes_used=votes_used,
         excluded_failed=counts.excluded["failed"],
         excluded_flagged=counts.excluded["flagged"],
         excluded_named=counts.excluded["named"],
@@ -585,7 +613,7 @@ def _new_run(
             losses=row.losses,
             win_rate=row.win_rate,
         )
-        for row in board.rows
+        for row in (board.rows if board is not None else ())
     ]
     return run
 
@@ -603,10 +631,20 @@ def recompute(
     stale_after: timedelta = STALE_AFTER,
     min_interval: timedelta | None = None,
     rules: Rules | None = Rules(),  # noqa: B008 (frozen: one shared default is fine)
+    min_votes: int = 0,
+    precheck: Callable[[Session], None] | None = None,
+    note: Sequence[str] = (),
 ) -> RatingRun:
     """Aggregate, fit and store one rating run; return it with its ratings loaded.
 
     ``rules`` are the rigging defences (None: only the old reasons, one GROUP BY).
+    A model with fewer than ``min_votes`` votes among the other rated models is not
+    rated (see :func:`ratings.enough_votes`); its votes are kept in the run's pair
+    counts, so the leaderboard lists it with its battles. ``votes_used`` counts the
+    votes of the fit only: between two rated models. ``precheck`` runs under the lock
+    before anything is read (a :class:`RecomputeError` from it skips the run; the
+    scheduler checks there whether its slot was already run); ``note`` lines open the
+    run's note.
 
     ``rounds`` and ``seed`` matter for the bootstrap only (and are stored only then).
     Raises :class:`LockBusy`, :class:`NoVotes` (nothing stored), :class:`RecentRun`
@@ -615,6 +653,8 @@ def recompute(
     factory = _factory(target)
     with job_lock(factory, stale_after=stale_after) as lock:
         with factory() as session:
+            if precheck is not None:
+                precheck(session)
             if min_interval is not None:
                 last = _newest(session)
                 if last is not None and utcnow() - _aware(last.created_at) < min_interval:
@@ -629,26 +669,39 @@ def recompute(
                 f"no usable votes (excluded: {excluded}); no rating run stored, "
                 "the leaderboard keeps the previous run"
             )
-        board = fit_leaderboard(
-            counts.names,
-            counts.a_idx,
-            counts.b_idx,
-            counts.outcome,
-            counts.count,
-            anchor=anchor,
-            ci=method,  # type: ignore[arg-type]  # checked by ratings
-            level=level,
-            rounds=rounds,
-            rng=np.random.default_rng(seed),
-            prior=prior,
-            on_disconnected="largest",
-        )
-        notes = [*board.notes, f"prior: {prior:g} virtual ties per model"]
+        keep = enough_votes(counts.a_idx, counts.b_idx, counts.count, len(counts.names), min_votes)
+        fitted = counts.among([name for name, k in zip(counts.names, keep, strict=True) if k])
+        board = None
+        if fitted.names:
+            board = fit_leaderboard(
+                fitted.names,
+                fitted.a_idx,
+                fitted.b_idx,
+                fitted.outcome,
+                fitted.count,
+                anchor=anchor,
+                ci=method,  # type: ignore[arg-type]  # checked by ratings
+                level=level,
+                rounds=rounds,
+                rng=np.random.default_rng(seed),
+                prior=prior,
+                on_disconnected="largest",
+            )
+        rated = [row.model for row in board.rows] if board is not None else []
+        votes_used = counts.among(rated).used
+        few = [name for name, k in zip(counts.names, keep, strict=True) if not k]
+        notes = [*note, *(board.notes if board is not None else ())]
+        notes.append(MIN_VOTES_NOTE.format(n=min_votes))
+        if few:
+            notes.append(f"not enough votes yet (fewer than {min_votes}): {', '.join(few)}")
+        notes.append(f"prior: {prior:g} virtual ties per model")
         if include_named:
             notes.append("named-mode battles included")
         if lock.took_over:
             notes.append(lock.took_over)
-        run = _new_run(board, counts, method, anchor, level, rounds, seed, "\n".join(notes))
+        run = _new_run(
+            board, counts, votes_used, method, anchor, level, rounds, seed, "\n".join(notes)
+        )
         run.created_at = as_of
         with factory() as session, session.begin():
             _confirm_lock(session, lock)
@@ -794,6 +847,7 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
         "Defaults come from arena.toml / ARENA_* / DATABASE_URL.",
     )
     add = parser.add_argument
+    add("--config", help="arena.toml (default: $ARENA_CONFIG or ./arena.toml)")
     add(
         "--database-url",
         default=settings.database_url,
@@ -810,6 +864,12 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     add("--seed", type=int, default=0, help="bootstrap seed (%(default)s)")
     add("--level", type=float, default=DEFAULT_LEVEL, help="interval coverage (%(default)s)")
     add("--include-named", action="store_true", help="also count named-mode battles")
+    add(
+        "--min-votes",
+        type=int,
+        default=settings.rating_min_votes,
+        help="votes a model needs to be rated (%(default)s)",
+    )
     return parser
 
 
@@ -839,11 +899,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from sqlalchemy.exc import ArgumentError
 
-    from arena.cli import database_failure, one_line_error
+    from arena.cli import OneLineParser, database_failure, missing_sqlite_file, one_line_error
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    config = OneLineParser(prog="python -m ratings recompute", add_help=False)  # for defaults
+    config.add_argument("--config")
     try:
-        settings = load_settings()
+        settings = load_settings(config.parse_known_args(argv)[0].config)
     except ConfigError as exc:
         print(f"error: configuration: {exc}", file=sys.stderr)
         return EXIT_INPUT
@@ -851,6 +913,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.error = functools.partial(one_line_error, parser)  # type: ignore[method-assign]
     args = parser.parse_args(argv)
     url = args.database_url
+    if missing := missing_sqlite_file(url):  # never create an empty database to read
+        print(f"error: {missing}", file=sys.stderr)
+        return EXIT_DATABASE
     try:
         engine = make_engine(url)
     except (ArgumentError, ImportError, OSError) as exc:  # not a URL, no driver, no folder
@@ -873,6 +938,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=args.level,
             include_named=args.include_named,
             rules=Rules.from_settings(settings),
+            min_votes=args.min_votes,
         )
     except LockBusy as exc:
         print(f"error: {exc}", file=sys.stderr)

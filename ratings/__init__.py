@@ -26,6 +26,7 @@ from ratings.errors import (
     NoMLEError,
     RatingsError,
 )
+from ratings.graph import enough_votes
 from ratings.intervals import rank_ub
 from ratings.leaderboard import (
     DEFAULT_ANCHOR,
@@ -60,6 +61,7 @@ __all__ = [
     "aggregate",
     "build_leaderboard",
     "encode_winners",
+    "enough_votes",
     "fit_counts",
     "leaderboard",
     "leaderboard_from_counts",

@@ -115,3 +115,47 @@ def identifiability(score: NDArray[np.float64]) -> Identifiability:
         lower_unbounded=~to_core,
         group=labels.astype(np.intp),
     )
+
+
+def enough_votes(
+    a_idx: NDArray[np.intp],
+    b_idx: NDArray[np.intp],
+    count: NDArray[np.int64],
+    n: int,
+    min_votes: int,
+) -> NDArray[np.bool_]:
+    """The models with at least ``min_votes`` battles against each other.
+
+    A model below the threshold is set aside, which removes its battles from its
+    opponents' counts too; this repeats until every model kept has ``min_votes``
+    battles among the kept models, so every rated model's battle count in the fit
+    meets the threshold.
+
+    Parameters
+    ----------
+    a_idx, b_idx : ndarray of int, shape (m,)
+        Side A and side B model indices of each row.
+    count : ndarray of int, shape (m,)
+        Battles per row.
+    n : int
+        Number of models.
+    min_votes : int
+        Battles a model needs (below 1 counts as 1: a model with no battle is never kept).
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+        True for the models kept.
+    """
+    a_idx, b_idx = np.asarray(a_idx, dtype=np.intp), np.asarray(b_idx, dtype=np.intp)
+    count = np.asarray(count, dtype=np.int64)
+    keep = np.ones(n, dtype=bool)
+    while True:
+        live = keep[a_idx] & keep[b_idx]
+        battles = np.bincount(a_idx[live], count[live], minlength=n) + np.bincount(
+            b_idx[live], count[live], minlength=n
+        )
+        short = keep & (battles < max(min_votes, 1))
+        if not short.any():
+            return keep
+        keep &= ~short
