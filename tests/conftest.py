@@ -7,6 +7,7 @@ reason; with ``CI=true`` a missing service is a failure, never a silent skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -126,13 +127,19 @@ def llm(loopback):
 
 
 class RunningApp:
-    """``python app.py`` in a subprocess, on its own SQLite file."""
+    """``python app.py`` in a subprocess, on its own SQLite file or on ``database_url``."""
 
-    def __init__(self, tmp: Path, config: str = "", env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        config: str = "",
+        env: dict[str, str] | None = None,
+        database_url: str | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_path = tmp / "app.db"
-        self.database_url = f"sqlite:///{self.db_path}"
+        self.database_url = database_url or f"sqlite:///{self.db_path}"
         cfg = tmp / "arena.toml"
         cfg.write_text(config, encoding="utf-8")
         self.env = {
@@ -172,12 +179,53 @@ class RunningApp:
             self.proc.kill()
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    """The app with its embedded defaults (demo models, SQLite), launched once."""
-    app = RunningApp(tmp_path_factory.mktemp("app"))
-    yield app
-    app.stop()
+@contextlib.contextmanager
+def app_database(request: pytest.FixtureRequest, tmp: Path) -> Iterator[str]:
+    """The database of a launched app, by ``request.param``: a SQLite file in ``tmp``, or a
+    fresh PostgreSQL database (dropped afterwards; a missing server skips, or fails in CI).
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp / 'app.db'}"
+        return
+    admin = request.getfixturevalue("pg_admin")
+    url = _create_pg_database(admin)
+    try:
+        yield url
+    finally:
+        _drop_pg_database(admin, url)
+
+
+#: The databases every test of the running app's HTTP surface runs on.
+APP_DATABASES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=APP_DATABASES)
+def app_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """For a test that launches its own app: a SQLite file, then a PostgreSQL database."""
+    with app_database(request, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=APP_DATABASES)
+def module_app_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """For an app launched once per module: a SQLite file, then a PostgreSQL database."""
+    with app_database(request, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=APP_DATABASES)
+def app_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningApp]:
+    """The app with its embedded defaults (demo models), launched once per database:
+    on a SQLite file, then on a PostgreSQL database."""
+    tmp = tmp_path_factory.mktemp("app")
+    with app_database(request, tmp) as url:
+        app = RunningApp(tmp, database_url=url)
+        yield app
+        app.stop()
 
 
 # -- the browser --------------------------------------------------------------------

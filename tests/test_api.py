@@ -135,10 +135,10 @@ def test_battle_api_streams_blind_then_reveals_once(app_server) -> None:
         assert short.status_code == 400 and short.json()["error"] == "invalid_request"
 
 
-def test_leaderboard_json_before_any_run(tmp_path) -> None:
+def test_leaderboard_json_before_any_run(tmp_path, app_db_url) -> None:
     from tests.conftest import RunningApp
 
-    app = RunningApp(tmp_path)
+    app = RunningApp(tmp_path, database_url=app_db_url)
     try:
         r = httpx.get(app.url + "/api/leaderboard")
         assert r.status_code == 200 and r.json() == {"run": None, "models": []}

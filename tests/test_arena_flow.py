@@ -26,9 +26,10 @@ def send(page, text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def own_app(tmp_path_factory):
-    """An app of its own: this test counts every row in the database."""
-    app = RunningApp(tmp_path_factory.mktemp("flow"))
+def own_app(tmp_path_factory, module_app_db_url):
+    """An app of its own: this test counts every row in the database. The one browser
+    flow that also runs on PostgreSQL (the other browser tests use SQLite)."""
+    app = RunningApp(tmp_path_factory.mktemp("flow"), database_url=module_app_db_url)
     yield app
     app.stop()
 

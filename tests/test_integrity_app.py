@@ -21,8 +21,11 @@ from tests.conftest import RunningApp, _create_pg_database, _drop_pg_database
 
 
 @pytest.fixture(scope="module")
-def default_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    app = RunningApp(tmp_path_factory.mktemp("integrity"))
+def default_app(
+    tmp_path_factory: pytest.TempPathFactory, module_app_db_url: str
+) -> Iterator[RunningApp]:
+    """On SQLite (limits in memory), then on PostgreSQL (limits in the database)."""
+    app = RunningApp(tmp_path_factory.mktemp("integrity"), database_url=module_app_db_url)
     yield app
     app.stop()
 
@@ -99,9 +102,10 @@ def test_invented_tokens_store_nothing(default_app: RunningApp) -> None:
     assert after == before
 
 
-def test_a_scripted_voter_is_limited_through_the_page_endpoints(tmp_path) -> None:
+def test_a_scripted_voter_is_limited_through_the_page_endpoints(tmp_path, app_db_url) -> None:
     """Stuffing through Gradio's call API with one issued voter hits the battle limit."""
-    app = RunningApp(tmp_path, env={"ARENA_RATE_BATTLES_PER_VOTER": "3/10 minutes"})
+    env = {"ARENA_RATE_BATTLES_PER_VOTER": "3/10 minutes"}
+    app = RunningApp(tmp_path, env=env, database_url=app_db_url)
     try:
         with httpx.Client(base_url=app.url, timeout=60) as client:
             token = client.post("/api/voters").json()["voter"]
