@@ -324,6 +324,12 @@ def _parse_model(raw: Any, where: str, providers: set[str]) -> ModelSpec:
         )
     if spec.reasoning_budget < 0:
         raise ConfigError(f"{where}.reasoning_budget: must be >= 0 (0: default)")
+    thinking = max(spec.reasoning_budget or spec.max_tokens // 2, 1024)
+    if spec.provider == "anthropic" and spec.reasoning == "on" and spec.max_tokens <= thinking:
+        raise ConfigError(
+            f"{where}.max_tokens: with reasoning on, Claude needs max_tokens above its "
+            f"thinking budget ({thinking} tokens, at least 1024)"
+        )
     if spec.provider != "demo" and not spec.base_urls:
         raise ConfigError(f"{where}.base_url: required for provider {spec.provider!r}")
     for url in spec.base_urls:

@@ -27,9 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-FAULTS = ("error_frame", "stall_before_first", "stall_after_first", "cut", "no_done")
-MODES = frozenset(("normal", *FAULTS, "status_500", "status_429", "status_401"))
+FAULTS = (
+    "error_frame", "stall_before_first", "stall_after_first", "cut", "no_done",
+    "prompt_blocked", "raw_error",
+)  # fmt: skip
+STATUSES = (400, 401, 404, 408, 409, 429, 500, 503, 529)
+MODES = frozenset(("normal", *FAULTS, *(f"status_{s}" for s in STATUSES)))
 WORDS = ("たぬき", "は", " arena", "で", "答え", "を", " write", "します", "。", " Hello", "、")
+THOUGHTS = ("まず", "問い", "を", "考える", "。", " Let", " me", " think", "…")
 
 
 @dataclass
@@ -53,6 +58,26 @@ class Behaviour:
     finish: str | None = None  # finish reason as the protocol spells it (e.g. Gemini "SAFETY")
     #: Header lines a 429/503 carries, e.g. "retry-after: 2" or "retry-after-ms: 300".
     retry_after: str = "retry-after: 1"
+    #: More header lines for any status_* answer, e.g. "x-should-retry: false".
+    headers: str = ""
+    #: Reasoning chunks before the answer (vLLM ``delta.reasoning``, Anthropic thinking
+    #: blocks, Gemini ``thought`` parts), each ``thinking_delay`` seconds after the last.
+    thinking: int = 0
+    thinking_delay: float = 0.0
+    #: vLLM's reasoning field: "reasoning" (0.10 on), "reasoning_content" (before), "both".
+    reasoning_field: str = "reasoning"
+    #: The error of ``error_frame`` / ``raw_error``: vLLM's code, Anthropic's type, Gemini's code.
+    error_code: int = 500
+    error_type: str = "overloaded_error"
+    #: vLLM: a tool call instead of text (finish "tool_calls"); every frame with "error": null;
+    #: usage in every chunk (``continuous_usage_stats``), as if the client asked for it.
+    tool_call: bool = False
+    null_error: bool = False
+    continuous_usage: bool = False
+    #: Each frame's JSON split over several ``data:`` lines (joined again by SSE clients).
+    split_data: bool = False
+    #: Anthropic: prompt tokens read from the cache (reported apart from input_tokens).
+    cache_read: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -70,7 +95,12 @@ class Behaviour:
 
     def answer(self, max_tokens: int | None = None) -> str:
         """The full text a client should assemble, given the request's token limit."""
-        return "".join(self.chunks()[:max_tokens])
+        room = None if max_tokens is None else max(0, max_tokens - self.thinking)
+        return "".join(self.chunks()[:room])
+
+    def thoughts(self) -> list[str]:
+        """The reasoning as sent, one chunk per token."""
+        return [THOUGHTS[i % len(THOUGHTS)] for i in range(max(0, self.thinking))]
 
 
 def count_prompt_tokens(texts: Iterable[str]) -> int:
@@ -96,9 +126,12 @@ class _Answer:
     prompt_tokens: int
     include_usage: bool
     complete: bool
+    behaviour: Behaviour = field(default_factory=Behaviour)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:24])
     created: int = field(default_factory=lambda: int(time.time()))
     sent: int = 0
+    thought: int = 0
+    blocks: list[str] = field(default_factory=list)  # Anthropic: content blocks opened
 
 
 def _json(obj: Any) -> bytes:
@@ -109,13 +142,17 @@ def _json(obj: Any) -> bytes:
         return json.dumps(obj, separators=(",", ":")).encode()
 
 
-def _sse(obj: Any, event: str | None = None, sep: bytes = b"\n\n") -> bytes:
+def _sse(obj: Any, event: str | None = None, sep: bytes = b"\n\n", split: bool = False) -> bytes:
     head = f"event: {event}\n".encode() if event else b""
-    return head + b"data: " + (obj if isinstance(obj, bytes) else _json(obj)) + sep
+    data = obj if isinstance(obj, bytes) else _json(obj)
+    if split and not isinstance(obj, bytes):  # one data: line per top-level key, as a
+        data = json.dumps(obj, ensure_ascii=False, indent=1).encode()  # pretty printer would
+    line_end = sep[: len(sep) // 2]
+    return head + line_end.join(b"data: " + part for part in data.split(b"\n")) + sep
 
 
 class _OpenAI:
-    """vLLM's OpenAI-compatible chat completions."""
+    """vLLM's OpenAI-compatible chat completions (serving_chat and its error responses)."""
 
     stop, length = "stop", "length"
     unauthorized = (401, {"error": "Unauthorized"})
@@ -138,62 +175,93 @@ class _OpenAI:
     def authorized(self, req: _Request, key: str) -> bool:
         return req.headers.get("authorization") == f"Bearer {key}"
 
-    def error(self, status: int) -> dict[str, Any]:
-        kind = {429: "RateLimitError", 500: "InternalServerError"}.get(status, "BadRequestError")
+    def error(self, status: int, model: str = "") -> dict[str, Any]:
+        kind = {
+            404: "NotFoundError",
+            429: "RateLimitError",
+            500: "InternalServerError",
+            503: "ServiceUnavailableError",
+        }.get(status, "BadRequestError")
         message = f"loopback: simulated HTTP {status}"
-        return {"error": {"message": message, "type": kind, "param": None, "code": status}}
+        param = None
+        if status == 404:
+            message, param = f"The model `{model}` does not exist.", "model"
+        return {"error": {"message": message, "type": kind, "param": param, "code": status}}
+
+    def _usage(self, a: _Answer) -> dict[str, int]:
+        done = a.sent + a.thought
+        return {
+            "prompt_tokens": a.prompt_tokens,
+            "total_tokens": a.prompt_tokens + done,
+            "completion_tokens": done,
+        }
 
     def _chunk(self, a: _Answer, delta: dict[str, Any], finish: str | None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return _sse(
-            {
-                "id": f"chatcmpl-{a.id}",
-                "object": "chat.completion.chunk",
-                "created": a.created,
-                "model": a.model,
-                "choices": [choice],
-            }
-        )
+        frame: dict[str, Any] = {
+            "id": f"chatcmpl-{a.id}",
+            "object": "chat.completion.chunk",
+            "created": a.created,
+            "model": a.model,
+            "choices": [choice],
+        }
+        if a.include_usage and a.behaviour.continuous_usage:
+            frame["usage"] = self._usage(a)
+        if a.behaviour.null_error:
+            frame["error"] = None
+        return _sse(frame, split=a.behaviour.split_data)
 
     def opening(self, a: _Answer) -> bytes:
         return self._chunk(a, {"role": "assistant", "content": ""}, None)
 
+    def reasoning(self, a: _Answer, text: str) -> bytes:
+        field = a.behaviour.reasoning_field
+        names = ("reasoning", "reasoning_content") if field == "both" else (field,)
+        return self._chunk(a, dict.fromkeys(names, text), None)
+
     def content(self, a: _Answer, text: str, finish: str | None) -> bytes:
+        if a.behaviour.tool_call:
+            call = {
+                "index": 0,
+                "id": f"chatcmpl-tool-{a.id}",
+                "type": "function",
+                "function": {"name": "lookup", "arguments": json.dumps({"q": text})},
+            }
+            return self._chunk(a, {"tool_calls": [call]}, finish)
         return self._chunk(a, {"content": text}, finish)
 
     def closing(self, a: _Answer, finish: str) -> bytes:
         out = b"" if a.sent else self._chunk(a, {"content": ""}, finish)
         if a.include_usage:
-            usage = {
-                "prompt_tokens": a.prompt_tokens,
-                "total_tokens": a.prompt_tokens + a.sent,
-                "completion_tokens": a.sent,
+            usage = self._usage(a)
+            frame = {
+                "id": f"chatcmpl-{a.id}",
+                "object": "chat.completion.chunk",
+                "created": a.created,
+                "model": a.model,
+                "choices": [],
+                "usage": usage,
             }
-            out += _sse(
-                {
-                    "id": f"chatcmpl-{a.id}",
-                    "object": "chat.completion.chunk",
-                    "created": a.created,
-                    "model": a.model,
-                    "choices": [],
-                    "usage": usage,
-                }
-            )
+            out += _sse(frame, split=a.behaviour.split_data)
         return out + (b"data: [DONE]\n\n" if a.complete else b"")
 
     def error_frame(self, a: _Answer) -> bytes:
-        error = {
-            "object": "error",
-            "message": "loopback: simulated engine failure",
-            "type": "InternalServerError",
-            "param": None,
-            "code": 500,
-        }
+        # vLLM >= 0.10: ErrorResponse(error=ErrorInfo(...)), no "object" key any more.
+        code = a.behaviour.error_code
+        kind = "InternalServerError" if code >= 500 else "BadRequestError"
+        message = "loopback: simulated engine failure" if code >= 500 else "loopback: bad request"
+        error = {"message": message, "type": kind, "param": None, "code": code}
         return _sse({"error": error}) + b"data: [DONE]\n\n"
+
+    def raw_error(self, a: _Answer) -> bytes:
+        return self.error_frame(a)
+
+    def blocked(self, a: _Answer) -> bytes:
+        return self.closing(a, "content_filter")
 
 
 class _Anthropic:
-    """Anthropic's Messages API."""
+    """Anthropic's Messages API (the SDK's streaming events and error bodies)."""
 
     stop, length = "end_turn", "max_tokens"
     unauthorized = (
@@ -223,9 +291,14 @@ class _Anthropic:
     def authorized(self, req: _Request, key: str) -> bool:
         return req.headers.get("x-api-key") == key
 
-    def error(self, status: int) -> dict[str, Any]:
-        kind = {429: "rate_limit_error", 500: "api_error"}.get(status, "invalid_request_error")
-        message = f"loopback: simulated HTTP {status}"
+    def error(self, status: int, model: str = "") -> dict[str, Any]:
+        kind = {
+            404: "not_found_error",
+            429: "rate_limit_error",
+            500: "api_error",
+            529: "overloaded_error",
+        }.get(status, "invalid_request_error")
+        message = "Overloaded" if status == 529 else f"loopback: simulated HTTP {status}"
         return {"type": "error", "error": {"type": kind, "message": message}}
 
     def opening(self, a: _Answer) -> bytes:
@@ -237,38 +310,87 @@ class _Anthropic:
             "model": a.model,
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {"input_tokens": a.prompt_tokens, "output_tokens": 1},
+            "usage": {
+                "input_tokens": a.prompt_tokens - a.behaviour.cache_read,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": a.behaviour.cache_read,
+                "output_tokens": 1,
+            },
         }
-        block = {"type": "text", "text": ""}
-        return (
-            _sse({"type": "message_start", "message": message}, "message_start")
-            + _sse(
-                {"type": "content_block_start", "index": 0, "content_block": block},
-                "content_block_start",
-            )
-            + _sse({"type": "ping"}, "ping")
+        return _sse({"type": "message_start", "message": message}, "message_start") + _sse(
+            {"type": "ping"}, "ping"
         )
+
+    def _block(self, a: _Answer, kind: str) -> bytes:
+        """Close the open block and open one of ``kind``, unless it is the open one."""
+        if a.blocks and a.blocks[-1] == kind:
+            return b""
+        out = self._stop_block(a)
+        a.blocks.append(kind)
+        block = (
+            {"type": "thinking", "thinking": ""}
+            if kind == "thinking"
+            else {"type": "text", "text": ""}
+        )
+        start = {"type": "content_block_start", "index": len(a.blocks) - 1, "content_block": block}
+        return out + _sse(start, "content_block_start")
+
+    def _stop_block(self, a: _Answer) -> bytes:
+        if not a.blocks or a.blocks[-1] == "closed":
+            return b""
+        out = b""
+        if a.blocks[-1] == "thinking":
+            signature = {"type": "signature_delta", "signature": "EqQBCgIYAhIM" + a.id}
+            out = _sse(
+                {"type": "content_block_delta", "index": len(a.blocks) - 1, "delta": signature},
+                "content_block_delta",
+            )
+        out += _sse(
+            {"type": "content_block_stop", "index": len(a.blocks) - 1}, "content_block_stop"
+        )
+        a.blocks[-1] = "closed" if a.blocks[-1] == "text" else "thinking-closed"
+        return out
+
+    def reasoning(self, a: _Answer, text: str) -> bytes:
+        delta = {"type": "thinking_delta", "thinking": text}
+        frame = {"type": "content_block_delta", "index": len(a.blocks), "delta": delta}
+        head = self._block(a, "thinking")
+        frame["index"] = len(a.blocks) - 1
+        return head + _sse(frame, "content_block_delta", split=a.behaviour.split_data)
 
     def content(self, a: _Answer, text: str, finish: str | None) -> bytes:
+        head = self._block(a, "text")
         delta = {"type": "text_delta", "text": text}
-        return _sse(
-            {"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta"
-        )
+        frame = {"type": "content_block_delta", "index": len(a.blocks) - 1, "delta": delta}
+        return head + _sse(frame, "content_block_delta", split=a.behaviour.split_data)
 
     def closing(self, a: _Answer, finish: str) -> bytes:
-        out = _sse({"type": "content_block_stop", "index": 0}, "content_block_stop") + _sse(
+        usage = {  # message_delta's usage is cumulative, input and cache tokens included
+            "input_tokens": a.prompt_tokens - a.behaviour.cache_read,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": a.behaviour.cache_read,
+            "output_tokens": a.sent + a.thought,
+        }
+        out = self._stop_block(a) + _sse(
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": finish, "stop_sequence": None},
-                "usage": {"output_tokens": a.sent},
+                "usage": usage,
             },
             "message_delta",
         )
         return out + (_sse({"type": "message_stop"}, "message_stop") if a.complete else b"")
 
     def error_frame(self, a: _Answer) -> bytes:
-        error = {"type": "overloaded_error", "message": "Overloaded"}
-        return _sse({"type": "error", "error": error}, "error")
+        kind = a.behaviour.error_type
+        message = {"overloaded_error": "Overloaded"}.get(kind, f"loopback: {kind}")
+        return _sse({"type": "error", "error": {"type": kind, "message": message}}, "error")
+
+    def raw_error(self, a: _Answer) -> bytes:
+        return self.error_frame(a)
+
+    def blocked(self, a: _Answer) -> bytes:
+        return self.closing(a, "refusal")
 
 
 class _Gemini:
@@ -299,32 +421,84 @@ class _Gemini:
     def authorized(self, req: _Request, key: str) -> bool:
         return key in (req.headers.get("x-goog-api-key"), req.query.get("key"))
 
-    def error(self, status: int) -> dict[str, Any]:
-        kind = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}.get(status, "INVALID_ARGUMENT")
+    def error(self, status: int, model: str = "") -> dict[str, Any]:
+        kind = {
+            404: "NOT_FOUND",
+            429: "RESOURCE_EXHAUSTED",
+            500: "INTERNAL",
+            503: "UNAVAILABLE",
+        }.get(status, "INVALID_ARGUMENT")
         return {"error": {"code": status, "message": f"loopback: HTTP {status}", "status": kind}}
 
-    def _frame(self, a: _Answer, text: str, finish: str | None) -> bytes:
-        candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}}
-        usage = {"promptTokenCount": a.prompt_tokens, "totalTokenCount": a.prompt_tokens + a.sent}
-        if finish and a.complete:
-            candidate["finishReason"] = finish
+    def _usage(self, a: _Answer, final: bool) -> dict[str, int]:
+        usage = {
+            "promptTokenCount": a.prompt_tokens,
+            "totalTokenCount": a.prompt_tokens + a.sent + a.thought,
+        }
+        if final:
             usage["candidatesTokenCount"] = a.sent
+            if a.thought:
+                usage["thoughtsTokenCount"] = a.thought
+        return usage
+
+    def _frame(self, a: _Answer, parts: list[dict[str, Any]], finish: str | None) -> bytes:
+        candidate: dict[str, Any] = {}
+        if parts:  # a SAFETY stop with nothing said has no content at all
+            candidate["content"] = {"parts": parts, "role": "model"}
+        final = bool(finish and a.complete)
+        if final:
+            candidate["finishReason"] = finish
         candidate["index"] = 0
-        frame = {"candidates": [candidate], "usageMetadata": usage, "modelVersion": a.model}
-        return _sse(frame, sep=b"\r\n\r\n")
+        frame = {
+            "candidates": [candidate],
+            "usageMetadata": self._usage(a, final),
+            "modelVersion": a.model,
+            "responseId": a.id,
+        }
+        return _sse(frame, sep=b"\r\n\r\n", split=a.behaviour.split_data)
 
     def opening(self, a: _Answer) -> bytes:
         return b""
 
+    def reasoning(self, a: _Answer, text: str) -> bytes:
+        return self._frame(a, [{"text": text, "thought": True}], None)
+
     def content(self, a: _Answer, text: str, finish: str | None) -> bytes:
-        return self._frame(a, text, finish)
+        return self._frame(a, [{"text": text}], finish)
 
     def closing(self, a: _Answer, finish: str) -> bytes:
-        return b"" if a.sent else self._frame(a, "", finish)
+        return b"" if a.sent else self._frame(a, [], finish)
 
     def error_frame(self, a: _Answer) -> bytes:
         error = {"code": 500, "message": "loopback: simulated failure", "status": "INTERNAL"}
         return _sse({"error": error}, sep=b"\r\n\r\n")
+
+    def raw_error(self, a: _Answer) -> bytes:
+        """An error body as plain JSON over several lines, inside the 200 stream."""
+        code = a.behaviour.error_code
+        status = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}.get(code, "INTERNAL")
+        if code < 500 and code != 429:
+            status = "INVALID_ARGUMENT"
+        error = {"code": code, "message": "loopback: {raw} model failure", "status": status}
+        return json.dumps({"error": error}, indent=2).encode().replace(b"\n", b"\r\n") + b"\r\n"
+
+    def blocked(self, a: _Answer) -> bytes:
+        """A prompt blocked before any candidate: promptFeedback only."""
+        frame = {
+            "promptFeedback": {
+                "blockReason": "PROHIBITED_CONTENT",
+                "safetyRatings": [
+                    {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH"}
+                ],
+            },
+            "usageMetadata": {
+                "promptTokenCount": a.prompt_tokens,
+                "totalTokenCount": a.prompt_tokens,
+            },
+            "modelVersion": a.model,
+            "responseId": a.id,
+        }
+        return _sse(frame, sep=b"\r\n\r\n")
 
 
 Dialect = _OpenAI | _Anthropic | _Gemini
@@ -631,12 +805,14 @@ class LoopbackLLM:
             status, error = dialect.unauthorized
             await conn.respond(status, _json(error), "application/json", close=False)
             return True
-        if mode in ("status_500", "status_429"):
+        if mode.startswith("status_"):
             status = int(mode[-3:])
-            extra = (
-                f"{behaviour.retry_after}\r\n" if status == 429 and behaviour.retry_after else ""
+            extra = "".join(
+                f"{line}\r\n"
+                for line in (behaviour.retry_after if status == 429 else "", behaviour.headers)
+                if line
             )
-            error_body = _json(dialect.error(status))
+            error_body = _json(dialect.error(status, model))
             await conn.respond(status, error_body, "application/json", close=False, extra=extra)
             return True
         return await self._stream(conn, dialect, req, body, behaviour, mode)
@@ -651,18 +827,22 @@ class LoopbackLLM:
         mode: str,
     ) -> bool:
         chunks, finish = behaviour.chunks(), dialect.stop
+        thoughts = behaviour.thoughts()
         limit = dialect.max_tokens(body)
-        if isinstance(limit, int) and limit < len(chunks):
-            chunks, finish = chunks[:limit], dialect.length
+        if isinstance(limit, int) and limit < len(thoughts) + len(chunks):
+            thoughts = thoughts[:limit]
+            chunks, finish = chunks[: limit - len(thoughts)], dialect.length
         finish = behaviour.finish or finish
         answer = _Answer(
             model=dialect.model(req),
             prompt_tokens=count_prompt_tokens(dialect.prompt(body)),
             include_usage=dialect.include_usage(body),
             complete=mode != "no_done",
+            behaviour=behaviour,
         )
         fault_at = {
             "error_frame": min(max(0, behaviour.fail_after), len(chunks)),
+            "raw_error": min(max(0, behaviour.fail_after), len(chunks)),
             "cut": min(max(0, behaviour.fail_after), len(chunks)),
             "stall_after_first": min(max(1, behaviour.fail_after), len(chunks)),
         }.get(mode, -1)
@@ -671,16 +851,26 @@ class LoopbackLLM:
         )
         await conn.start_stream(content_type, close=mode != "normal")
         await conn.chunk(dialect.opening(answer))
+        if mode == "prompt_blocked":
+            await conn.chunk(dialect.blocked(answer))
+            await conn.end_stream()
+            return False
         if mode == "stall_before_first" and not await conn.pause(behaviour.stall_seconds):
             return False
         if behaviour.first_token_delay > 0:
             await asyncio.sleep(behaviour.first_token_delay)
+        for thought in thoughts:
+            if behaviour.thinking_delay > 0 and not await conn.pause(behaviour.thinking_delay):
+                return False
+            answer.thought += 1
+            await conn.chunk(dialect.reasoning(answer, thought))
         loop = asyncio.get_running_loop()
         start = loop.time()
         for i in range(len(chunks) + 1):
             if i == fault_at:
-                if mode == "error_frame":
-                    await conn.chunk(dialect.error_frame(answer))
+                if mode in ("error_frame", "raw_error"):
+                    fault = dialect.error_frame if mode == "error_frame" else dialect.raw_error
+                    await conn.chunk(fault(answer))
                     await conn.end_stream()
                     return False
                 if mode == "cut":

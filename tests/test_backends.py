@@ -25,7 +25,7 @@ from arena.backends import (
     generate,
     make_client,
 )
-from arena.backends.base import Backend
+from arena.backends.base import AnswerFailed, Backend
 from arena.backends.demo import DemoBackend
 from arena.config import TANUKI_SYSTEM_PROMPT, ModelSpec, demo_models
 from arena.errors import BackendError
@@ -770,12 +770,15 @@ def test_retry_after_parses_seconds_dates_and_milliseconds():
         ("vllm", "stop", "stop"),
         ("vllm", "length", "length"),
         ("vllm", "content_filter", "content_filter"),
-        ("vllm", "tool_calls", "stop"),
-        ("vllm", "abort", "error"),
+        ("vllm", "tool_calls", "tool_calls"),
+        ("vllm", "abort", "aborted"),
+        ("vllm", "repetition", "aborted"),
         ("anthropic", "end_turn", "stop"),
         ("anthropic", "stop_sequence", "stop"),
         ("anthropic", "max_tokens", "length"),
-        ("anthropic", "refusal", "content_filter"),
+        ("anthropic", "refusal", "refusal"),
+        ("anthropic", "tool_use", "tool_calls"),
+        ("anthropic", "pause_turn", "aborted"),
         ("gemini", "STOP", "stop"),
         ("gemini", "MAX_TOKENS", "length"),
         ("gemini", "SAFETY", "content_filter"),
@@ -801,8 +804,16 @@ async def test_finish_reasons_are_normalised_per_provider(
 
     out = await run(backend)
 
-    assert out.error is None and out.end is not None
-    assert (out.end.finish_reason, out.end.raw_finish_reason) == (expected, raw)
+    if expected in ("aborted", "error"):  # an answer cut or broken by the server fails
+        assert isinstance(out.error, AnswerFailed) and out.end is None
+        assert out.error.kind == {"aborted": "aborted", "error": "finish_error"}[expected]
+        end = out.error.end
+    else:
+        assert out.error is None and out.end is not None
+        end = out.end
+    assert (end.finish_reason, end.raw_finish_reason) == (expected, raw)
+    assert out.text  # text was shown: never retried
+    assert len(server.requests_for(served)) == 1
 
 
 async def test_every_failed_call_is_logged_without_the_text(

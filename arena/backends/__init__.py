@@ -6,9 +6,12 @@ import httpx
 
 from arena.backends.anthropic import AnthropicBackend
 from arena.backends.base import (
+    AnswerFailed,
     Backend,
     ChatMessage,
     Event,
+    ProviderError,
+    ReasoningDelta,
     StreamEnd,
     TextDelta,
     Timeouts,
@@ -58,15 +61,22 @@ def make_client(timeouts: Timeouts, max_connections: int = 512) -> httpx.AsyncCl
 
 def client_for(settings: Settings) -> httpx.AsyncClient:
     """The shared HTTP client with the timeouts and pool size of ``settings``."""
-    timeouts = Timeouts(connect=settings.connect_timeout, first_token=settings.first_token_timeout)
+    timeouts = Timeouts(
+        connect=settings.connect_timeout,
+        first_token=settings.first_token_timeout,
+        reasoning=settings.reasoning_timeout,
+    )
     return make_client(timeouts, pool_size(settings))
 
 
 __all__ = [
     "BACKENDS",
+    "AnswerFailed",
     "Backend",
     "ChatMessage",
     "Event",
+    "ProviderError",
+    "ReasoningDelta",
     "StreamEnd",
     "TextDelta",
     "Timeouts",

@@ -1,8 +1,12 @@
 """Anthropic Messages API: ``POST {base_url}/messages`` streamed as server-sent events.
 
 Anthropic takes the system prompt as a top-level field rather than a message, and
-reports failures that happen mid-answer as an ``error`` event inside a 200 response.
-An answer is complete only when ``message_stop`` arrives.
+reports failures that happen mid-answer as an ``error`` event inside a 200 response
+(retryable for ``overloaded_error``, ``api_error``, ``rate_limit_error`` and
+``timeout_error``, as the SDK's status mapping would be; the rest are the request's
+fault). An answer is complete only when ``message_stop`` arrives. Extended thinking
+arrives as ``thinking_delta`` in ``thinking`` blocks; ``message_delta`` carries the
+stop reason and the cumulative usage, input and cache tokens included.
 """
 
 from __future__ import annotations
@@ -14,17 +18,24 @@ from arena.backends.base import (
     Backend,
     ChatMessage,
     Event,
+    ProviderError,
+    ReasoningDelta,
     StreamEnd,
     TextDelta,
     decode_frame,
     http_errors,
     read_to_end,
+    sse_events,
     status_error,
 )
 from arena.errors import BackendError
 
 API_VERSION = "2023-06-01"
-RETRYABLE_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
+RETRYABLE_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
+#: Anthropic's smallest thinking budget.
+MIN_THINKING_BUDGET = 1024
+#: Tokens the prompt used: uncached input plus cache writes and reads.
+INPUT_USAGE = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 class AnthropicBackend(Backend):
@@ -34,11 +45,11 @@ class AnthropicBackend(Backend):
     finish_reasons: ClassVar[Mapping[str, str]] = {
         "end_turn": "stop",
         "stop_sequence": "stop",
-        "tool_use": "stop",
-        "pause_turn": "stop",
+        "tool_use": "tool_calls",
+        "pause_turn": "aborted",  # a long turn paused by the API: the answer is unfinished
         "max_tokens": "length",
         "model_context_window_exceeded": "length",
-        "refusal": "content_filter",
+        "refusal": "refusal",
     }
 
     def headers(self) -> dict[str, str]:
@@ -54,6 +65,9 @@ class AnthropicBackend(Backend):
 
         Only ``temperature`` is sent: newer Claude models refuse ``temperature`` and
         ``top_p`` together, so ``top_p`` from the spec is not used for this provider.
+        With reasoning "on", extended thinking is asked for (budget: ``reasoning_budget``,
+        else half of ``max_tokens``, at least Anthropic's 1,024) and no temperature is
+        sent: thinking accepts only the default.
         """
         body: dict[str, Any] = {
             "model": self.spec.served_name,
@@ -62,6 +76,15 @@ class AnthropicBackend(Backend):
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "stream": True,
         }
+        if self.spec.reasoning == "on":
+            budget = self.spec.reasoning_budget or self.spec.max_tokens // 2
+            body["thinking"] = {
+                "type": "enabled",
+                "budget_tokens": max(budget, MIN_THINKING_BUDGET),
+            }
+            del body["temperature"]
+        elif self.spec.reasoning == "off":
+            body["thinking"] = {"type": "disabled"}
         if self.spec.system_prompt:
             body["system"] = self.spec.system_prompt
         return body
@@ -69,8 +92,7 @@ class AnthropicBackend(Backend):
     async def stream(self, messages: Sequence[ChatMessage], base_url: str) -> AsyncIterator[Event]:
         url = base_url.rstrip("/") + "/messages"
         stop_reason: str | None = None
-        input_tokens: int | None = None
-        output_tokens: int | None = None
+        usage: dict[str, Any] = {}
         end: StreamEnd | None = None
         with http_errors():
             async with self.client.stream(
@@ -79,25 +101,24 @@ class AnthropicBackend(Backend):
                 if response.status_code >= 400:
                     raise status_error(response, await response.aread())
                 lines = response.aiter_lines()
-                async for line in lines:
-                    if not line.startswith("data:"):
-                        continue  # "event:" lines repeat the type that the data carries
-                    frame = decode_frame(line[5:].strip())
+                async for sse in sse_events(lines):
+                    frame = decode_frame(sse.data)  # its "type" repeats the event's name
                     kind = frame.get("type")
                     if kind == "content_block_delta":
                         delta = frame.get("delta") or {}
                         if delta.get("type") == "text_delta" and delta.get("text"):
                             yield TextDelta(delta["text"])
+                        elif delta.get("type") == "thinking_delta" and delta.get("thinking"):
+                            yield ReasoningDelta(delta["thinking"])
                     elif kind == "message_start":
-                        usage = (frame.get("message") or {}).get("usage") or {}
-                        input_tokens = usage.get("input_tokens", input_tokens)
+                        usage |= _known((frame.get("message") or {}).get("usage"))
                     elif kind == "message_delta":
                         stop_reason = (frame.get("delta") or {}).get("stop_reason") or stop_reason
-                        output_tokens = (frame.get("usage") or {}).get(
-                            "output_tokens", output_tokens
-                        )
+                        usage |= _known(frame.get("usage"))  # cumulative: replaces the start's
                     elif kind == "message_stop":
-                        end = self.end(stop_reason, input_tokens, output_tokens)
+                        inputs = [usage[k] for k in INPUT_USAGE if k in usage]
+                        prompt_tokens = sum(inputs) if inputs else None
+                        end = self.end(stop_reason, prompt_tokens, usage.get("output_tokens"))
                         break
                     elif kind == "error":
                         raise _event_error(frame.get("error"))
@@ -110,11 +131,20 @@ class AnthropicBackend(Backend):
         yield end
 
 
-def _event_error(error: Any) -> BackendError:
+def _known(usage: Any) -> dict[str, int]:
+    """The usage counts a frame states (null ones left out, so they replace nothing)."""
+    if not isinstance(usage, dict):
+        return {}
+    return {k: v for k, v in usage.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def _event_error(error: Any) -> ProviderError:
     error = error if isinstance(error, dict) else {"message": str(error)}
     kind = error.get("type", "error")
-    return BackendError(
+    return ProviderError(
         f"model error mid-stream: {kind}: {error.get('message', '')}",
         retryable=kind in RETRYABLE_ERRORS,
         kind="stream_error",
+        code=kind,
+        detail=error.get("message"),
     )
