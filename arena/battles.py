@@ -24,7 +24,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from arena.backends import Backend, ChatMessage, StreamEnd, TextDelta, Timeouts, generate
+from arena.backends import (
+    AnswerFailed,
+    Backend,
+    ChatMessage,
+    ProviderError,
+    ReasoningDelta,
+    StreamEnd,
+    TextDelta,
+    Timeouts,
+    generate,
+)
 from arena.config import Settings
 from arena.db import repo
 from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Side, Vote, Winner
@@ -34,13 +44,18 @@ from arena.integrity import voters
 from arena.integrity.identity import IdentityDetector
 from arena.integrity.limits import Limits
 from arena.metrics import Metrics
-from arena.sampling import Health, PairCounter, choose_pair
+from arena.sampling import Health, PairCounter, SharedOut, choose_pair
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ENABLED_TTL = 2.0  # seconds an admin's enable/disable may take to reach new battles
 VOTER_CACHE_TTL = 60.0  # seconds a looked-up voter token is trusted without the database
+#: Seconds between reads of what the app processes sharing the database learned (models
+#: left out after failures, battles per pair); the newest SHARED_LAG seconds of battles
+#: are counted from this process's own draws (their rows may still be on their way).
+SHARED_TTL = 5.0
+SHARED_LAG = 5.0
 SIDES = (Side.A, Side.B)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: NUL (PostgreSQL refuses it in text) and lone surrogates (no encoding can carry them).
@@ -49,6 +64,10 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 SIDE_ERROR_MESSAGE = "the model could not answer"
 #: Turns finishing after their listener left: held here so the tasks are not collected.
 _FINISHING: set[asyncio.Task] = set()
+
+
+def _utc(unix: float) -> datetime:
+    return datetime.fromtimestamp(unix, UTC)
 
 
 def _forget(task: asyncio.Task) -> None:
@@ -106,6 +125,8 @@ class Reveal:
     weights: dict[Side, str]
     descriptions: dict[Side, str]
     counted: bool  # False when the battle will not count (a model named itself, named mode)
+    #: Each side's reasoning, turn by turn: only with show_reasoning_after_vote.
+    reasoning: dict[Side, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -185,6 +206,7 @@ class Arena:
             first_token=settings.first_token_timeout,
             total=settings.total_timeout,
             retries=settings.retries,
+            reasoning=settings.reasoning_timeout,
         )
         self.health = Health()
         self.metrics = Metrics()
@@ -194,9 +216,13 @@ class Arena:
         self._known: dict[str, tuple[int, float]] = {}  # token -> (voter id, when looked up)
         self._enabled_at = -ENABLED_TTL
         self._enabled_cache: set[str] = set()
+        self._shared_at = time.monotonic()
+        self._sharing: asyncio.Task | None = None
         with self.sessions.begin() as s:
             self.model_ids = repo.sync_models(s, settings.models)
-            self.pairs = PairCounter(repo.anony_pair_counts(s))
+            upto = time.time()
+            self.pairs = PairCounter(repo.anony_pair_counts(s, until=_utc(upto)), upto=upto)
+            self.health.merge(repo.models_out(s))
 
     # -- storage helpers ------------------------------------------------------------
 
@@ -302,8 +328,34 @@ class Arena:
         async for state in self._run_turn(await self._db(claim)):
             yield state
 
+    def _share(self, change: SharedOut | None) -> None:
+        """Tell the other app processes of the database that a model went out or came back."""
+        if change is None:
+            return
+        task = asyncio.ensure_future(self._db(lambda s: repo.share_health(s, change)))
+        _FINISHING.add(task)
+        task.add_done_callback(_forget)
+
+    def _refresh_shared(self) -> None:
+        """Every few seconds, in the background: what the other processes learned."""
+        now = time.monotonic()
+        if now - self._shared_at < SHARED_TTL or (self._sharing and not self._sharing.done()):
+            return
+        self._shared_at = now
+
+        def read(s: Session) -> None:
+            upto = time.time() - SHARED_LAG
+            window = repo.anony_pair_counts(s, since=_utc(self.pairs.upto), until=_utc(upto))
+            self.pairs.advance(window, upto)
+            self.health.merge(repo.models_out(s))
+
+        self._sharing = task = asyncio.ensure_future(self._db(read))
+        _FINISHING.add(task)
+        task.add_done_callback(_forget)
+
     async def _enabled(self) -> set[str]:
         """Models an admin has not disabled; read at most every few seconds."""
+        self._refresh_shared()
         now = time.monotonic()
         if now - self._enabled_at > ENABLED_TTL:
             self._enabled_cache = await self._db(repo.enabled_models)
@@ -506,8 +558,9 @@ class Arena:
         start = loop.time()
         ttft: float | None = None
         parts: list[str] = []
+        thoughts: list[str] = []  # stored apart; never queued for the page
         row = Message()
-        room = self.settings.max_output_chars
+        room = thinking_room = self.settings.max_output_chars
         self.metrics.streams_in_flight.inc()
         try:
             events = generate(self.backends[model], conversation, self.timeouts)
@@ -521,25 +574,34 @@ class Arena:
                         parts.append(text)
                         queue.put_nowait((side, text))
                         if room <= 0:  # an answer that never ends: cut, as a token limit would
-                            row.finish_reason = "length"
+                            row.finish_reason, row.finish_raw = "length", "max_output_chars"
                             break
+                    elif isinstance(event, ReasoningDelta):
+                        thought = storable(event.text)[: max(thinking_room, 0)]
+                        thinking_room -= len(thought)
+                        thoughts.append(thought)
                     elif isinstance(event, StreamEnd):
-                        row.finish_reason = event.finish_reason
-                        row.prompt_tokens = event.prompt_tokens
-                        row.completion_tokens = event.completion_tokens
-            self.health.record(model, True)
+                        _record_end(row, event)
+            self._share(self.health.record(model, True))
             self.metrics.answered(model, ttft, loop.time() - start, row.completion_tokens)
         except BackendError as exc:
             # The details (status, upstream body, host) stay on the server: the log (one
             # line per failed call, in generate) and the message row. The client only
             # ever sees the kind (see SideState). A saturated model is busy, not broken.
+            # A blank, blocked or refused answer fails the side but not the model's health.
             row.error = f"{exc.kind}: {exc}"
+            if isinstance(exc, ProviderError):
+                row.upstream_code, row.upstream_message = exc.code_upstream, exc.detail
+            answered = isinstance(exc, AnswerFailed) and exc.kind != "aborted"
+            if isinstance(exc, AnswerFailed):
+                _record_end(row, exc.end)
             self.metrics.model_errors.labels(model=model, kind=exc.kind).inc()
             if exc.kind != "saturated":
-                self.health.record(model, False)
+                self._share(self.health.record(model, answered))
         finally:
             self.metrics.streams_in_flight.dec()
         row.content = "".join(parts)
+        row.reasoning = "".join(thoughts) or None
         row.latency_ms = round((loop.time() - start) * 1000)
         row.ttft_ms = None if ttft is None else round(ttft * 1000)
         queue.put_nowait((side, row))
@@ -657,6 +719,7 @@ class Arena:
             weights={k: m.weights for k, m in models.items()},
             descriptions={k: m.description for k, m in models.items()},
             counted=battle.mode is BattleMode.ANONY and not battle.flag_identity,
+            reasoning=_reasoning(battle) if self.settings.show_reasoning_after_vote else {},
         )
 
     def _signals(
@@ -683,6 +746,25 @@ class Arena:
             "flag_fast": max(chars_a, chars_b) > s_.min_read_chars
             and seconds < s_.min_read_seconds,
         }
+
+
+def _reasoning(battle: Battle) -> dict[Side, str]:
+    """The sides' stored reasoning, turns in order (for the reveal, after the vote only)."""
+    out: dict[Side, str] = {}
+    for side in SIDES:
+        texts = [m.reasoning for m in battle.messages
+                 if m.side == side and m.role == "assistant" and m.reasoning]  # fmt: skip
+        if texts:
+            out[side] = "\n\n".join(texts)
+    return out
+
+
+def _record_end(row: Message, end: StreamEnd) -> None:
+    """The end of an answer on its row: finish reason (normalised and raw) and usage."""
+    row.finish_reason = end.finish_reason
+    row.finish_raw = None if end.raw_finish_reason is None else end.raw_finish_reason[:64]
+    row.prompt_tokens = end.prompt_tokens
+    row.completion_tokens = end.completion_tokens
 
 
 def _conversation(history: list[Message], side: Side, turn: int, prompt: str) -> list[ChatMessage]:

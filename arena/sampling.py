@@ -52,19 +52,52 @@ def choose_pair(
 
 
 class PairCounter:
-    """How often each pair has met, kept in memory (seeded from the database)."""
+    """How often each pair has met: the database's count, plus this process's newest.
 
-    def __init__(self, counts: Mapping[tuple[str, str], int] | None = None) -> None:
+    Several app processes share one database, so the counts are refreshed from it
+    (:meth:`advance`, with the battles stored in a window of time); the pairs this process
+    drew since the end of the last window are added on top until a window covers them.
+    """
+
+    def __init__(
+        self,
+        counts: Mapping[tuple[str, str], int] | None = None,
+        upto: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._lock = threading.Lock()
+        self.clock = clock
         self.counts: Counter[tuple[str, str]] = Counter(counts or {})
+        #: The Unix time up to which ``counts`` holds every stored battle.
+        self.upto = clock() if upto is None else upto
+        self._recent: list[tuple[float, tuple[str, str]]] = []
 
     def add(self, a: str, b: str) -> None:
         with self._lock:
-            self.counts[pair_key(a, b)] += 1
+            self._recent.append((self.clock(), pair_key(a, b)))
+
+    def advance(self, window: Mapping[tuple[str, str], int], upto: float) -> None:
+        """Add the battles stored from :attr:`upto` to ``upto`` (by any process)."""
+        with self._lock:
+            self.counts.update(window)
+            self.upto = upto
+            self._recent = [(t, k) for t, k in self._recent if t >= upto]
 
     def snapshot(self) -> dict[tuple[str, str], int]:
         with self._lock:
-            return dict(self.counts)
+            out = Counter(self.counts)
+            out.update(k for _, k in self._recent)
+            return dict(out)
+
+
+@dataclass(frozen=True)
+class SharedOut:
+    """A model left out of new battles until Unix time ``until`` (back-off 0: back in)."""
+
+    model: str
+    failures: int
+    backoff: float
+    until: float
 
 
 @dataclass
@@ -73,6 +106,7 @@ class _State:
     backoff: float = 0.0  # the current back-off (0: never tripped since the last success)
     until: float = 0.0  # the back-off ends
     probe_at: float | None = None  # when the one probe battle after a back-off was drawn
+    shared: bool = False  # the current back-off was seen in the database
 
 
 class Health:
@@ -83,6 +117,10 @@ class Health:
     doubles it, up to ``max_cooldown``. Failures of battles that were already running when
     the model was left out do not double it. A probe that never reports (the volunteer
     left) frees its place after ``probe_timeout`` seconds.
+
+    Several app processes share what they learn through the database (see
+    :class:`SharedOut`): :meth:`record` says when a model went out or came back, and
+    :meth:`merge` takes in the models other processes left out.
     """
 
     def __init__(
@@ -92,8 +130,10 @@ class Health:
         clock: Callable[[], float] = time.monotonic,
         max_cooldown: float = 600.0,
         probe_timeout: float = 300.0,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.threshold = threshold
+        self.wall = wall
         self.cooldown = cooldown
         self.max_cooldown = max_cooldown
         self.probe_timeout = probe_timeout
@@ -101,25 +141,53 @@ class Health:
         self._lock = threading.Lock()
         self._states: dict[str, _State] = {}
 
-    def record(self, model: str, ok: bool) -> None:
-        """Count one finished call of ``model``."""
+    def record(self, model: str, ok: bool) -> SharedOut | None:
+        """Count one finished call of ``model``.
+
+        Returns what other processes should learn: the model's new back-off when it went
+        out (or its back-off doubled), a back-off of 0 when it came back; else None.
+        """
         with self._lock:
             if ok:
-                self._states.pop(model, None)
-                return
+                st = self._states.pop(model, None)
+                if st is not None and st.backoff:
+                    return SharedOut(model, 0, 0.0, 0.0)
+                return None
             now = self.clock()
             st = self._states.setdefault(model, _State())
             st.failures += 1
             if st.backoff and now < st.until:
-                return  # a battle that started before the model was left out
+                return None  # a battle that started before the model was left out
             if st.backoff:
                 st.backoff = min(st.backoff * 2, self.max_cooldown)
             elif st.failures >= self.threshold:
                 st.backoff = self.cooldown
             else:
-                return
+                return None
             st.until = now + st.backoff
             st.probe_at = None
+            st.shared = False
+            return SharedOut(model, st.failures, st.backoff, self.wall() + st.backoff)
+
+    def merge(self, shared: Iterable[SharedOut]) -> None:
+        """Take in the models the processes sharing the database left out. A back-off
+        once seen there and now gone was ended by a success elsewhere: it ends here too."""
+        now, wall = self.clock(), self.wall()
+        rows = {r.model: r for r in shared}
+        with self._lock:
+            for model, st in list(self._states.items()):
+                if st.backoff and st.shared and model not in rows:
+                    del self._states[model]
+            for row in rows.values():
+                st = self._states.setdefault(row.model, _State())
+                until = now + (row.until - wall)
+                if row.backoff > st.backoff or until > st.until:
+                    st.failures = max(st.failures, row.failures)
+                    st.backoff = max(st.backoff, row.backoff)
+                    st.until = max(st.until, until)
+                    if until > now:
+                        st.probe_at = None
+                st.shared = True
 
     def _out(self, st: _State, now: float) -> bool:
         if not st.backoff:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from arena.config import ModelSpec
@@ -20,7 +22,10 @@ from arena.db.models import (
     BattleStatus,
     Message,
     Model,
+    ModelHealth,
+    utcnow,
 )
+from arena.sampling import SharedOut
 
 
 def sync_models(session: Session, specs: Iterable[ModelSpec]) -> dict[str, int]:
@@ -60,10 +65,13 @@ def hash_ip(ip: str | None, salt: str) -> str | None:
     return hashlib.sha256(f"{salt}:{ip}".encode()).hexdigest()
 
 
-def anony_pair_counts(session: Session) -> dict[tuple[str, str], int]:
-    """How many blind battles each unordered pair of models has had."""
+def anony_pair_counts(
+    session: Session, since: datetime | None = None, until: datetime | None = None
+) -> dict[tuple[str, str], int]:
+    """How many blind battles each unordered pair of models has had (created in
+    ``[since, until)`` when given)."""
     ma, mb = aliased(Model), aliased(Model)
-    rows = session.execute(
+    query = (
         select(ma.name, mb.name, func.count())
         .select_from(Battle)
         .join(ma, Battle.model_a_id == ma.id)
@@ -71,11 +79,43 @@ def anony_pair_counts(session: Session) -> dict[tuple[str, str], int]:
         .where(Battle.mode == BattleMode.ANONY)
         .group_by(ma.name, mb.name)
     )
+    if since is not None:
+        query = query.where(Battle.created_at >= since)
+    if until is not None:
+        query = query.where(Battle.created_at < until)
     counts: dict[tuple[str, str], int] = {}
-    for a, b, n in rows:
+    for a, b, n in session.execute(query):
         key = (a, b) if a <= b else (b, a)
         counts[key] = counts.get(key, 0) + n
     return counts
+
+
+def models_out(session: Session) -> list[SharedOut]:
+    """The models some app process of this database left out after failures."""
+    rows = session.scalars(select(ModelHealth))
+    return [SharedOut(r.model, r.failures, r.backoff, r.until) for r in rows]
+
+
+def share_health(session: Session, change: SharedOut) -> None:
+    """Tell the other app processes that a model went out (or came back: back-off 0)."""
+    if not change.backoff:
+        session.execute(delete(ModelHealth).where(ModelHealth.model == change.model))
+        return
+    values = {
+        "model": change.model,
+        "failures": change.failures,
+        "backoff": change.backoff,
+        "until": change.until,
+        "updated_at": utcnow(),
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(ModelHealth).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ModelHealth.model],
+        set_={k: stmt.excluded[k] for k in values if k != "model"},
+    )
+    session.execute(stmt)
 
 
 def claim_battle(
