@@ -47,7 +47,16 @@ from arena.db import repo
 from arena.db.engine import session_factory
 from arena.db.models import AuditLog, Battle, BattleStatus, Message, Model, Vote, Voter
 from arena.errors import ArenaError, ConfigError, StorageError
-from arena.export import JUDGE_PREFIX, ExportOptions, export, manifest_path, pseudonym
+from arena.export import (
+    JUDGE_PREFIX,
+    ExportOptions,
+    export,
+    export_salt,
+    manifest_path,
+    pseudonym,
+    rotate_salt,
+    stored_salt,
+)
 from arena.integrity import review
 from arena.integrity.limits import _open_storage, storage_kind
 
@@ -448,9 +457,20 @@ class AdminConsole:
             for actor, action, target, detail in rows:
                 repo.audit(s, actor[:200], action, target[:200], detail)
 
+    def _salt(self) -> str | None:
+        """The salt of the exports' judge ids: ARENA_EXPORT_SALT, else the stored one (None
+        before the first export: no judge id exists yet)."""
+        if len(self.settings.export_salt) >= 16:
+            return self.settings.export_salt
+        return None if self.settings.export_salt else stored_salt(self.engine)
+
+    def _judges(self) -> Callable[[str], str]:
+        """Token -> judge id, with the salt read once."""
+        salt = self._salt()
+        return lambda token: pseudonym(token, salt) if salt else "(no export yet)"
+
     def _judge(self, token: str) -> str:
-        salt = self.settings.export_salt
-        return pseudonym(token, salt) if len(salt) >= 16 else "(set ARENA_EXPORT_SALT)"
+        return self._judges()(token)
 
     # -- battles --
 
@@ -480,18 +500,25 @@ class AdminConsole:
             q = q.where(Vote.id.is_not(None) if f.voted else Vote.id.is_(None))
         q = q.order_by(Battle.created_at.desc(), Battle.id)
         q = q.limit(max(1, min(f.limit, MAX_LIST))).offset(max(0, f.offset))
+        judge = self._judges()
         with self.sessions() as s:
-            return [self._summary(*row) for row in s.execute(q)]
+            return [self._summary(*row, judge=judge) for row in s.execute(q)]
 
     def _summary(
-        self, b: Battle, a: str, bname: str | None, v: Vote | None, token: str
+        self,
+        b: Battle,
+        a: str,
+        bname: str | None,
+        v: Vote | None,
+        token: str,
+        judge: Callable[[str], str] | None = None,
     ) -> dict[str, Any]:
         return {
             "id": b.id, "created_at": _iso(b.created_at), "mode": b.mode.value,
             "status": b.status.value, "model_a": a, "model_b": bname, "turns": b.turns,
             "language": b.language, "flag_identity": b.flag_identity,
             "flag_moderation": b.flag_moderation, "identity_match": b.identity_match,
-            "voter": self._judge(token),
+            "voter": (judge or self._judge)(token),
             "winner": v.winner.value if v else None, "voted_at": _iso(v.created_at if v else None),
             "voided": v.voided if v else None, "void_reason": v.void_reason if v else None,
         }  # fmt: skip
@@ -613,8 +640,8 @@ class AdminConsole:
         if not ident:
             return None
         voter = s.scalar(select(Voter).where(Voter.token == ident))
-        salt = self.settings.export_salt
-        if voter is None and ident.startswith(JUDGE_PREFIX) and len(salt) >= 16:
+        salt = self._salt()
+        if voter is None and ident.startswith(JUDGE_PREFIX) and salt:
             tokens = s.execute(select(Voter.id, Voter.token).execution_options(yield_per=5000))
             for vid, token in tokens:
                 if hmac.compare_digest(pseudonym(token, salt), ident):
@@ -648,7 +675,7 @@ class AdminConsole:
     def flags(self, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         """Voters flagged by the recomputation, with the evidence."""
         with self.sessions() as s, _as_admin_error():
-            return review.list_flags(s, self._judge, status or None, limit)
+            return review.list_flags(s, self._judges(), status or None, limit)
 
     def decide_flag(self, actor: str, flag_id: int, decision: str) -> dict[str, Any]:
         """Clear (the votes count again) or confirm (they stay out) a flag; audited."""
@@ -690,13 +717,27 @@ class AdminConsole:
         options: ExportOptions,
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, Any]:
-        """Export with the settings' salt; audited with the filters, rows and checksum."""
-        manifest = export(
-            self.engine, out, fmt, options, self.settings.export_salt, progress=progress
-        )
+        """Export with ARENA_EXPORT_SALT, else the stored salt (made on the first export);
+        audited with the filters, rows and checksum."""
+        salt = export_salt(self.engine, self.settings.export_salt)
+        manifest = export(self.engine, out, fmt, options, salt, progress=progress)
         detail = {k: manifest[k] for k in ("format", "rows", "sha256", "filters")}
         self.audit(actor, "export", manifest["file"], json.dumps(detail))
         return manifest
+
+    def rotate_export_salt(self, actor: str) -> dict[str, Any]:
+        """A new random salt in the database for later exports (audited, value not logged).
+
+        Refused while ARENA_EXPORT_SALT is set: that one is used, not the stored one.
+        """
+        if self.settings.export_salt:
+            raise AdminError(
+                "ARENA_EXPORT_SALT is set and takes precedence: change it there instead",
+                code="invalid",
+            )
+        previous = rotate_salt(self.engine)
+        self.audit(actor, "rotate_export_salt")
+        return {"rotated": True, "previous_salt": previous}
 
     def export_to_temp(
         self, actor: str, fmt: str, options: ExportOptions, folder: Path | None = None

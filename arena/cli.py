@@ -5,11 +5,16 @@ actions (battles, show, void, unvoid, enable-model, disable-model, today, delete
 recompute) for operators who prefer a terminal to the admin page. Every action is
 audited as ``cli:USER``. Settings come from arena.toml / ARENA_* / DATABASE_URL, as for the app.
 
+``--config`` and ``--database-url`` may stand before or after the command. Every command
+but ``import`` only reads an existing database: a SQLite URL whose file does not exist is
+refused (exit 1) instead of creating an empty database.
+
 Every error is one line on stderr, never a traceback. Exit codes (docs/admin.md lists
-each case): 0 done; 1 the database cannot be reached or failed (the line names its URL,
-password hidden); 2 refused (bad arguments, configuration, a missing salt, an export
-target that exists or is not a regular file, a file that cannot be read or written, an
-unknown battle/model/voter, an import rolled back, a model doctor found unusable).
+each case): 0 done; 1 the database cannot be reached, opened or failed (the line names its
+URL, password hidden); 2 refused (bad arguments, configuration, an ARENA_EXPORT_SALT shorter
+than 16 characters, an export target that exists or is not a regular file, a file that cannot
+be read or written, an unknown battle/model/voter, an import rolled back, a model doctor found
+unusable).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from sqlalchemy.engine import make_url
@@ -124,8 +130,7 @@ def _actor() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m arena", description="Tanuki Arena admin commands.")
-    p.add_argument("--config", help="arena.toml (default: $ARENA_CONFIG or ./arena.toml)")
-    p.add_argument("--database-url", help="SQLAlchemy URL (default: DATABASE_URL / arena.toml)")
+    _global_options(p, None)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     e = sub.add_parser("export", help="export votes (public Chatbot Arena schema)")
@@ -183,9 +188,57 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("delete-voter", help="delete a voter's data (judge id or token)")
     d.add_argument("voter")
     sub.add_parser("recompute", help="recompute the ratings now")
+    sub.add_parser(
+        "rotate-export-salt",
+        help="replace the export salt stored in the database: later exports give every voter "
+        "a new judge id (prints the previous salt)",
+    )
     dr = sub.add_parser("doctor", help="check each enabled model: its API key, and that it answers")
     dr.add_argument("--probe", action="store_true", help="ask each model for a one-token answer")
+    for name, command in sub.choices.items():
+        if name != "hash-password":  # the only command that reads neither file nor database
+            _global_options(command, argparse.SUPPRESS)
     return p
+
+
+def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """``--config`` and ``--database-url``, accepted before or after the command: on the
+    commands' parsers with ``SUPPRESS`` as default, so a value given after the command
+    replaces one given before it, and their absence keeps it."""
+    parser.add_argument(
+        "--config", default=default, help="arena.toml (default: $ARENA_CONFIG or ./arena.toml)"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=default,
+        help="SQLAlchemy URL (default: DATABASE_URL, else arena.toml, else sqlite:///arena.db)",
+    )
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """Why a command that only reads the database refuses ``url``, or None if it may go on.
+
+    A SQLite URL naming a file that does not exist (a typo, a relative path meant to be
+    absolute) would otherwise create a new, empty database and report nothing in it.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # reported as not a URL when the engine is made
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:") or "uri" in parsed.query:  # SQLite URI filenames
+        return None
+    path = Path(database)
+    if path.is_file():
+        return None
+    if not path.is_absolute() and Path("/", database).is_file():
+        hint = f"for the absolute path /{database} write four slashes: sqlite:////{database}"
+    else:
+        hint = "check the URL, or run python app.py once to create a new database"
+    shown = parsed.render_as_string(hide_password=True)
+    return f"cannot use the database {shown}: no such SQLite file {path.absolute()} ({hint})"
 
 
 def _doctor(args: argparse.Namespace, settings: Any) -> int:
@@ -214,7 +267,7 @@ def _hash_password(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace, console: Any) -> int:
-    from arena.export import ExportOptions, export, parse_moment
+    from arena.export import ExportOptions, export, export_salt, parse_moment
 
     options = ExportOptions(
         since=parse_moment(args.since),
@@ -225,13 +278,13 @@ def _export(args: argparse.Namespace, console: Any) -> int:
         include_voided=args.include_voided,
         conversations=not args.no_conversations,
     )
+    salt = export_salt(console.engine, console.settings.export_salt)  # made on the first export
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = ProgressBar("export", enabled=show)
     try:
         manifest = export(
-            console.engine, args.out, args.format, options, console.settings.export_salt,
-            progress=bar, force=args.force,
-        )  # fmt: skip
+            console.engine, args.out, args.format, options, salt, progress=bar, force=args.force
+        )
     finally:
         bar.close()
     detail = {k: manifest[k] for k in ("format", "rows", "sha256", "filters")}
@@ -316,6 +369,8 @@ def _console_command(args: argparse.Namespace, console: Any) -> Any:
         return console.today()
     if c == "delete-voter":
         return console.delete_voter(actor, args.voter)
+    if c == "rotate-export-salt":
+        return console.rotate_export_salt(actor)
     return console.recompute(actor)
 
 
@@ -338,6 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "doctor":  # needs no database
         return _doctor(args, settings)
     url = args.database_url or os.environ.get("DATABASE_URL") or settings.database_url
+    if args.command != "import" and (missing := missing_sqlite_file(url)):
+        return _fail(missing, EXIT_DATABASE)  # only an import may start a new database
     try:
         engine = make_engine(url)
     except (ArgumentError, ImportError) as exc:  # not a URL, or its driver is not installed

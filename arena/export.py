@@ -4,7 +4,8 @@ One row per counted vote: ``question_id, model_a, model_b, winner, judge,
 conversation_a, conversation_b, turn, anony, language, tstamp`` -- the columns of the
 published Chatbot Arena files, so pandas and ``datasets`` load an export as they load
 those. Voters appear only as ``judge``, an HMAC-SHA256 of their browser token keyed
-with ``ARENA_EXPORT_SALT`` (no salt, no export); IP hashes and tokens never leave the
+with ``ARENA_EXPORT_SALT``, or when it is unset with a random salt made on the first
+export and kept in the database (``app_state``); IP hashes and tokens never leave the
 database.
 
 Rows stream with constant memory from one query, read a chunk at a time (a server-side
@@ -41,10 +42,31 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from sqlalchemy import Engine, Select, String, func, literal_column, select, true, type_coerce
+from sqlalchemy import (
+    Engine,
+    Select,
+    String,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Vote, Voter
+from arena.db.models import (
+    AppState,
+    Battle,
+    BattleMode,
+    BattleStatus,
+    Message,
+    Model,
+    Vote,
+    Voter,
+)
 from arena.errors import ArenaError
 
 SCHEMA_VERSION = 1
@@ -64,6 +86,8 @@ COLUMNS = (
 )
 JUDGE_PREFIX = "arena_user_"
 MIN_SALT_CHARS = 16
+#: Where the pseudonym salt is kept in ``app_state`` when ARENA_EXPORT_SALT is unset.
+SALT_KEY = "export_salt"
 #: Language codes the arena stores, spelled as the public files spell languages.
 LANGUAGE_NAMES = {"ja": "Japanese", "en": "English"}
 #: A cell starting with one of these is run as a formula by spreadsheets.
@@ -99,12 +123,53 @@ def check_salt(salt: str) -> None:
     """Refuse to pseudonymise with a missing or short salt."""
     if len(salt) < MIN_SALT_CHARS:
         raise ExportError(
-            "ARENA_EXPORT_SALT must be set to a secret of at least "
-            f"{MIN_SALT_CHARS} characters before exporting (e.g. the output of "
-            '`python -c "import secrets; print(secrets.token_hex(32))"`); keep it to '
-            "get the same judge ids in every export",
+            f"ARENA_EXPORT_SALT must be a secret of at least {MIN_SALT_CHARS} characters "
+            '(e.g. the output of `python -c "import secrets; print(secrets.token_hex(32))"`), '
+            "or unset to use the salt stored in the database",
             code="export_salt",
         )
+
+
+def stored_salt(engine: Engine) -> str | None:
+    """The pseudonym salt kept in the database (``app_state``), or None before any export."""
+    with engine.connect() as conn:
+        return conn.scalar(select(AppState.value).where(AppState.key == SALT_KEY))
+
+
+def export_salt(engine: Engine, configured: str = "") -> str:
+    """The salt that makes judge ids: ``configured`` (``ARENA_EXPORT_SALT``) when set,
+    else the one stored in the database, made at random on first use.
+
+    Every app process and command line sharing the database finds the same stored salt,
+    so judge ids stay the same from one export to the next. Two processes making it at
+    once insert if absent, then both read the one that won.
+    """
+    if configured:
+        check_salt(configured)
+        return configured
+    if (salt := stored_salt(engine)) is not None:
+        return salt
+    row = {"key": SALT_KEY, "value": secrets.token_hex(32), "updated_at": datetime.now(UTC)}
+    with engine.begin() as conn:
+        dialect = {"postgresql": postgresql, "sqlite": sqlite}[conn.dialect.name]
+        conn.execute(dialect.insert(AppState).values(row).on_conflict_do_nothing())
+        return conn.scalar(select(AppState.value).where(AppState.key == SALT_KEY))
+
+
+def rotate_salt(engine: Engine) -> str | None:
+    """Replace the stored salt with a new random one; return the previous one (None if
+    there was none). Later exports give every voter a new judge id."""
+    with engine.begin() as conn:
+        previous = conn.scalar(
+            select(AppState.value).where(AppState.key == SALT_KEY).with_for_update()
+        )
+        conn.execute(delete(AppState).where(AppState.key == SALT_KEY))
+        conn.execute(
+            insert(AppState).values(
+                key=SALT_KEY, value=secrets.token_hex(32), updated_at=datetime.now(UTC)
+            )
+        )
+    return previous
 
 
 def parse_moment(value: str | None, *, end: bool = False) -> datetime | None:

@@ -84,7 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--json", action="store_true", help="print JSON instead of a table")
     commands.add_parser(
         "recompute",
-        help="recompute the arena's ratings from its database (runs arena.recompute)",
+        help="recompute the arena's ratings from its database (runs arena.recompute; "
+        "--config and --database-url may stand before or after it)",
         add_help=False,
     )
     return parser
@@ -174,6 +175,25 @@ def _fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+#: ``recompute``'s options that may also stand before it, as global options.
+GLOBAL_OPTIONS = ("--config", "--database-url")
+
+
+def _recompute_at(argv: list[str]) -> int | None:
+    """The index of ``recompute`` when only global options (with values) stand before it."""
+    k = 0
+    while k < len(argv):
+        if argv[k] == "recompute":
+            return k
+        if argv[k] in GLOBAL_OPTIONS:
+            k += 2
+        elif argv[k].partition("=")[0] in GLOBAL_OPTIONS:
+            k += 1
+        else:
+            return None
+    return None
+
+
 def _recompute(argv: Sequence[str], err: TextIO) -> int:
     try:
         module = importlib.import_module("arena.recompute")
@@ -207,8 +227,8 @@ def main(
     argv = list(sys.argv[1:] if argv is None else argv)
     out = out or sys.stdout
     err = err or sys.stderr
-    if argv[:1] == ["recompute"]:
-        return _recompute(argv[1:], err)
+    if (split := _recompute_at(argv)) is not None:
+        return _recompute(argv[:split] + argv[split + 1 :], err)
     args = _parser().parse_args(argv)
     try:
         return _fit(args, out, err)

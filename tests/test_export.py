@@ -426,7 +426,9 @@ def test_cli_export(engine: Engine, tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert len(out.read_text().splitlines()) == 3
-    r = _cli("export", "--format", "jsonl", "--out", str(tmp_path / "n.jsonl"), url=url, salt="")
+    r = _cli(
+        "export", "--format", "jsonl", "--out", str(tmp_path / "n.jsonl"), url=url, salt="short"
+    )
     assert r.returncode == 2 and "ARENA_EXPORT_SALT" in r.stderr
     assert not (tmp_path / "n.jsonl").exists()
     from arena.db.models import AuditLog

@@ -341,7 +341,7 @@ def test_user_errors_are_one_line(tmp_path: Path, db: Engine) -> None:
         (("-m", "arena", "export", "--format", "xml", "--out", out), {}, "invalid choice: 'xml'"),
         (("-m", "arena", "export", "--format", "csv"), {}, "required: --out"),
         (("-m", "arena", "export", "--format", "csv", "--out", out),
-         {"ARENA_EXPORT_SALT": ""}, "ARENA_EXPORT_SALT must be set"),
+         {"ARENA_EXPORT_SALT": "too-short"}, "ARENA_EXPORT_SALT must be a secret of at least"),
         (("-m", "arena", "export", "--format", "csv", "--out", out, "--since", "soon"),
          {}, "not a date: 'soon'"),
         (("-m", "arena", "import", str(tmp_path / "missing.jsonl")), {}, "cannot read"),
