@@ -22,7 +22,7 @@ from arena.config import check_environment, load_settings
 from arena.db import make_engine, migrate, session_factory
 from arena.errors import ConfigError
 from arena.maintenance import start_sweeper
-from arena.recompute import start_daily
+from arena.schedule import start_schedule
 from arena.ui import CSS, build_ui
 
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         enable_monitoring=False,
         footer_links=[],
     )
-    start_daily(settings, engine)  # the in-app nightly rating run, when recompute_at is set
+    start_schedule(settings, engine)  # nightly and provisional rating runs (arena.schedule)
     start_sweeper(engine, settings)  # battles left streaming by a dead process end failed
     mode = "offline demo models" if settings.is_demo else f"{len(settings.models)} models"
     backend = engine.url.get_backend_name()

@@ -1,7 +1,7 @@
 """Recomputation of the ratings from the arena's votes, stored as a rating run.
 
 The nightly job (``python -m ratings recompute``, a systemd timer, cron, or the in-app
-daily thread of :func:`start_daily`) asks the database for one ``GROUP BY`` over the
+schedule of :mod:`arena.schedule`) asks the database for one ``GROUP BY`` over the
 votes -- ``(model_a, model_b, winner) -> votes used, votes excluded per reason`` -- so a
 million votes arrive as at most ``4 * models**2`` rows, fits them with :mod:`ratings`, and stores a
 :class:`~arena.db.models.RatingRun` with one :class:`~arena.db.models.ModelRating` per
@@ -26,12 +26,11 @@ import logging
 import os
 import socket
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import numpy as np
@@ -103,8 +102,6 @@ LOCK_NAME = "recompute"
 STALE_AFTER = timedelta(hours=1)
 #: Reasons a vote is left out, in the order they are tested.
 EXCLUSIONS = ("voided", "failed", "named", "flagged")
-#: The in-app daily job skips its turn if another run was stored this recently.
-DAILY_MIN_INTERVAL = timedelta(minutes=10)
 #: The note line that records a run's vote threshold (read back by the leaderboard).
 MIN_VOTES_NOTE = "min votes per rated model: {n}"
 
@@ -758,83 +755,6 @@ def run_history(session: Session, limit: int = 30) -> list[HistoryPoint]:
         for run_id, model, rating in rows:
             points[run_id].ratings[model] = rating
     return list(points.values())
-
-
-# -- the in-app daily run -----------------------------------------------------------
-
-
-def parse_daily_time(value: str) -> time | None:
-    """``"HH:MM"`` as a UTC time of day; empty means disabled (None)."""
-    if not value.strip():
-        return None
-    hh, sep, mm = value.strip().partition(":")
-    if not (sep and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
-        raise ConfigError(f"recompute_at: expected HH:MM (UTC), got {value!r}")
-    return time(int(hh), int(mm), tzinfo=UTC)
-
-
-def next_daily(at: time, now: datetime) -> datetime:
-    """The first moment at ``at`` (UTC) strictly after ``now``."""
-    today = datetime.combine(now.astimezone(UTC).date(), at)
-    return today if today > now else today + timedelta(days=1)
-
-
-class DailyRecompute(threading.Thread):
-    """A daemon thread that recomputes once a day at a fixed UTC time.
-
-    A failure is logged and the thread waits for the next day; it never stops the app.
-    """
-
-    def __init__(self, settings: Settings, engine: Engine, at: time) -> None:
-        super().__init__(name="daily-recompute", daemon=True)
-        self.settings, self.engine, self.at = settings, engine, at
-        self._stopping = threading.Event()
-
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            due = next_daily(self.at, utcnow())
-            logger.info("recompute: next in-app run at %s", f"{due:%Y-%m-%d %H:%M} UTC")
-            # Short waits follow the wall clock even across suspends and clock changes.
-            while (left := (due - utcnow()).total_seconds()) > 0:
-                if self._stopping.wait(min(left, 60.0)):
-                    return
-            self.run_once()
-
-    def run_once(self) -> RatingRun | None:
-        """One recomputation with the settings' parameters; logs instead of raising."""
-        s = self.settings
-        try:
-            return recompute(
-                self.engine,
-                anchor=s.rating_anchor,
-                method=s.rating_ci,
-                rounds=s.rating_rounds,
-                min_interval=DAILY_MIN_INTERVAL,
-                rules=Rules.from_settings(s),
-            )
-        except (LockBusy, NoVotes, RecentRun) as exc:
-            logger.info("recompute: skipped: %s", exc)
-        # A background job must outlive any failure, including bugs: log it fully and
-        # try again tomorrow rather than silently ending the nightly ratings.
-        except Exception:
-            logger.exception("recompute: the in-app daily run failed; next try tomorrow")
-        return None
-
-    def stop(self, timeout: float | None = 5.0) -> None:
-        """Ask the thread to end and wait for it (a running fit finishes first)."""
-        self._stopping.set()
-        if self.is_alive():
-            self.join(timeout)
-
-
-def start_daily(settings: Settings, engine: Engine) -> DailyRecompute | None:
-    """Start the in-app daily recomputation at ``settings.recompute_at``; None if unset."""
-    at = parse_daily_time(settings.recompute_at)
-    if at is None:
-        return None
-    thread = DailyRecompute(settings, engine, at)
-    thread.start()
-    return thread
 
 
 # -- command line -------------------------------------------------------------------

@@ -18,14 +18,13 @@ import threading
 import time as timer
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import Engine, delete, func, insert, select
 
-from arena.config import Settings
 from arena.db import session_factory
 from arena.db.models import (
     Battle,
@@ -41,16 +40,13 @@ from arena.db.models import (
 )
 from arena.recompute import (
     LOCK_NAME,
-    DailyRecompute,
     LockBusy,
     NoVotes,
     count_votes,
     job_lock,
     latest_run,
-    next_daily,
     recompute,
     run_history,
-    start_daily,
 )
 from ratings import WINNER_CODES, leaderboard_from_counts
 
@@ -345,6 +341,44 @@ def test_unbounded_interval_is_stored_as_infinity(engine: Engine) -> None:
     assert top.ci_upper == math.inf and math.isfinite(top.ci_lower)
 
 
+def test_models_with_too_few_votes_are_not_rated(engine: Engine) -> None:
+    # Model-E has 52 votes, Model-D 56; at 55, Model-E goes, which leaves Model-D 31.
+    add_models(engine)
+    add_used_votes(engine)
+    run = recompute(engine, anchor=ANCHOR, min_votes=55)
+    kept = {k: n for k, n in USED.items() if k[0] < 3 and k[1] < 3}
+    assert_same(run, expected_board(kept, anchor=ANCHOR))
+    assert {r.model for r in run.ratings} == set(MODELS[:3])
+    assert run.votes_used == sum(kept.values()) == 136
+    assert "min votes per rated model: 55" in run.note
+    assert "not enough votes yet (fewer than 55): Model-D, Model-E" in run.note
+    # The pair counts keep every usable vote, so the leaderboard can count their battles.
+    assert stored_pairs(engine, run.id) == {(a, b, w): n for (a, b, w), n in USED.items()}
+    assert all(r.battles >= 55 for r in run.ratings)
+
+
+def test_votes_used_leaves_out_a_piece_that_is_not_rated(engine: Engine) -> None:
+    add_models(engine)
+    add_battles(engine, MODELS[0], MODELS[1], Winner.MODEL_A, 12)
+    add_battles(engine, MODELS[1], MODELS[0], Winner.MODEL_A, 9)
+    add_battles(engine, MODELS[3], MODELS[4], Winner.MODEL_A, 5)  # never met the others
+    add_battles(engine, MODELS[4], MODELS[3], Winner.MODEL_A, 4)
+    run = recompute(engine, anchor=ANCHOR)
+    assert {r.model for r in run.ratings} == set(MODELS[:2])
+    assert run.votes_used == 21
+    assert "left out (never compared with the rated models): Model-D, Model-E" in run.note
+
+
+def test_no_model_with_enough_votes_stores_a_run_without_ratings(engine: Engine) -> None:
+    add_models(engine)
+    add_battles(engine, MODELS[0], MODELS[1], Winner.MODEL_A, 1)
+    run = recompute(engine, anchor=ANCHOR, min_votes=20)
+    assert run.ratings == [] and run.votes_used == 0
+    assert "not enough votes yet (fewer than 20): Model-B, Tanuki-8B-dpo-v1.0" in run.note
+    with session_factory(engine)() as s:
+        assert s.scalar(select(func.sum(RunPairCount.count))) == 1
+
+
 def test_no_votes_stores_no_run(engine: Engine) -> None:
     add_models(engine)
     with pytest.raises(NoVotes, match="no usable votes"):
@@ -492,42 +526,3 @@ def test_cli_without_votes_or_tables(db_url: str, tmp_path) -> None:
     proc = cli(db_url, cwd=tmp_path)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and "no usable votes" in err and not out
-
-
-# -- the in-app daily run -----------------------------------------------------------
-
-
-def test_next_daily() -> None:
-    at = time(3, 0, tzinfo=UTC)
-    before = datetime(2026, 11, 28, 2, 59, tzinfo=UTC)
-    assert next_daily(at, before) == datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
-    assert next_daily(at, before.replace(hour=3)) == datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
-
-
-def test_start_daily_disabled_and_stoppable(engine: Engine) -> None:
-    assert start_daily(Settings(recompute_at=""), engine) is None
-    thread = start_daily(Settings(recompute_at="03:00"), engine)
-    assert thread is not None and thread.is_alive()
-    thread.stop()
-    assert not thread.is_alive()
-
-
-def test_daily_run_stores_a_run_and_survives_failures(engine: Engine, caplog, tmp_path) -> None:
-    from arena.db import make_engine
-
-    add_models(engine)
-    add_used_votes(engine)
-    daily = DailyRecompute(Settings(rating_anchor=ANCHOR), engine, time(3, 0, tzinfo=UTC))
-    run = daily.run_once()
-    assert run is not None and count_runs(engine) == 1
-    with caplog.at_level(logging.INFO, logger="arena.recompute"):
-        assert daily.run_once() is None  # another replica just ran: skipped
-        hold_lock(engine, timedelta(minutes=1))
-        assert daily.run_once() is None
-        no_tables = make_engine(f"sqlite:///{tmp_path / 'no-tables.db'}")
-        assert DailyRecompute(Settings(), no_tables, daily.at).run_once() is None
-        no_tables.dispose()
-    assert "stored less than" in caplog.text
-    assert "another recomputation is running" in caplog.text
-    assert "the in-app daily run failed" in caplog.text
-    assert count_runs(engine) == 1
