@@ -13,6 +13,7 @@ import gradio as gr
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
+from arena import startup
 from arena.admin_api import mount_admin
 from arena.api import create_api
 from arena.backends import build_backends, client_for
@@ -73,9 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     start_schedule(settings, engine)  # nightly and provisional rating runs (arena.schedule)
     start_sweeper(engine, settings)  # battles left streaming by a dead process end failed
-    mode = "offline demo models" if settings.is_demo else f"{len(settings.models)} models"
-    backend = engine.url.get_backend_name()
-    print(f"Tanuki Arena on http://{settings.host}:{settings.port} ({mode}, {backend})")
+    print(startup.summary(settings), flush=True)  # URL, database, models, schedule, next step
     uvicorn.run(
         app,
         host=settings.host,

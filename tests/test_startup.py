@@ -1,0 +1,113 @@
+"""A guided first start: ``python app.py`` says, in a few lines, where the arena is, which
+database and models it uses, when the ratings are recomputed, and what to do next.
+
+The app is launched as users launch it, in a subprocess on a loopback port with a SQLite
+file in ``tmp_path``; its output is read until the summary is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def launch(tmp_path: Path, config: str = "", **env: str) -> tuple[str, int]:
+    """Start ``python app.py``, wait until it answers, stop it; its output and port."""
+    port = free_port()
+    cfg = tmp_path / "arena.toml"
+    cfg.write_text(config, encoding="utf-8")
+    log = tmp_path / "app.log"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
+    full_env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'data' / 'arena.db'}",
+        ARENA_CONFIG=str(cfg),
+        PYTHONUNBUFFERED="1",
+        **env,
+    )
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path, env=full_env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).is_success:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            raise AssertionError(f"app did not start: {log.read_text()[-2000:]}")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return log.read_text(encoding="utf-8"), port
+
+
+def summary_lines(output: str) -> list[str]:
+    lines = output.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("Tanuki Arena is running"))
+    return lines[start : start + 5]
+
+
+def test_first_start_on_the_embedded_defaults(tmp_path: Path) -> None:
+    output, port = launch(tmp_path)
+    assert "Traceback" not in output
+    head, database, models, ratings, step = summary_lines(output)
+    assert head == f"Tanuki Arena is running on http://127.0.0.1:{port}"
+    assert database == f"  database: SQLite file {tmp_path / 'data' / 'arena.db'}"
+    assert models.startswith("  models:   3 offline demo models (Demo-")
+    assert "no real model is configured" in models
+    # The default schedule: nightly at 03:00 Japan time with the date of the next run,
+    # and provisional refreshes while the arena is young.
+    assert re.search(r"nightly at 03:00 JST \(next \d{4}-\d\d-\d\d 03:00\)", ratings), ratings
+    assert "provisional every 5 min" in ratings
+    assert "python -m ratings recompute" in ratings
+    assert step.startswith("  next:     open the URL, ask a question and vote")
+    assert "arena.example.toml" in step and f"http://127.0.0.1:{port}/admin/" in step
+
+
+CONFIGURED = """
+[arena]
+recompute_at = "off"
+provisional_every_minutes = 0
+
+[[models]]
+name = "Local-A"
+provider = "vllm"
+base_url = "http://127.0.0.1:9/v1"
+
+[[models]]
+name = "Local-B"
+provider = "vllm"
+base_url = "http://127.0.0.1:9/v1"
+
+[[models]]
+name = "Local-C"
+provider = "vllm"
+base_url = "http://127.0.0.1:9/v1"
+enabled = false
+"""
+
+
+def test_first_start_with_configured_models_and_no_schedule(tmp_path: Path) -> None:
+    output, port = launch(tmp_path, CONFIGURED)
+    head, _, models, ratings, step = summary_lines(output)
+    assert head == f"Tanuki Arena is running on http://127.0.0.1:{port}"
+    assert models == "  models:   2 configured models (Local-A, Local-B), 1 disabled"
+    assert ratings.startswith("  ratings:  not scheduled (run python -m ratings recompute")
+    assert "python -m arena doctor --probe" in step
