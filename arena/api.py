@@ -281,8 +281,9 @@ def create_api(arena: Arena) -> FastAPI:
         with arena.sessions() as s:
             run = stats.latest_run(s)
             rows = stats.board(s, run.id) if run else []
+            unrated = stats.unrated(s, run, [r.model for r in rows]) if run else []
         if run is None:
-            return JSONResponse({"run": None, "models": []})
+            return JSONResponse({"run": None, "models": [], "not_rated": []})
         return JSONResponse(
             {
                 "run": {
@@ -292,11 +293,16 @@ def create_api(arena: Arena) -> FastAPI:
                     "level": run.level,
                     "votes": run.votes_used,
                     "excluded": run.excluded,
+                    "provisional": run.provisional,
+                    "min_votes": run.min_votes,
                 },
                 "models": [
                     {**asdict(r), "ci_lower": _finite(r.ci_lower), "ci_upper": _finite(r.ci_upper)}
                     for r in rows
                 ],
+                # Models with votes but no rating (fewer than min_votes, or never compared
+                # with the rated ones), with their battles.
+                "not_rated": [asdict(u) for u in unrated],
             }
         )
 

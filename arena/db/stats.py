@@ -10,6 +10,7 @@ per vote.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +48,33 @@ class RunInfo:
     level: float
     votes_used: int
     excluded: dict[str, int] = field(default_factory=dict)  # votes left out, per reason
+    note: str = ""
+
+    @property
+    def provisional(self) -> bool:
+        """True for a provisional run (the in-app schedule's refresh while young)."""
+        return any(line.startswith("provisional:") for line in self.note.splitlines())
+
+    @property
+    def min_votes(self) -> int:
+        """Votes a model needed to be rated in this run (0 for runs without a threshold)."""
+        found = re.search(r"^min votes per rated model: (\d+)$", self.note, re.MULTILINE)
+        return int(found.group(1)) if found else 0
+
+    @property
+    def too_few(self) -> set[str]:
+        """The models this run left unrated for too few votes (from its note)."""
+        found = re.search(r"^not enough votes yet \(fewer than \d+\): (.*)$", self.note, re.M)
+        return set(found.group(1).split(", ")) if found else set()
+
+
+@dataclass(frozen=True)
+class UnratedRow:
+    """A model with usable votes in the run but no rating: too few votes, or cut off."""
+
+    model: str
+    battles: int
+    reason: str  # "few_votes" or "not_connected"
 
 
 #: Every reason a rating run leaves votes out, in the order they are tested.
@@ -100,8 +128,34 @@ def latest_run(session: Session) -> RunInfo | None:
         return None
     excluded = {why: getattr(run, f"excluded_{why}") or 0 for why in EXCLUSION_REASONS}
     return RunInfo(
-        run.id, aware(run.created_at), run.method, run.anchor, run.level, run.votes_used, excluded
+        run.id,
+        aware(run.created_at),
+        run.method,
+        run.anchor,
+        run.level,
+        run.votes_used,
+        excluded,
+        run.note or "",
     )
+
+
+def unrated(session: Session, run: RunInfo, rated: Iterable[str]) -> list[UnratedRow]:
+    """Models with votes in the run's pair counts but no rating, most battles first."""
+    battles: dict[str, int] = {}
+    rows = session.execute(
+        select(RunPairCount.model_a, RunPairCount.model_b, RunPairCount.count).where(
+            RunPairCount.run_id == run.id
+        )
+    )
+    for a, b, n in rows:
+        battles[a] = battles.get(a, 0) + n
+        battles[b] = battles.get(b, 0) + n
+    out = [
+        UnratedRow(m, n, "few_votes" if m in run.too_few else "not_connected")
+        for m, n in battles.items()
+        if m not in set(rated)
+    ]
+    return sorted(out, key=lambda r: (-r.battles, r.model))
 
 
 def board(session: Session, run_id: int) -> list[BoardRow]:

@@ -44,7 +44,7 @@ class ArenaPage:
         self.blind = BattleTab(arena, BattleMode.ANONY, "arena")
         self.named = BattleTab(arena, BattleMode.NAMED, "named")
         self.chat = ChatTab(arena)
-        self.board = LeaderboardTab(arena.sessions)
+        self.board = LeaderboardTab(arena.sessions, arena.settings)
 
     def build(self) -> tuple[gr.Blocks, gr.I18n]:
         """Lay out the page and connect its page-level events."""

@@ -9,6 +9,8 @@ Handlers receive the same choice through the page's ``lang`` state.
 
 from __future__ import annotations
 
+import json
+
 STORAGE_KEY = "tanuki-arena-lang"
 
 _SET_LOCALE = """
@@ -55,6 +57,37 @@ _SOLVE_POW = """
 """
 
 
+def _localise_widgets_js() -> str:
+    """JS that puts the page's language on the texts Gradio writes in English only.
+
+    The table's search box has a fixed English placeholder ("Search..."); this keeps
+    it in the page's language (``<html lang>``, which the language switch sets).
+    """
+    from arena.ui.i18n import TEXT
+
+    words = json.dumps({lang: TEXT["table_search"][lang] for lang in ("ja", "en")})
+    return f"""
+  if (!window.__tanukiLocalised) {{
+    window.__tanukiLocalised = true;
+    const WORDS = {words};
+    const apply = () => {{
+      const text = WORDS[document.documentElement.lang === "en" ? "en" : "ja"];
+      for (const el of document.querySelectorAll("input.search-input")) {{
+        if (el.placeholder !== text) {{
+          el.placeholder = text;
+          el.title = text;
+          el.setAttribute("aria-label", text);
+        }}
+      }}
+    }};
+    const watch = {{subtree: true, childList: true, attributes: true,
+      attributeFilter: ["placeholder", "lang"]}};
+    new MutationObserver(apply).observe(document.documentElement, watch);
+    apply();
+  }}
+"""
+
+
 def detect_language_js(default: str, *, pow_gate: bool = False) -> str:
     """Page-load JS: settle the language (address, saved choice, browser, default).
 
@@ -72,6 +105,8 @@ def detect_language_js(default: str, *, pow_gate: bool = False) -> str:
   const auto = nav.startsWith("ja") ? "ja" : nav.startsWith("en") ? "en" : "{default}";
   const chosen = ok(query) ? query : ok(saved) ? saved : auto;
   await window.__tanukiSetLocale(chosen);
+  document.documentElement.lang = chosen;
+  {_localise_widgets_js()}
   {solve}
   return [token, chosen, chosen, proof];
 }}"""
@@ -85,7 +120,18 @@ SWITCH_LANGUAGE_JS = f"""async (choice, ...rest) => {{
   return [choice, ...rest];
 }}"""
 
-CSS = """
+#: One font for Latin letters and Japanese on the whole page (Gradio's theme font has
+#: no Japanese, so kana fell back to another font and capital A/B looked lighter).
+FONT_STACK = (
+    '"Noto Sans JP", "Noto Sans CJK JP", "Hiragino Sans", "Hiragino Kaku Gothic ProN", '
+    '"Yu Gothic UI", "Yu Gothic", Meiryo, sans-serif'
+)
+
+CSS = (
+    """
+:root, .gradio-container { --font: FONT_STACK; }
+body, .gradio-container, .gradio-container *:not(code):not(pre):not(kbd):not(samp) {
+  font-family: FONT_STACK !important; }
 .ta-header { align-items: center; }
 .ta-header h1 { margin: 0; font-size: 1.6em; }
 #arena-reveal, #named-arena-reveal { font-size: 1.05em; }
@@ -125,6 +171,16 @@ button:focus-visible, textarea:focus-visible, input:focus-visible {
 .ta-heat .ta-diag { background: #f3f3f3; }
 .ta-heat .ta-none { color: #999; font-size: 0.8em; }
 .ta-note { font-size: 0.85em; color: var(--body-text-color-subdued); }
+.ta-iv-open { position: absolute; top: 0; font-size: 12px; line-height: 16px; color: #4b7bd0; }
+.ta-iv-open-low { left: -2px; }
+.ta-iv-open-high { right: -2px; }
+.ta-history { width: 100%; max-width: 720px; height: auto; font-size: 12px; }
+.ta-history text { fill: var(--body-text-color); }
+.ta-history .ta-grid { stroke: #ddd; stroke-width: 1; }
+.ta-legend { list-style: none; display: flex; flex-wrap: wrap; gap: 4px 14px; padding: 0;
+  margin: 0.3em 0; font-size: 0.85em; }
+.ta-swatch { display: inline-block; width: 12px; height: 3px; margin-right: 5px;
+  vertical-align: middle; }
 /* Gradio folds tabs that do not fit into an unlabelled overflow menu; on a phone, wrap
    them onto two lines instead (its width measurement uses the hidden copies below). */
 #tabs .tab-container.visually-hidden button { font-size: 1px !important; padding: 0 !important; }
@@ -139,3 +195,4 @@ button:focus-visible, textarea:focus-visible, input:focus-visible {
   .ta-header > * { min-width: 100% !important; }
 }
 """
+).replace("FONT_STACK", FONT_STACK)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from datetime import datetime, tzinfo
 
 import numpy as np
 
@@ -26,7 +27,7 @@ def _e(text: object) -> str:
 
 
 def _nice_range(lo: float, hi: float) -> tuple[float, float, float]:
-    """An axis range enclosing [lo, hi] with a round tick step."""
+    """An axis range enclosing [lo, hi] (finite) with a round tick step."""
     span = max(hi - lo, 1.0)
     raw = span / 5
     mag = 10 ** math.floor(math.log10(raw))
@@ -34,14 +35,29 @@ def _nice_range(lo: float, hi: float) -> tuple[float, float, float]:
     return math.floor(lo / step) * step, math.ceil(hi / step) * step, step
 
 
+def _ends(r: BoardRow, lang: str) -> str:
+    """``lo–hi`` with an open end in words (a model that never lost has no upper bound)."""
+    lo = f"{r.ci_lower:.0f}" if math.isfinite(r.ci_lower) else t("ci_open_low", lang)
+    hi = f"{r.ci_upper:.0f}" if math.isfinite(r.ci_upper) else t("ci_open_high", lang)
+    return f"{lo}–{hi}"
+
+
 def interval_plot(rows: Sequence[BoardRow], lang: str) -> str:
-    """Ratings with their confidence intervals, one line per model (the seed's figure)."""
+    """Ratings with their confidence intervals, one line per model (the seed's figure).
+
+    An interval end the data cannot bound (a model that never lost, or never won) runs
+    to the edge of the axis and ends in an arrow.
+    """
     if not rows:
         return ""
-    lo, hi, step = _nice_range(min(r.ci_lower for r in rows), max(r.ci_upper for r in rows))
+    finite = [v for r in rows for v in (r.rating, r.ci_lower, r.ci_upper) if math.isfinite(v)]
+    lo, hi, step = _nice_range(min(finite), max(finite))
+    open_lo = any(not math.isfinite(r.ci_lower) for r in rows)
+    open_hi = any(not math.isfinite(r.ci_upper) for r in rows)
+    lo, hi = lo - step * open_lo, hi + step * open_hi  # room for the arrows
 
     def pct(x: float) -> float:
-        return round(100 * (x - lo) / (hi - lo), 2)
+        return round(100 * (min(max(x, lo), hi) - lo) / (hi - lo), 2)
 
     ticks = []
     x = lo
@@ -50,17 +66,23 @@ def interval_plot(rows: Sequence[BoardRow], lang: str) -> str:
         x += step
     lines = []
     for r in rows:
-        label = f"{r.model}: {r.rating:.0f} ({r.ci_lower:.0f}–{r.ci_upper:.0f})"
+        label = f"{r.model}: {r.rating:.0f} ({_ends(r, lang)})"
+        arrows = ""
+        if not math.isfinite(r.ci_lower):
+            arrows += '<span class="ta-iv-open ta-iv-open-low">◀</span>'
+        if not math.isfinite(r.ci_upper):
+            arrows += '<span class="ta-iv-open ta-iv-open-high">▶</span>'
         lines.append(
             f'<li class="ta-iv-row" aria-label="{_e(label)}">'
             f'<span class="ta-iv-name">{_e(r.model)}</span>'
             f'<span class="ta-iv-track" aria-hidden="true">'
             f'<span class="ta-iv-bar" style="left:{pct(r.ci_lower)}%;'
-            f'width:{max(pct(r.ci_upper) - pct(r.ci_lower), 0.3)}%"></span>'
+            f'width:{max(pct(r.ci_upper) - pct(r.ci_lower), 0.3)}%"></span>{arrows}'
             f'<span class="ta-iv-dot" style="left:{pct(r.rating)}%"></span></span>'
             f'<span class="ta-iv-value">{r.rating:.0f}</span></li>'
         )
     title = t("chart_ratings", lang)
+    note = f'<p class="ta-note">{_e(t("chart_open_end", lang))}</p>' if open_lo or open_hi else ""
     return (
         f'<figure class="ta-chart" id="chart-ratings" aria-label="{_e(title)}">'
         f"<figcaption>{_e(title)}</figcaption>"
@@ -68,6 +90,79 @@ def interval_plot(rows: Sequence[BoardRow], lang: str) -> str:
         f'<div class="ta-iv-axis" aria-hidden="true"><span class="ta-iv-name"></span>'
         f'<span class="ta-iv-track">{"".join(ticks)}</span>'
         f'<span class="ta-iv-value"></span></div>'
+        f'<div class="ta-axis-title">{_e(t("axis_rating", lang))}</div>{note}</figure>'
+    )
+
+
+#: Line colours of the history chart (colour-blind safe, Okabe-Ito, then greys).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
+           "#000000", "#F0E442", "#777777", "#999933")  # fmt: skip
+
+
+def history_chart(points: Sequence[tuple[datetime, str, float]], lang: str, zone: tzinfo) -> str:
+    """Each model's rating over past runs as an SVG line chart.
+
+    Times are shown in ``zone`` (JST by default) as month/day and 24-hour clock.
+    """
+    times = sorted({at for at, *_ in points})
+    if len(times) < 2:
+        return ""
+    models = list(dict.fromkeys(m for _, m, _ in points))
+    values = [v for *_, v in points if math.isfinite(v)]
+    lo, hi, step = _nice_range(min(values), max(values))
+    width, height, left, right, top, bottom = 720, 300, 56, 16, 12, 56
+    t0, t1 = times[0].timestamp(), times[-1].timestamp()
+
+    def px(at: datetime) -> float:
+        return left + (width - left - right) * (at.timestamp() - t0) / (t1 - t0)
+
+    def py(v: float) -> float:
+        return top + (height - top - bottom) * (hi - v) / (hi - lo)
+
+    parts = []
+    y = lo
+    while y <= hi + 1e-9:
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{py(y):.1f}" y2="{py(y):.1f}" '
+            f'class="ta-grid"/><text x="{left - 6}" y="{py(y) + 4:.1f}" '
+            f'text-anchor="end">{y:g}</text>'
+        )
+        y += step
+    shown = times if len(times) <= 6 else [times[round(k * (len(times) - 1) / 5)] for k in range(6)]
+    for at in shown:
+        local = at.astimezone(zone)
+        parts.append(
+            f'<text x="{px(at):.1f}" y="{height - bottom + 18}" text-anchor="middle">'
+            f'{local:%m/%d}</text><text x="{px(at):.1f}" y="{height - bottom + 34}" '
+            f'text-anchor="middle">{local:%H:%M}</text>'
+        )
+    zone_name = times[-1].astimezone(zone).strftime("%Z")
+    axis = t("axis_run_zone", lang, zone=zone_name)
+    parts.append(
+        f'<text x="{(left + width - right) / 2}" y="{height - 4}" text-anchor="middle">'
+        f"{_e(axis)}</text>"
+    )
+    legend = []
+    for k, model in enumerate(models):
+        color = PALETTE[k % len(PALETTE)]
+        mine = sorted((at, v) for at, m, v in points if m == model and math.isfinite(v))
+        path = " ".join(f"{px(at):.1f},{py(v):.1f}" for at, v in mine)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
+        parts.extend(
+            f'<circle cx="{px(at):.1f}" cy="{py(v):.1f}" r="3" fill="{color}">'
+            f"<title>{_e(model)} {at.astimezone(zone):%m/%d %H:%M} {v:.0f}</title></circle>"
+            for at, v in mine
+        )
+        legend.append(
+            f'<li><span class="ta-swatch" style="background:{color}"></span>{_e(model)}</li>'
+        )
+    title = t("chart_history", lang)
+    return (
+        f'<figure class="ta-chart" id="chart-history" aria-label="{_e(title)}">'
+        f"<figcaption>{_e(title)}</figcaption>"
+        f'<svg class="ta-history" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{_e(title)}">{"".join(parts)}</svg>'
+        f'<ul class="ta-legend">{"".join(legend)}</ul>'
         f'<div class="ta-axis-title">{_e(t("axis_rating", lang))}</div></figure>'
     )
 

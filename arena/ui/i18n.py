@@ -140,15 +140,71 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "lb_refresh": {"ja": "最新の結果を読み込む", "en": "Reload the latest results"},
     "lb_empty": {
-        "ja": "まだレーティングが計算されていません。投票が集まり、集計（毎晩）が"
+        "ja": "まだレーティングが計算されていません。投票が集まり、集計が"
         "行われると、ここに表示されます。",
         "en": "No ratings have been computed yet. They appear here once votes have been "
-        "collected and the (nightly) recomputation has run.",
+        "collected and the recomputation has run.",
     },
     "lb_run": {
-        "ja": "集計日時：{time}（UTC）・使用した投票数：{votes}・区間：{method}",
-        "en": "Computed {time} UTC from {votes} votes; intervals: {method}",
+        "ja": "集計日時：{time}（{zone}）・使用した投票数：{votes}・信頼区間：{method}",
+        "en": "Computed {time} {zone} from {votes} votes; intervals: {method}",
     },
+    "lb_provisional": {
+        "ja": "**暫定**：アリーナの開始直後のため、新しい投票があると数分ごとに"
+        "更新している暫定の結果です。",
+        "en": "**Provisional**: the arena is young, so these results are refreshed every "
+        "few minutes when new votes arrive.",
+    },
+    "method_sandwich": {
+        "ja": "サンドイッチ推定（投票のばらつきを実データから見積もる頑健な方法）",
+        "en": "sandwich estimator (robust: the spread is estimated from the votes themselves)",
+    },
+    "method_bootstrap": {
+        "ja": "ブートストラップ（投票を無作為に再抽出して計算し直した結果の幅）",
+        "en": "bootstrap (the spread of fits on votes resampled at random)",
+    },
+    "lb_next": {
+        "ja": "次回の集計：{time}（{zone}）",
+        "en": "Next recomputation: {time} {zone}",
+    },
+    "lb_next_provisional": {
+        "ja": "アリーナの開始直後は、新しい投票があれば {minutes} 分ごとに暫定の結果に"
+        "更新します（次回の確認：{time}）。",
+        "en": "While the arena is young, a provisional board follows every {minutes} minutes "
+        "when new votes arrived (next check {time}).",
+    },
+    "lb_no_schedule": {
+        "ja": "自動の集計は設定されていません（運営者が手動で集計します）。",
+        "en": "Automatic recomputation is off (the organisers run it).",
+    },
+    "lb_unrated_title": {
+        "ja": "まだ評価できないモデル",
+        "en": "Not rated yet",
+    },
+    "lb_unrated_intro": {
+        "ja": "レーティングは、評価済みのモデルとの対戦が {n} 票以上あるモデルにだけ付けます。",
+        "en": "A model is rated once it has {n} or more votes against the rated models.",
+    },
+    "lb_few_votes": {"ja": "投票数がまだ足りません", "en": "not enough votes yet"},
+    "lb_not_connected": {
+        "ja": "評価済みのモデルとまだ対戦していません",
+        "en": "not yet compared with the rated models",
+    },
+    "lb_none_rated": {
+        "ja": "投票数が足りないため、まだレーティングを付けられるモデルがありません。",
+        "en": "No model has enough votes for a rating yet.",
+    },
+    "ci_open_low": {"ja": "下限なし", "en": "no lower bound"},
+    "ci_open_high": {"ja": "上限なし", "en": "no upper bound"},
+    "chart_open_end": {
+        "ja": "矢印（◀ ▶）は、データから区間の端が決まらないことを表します"
+        "（一度も負けていない、または一度も勝っていないモデル）。表では「—」と示します。",
+        "en": "An arrow (◀ ▶) marks an interval end the data cannot bound (a model that "
+        "never lost, or never won); the table shows it as “—”.",
+    },
+    "axis_run_zone": {"ja": "集計日時（{zone}）", "en": "Run ({zone})"},
+    "lb_reason": {"ja": "理由", "en": "Why"},
+    "table_search": {"ja": "表を検索…", "en": "Search the table…"},
     "lb_excluded": {
         "ja": "集計から除外した投票：{items}",
         "en": "Votes left out of the ratings: {items}",

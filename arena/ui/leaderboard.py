@@ -9,16 +9,28 @@ spares runs stored before those counts their slower fallback after the first vie
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import gradio as gr
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from arena.config import Settings
 from arena.db import stats
-from arena.ui.charts import HEATMAP_MODELS, heatmap, interval_plot, overlap_groups
+from arena.render import literal
+from arena.schedule import Schedule
+from arena.ui.charts import (
+    HEATMAP_MODELS,
+    heatmap,
+    history_chart,
+    interval_plot,
+    overlap_groups,
+)
 from arena.ui.i18n import t
 
 #: Runs and models the history chart shows.
@@ -33,6 +45,7 @@ class Board:
     rows: list[stats.BoardRow]
     pairs: stats.PairTable | None
     history: list[tuple]
+    unrated: list[stats.UnratedRow] = field(default_factory=list)
 
 
 class PairCache:
@@ -68,11 +81,19 @@ def read_board(sessions: sessionmaker[Session], cache: PairCache) -> Board:
         pairs = cache.get(session, run, top)
         shown = [r.model for r in rows[:HISTORY_MODELS]]
         hist = stats.history(session, shown, HISTORY_RUNS)
-    return Board(run, rows, pairs, hist)
+        unrated = stats.unrated(session, run, [r.model for r in rows])
+    return Board(run, rows, pairs, hist, unrated)
 
 
 def _score(value: float | None, digits: int) -> str:
     return "" if value is None else f"{value:.{digits}f}"
+
+
+def ci_text(r: stats.BoardRow) -> str:
+    """``+up/-down`` from the rating; an end the data cannot bound is "—"."""
+    up = f"{r.ci_upper - r.rating:.0f}" if math.isfinite(r.ci_upper) else "—"
+    down = f"{r.rating - r.ci_lower:.0f}" if math.isfinite(r.ci_lower) else "—"
+    return f"+{up}/-{down}"
 
 
 def table_frame(rows: list[stats.BoardRow], lang: str) -> pd.DataFrame:
@@ -84,7 +105,7 @@ def table_frame(rows: list[stats.BoardRow], lang: str) -> pd.DataFrame:
             t("col_rank", lang): r.rank,
             t("col_model", lang): r.model,
             t("col_rating", lang): round(r.rating),
-            t("col_ci", lang): f"+{r.ci_upper - r.rating:.0f}/-{r.rating - r.ci_lower:.0f}",
+            t("col_ci", lang): ci_text(r),
             t("col_win_rate", lang): f"{r.win_rate:.2f}",
             t("col_battles", lang): r.battles,
             t("col_weights", lang): weights.get(r.weights or "", r.weights or ""),
@@ -96,12 +117,21 @@ def table_frame(rows: list[stats.BoardRow], lang: str) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def history_frame(board: Board, lang: str) -> pd.DataFrame:
-    """Rating per run and model, for the line plot (naive UTC times)."""
-    return pd.DataFrame(
-        [(at.replace(tzinfo=None), model, round(rating, 1)) for at, model, rating in board.history],
-        columns=[t("axis_run", lang), t("axis_model", lang), t("axis_rating", lang)],
-    )
+def unrated_markdown(board: Board, lang: str) -> str:
+    """The models with votes but no rating, with their battles and why."""
+    if not board.unrated or board.run is None:
+        return ""
+    lines = [
+        f"### {t('lb_unrated_title', lang)}",
+        t("lb_unrated_intro", lang, n=board.run.min_votes or 1),
+        "",
+        f"| {t('col_model', lang)} | {t('col_battles', lang)} | {t('lb_reason', lang)} |",
+        "| --- | ---: | --- |",
+    ]
+    for u in board.unrated:
+        why = t("lb_few_votes" if u.reason == "few_votes" else "lb_not_connected", lang)
+        lines.append(f"| {literal(u.model)} | {u.battles:,} | {why} |")
+    return "\n".join(lines)
 
 
 def excluded_line(excluded: dict[str, int], lang: str) -> str:
@@ -114,9 +144,12 @@ def excluded_line(excluded: dict[str, int], lang: str) -> str:
 class LeaderboardTab:
     """Builds the leaderboard tab and renders it in the page's language."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings | None = None) -> None:
         self.sessions = sessions
         self.cache = PairCache()
+        self.settings = settings or Settings()
+        self.schedule = Schedule.from_settings(self.settings)
+        self.zone = ZoneInfo(self.settings.recompute_timezone)
 
     def build(self, i18n: gr.I18n) -> None:
         """Lay out the (empty) components; :meth:`load` fills them."""
@@ -128,6 +161,7 @@ class LeaderboardTab:
             )
         self.table = gr.Dataframe(
             value=None,
+            visible=False,  # no stray empty table (headed "1 2 3") before the first run
             interactive=False,
             wrap=True,
             show_search="search",
@@ -138,12 +172,11 @@ class LeaderboardTab:
             max_height=900,
         )
         self.note = gr.Markdown("", elem_id="leaderboard-note")
+        self.unrated = gr.Markdown("", elem_id="leaderboard-unrated")
         # Charts are HTML built (and escaped) by arena.ui.charts, shown through Markdown.
         chart = {"sanitize_html": False, "value": ""}
         self.chart = gr.Markdown(elem_id="leaderboard-chart", **chart)
-        self.history = gr.LinePlot(
-            value=None, elem_id="leaderboard-history", height=360, x_label_angle=0
-        )
+        self.history = gr.HTML("", elem_id="leaderboard-history")
         self.history_note = gr.Markdown("", elem_id="leaderboard-history-note")
         with gr.Row():
             self.winfrac = gr.Markdown(elem_id="leaderboard-winfrac", min_width=320, **chart)
@@ -156,6 +189,7 @@ class LeaderboardTab:
             self.info,
             self.table,
             self.note,
+            self.unrated,
             self.chart,
             self.history,
             self.history_note,
@@ -167,54 +201,70 @@ class LeaderboardTab:
         """Read the latest run and render the whole tab (the tab's select handler)."""
         return self.render(read_board(self.sessions, self.cache), lang)
 
+    def _when(self, moment: datetime) -> str:
+        return f"{moment.astimezone(self.zone):%Y-%m-%d %H:%M}"
+
+    def schedule_line(self, lang: str, now: datetime | None = None) -> str:
+        """When the next run is (or that none is scheduled)."""
+        now = now or datetime.now(self.zone)
+        zone = now.astimezone(self.zone).strftime("%Z")
+        parts = []
+        if (nightly := self.schedule.next_nightly(now)) is not None:
+            parts.append(t("lb_next", lang, time=self._when(nightly), zone=zone))
+        if (check := self.schedule.next_provisional(now)) is not None:
+            minutes = self.settings.provisional_every_minutes
+            when = f"{check.astimezone(self.zone):%H:%M}"
+            parts.append(t("lb_next_provisional", lang, minutes=minutes, time=when))
+        return " ".join(parts) or t("lb_no_schedule", lang)
+
     def render(self, board: Board, lang: str) -> dict:
         """The tab's outputs for ``board`` in ``lang``."""
-        out: dict = {}
+        empty = {c: "" for c in (self.note, self.unrated, self.chart, self.history_note)}
+        empty.update({c: "" for c in (self.winfrac, self.counts, self.history)})
         if board.run is None:
-            empty = gr.update(value=None)
             return {
-                **out,
-                self.info: f"**{t('lb_empty', lang)}**",
-                self.table: empty,
-                self.history: gr.update(value=None, visible=False),
-                **{c: "" for c in (self.note, self.chart, self.history_note)},
-                **{c: "" for c in (self.winfrac, self.counts)},
+                **empty,
+                self.info: f"**{t('lb_empty', lang)}**\n\n{self.schedule_line(lang)}",
+                self.table: gr.update(value=None, visible=False),
             }
         run = board.run
         groups = overlap_groups(board.rows)
         n_models = len(board.rows)
         multi_run = len({at for at, *_ in board.history}) >= 2
-        out.update(
-            {
-                self.info: t(
-                    "lb_run",
-                    lang,
-                    time=f"{run.created_at:%Y-%m-%d %H:%M}",
-                    votes=f"{run.votes_used:,}",
-                    method=run.method,
-                )
-                + excluded_line(run.excluded, lang),
-                self.table: table_frame(board.rows, lang),
-                self.note: t("lb_overlap", lang, groups="; ".join(", ".join(g) for g in groups))
-                if groups
-                else "",
-                self.chart: interval_plot(board.rows, lang),
-                self.history: gr.update(
-                    value=history_frame(board, lang) if multi_run else None,
-                    x=t("axis_run", lang),
-                    y=t("axis_rating", lang),
-                    color=t("axis_model", lang),
-                    title=t("chart_history", lang),
-                    label=t("chart_history", lang),
-                    visible=multi_run,
-                ),
-                self.history_note: "" if multi_run else t("chart_history_one", lang),
-                self.winfrac: heatmap(board.pairs, "winfrac", lang, n_models, "winfrac")
-                if board.pairs
-                else "",
-                self.counts: heatmap(board.pairs, "counts", lang, n_models, "counts")
-                if board.pairs
-                else "",
-            }
+        zone = run.created_at.astimezone(self.zone).strftime("%Z")
+        info = [t("lb_provisional", lang)] if run.provisional else []
+        info.append(
+            t(
+                "lb_run",
+                lang,
+                time=self._when(run.created_at),
+                zone=zone,
+                votes=f"{run.votes_used:,}",
+                method=t(f"method_{run.method}", lang),
+            )
+            + excluded_line(run.excluded, lang)
         )
-        return out
+        if not board.rows:
+            info.append(f"**{t('lb_none_rated', lang)}**")
+        info.append(self.schedule_line(lang))
+        return {
+            **empty,
+            self.info: "\n\n".join(info),
+            self.table: gr.update(
+                value=table_frame(board.rows, lang) if board.rows else None,
+                visible=bool(board.rows),
+            ),
+            self.note: t("lb_overlap", lang, groups="; ".join(", ".join(g) for g in groups))
+            if groups
+            else "",
+            self.unrated: unrated_markdown(board, lang),
+            self.chart: interval_plot(board.rows, lang),
+            self.history: history_chart(board.history, lang, self.zone) if multi_run else "",
+            self.history_note: "" if multi_run or not board.rows else t("chart_history_one", lang),
+            self.winfrac: heatmap(board.pairs, "winfrac", lang, n_models, "winfrac")
+            if board.pairs and board.rows
+            else "",
+            self.counts: heatmap(board.pairs, "counts", lang, n_models, "counts")
+            if board.pairs and board.rows
+            else "",
+        }
