@@ -141,7 +141,26 @@ def test_leaderboard_json_before_any_run(tmp_path, app_db_url) -> None:
     app = RunningApp(tmp_path, database_url=app_db_url)
     try:
         r = httpx.get(app.url + "/api/leaderboard")
-        assert r.status_code == 200 and r.json() == {"run": None, "models": []}
+        assert r.status_code == 200 and r.json() == {"run": None, "models": [], "not_rated": []}
+        # One vote: a run with no rated model; both listed with their battle, no rating.
+        from arena.db import make_engine
+        from arena.db.models import Winner
+        from arena.recompute import recompute
+        from tests.test_recompute import add_battles
+
+        engine = make_engine(app_db_url)
+        try:
+            add_battles(engine, "Demo-Echo", "Demo-Haiku", Winner.MODEL_A, 1)
+            recompute(engine, anchor="Demo-Echo", min_votes=20)
+        finally:
+            engine.dispose()
+        body = httpx.get(app.url + "/api/leaderboard").json()
+        assert body["models"] == [] and body["run"]["votes"] == 0
+        assert body["run"]["min_votes"] == 20 and body["run"]["provisional"] is False
+        assert sorted(body["not_rated"], key=lambda u: u["model"]) == [
+            {"model": "Demo-Echo", "battles": 1, "reason": "few_votes"},
+            {"model": "Demo-Haiku", "battles": 1, "reason": "few_votes"},
+        ]
     finally:
         app.stop()
 
