@@ -206,11 +206,15 @@ def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
     commands' parsers with ``SUPPRESS`` as default, so a value given after the command
     replaces one given before it, and their absence keeps it."""
     parser.add_argument(
-        "--config", default=default, help="arena.toml (default: $ARENA_CONFIG or ./arena.toml)"
+        "--config",
+        default=default,
+        metavar="FILE",
+        help="arena.toml (default: $ARENA_CONFIG or ./arena.toml)",
     )
     parser.add_argument(
         "--database-url",
         default=default,
+        metavar="URL",
         help="SQLAlchemy URL (default: DATABASE_URL, else arena.toml, else sqlite:///arena.db)",
     )
 

@@ -117,7 +117,10 @@ class Settings:
     )
     ip_salt: str = _setting("", "Secret salt for hashing voter IP addresses.", env="ARENA_IP_SALT")
     export_salt: str = _setting(
-        "", "Secret salt for pseudonymising voters in exports.", env="ARENA_EXPORT_SALT"
+        "",
+        "Secret salt for pseudonymising voters in exports; unset: a random one made on the "
+        "first export and kept in the database (docs/admin.md, Pseudonyms).",
+        env="ARENA_EXPORT_SALT",
     )
     trusted_proxies: tuple[str, ...] = _setting(
         (), "Proxy addresses whose X-Forwarded-For is believed (comma-separated in env)."
@@ -145,7 +148,8 @@ class Settings:
     )
     admin_users: str = _setting(
         "",
-        "Admins as user:sha256hex pairs, comma-separated (env only).",
+        "Admins as user:HASH pairs, comma-separated (env only); HASH from python -m arena "
+        "hash-password (PBKDF2).",
         env="ARENA_ADMIN_USERS",
     )
     demo_models: bool = _setting(

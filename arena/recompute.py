@@ -767,9 +767,10 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
         "Defaults come from arena.toml / ARENA_* / DATABASE_URL.",
     )
     add = parser.add_argument
-    add("--config", help="arena.toml (default: $ARENA_CONFIG or ./arena.toml)")
+    add("--config", metavar="FILE", help="arena.toml (default: $ARENA_CONFIG or ./arena.toml)")
     add(
         "--database-url",
+        metavar="URL",
         default=settings.database_url,
         help="SQLAlchemy URL (default: DATABASE_URL, else arena.toml, else sqlite:///arena.db)",
     )
