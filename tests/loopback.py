@@ -509,6 +509,14 @@ def _text(content: Any) -> str:
     return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
 
 
+def _phrase(status: int) -> str:
+    """The reason phrase (Anthropic's 529 is not in the standard's list)."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return {529: "Site Overloaded"}.get(status, "Unknown")
+
+
 class _BadRequest(Exception):
     pass
 
@@ -554,7 +562,7 @@ class _Conn:
         self, status: int, body: bytes, content_type: str, close: bool, extra: str = ""
     ) -> None:
         head = (
-            f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\n"
+            f"HTTP/1.1 {status} {_phrase(status)}\r\n"
             f"content-type: {content_type}\r\ncontent-length: {len(body)}\r\n{extra}"
             + ("connection: close\r\n" if close else "")
             + "\r\n"

@@ -219,3 +219,30 @@ def test_shared_state_tables_come_and_go_with_the_data_kept(db_url: str) -> None
         assert _counts(engine, counts) == counts
     finally:
         engine.dispose()
+
+
+def test_backend_protocol_columns_come_and_go_with_the_data_kept(db_url: str) -> None:
+    # 0006 adds the raw finish reason, the provider's error code and message, and reasoning.
+    engine = make_engine(db_url)
+    try:
+        migrate(engine, "0005")
+        counts = _fill(engine, "0005")
+        before = _values(engine)
+        migrate(engine)
+        assert _values(engine) == before
+        new = "SELECT finish_raw, upstream_code, upstream_message, reasoning FROM messages"
+        with engine.begin() as conn:
+            assert set(conn.execute(text(new)).all()) == {(None, None, None, None)}
+            conn.execute(
+                text("UPDATE messages SET finish_raw = 'end_turn', upstream_code = "
+                     "'overloaded_error', upstream_message = 'Overloaded', reasoning = '考え' "
+                     "WHERE battle_id = 'b-voted' AND side = 'b' AND role = 'assistant'")
+            )  # fmt: skip
+        downgrade(engine, "0005")
+        assert _counts(engine, counts) == counts
+        assert _values(engine) == before
+        assert "reasoning" not in {c["name"] for c in inspect(engine).get_columns("messages")}
+        migrate(engine)
+        assert _counts(engine, counts) == counts
+    finally:
+        engine.dispose()

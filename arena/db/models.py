@@ -152,8 +152,16 @@ class Message(Base):
     ttft_ms: Mapped[int | None] = mapped_column(Integer)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    #: One of stop, length, content_filter, refusal, tool_calls, aborted, error.
     finish_reason: Mapped[str | None] = mapped_column(String(32))
+    #: The finish reason as the provider spelled it (``end_turn``, ``abort``, ``SAFETY``).
+    finish_raw: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
+    #: The provider's own error code and message (never shown to the volunteer).
+    upstream_code: Mapped[str | None] = mapped_column(String(64))
+    upstream_message: Mapped[str | None] = mapped_column(Text)
+    #: A reasoning model's thinking: never sent to the page before the vote.
+    reasoning: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     battle: Mapped[Battle] = relationship(back_populates="messages")
