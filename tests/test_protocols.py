@@ -328,3 +328,27 @@ async def test_retry_after_ms_is_honoured(tmp_path, server, served):
     played = await play(tmp_path, server, served, "anthropic", behaviour)
     assert played.row.error is None and played.requests == 2
     assert time.monotonic() - start >= 1.2
+
+
+# -- what the page says ---------------------------------------------------------------
+
+
+def test_a_blank_side_is_said_plainly_in_both_languages():
+    from arena.ui.i18n import side_error_text
+
+    for code in ("content_filter", "refusal", "reasoning_only", "empty", "tool_calls"):
+        ja, en = side_error_text(code, "ja"), side_error_text(code, "en")
+        assert ja != en and f"({code})" not in ja + en  # its own sentence, not the generic
+    assert "http_500" in side_error_text("http_500", "en")  # others keep the generic line
+
+
+def test_the_reveal_shows_reasoning_escaped_only_when_given():
+    from arena.battles import Reveal
+    from arena.ui.battle_tab import reveal_markdown
+
+    base = {"winner": Winner.TIE, "names": {Side.A: "X", Side.B: "Y"},
+            "weights": {Side.A: "open", Side.B: "open"},
+            "descriptions": {Side.A: "", Side.B: ""}, "counted": True}  # fmt: skip
+    assert "reasoning" not in reveal_markdown(Reveal(**base), "en")
+    shown = reveal_markdown(Reveal(**base, reasoning={Side.A: "**think** <b>x</b>"}), "en")
+    assert "Model A's reasoning:" in shown and "<b>" not in shown and "\\*\\*think" in shown

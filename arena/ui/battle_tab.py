@@ -23,8 +23,10 @@ from arena.config import ModelSpec
 from arena.db.models import BattleMode, Side, Winner
 from arena.errors import ArenaError
 from arena.render import literal, render
-from arena.ui.i18n import EXAMPLE_PROMPTS, error_text, lang_of, t, warn
+from arena.ui.i18n import EXAMPLE_PROMPTS, error_text, lang_of, side_error_text, t, warn
 
+#: Characters of a side's reasoning shown in the reveal (escaped, on one line).
+REASONING_SHOWN = 4000
 VOTES = (
     ("vote-a", "vote_a", Winner.MODEL_A),
     ("vote-b", "vote_b", Winner.MODEL_B),
@@ -101,7 +103,7 @@ def chat_messages(page: Page, side: Side, lang: str) -> list[dict[str, str]]:
         answer = render(turn[side.value])
         if turn[f"err_{side.value}"]:
             reason = turn[f"err_{side.value}"].split(":", 1)[0]
-            answer += render(t("side_error", lang, reason=reason))
+            answer += render(side_error_text(reason, lang))
         out.append({"role": "assistant", "content": pane_html(answer)})
     return out
 
@@ -141,6 +143,9 @@ def reveal_markdown(
             + t("weights_note", lang, weights=weights_text)
             + (f" — {desc}" if desc else "")
         )
+    for side, thinking in reveal.reasoning.items():  # only with show_reasoning_after_vote
+        label = t("reveal_reasoning", lang, side=t(f"model_{side.value}", lang))
+        lines.append(f"*{label}* {literal(thinking[:REASONING_SHOWN])}")
     if mode is BattleMode.NAMED:
         lines.append(t("named_not_counted", lang))
     elif not reveal.counted:

@@ -106,6 +106,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Turn limit reached. Please vote.",
     },
     "reveal_line": {"ja": "{side}：{name}", "en": "{side}: {name}"},
+    "reveal_reasoning": {"ja": "{side}の思考過程：", "en": "{side}'s reasoning:"},
     "weights_open": {"ja": "オープン", "en": "open"},
     "weights_closed": {"ja": "非公開", "en": "closed"},
     "weights_note": {"ja": "（重み：{weights}）", "en": " (weights: {weights})"},
@@ -122,6 +123,36 @@ TEXT: dict[str, dict[str, str]] = {
     "side_error": {
         "ja": "このモデルは応答できませんでした（{reason}）。下のボタンで再試行できます。",
         "en": "This model could not answer ({reason}). Use the button below to retry.",
+    },
+    # A side that ended with nothing to vote on: said plainly, never a blank pane.
+    "side_error_content_filter": {
+        "ja": "このモデルの回答は提供元のコンテンツフィルターで止められました。"
+        "下のボタンで再試行できます。",
+        "en": "This model's answer was stopped by its provider's content filter. "
+        "Use the button below to retry.",
+    },
+    "side_error_refusal": {
+        "ja": "このモデルはこの依頼への回答を断りました。下のボタンで再試行できます。",
+        "en": "This model declined to answer this request. Use the button below to retry.",
+    },
+    "side_error_reasoning_only": {
+        "ja": "このモデルは考えている途中で長さの上限に達し、回答を書けませんでした。"
+        "下のボタンで再試行できます。",
+        "en": "This model used up its length limit while thinking and wrote no answer. "
+        "Use the button below to retry.",
+    },
+    "side_error_empty": {
+        "ja": "このモデルの回答は空でした。下のボタンで再試行できます。",
+        "en": "This model's answer was empty. Use the button below to retry.",
+    },
+    "side_error_tool_calls": {
+        "ja": "このモデルは文章ではなくツール呼び出しだけを返しました。"
+        "下のボタンで再試行できます。",
+        "en": "This model returned only a tool call, no text. Use the button below to retry.",
+    },
+    "side_error_aborted": {
+        "ja": "このモデルの回答はサーバー側で途中で打ち切られました。下のボタンで再試行できます。",
+        "en": "This model's answer was cut off by its server. Use the button below to retry.",
     },
     # -- direct chat --------------------------------------------------------------------
     "chat_intro": {
@@ -448,6 +479,12 @@ def t(key: str, lang: str, **params: object) -> str:
     """The text for ``key`` in ``lang`` (Japanese when unknown), with ``params`` filled in."""
     entry = TEXT.get(key) or TEXT["err_error"]
     return fill(entry.get(lang) or entry[DEFAULT_LANG], **params)
+
+
+def side_error_text(code: str, lang: str) -> str:
+    """Why a side has no answer to vote on: its own sentence, else the generic one."""
+    key = f"side_error_{code}"
+    return t(key, lang) if key in TEXT else t("side_error", lang, reason=code)
 
 
 def error_text(exc: Exception, lang: str) -> str:
