@@ -4,7 +4,9 @@ The configuration is checked when it is loaded (:func:`arena.config.load_setting
 what it cannot know is whether the environment holds each model's API key
 (:func:`arena.config.missing_keys`) and whether each backend answers. This
 module turns both into one line per model, and with ``probe`` asks each model for a
-one-token answer through the same code path battles use.
+one-token answer through the same code path battles use, and reports the protocol
+features the answer showed: usage counts, the finish reason (normalised and as the
+provider spelled it) and reasoning deltas.
 """
 
 from __future__ import annotations
@@ -15,7 +17,17 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from arena.backends import Backend, ChatMessage, Timeouts, build_backends, generate, make_client
+from arena.backends import (
+    AnswerFailed,
+    Backend,
+    ChatMessage,
+    ReasoningDelta,
+    StreamEnd,
+    Timeouts,
+    build_backends,
+    generate,
+    make_client,
+)
 from arena.config import ModelSpec, Settings, missing_keys
 from arena.errors import BackendError
 
@@ -76,13 +88,47 @@ async def _probe_all(settings: Settings, specs: list[ModelSpec]) -> list[ModelCh
 
 
 async def _probe(spec: ModelSpec, backend: Backend, timeouts: Timeouts) -> ModelCheck:
-    """Ask for one token; report the latency or the kind of failure."""
+    """Ask for one token; report the latency and the features seen, or the failure."""
     start = time.monotonic()
+    end: StreamEnd | None = None
+    reasoned = False
     try:
-        async for _event in generate(backend, [ChatMessage("user", PROBE_PROMPT)], timeouts):
-            pass
+        async for event in generate(backend, [ChatMessage("user", PROBE_PROMPT)], timeouts):
+            reasoned = reasoned or (isinstance(event, ReasoningDelta) and bool(event.text))
+            if isinstance(event, StreamEnd):
+                end = event
+    except AnswerFailed as exc:
+        # One token may all go to thinking: the model answers, the probe just cannot see text.
+        if exc.kind not in ("reasoning_only", "empty"):
+            return _failed(spec, exc)
+        end, reasoned = exc.end, reasoned or exc.kind == "reasoning_only"
     except BackendError as exc:
-        reason = " ".join(str(exc).split())[:200]
-        return ModelCheck(spec.name, False, f"{_where(spec)}: no answer ({exc.kind}): {reason}")
+        return _failed(spec, exc)
     ms = round((time.monotonic() - start) * 1000)
-    return ModelCheck(spec.name, True, f"{_where(spec)}: answered in {ms} ms")
+    return ModelCheck(
+        spec.name, True, f"{_where(spec)}: answered in {ms} ms; {features(end, reasoned)}"
+    )
+
+
+def _failed(spec: ModelSpec, exc: BackendError) -> ModelCheck:
+    reason = " ".join(str(exc).split())[:200]
+    return ModelCheck(spec.name, False, f"{_where(spec)}: no answer ({exc.kind}): {reason}")
+
+
+def features(end: StreamEnd | None, reasoned: bool) -> str:
+    """The protocol features one answer showed, e.g. ``usage 12+1, finish length (length),
+    reasoning no``; what the server left out is said to be missing."""
+    if end is None:
+        return "usage missing, finish missing, reasoning " + ("yes" if reasoned else "no")
+    if end.prompt_tokens is None and end.completion_tokens is None:
+        usage = "usage missing"
+    else:
+        usage = f"usage {end.prompt_tokens if end.prompt_tokens is not None else '?'}+" + (
+            f"{end.completion_tokens if end.completion_tokens is not None else '?'}"
+        )
+    finish = (
+        f"finish {end.finish_reason} ({end.raw_finish_reason})"
+        if end.finish_reason
+        else "finish missing"
+    )
+    return f"{usage}, {finish}, reasoning {'yes' if reasoned else 'no'}"

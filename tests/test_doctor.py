@@ -131,3 +131,31 @@ def test_doctor_probe_reports_a_down_backend(tmp_path: Path, monkeypatch, capsys
     assert up.startswith("ok      up: ") and " ms" in up
     assert down_line.startswith(f"problem down: vllm, {down}: no answer (connection)")
     assert broken.startswith("problem broken: ") and "(http_500)" in broken
+
+
+def test_doctor_probe_reports_the_protocol_features_seen(
+    tmp_path: Path, monkeypatch, capsys, llm
+) -> None:
+    llm.set("plain", Behaviour(tokens=5))
+    llm.set("thinker", Behaviour(tokens=5, thinking=3))
+    llm.set("claude", Behaviour(tokens=5))
+    llm.set("blocked", Behaviour(mode="prompt_blocked"))
+    gemini = llm.gemini_base_url
+    text = (
+        _model("plain", llm.base_url)
+        + _model("thinker", llm.base_url)
+        + _model("claude", llm.base_url, provider="anthropic")
+        + _model("blocked", gemini, provider="gemini")
+    )
+    code, lines = _doctor(tmp_path, monkeypatch, capsys, text, "--probe")
+    assert code == 2, lines  # the blocked prompt is a problem
+    plain, thinker, claude, blocked = lines
+    assert plain.startswith("ok      plain: ") and plain.endswith(
+        "usage 5+1, finish length (length), reasoning no"
+    )
+    # the one token went to thinking: still a working model, and reasoning is reported
+    assert thinker.startswith("ok      thinker: ")
+    assert thinker.endswith("usage 5+1, finish length (length), reasoning yes")
+    assert claude.endswith("usage 5+1, finish length (max_tokens), reasoning no")
+    assert blocked.startswith("problem blocked: ") and "(content_filter)" in blocked
+    assert len(llm.requests) == 4  # one each: nothing retried
