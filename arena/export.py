@@ -3,7 +3,9 @@
 One row per counted vote: ``question_id, model_a, model_b, winner, judge,
 conversation_a, conversation_b, turn, anony, language, tstamp`` -- the columns of the
 published Chatbot Arena files, so pandas and ``datasets`` load an export as they load
-those. Voters appear only as ``judge``, an HMAC-SHA256 of their browser token keyed
+those. Each message is ``{role, content, finish_reason}``: the normalised finish reason
+(``stop``, ``length``, ...) lets a reader drop truncated answers; reasoning text is never
+exported. Voters appear only as ``judge``, an HMAC-SHA256 of their browser token keyed
 with ``ARENA_EXPORT_SALT``, or when it is unset with a random salt made on the first
 export and kept in the database (``app_state``); IP hashes and tokens never leave the
 database.
@@ -69,7 +71,8 @@ from arena.db.models import (
 )
 from arena.errors import ArenaError
 
-SCHEMA_VERSION = 1
+#: 2: every message carries ``finish_reason`` (1: ``{role, content}`` only).
+SCHEMA_VERSION = 2
 FORMATS = ("jsonl", "csv", "parquet")
 COLUMNS = (
     "question_id",
@@ -84,6 +87,8 @@ COLUMNS = (
     "language",
     "tstamp",
 )
+#: The keys of each message of ``conversation_a`` / ``conversation_b``, in this order.
+MESSAGE_KEYS = ("role", "content", "finish_reason")
 JUDGE_PREFIX = "arena_user_"
 MIN_SALT_CHARS = 16
 #: Where the pseudonym salt is kept in ``app_state`` when ARENA_EXPORT_SALT is unset.
@@ -265,20 +270,27 @@ class RawJson(bytes):
 _quote = json.encoder.encode_basestring  # the C encoder; keeps non-ASCII as is
 
 # The conversations are the bulk of an export (eight messages a battle in the benchmark),
-# so the database writes them: each side as one JSON array, compact, escaped exactly as
-# ``json.dumps(..., ensure_ascii=False)`` escapes (a test holds both dialects to it), and
-# handed over as UTF-8 bytes that go to the file without being decoded and encoded again.
+# so the database writes them: each side as one JSON array of MESSAGE_KEYS objects (the
+# normalised finish reason is null for the user's messages and for answers stored without
+# one; the provider's raw reason and the reasoning text stay in the database), compact,
+# escaped exactly as ``json.dumps(..., ensure_ascii=False)`` escapes (a test holds both
+# dialects to it), and handed over as UTF-8 bytes that go to the file without being
+# decoded and encoded again.
 #
 # SQLite: a correlated subquery per side, on the index (battle_id, side, turn). Its rows
 # are ordered in an inner subquery; SQLite does not flatten an ordered subquery into an
 # aggregate (query flattener, restriction 16), so group_concat sees them in that order.
 _SQLITE_SIDE = (
     "CAST('[' || coalesce((SELECT group_concat(msg, ',') FROM (SELECT json_object('role', "
-    "m.role, 'content', m.content) AS msg FROM messages AS m WHERE m.battle_id = battles.id "
-    "AND m.side = '{side}' ORDER BY m.turn, m.id)), '') || ']' AS BLOB)"
+    "m.role, 'content', m.content, 'finish_reason', m.finish_reason) AS msg FROM messages "
+    "AS m WHERE m.battle_id = battles.id AND m.side = '{side}' ORDER BY m.turn, m.id)), '') "
+    "|| ']' AS BLOB)"
 )
 # PostgreSQL: one lateral subquery reads a battle's messages once, for both sides.
-_PG_MESSAGE = """'{"role":' || to_json(m.role) || ',"content":' || to_json(m.content) || '}'"""
+_PG_MESSAGE = (
+    """'{"role":' || to_json(m.role) || ',"content":' || to_json(m.content) """
+    """|| ',"finish_reason":' || coalesce(to_json(m.finish_reason)::text, 'null') || '}'"""
+)
 _PG_SIDE = "string_agg({msg}, ',' ORDER BY m.turn, m.id) FILTER (WHERE m.side = '{side}')"
 
 
@@ -526,7 +538,7 @@ class ParquetWriter:
         import pyarrow.parquet as pq
 
         self.pa = pa
-        message = pa.struct([("role", pa.string()), ("content", pa.string())])
+        message = pa.struct([(key, pa.string()) for key in MESSAGE_KEYS])
         types = {
             "turn": pa.int64(),
             "anony": pa.bool_(),

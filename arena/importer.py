@@ -55,6 +55,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
+from arena.backends.base import FINISH_REASONS
 from arena.db.models import (
     Battle,
     BattleMode,
@@ -77,6 +78,7 @@ MAX_PROBLEMS = 10_000
 WINNERS = {w.value: w for w in Winner}
 HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 ROLES = ("user", "assistant")
+NULL = "\\N"  # a null in PostgreSQL's COPY text format
 LANGUAGE_CODES = {
     "japanese": "ja", "english": "en", "chinese": "zh", "korean": "ko", "german": "de",
     "french": "fr", "spanish": "es", "russian": "ru", "portuguese": "pt", "italian": "it",
@@ -287,8 +289,10 @@ def _text(row: dict, key: str, limit: int, required: bool = True) -> str:
     return value
 
 
-def _conversation(row: dict, key: str) -> list[tuple[int, str, str]]:
-    """``(turn, role, content)`` of each message; a user message starts a turn."""
+def _conversation(row: dict, key: str) -> list[tuple[int, str, str, str | None]]:
+    """``(turn, role, content, finish_reason)`` of each message; a user message starts a
+    turn. ``finish_reason`` (an export's, one of FINISH_REASONS) is optional, and only an
+    answer may have one."""
     value = row.get(key)
     if value is None or value == "":
         return []
@@ -299,17 +303,21 @@ def _conversation(row: dict, key: str) -> list[tuple[int, str, str]]:
             raise RowError(f"{key} is not JSON: {exc}") from exc
     if not isinstance(value, list):
         raise RowError(f"{key} must be a list of {{role, content}}")
-    out: list[tuple[int, str, str]] = []
+    out: list[tuple[int, str, str, str | None]] = []
     turn = 0
     for msg in value:
         # The common case in few steps; the reasons are worked out only for a bad message.
         role = msg.get("role") if type(msg) is dict else None
         content = msg.get("content") if role else None
+        finish = msg.get("finish_reason") if role else None
         if role == "user":
             turn += 1
-        ok = turn and (role == "user" or role == "assistant") and type(content) is str
+            ok = type(content) is str and finish is None
+        else:
+            ok = turn and role == "assistant" and type(content) is str
+            ok = ok and (finish is None or (type(finish) is str and finish in FINISH_REASONS))
         if ok and "\x00" not in content:
-            out.append((turn, role, content))
+            out.append((turn, role, content, finish))
             continue
         raise RowError(_message_problem(key, len(out), msg, turn))
     return out
@@ -325,6 +333,12 @@ def _message_problem(key: str, k: int, msg: Any, turn: int) -> str:
         return f"{where}.content must be text"
     if "\x00" in msg["content"]:
         return f"{where}.content contains a NUL character"
+    finish = msg.get("finish_reason")
+    if finish is not None and msg["role"] == "user":
+        return f"{where}.finish_reason must be null for a user message, got {finish!r}"
+    if finish is not None and (type(finish) is not str or finish not in FINISH_REASONS):
+        known = ", ".join(sorted(FINISH_REASONS))
+        return f"{where}.finish_reason must be null or one of {known}, got {finish!r}"
     return f"{key} starts with an assistant message"
 
 
@@ -397,7 +411,7 @@ def _refuse_surrogates(texts: dict[str, str], conv_a: list, conv_b: list) -> Non
     JSON decoder lets one through from an escape, and no database can store it."""
     named = list(texts.items())
     for key, conv in (("conversation_a", conv_a), ("conversation_b", conv_b)):
-        named += [(f"{key}[{k}].content", content) for k, (_, _, content) in enumerate(conv)]
+        named += [(f"{key}[{k}].content", content) for k, (_, _, content, _) in enumerate(conv)]
     for name, text in named:
         found = None if text.isascii() else SURROGATE.search(text)
         if found:
@@ -445,8 +459,8 @@ def validate(where: int, raw: Any, *, dialect: str = "") -> Row:
     if dialect == "postgresql":
         messages = _copy_messages(bid, conv_a, conv_b, at)
     else:
-        messages = [(bid, "a", turn, role, content, at) for turn, role, content in conv_a]
-        messages += [(bid, "b", turn, role, content, at) for turn, role, content in conv_b]
+        messages = [(bid, "a", *message, at) for message in conv_a]
+        messages += [(bid, "b", *message, at) for message in conv_b]
     return Row(
         where=where,
         id=bid,
@@ -477,12 +491,13 @@ def _copy_escape(text: str) -> str:
 
 def _copy_messages(bid: str, conv_a: list, conv_b: list, at: datetime) -> bytes:
     """The rows of MESSAGE_COLUMNS of one battle in COPY's text format. Only the content
-    needs escaping: the id is hex, the side, role and turn are checked, the time is ISO."""
+    needs escaping: the id is hex, the side, role, turn and finish reason are checked
+    (``\\N`` is COPY's null), the time is ISO."""
     tail = f"\t{at.isoformat()}\n"
     lines = [
-        f"{bid}\t{side}\t{turn}\t{role}\t{_copy_escape(content)}{tail}"
+        f"{bid}\t{side}\t{turn}\t{role}\t{_copy_escape(content)}\t{finish or NULL}{tail}"
         for side, conv in (("a", conv_a), ("b", conv_b))
-        for turn, role, content in conv
+        for turn, role, content, finish in conv
     ]
     return "".join(lines).encode()
 
@@ -518,7 +533,7 @@ VOTE_COLUMNS = (
     "battle_id", "voter_id", "winner", "seconds_to_vote", "created_at", "voided", "void_reason",
 )  # fmt: skip
 ANONY, NAMED, VOTED = BattleMode.ANONY.value, BattleMode.NAMED.value, BattleStatus.VOTED.value
-MESSAGE_COLUMNS = ("battle_id", "side", "turn", "role", "content", "created_at")
+MESSAGE_COLUMNS = ("battle_id", "side", "turn", "role", "content", "finish_reason", "created_at")
 
 
 def _sqlite_time(moment: datetime) -> str:

@@ -1,7 +1,8 @@
 """Export of the votes: the three formats on SQLite and PostgreSQL, read back by pandas
-and pyarrow; pseudonymisation (no IP, IP hash or voter token in any output); CSV formula
-neutralisation; the manifest; the filters; the CLI; and the round trip through
-``python -m ratings fit`` against the stored rating run.
+and pyarrow; each answer's normalised finish reason (and no raw reason or reasoning text);
+pseudonymisation (no IP, IP hash or voter token in any output); CSV formula
+neutralisation; the manifest; the filters; the CLI; the finish reasons through an import;
+and the round trip through ``python -m ratings fit`` against the stored rating run.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Side, Vote, Voter
 from arena.export import (
     COLUMNS,
+    MESSAGE_KEYS,
     ExportError,
     ExportOptions,
     export,
@@ -38,6 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SALT = "test-export-salt-0123456789abcdef"
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 ANCHOR = "Tanuki-8B-dpo-v1.0"
+#: Stored beside some answers; never in an export.
+REASONING = "思考の過程 secret-reasoning-text"
+RAW_FINISH = "raw-provider-max-tokens"
 
 
 @dataclass
@@ -68,7 +74,10 @@ def _battle(
     voided: bool = False,
     turns: int = 2,
     text: str = "",
+    finish: dict[tuple[str, int], str | None] | None = None,
 ) -> str:
+    """One battle; ``finish`` gives the stored finish reason of (side, turn) answers that
+    did not end with ``stop`` (None: an answer stored before finish reasons were kept)."""
     bid = hashlib.md5(f"{voter.token}{at.isoformat()}{a.name}".encode()).hexdigest()
     battle = Battle(
         id=bid, voter_id=voter.id, model_a_id=a.id, model_b_id=b.id if b else None,
@@ -81,14 +90,17 @@ def _battle(
         for side in (Side.A, Side.B) if b else (Side.A,):
             prompt = f"質問 {turn} {text}"
             answer = f"{side.value} の答え {turn}: {text}"
+            why = (finish or {}).get((side.value, turn), "stop")
             s.add(Message(battle_id=bid, side=side, turn=turn, role="user", content=prompt))
             s.add(
                 Message(battle_id=bid, side=side, turn=turn, role="assistant", content=answer,
-                        latency_ms=900, ttft_ms=120, completion_tokens=12, finish_reason="stop")
+                        latency_ms=900, ttft_ms=120, completion_tokens=12, finish_reason=why,
+                        finish_raw=RAW_FINISH if why == "length" else why,
+                        reasoning=REASONING)
             )  # fmt: skip
             conv[side.value] += [
-                {"role": "user", "content": prompt},
-                {"role": "assistant", "content": answer},
+                {"role": "user", "content": prompt, "finish_reason": None},
+                {"role": "assistant", "content": answer, "finish_reason": why},
             ]
     if winner is not None:
         s.add(
@@ -138,8 +150,10 @@ def seed(engine: Engine, n_random: int = 0, rng_seed: int = 7) -> Seeded:
         m0, m1, m2, m3 = models
         v0, v1, v2, v3 = voters
         _battle(s, seeded, v0, m0, m1, T0, winner="model_a", text="=1+1")
-        _battle(s, seeded, v1, m2, m0, T0 + timedelta(days=1), winner="tie (bothbad)")
-        _battle(s, seeded, v2, m3, m1, T0 + timedelta(days=2), winner="tie", turns=1)
+        _battle(s, seeded, v1, m2, m0, T0 + timedelta(days=1), winner="tie (bothbad)",
+                finish={("b", 2): "length", ("a", 1): "content_filter"})  # fmt: skip
+        _battle(s, seeded, v2, m3, m1, T0 + timedelta(days=2), winner="tie", turns=1,
+                finish={("a", 1): None})  # fmt: skip
         _battle(s, seeded, v3, m1, m3, T0 + timedelta(days=3), winner="model_b")
         _battle(s, seeded, v0, m0, m3, T0 + timedelta(days=4), mode=BattleMode.NAMED)
         _battle(s, seeded, v1, m0, m2, T0 + timedelta(days=5), flag=True)
@@ -192,8 +206,8 @@ def _records(df: pd.DataFrame) -> dict[str, dict]:
     out = {}
     for rec in df.to_dict("records"):
         for col in ("conversation_a", "conversation_b"):
-            if col in rec:
-                rec[col] = [{"role": m["role"], "content": m["content"]} for m in rec[col]]
+            if col in rec:  # every key, in order (parquet gives numpy arrays of dicts)
+                rec[col] = [dict(m.items()) for m in rec[col]]
         rec["turn"] = int(rec["turn"])
         rec["anony"] = bool(rec["anony"])
         out[rec["question_id"]] = rec
@@ -232,13 +246,37 @@ def test_export_matches_database(engine: Engine, tmp_path: Path, fmt: str) -> No
 def test_jsonl_lines_are_public_schema(engine: Engine, tmp_path: Path) -> None:
     seed(engine)
     out, _ = _export(engine, tmp_path, "jsonl")
+    reasons: dict[str, set] = {"user": set(), "assistant": set()}
     for line in out.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         assert list(row) == list(COLUMNS)
         assert isinstance(row["tstamp"], float) and isinstance(row["anony"], bool)
         assert row["judge"].startswith("arena_user_") and len(row["judge"]) == 35
-        assert all(set(m) == {"role", "content"} for m in row["conversation_a"])
+        for m in row["conversation_a"] + row["conversation_b"]:
+            assert tuple(m) == MESSAGE_KEYS == ("role", "content", "finish_reason")
+            reasons[m["role"]].add(m["finish_reason"])
     assert "の答え" in out.read_text(encoding="utf-8")  # UTF-8, not \\u escapes
+    # Normalised reasons on answers (null where none was stored), never on prompts.
+    assert reasons == {"user": {None}, "assistant": {"stop", "length", "content_filter", None}}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_truncated_answers_can_be_filtered(engine: Engine, tmp_path: Path, fmt: str) -> None:
+    seeded = seed(engine)
+    out, _ = _export(engine, tmp_path, fmt, include_named=True, include_flagged=True,
+                     include_voided=True)  # fmt: skip
+    df = _frame(out, fmt)
+
+    def truncated(conv: list) -> bool:
+        return any(m["finish_reason"] == "length" for m in conv)
+
+    cut = df["conversation_a"].map(truncated) | df["conversation_b"].map(truncated)
+    assert list(df[cut]["question_id"]) == [list(seeded.counted)[1]]
+    assert len(df[~cut]) == len(df) - 1
+    # What the provider called it, and what the model thought, stay in the database.
+    data = out.read_bytes()
+    assert RAW_FINISH.encode() not in data and "思考の過程".encode() not in data
+    assert b"secret-reasoning-text" not in data and b"finish_raw" not in data
 
 
 TRICKY = 'quote " back \\ nl \n tab \t cr \r ctl \x01\x1f del \x7f 😀 \u2028 </script> é'
@@ -271,7 +309,9 @@ def test_parquet_schema_and_row_groups(engine: Engine, tmp_path: Path) -> None:
     assert table.num_rows == manifest["rows"] == 34
     conv = table.schema.field("conversation_a").type
     assert pa.types.is_list(conv)
-    assert conv.value_type == pa.struct([("role", pa.string()), ("content", pa.string())])
+    assert conv.value_type == pa.struct(
+        [("role", pa.string()), ("content", pa.string()), ("finish_reason", pa.string())]
+    )
     assert table.schema.field("tstamp").type == pa.float64()
     assert table.schema.field("anony").type == pa.bool_()
     # Small row groups when asked: the writer flushes per group.
@@ -298,7 +338,7 @@ def test_csv_neutralises_formulas(engine: Engine, tmp_path: Path) -> None:
 
 def test_no_ip_hash_or_token_in_any_output(engine: Engine, tmp_path: Path) -> None:
     seeded = seed(engine)
-    secrets_ = seeded.tokens + seeded.ip_hashes
+    secrets_ = seeded.tokens + seeded.ip_hashes + [REASONING, RAW_FINISH]
     for fmt in ("jsonl", "csv", "parquet"):
         opts = {"include_named": True, "include_flagged": True, "include_voided": True}
         out, _ = _export(engine, tmp_path, fmt, **opts)
@@ -318,7 +358,7 @@ def test_manifest(engine: Engine, tmp_path: Path) -> None:
     assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert manifest["bytes"] == out.stat().st_size
     assert manifest["rows"] == len(out.read_text(encoding="utf-8").splitlines()) == 4
-    assert manifest["schema_version"] == 1 and manifest["format"] == "jsonl"
+    assert manifest["schema_version"] == 2 and manifest["format"] == "jsonl"
     assert manifest["filters"]["since"] == "2026-11-02T00:00:00+00:00"
     assert manifest["filters"]["include_named"] is True
     assert manifest["tool"] == {"name": "tanuki-arena", "version": "0.1.0"}
@@ -436,6 +476,62 @@ def test_cli_export(engine: Engine, tmp_path: Path) -> None:
     with Session(engine) as s:
         rows = s.scalars(select(AuditLog).where(AuditLog.action == "export")).all()
     assert len(rows) == 4 and all(r.actor.startswith("cli:") for r in rows)
+
+
+# -- the finish reasons through an import --------------------------------------------
+
+
+def test_import_stores_exported_finish_reasons(engine: Engine, tmp_path: Path) -> None:
+    from arena.db import make_engine, migrate
+    from arena.importer import import_file
+
+    seed(engine)
+    out, _ = _export(engine, tmp_path, "jsonl")
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        migrate(other)
+        report = import_file(other, out)
+        assert report.imported == report.rows == 4 and not report.refused
+        exported = [json.loads(x)["question_id"] for x in out.read_text().splitlines()]
+
+        def stored(e: Engine) -> list[tuple]:
+            with Session(e) as s:
+                q = select(
+                    Message.battle_id,
+                    Message.side,
+                    Message.turn,
+                    Message.role,
+                    Message.finish_reason,
+                ).where(Message.battle_id.in_(exported))
+                return sorted(tuple(r) for r in s.execute(q))  # fmt: skip
+
+        assert stored(other) == stored(engine)
+        assert {r[4] for r in stored(other)} == {None, "stop", "length", "content_filter"}
+    finally:
+        other.dispose()
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        ({"role": "assistant", "content": "x", "finish_reason": "end_turn"},
+         "conversation_a[1].finish_reason must be null or one of aborted, content_filter"),
+        ({"role": "assistant", "content": "x", "finish_reason": ["stop"]},
+         "conversation_a[1].finish_reason must be null or one of"),
+        ({"role": "user", "content": "x", "finish_reason": "stop"},
+         "conversation_a[1].finish_reason must be null for a user message"),
+    ],
+)  # fmt: skip
+def test_import_refuses_unknown_finish_reason(message: dict, problem: str) -> None:
+    from arena.importer import RowError, validate
+
+    prompt = {"role": "user", "content": "q"}
+    row = {"question_id": "q1", "model_a": "A", "model_b": "B", "winner": "tie",
+           "tstamp": 1.7e9, "conversation_a": [prompt, message]}  # fmt: skip
+    with pytest.raises(RowError, match=re.escape(problem)):
+        validate(1, row)
+    ok = {**message, "role": "assistant", "finish_reason": "length"}
+    assert validate(1, {**row, "conversation_a": [prompt, ok]}).turns == 1
 
 
 # -- the round trip through python -m ratings fit ------------------------------------
