@@ -12,6 +12,7 @@ import functools
 import logging
 import math
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, make_url, select
 
 from arena.db import session_factory
 from arena.db.models import (
@@ -514,6 +515,16 @@ def test_cli_end_to_end(engine: Engine, db_url: str, tmp_path) -> None:
 
 
 def test_cli_without_votes_or_tables(db_url: str, tmp_path) -> None:
+    if db_url.startswith("sqlite"):
+        # A missing SQLite file is not opened as a new, empty database: refused as a
+        # database the command cannot use (exit 1), and nothing created.
+        path = Path(make_url(db_url).database or "")
+        proc = cli(db_url, cwd=tmp_path)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1 and "no such SQLite file" in err and not out
+        assert not path.exists()
+        sqlite3.connect(path).close()  # an empty file: a database with no tables
+        assert path.is_file()
     proc = cli(db_url, cwd=tmp_path)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "no arena tables" in err
