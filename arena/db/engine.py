@@ -7,11 +7,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+#: The PostgreSQL advisory lock a migration holds until its transaction ends ("tanuki").
+MIGRATION_LOCK = 0x74616E756B69
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
@@ -58,7 +60,7 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 
 
 def _run(engine: Engine, step: Callable[[Config, str], None], revision: str) -> None:
-    """One Alembic step in one transaction.
+    """One Alembic step in one transaction, one process at a time (see :func:`_one_at_a_time`).
 
     On SQLite, foreign keys are off while it runs: a revision that rebuilds a table
     (copy, drop, rename) would otherwise cascade the drop to every row referring to it.
@@ -72,7 +74,8 @@ def _run(engine: Engine, step: Callable[[Config, str], None], revision: str) -> 
             conn.commit()
         try:
             with conn.begin():
-                cfg.attributes["connection"] = conn
+                _one_at_a_time(conn)
+                cfg.attributes["connection"] = conn  # Alembic runs in this transaction
                 step(cfg, revision)
                 if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
                     raise RuntimeError(f"migration to {revision} broke foreign keys")
@@ -80,6 +83,23 @@ def _run(engine: Engine, step: Callable[[Config, str], None], revision: str) -> 
             if sqlite:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.commit()
+
+
+def _one_at_a_time(conn: Connection) -> None:
+    """Make app processes that start together on one database migrate one after another.
+
+    The first statement of the migration's transaction takes a lock held until it ends;
+    the others wait for it, then read the schema the first left (at head: nothing to do).
+    Without it two starts on an empty database both create the first tables, and one
+    dies. PostgreSQL: a transaction-level advisory lock. SQLite: ``BEGIN IMMEDIATE``, the
+    database's write lock (waited for up to the busy timeout); it also makes the
+    migration one transaction, as the driver would otherwise run each DDL statement on
+    its own.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
