@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import random
 import re
@@ -16,11 +17,12 @@ import secrets
 import time
 import unicodedata
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,6 +57,7 @@ VOTER_CACHE_TTL = 60.0  # seconds a looked-up voter token is trusted without the
 #: left out after failures, battles per pair); the newest SHARED_LAG seconds of battles
 #: are counted from this process's own draws (their rows may still be on their way).
 SHARED_TTL = 5.0
+DB_THREADS = 14  # the engine's pool holds 30 connections (arena.db.engine)
 SHARED_LAG = 5.0
 SIDES = (Side.A, Side.B)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -64,6 +67,35 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 SIDE_ERROR_MESSAGE = "the model could not answer"
 #: Turns finishing after their listener left: held here so the tasks are not collected.
 _FINISHING: set[asyncio.Task] = set()
+
+
+class _Feed:
+    """A side's text on its way to the page: the first piece at once, then at most one
+    piece per interval (a model streams a chunk per token; 400 streams at 50 tokens/s
+    would otherwise wake the turn's loop 20,000 times a second)."""
+
+    def __init__(self, queue: asyncio.Queue, side: Side, interval: float) -> None:
+        self.queue, self.side, self.interval = queue, side, interval
+        self.loop = asyncio.get_running_loop()
+        self.pending: list[str] = []
+        self.timer: asyncio.TimerHandle | None = None
+        self.started = False
+
+    def add(self, text: str) -> None:
+        self.pending.append(text)
+        if not self.started:
+            self.flush()
+        elif self.timer is None:
+            self.timer = self.loop.call_later(self.interval, self.flush)
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.pending:
+            self.queue.put_nowait((self.side, "".join(self.pending)))
+            self.pending.clear()
+            self.started = True
 
 
 def _utc(unix: float) -> datetime:
@@ -216,6 +248,10 @@ class Arena:
         self._known: dict[str, tuple[int, float]] = {}  # token -> (voter id, when looked up)
         self._enabled_at = -ENABLED_TTL
         self._enabled_cache: set[str] = set()
+        # The database's own worker threads: asyncio's default pool has cpu + 4 threads,
+        # too few to keep a PostgreSQL server's commits grouped under a burst of votes.
+        # Each may hold two connections (a transaction and a rate-limit counter).
+        self._executor = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="arena-db")
         self._shared_at = time.monotonic()
         self._sharing: asyncio.Task | None = None
         with self.sessions.begin() as s:
@@ -240,7 +276,8 @@ class Arena:
                     "the database is unavailable; nothing was recorded", code="storage"
                 ) from exc
 
-        return await asyncio.to_thread(run)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, contextvars.copy_context().run, run)
 
     def ip_hash(self, ip: str | None) -> str | None:
         """The salted hash under which a client address is stored and limited."""
@@ -256,11 +293,15 @@ class Arena:
         now = time.monotonic()
         if known is None or now - known[1] > VOTER_CACHE_TTL:
             found = await self._db(lambda s: voters.voter_id(s, voter.token))
-            if len(self._known) > 100_000:
-                self._known.clear()
-            known = self._known[voter.token] = (found, now)
+            known = self._remember(voter.token, found)
         await self.limits.ahit(action, voter=voter.token, address=self.ip_hash(voter.ip))
         return known[0]
+
+    def _remember(self, token: str, voter_id: int) -> tuple[int, float]:
+        if len(self._known) > 100_000:
+            self._known.clear()
+        known = self._known[token] = (voter_id, time.monotonic())
+        return known
 
     async def issue_voter(
         self, ip: str | None, *, pow_payload: object = None, access_code: object = None
@@ -561,6 +602,7 @@ class Arena:
         thoughts: list[str] = []  # stored apart; never queued for the page
         row = Message()
         room = thinking_room = self.settings.max_output_chars
+        feed = _Feed(queue, side, self.settings.stream_interval)
         self.metrics.streams_in_flight.inc()
         try:
             events = generate(self.backends[model], conversation, self.timeouts)
@@ -572,7 +614,7 @@ class Arena:
                         text = storable(event.text)[: max(room, 0)]
                         room -= len(text)
                         parts.append(text)
-                        queue.put_nowait((side, text))
+                        feed.add(text)
                         if room <= 0:  # an answer that never ends: cut, as a token limit would
                             row.finish_reason, row.finish_raw = "length", "max_output_chars"
                             break
@@ -599,6 +641,7 @@ class Arena:
             if exc.kind != "saturated":
                 self._share(self.health.record(model, answered))
         finally:
+            feed.flush()
             self.metrics.streams_in_flight.dec()
         row.content = "".join(parts)
         row.reasoning = "".join(thoughts) or None
@@ -674,78 +717,179 @@ class Arena:
                 "unknown verdict: expected model_a, model_b, tie or tie (bothbad)",
                 code="vote_invalid",
             ) from exc
-        voter_id = await self._admit(voter, "vote")
         address = self.ip_hash(voter.ip)
+        known = self._known.get(voter.token) if isinstance(voter.token, str) else None
+        if known is not None and time.monotonic() - known[1] > VOTER_CACHE_TTL:
+            known = None
+
+        def admit_and_vote(s: Session) -> tuple[int, Reveal]:
+            # One trip to a worker thread for the whole vote (votes come in bursts): the
+            # voter, then its limits, then the vote, in the order _admit checks them.
+            voter_id = known[0] if known else voters.voter_id(s, voter.token)
+            self.limits.hit("vote", voter=voter.token, address=address)
+            return voter_id, self._vote(s, voter_id, address, battle_id, verdict)
+
         try:
-            reveal = await self._db(lambda s: self._vote(s, voter_id, address, battle_id, verdict))
-            self.metrics.votes.inc()
-            return reveal
+            voter_id, reveal = await self._db(admit_and_vote)
         except StorageError as exc:
             if isinstance(exc.__cause__, IntegrityError):
                 raise VoteRejected("this battle already has a vote", code="vote_repeat") from exc
             raise
+        if known is None:
+            self._remember(voter.token, voter_id)
+        self.metrics.votes.inc()
+        return reveal
 
     def _vote(
         self, s: Session, voter_id: int, address: str | None, battle_id: str, winner: Winner
     ) -> Reveal:
-        battle = (
-            s.get(Battle, battle_id, with_for_update=True) if isinstance(battle_id, str) else None
-        )
-        if battle is None or battle.voter_id != voter_id:
+        """Store the vote in a few statements (votes come in bursts; see bench_load).
+
+        One conditional UPDATE claims the battle (this voter's, ready, not replaced by a
+        newer blind battle), so of two votes on one battle exactly one finds it ready;
+        only a refused vote pays for finding out why.
+        """
+        if not isinstance(battle_id, str):
             raise VoteRejected("unknown battle", code="unknown_battle")
-        if battle.mode is BattleMode.DIRECT:
-            raise VoteRejected("a direct chat has no vote", code="vote_invalid")
-        if battle.vote is not None or battle.status is BattleStatus.VOTED:
-            raise VoteRejected("this battle already has a vote", code="vote_repeat")
-        if battle.status is BattleStatus.ABANDONED or (
-            battle.mode is BattleMode.ANONY and _superseded(s, battle)
-        ):
-            raise VoteRejected(
-                "a newer battle was started; this one is closed", code="battle_closed"
-            )
-        if battle.status is not BattleStatus.READY or battle.turns < 1:
-            raise VoteRejected(
-                "both answers must finish without error before voting", code="vote_not_ready"
-            )
+        conn = s.connection()
+        row = conn.execute(_CLAIM, {"claim_id": battle_id, "claim_voter": voter_id}).one_or_none()
+        if row is None:
+            raise _refused_vote(s, voter_id, battle_id)
         now = datetime.now(UTC)
-        s.add(Vote(battle_id=battle.id, voter_id=voter_id, winner=winner, created_at=now,
-                   **self._signals(s, battle, voter_id, address, now)))  # fmt: skip
-        battle.status = BattleStatus.VOTED
-        s.flush()
-        models: dict[Side, Model] = {Side.A: battle.model_a, Side.B: battle.model_b}
+        signals = self._signals(conn, battle_id, row.turns, row.ready_at, voter_id, address, now)
+        conn.execute(
+            _INSERT_VOTE,
+            {"battle_id": battle_id, "voter_id": voter_id, "winner": winner, "created_at": now,
+             "voided": False, **signals},
+        )  # fmt: skip
+        models = self._models(s, {Side.A: row.model_a_id, Side.B: row.model_b_id})
         return Reveal(
             winner=winner,
-            names={k: m.name for k, m in models.items()},
-            weights={k: m.weights for k, m in models.items()},
-            descriptions={k: m.description for k, m in models.items()},
-            counted=battle.mode is BattleMode.ANONY and not battle.flag_identity,
-            reasoning=_reasoning(battle) if self.settings.show_reasoning_after_vote else {},
+            names={k: m[0] for k, m in models.items()},
+            weights={k: m[1] for k, m in models.items()},
+            descriptions={k: m[2] for k, m in models.items()},
+            counted=row.mode is BattleMode.ANONY and not row.flag_identity,
+            reasoning=_reasoning(s.get(Battle, battle_id))
+            if self.settings.show_reasoning_after_vote
+            else {},
         )
 
+    def _models(self, s: Session, ids: dict[Side, int]) -> dict[Side, tuple[str, str, str]]:
+        """Name, weights and description of each side's model (configured ones from memory)."""
+        names = {v: k for k, v in self.model_ids.items()}
+        out: dict[Side, tuple[str, str, str]] = {}
+        for side, model_id in ids.items():
+            spec = self.specs.get(names.get(model_id, ""))
+            if spec is None:  # a model no longer configured: read its row
+                m = s.get(Model, model_id)
+                out[side] = (m.name, m.weights, m.description) if m else ("?", "", "")
+            else:
+                out[side] = (spec.name, spec.weights, spec.description)
+        return out
+
     def _signals(
-        self, s: Session, battle: Battle, voter_id: int, address: str | None, now: datetime
-    ) -> dict[str, object]:
+        self, conn: Connection, battle_id: str, turn: int, ready_at: datetime | None,
+        voter_id: int, address: str | None, now: datetime,
+    ) -> dict[str, object]:  # fmt: skip
         """The vote's quality signals: read time, what there was to read, the day's count."""
-        seconds = (now - aware(battle.ready_at)).total_seconds()
-        last = {m.side: len(m.content or "") for m in battle.messages
-                if m.role == "assistant" and m.turn == battle.turns}  # fmt: skip
-        chars_a, chars_b = last.get(Side.A, 0), last.get(Side.B, 0)
+        seconds = (now - aware(ready_at)).total_seconds() if ready_at else None
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        earlier = s.scalar(
-            select(func.count())
-            .select_from(Vote)
-            .where(Vote.voter_id == voter_id, Vote.created_at >= midnight)
-        )
+        chars_a, chars_b, day = conn.execute(
+            _SIGNALS,
+            {"battle_id": battle_id, "turn": turn, "voter_id": voter_id, "midnight": midnight},
+        ).one()
+        chars_a, chars_b = chars_a or 0, chars_b or 0
         s_ = self.settings
         return {
             "seconds_to_vote": seconds,
             "ip_hash": address,
             "chars_a": chars_a,
             "chars_b": chars_b,
-            "voter_day_votes": (earlier or 0) + 1,
-            "flag_fast": max(chars_a, chars_b) > s_.min_read_chars
+            "voter_day_votes": (day or 0) + 1,
+            "flag_fast": seconds is not None
+            and max(chars_a, chars_b) > s_.min_read_chars
             and seconds < s_.min_read_seconds,
         }
+
+
+def _claim_statement():
+    """Battle ``claim_id`` of voter ``claim_voter`` from ready to voted, if no newer blind battle
+    replaced it; returns what the vote needs (built once: votes come in bursts)."""
+    newer = Battle.__table__.alias("newer")
+    return (
+        update(Battle.__table__)
+        .where(
+            Battle.id == bindparam("claim_id"),
+            Battle.voter_id == bindparam("claim_voter"),
+            Battle.status == BattleStatus.READY,
+            Battle.mode != BattleMode.DIRECT,
+            Battle.turns >= 1,
+            (Battle.mode != BattleMode.ANONY)
+            | ~exists().where(
+                newer.c.voter_id == Battle.voter_id,
+                newer.c.mode == BattleMode.ANONY,
+                newer.c.created_at > Battle.created_at,
+            ),
+        )
+        .values(status=BattleStatus.VOTED)
+        .returning(
+            Battle.model_a_id,
+            Battle.model_b_id,
+            Battle.ready_at,
+            Battle.turns,
+            Battle.mode,
+            Battle.flag_identity,
+        )
+    )
+
+
+def _signals_statement():
+    """Each side's last answer length in the voted turn, and the voter's votes today."""
+
+    def chars(side: Side):
+        return (
+            select(func.coalesce(func.length(Message.content), 0))
+            .where(
+                Message.battle_id == bindparam("battle_id"),
+                Message.side == side,
+                Message.role == "assistant",
+                Message.turn == bindparam("turn"),
+            )
+            .order_by(Message.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    earlier = (
+        select(func.count())
+        .select_from(Vote)
+        .where(Vote.voter_id == bindparam("voter_id"), Vote.created_at >= bindparam("midnight"))
+        .scalar_subquery()
+    )
+    return select(chars(Side.A), chars(Side.B), earlier)
+
+
+_CLAIM = _claim_statement()
+_SIGNALS = _signals_statement()
+_INSERT_VOTE = insert(Vote.__table__)
+
+
+def _refused_vote(s: Session, voter_id: int, battle_id: str) -> VoteRejected:
+    """Why a vote found no battle to claim (the slow path of :meth:`Arena._vote`)."""
+    battle = s.get(Battle, battle_id)
+    if battle is None or battle.voter_id != voter_id:
+        return VoteRejected("unknown battle", code="unknown_battle")
+    if battle.mode is BattleMode.DIRECT:
+        return VoteRejected("a direct chat has no vote", code="vote_invalid")
+    if battle.vote is not None or battle.status is BattleStatus.VOTED:
+        return VoteRejected("this battle already has a vote", code="vote_repeat")
+    if battle.status is BattleStatus.ABANDONED or (
+        battle.mode is BattleMode.ANONY and _superseded(s, battle)
+    ):
+        return VoteRejected("a newer battle was started; this one is closed", code="battle_closed")
+    return VoteRejected(
+        "both answers must finish without error before voting", code="vote_not_ready"
+    )
 
 
 def _reasoning(battle: Battle) -> dict[Side, str]:

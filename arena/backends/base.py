@@ -499,14 +499,24 @@ async def _attempts(
         events = backend.stream(messages, url)
         try:
             while True:
-                deadline = total_deadline if shown else min(first_deadline, total_deadline)
-                try:
-                    async with asyncio.timeout_at(deadline):
+                if shown and total_deadline - loop.time() > timeouts.first_token:
+                    # Text flows and the total limit is further away than the client's read
+                    # timeout (the longest gap between chunks, the first-token limit), which
+                    # therefore ends a stall first: no timer per token (a fifth of the cost
+                    # of reading one).
+                    try:
                         event = await anext(events)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError as exc:
-                    raise _timeout(timeouts, deadline == total_deadline, alive) from exc
+                    except StopAsyncIteration:
+                        return
+                else:
+                    deadline = min(first_deadline, total_deadline)
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            event = await anext(events)
+                    except StopAsyncIteration:
+                        return
+                    except TimeoutError as exc:
+                        raise _timeout(timeouts, deadline == total_deadline, alive) from exc
                 if isinstance(event, ReasoningDelta) and event.text:
                     if not alive:
                         first_deadline = loop.time() + timeouts.reasoning

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import math
@@ -50,7 +51,7 @@ import limits
 import limits.errors
 from limits.storage import MemoryStorage, RedisStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
-from sqlalchemy import Engine, case, delete, select, text, update
+from sqlalchemy import Engine, Executable, bindparam, case, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -201,11 +202,20 @@ class DatabaseStorage(Storage):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
-        stmt = self._insert(_TABLE).values(
-            key=self.prefixed_key(key), count=amount, expires_at=now + expiry
-        )
-        expired = _TABLE.c.expires_at <= now
-        stmt = stmt.on_conflict_do_update(
+        params = {"key": self.prefixed_key(key), "count": amount, "expires_at": now + expiry,
+                  "now": now}  # fmt: skip
+        with self.engine.begin() as conn:
+            count = conn.execute(self._upsert, params).scalar_one()
+        if random.randrange(self.cleanup_every) == 0:
+            self._purge_expired_quietly()
+        return int(count)
+
+    @functools.cached_property
+    def _upsert(self) -> Executable:
+        """Restart an expired window or add to the live one; the count after (built once)."""
+        stmt = self._insert(_TABLE)
+        expired = _TABLE.c.expires_at <= bindparam("now")
+        return stmt.on_conflict_do_update(
             index_elements=[_TABLE.c.key],
             set_={
                 "count": case(
@@ -214,11 +224,6 @@ class DatabaseStorage(Storage):
                 "expires_at": case((expired, stmt.excluded.expires_at), else_=_TABLE.c.expires_at),
             },
         ).returning(_TABLE.c.count)
-        with self.engine.begin() as conn:
-            count = conn.execute(stmt).scalar_one()
-        if random.randrange(self.cleanup_every) == 0:
-            self._purge_expired_quietly()
-        return int(count)
 
     def decr(self, key: str, amount: int = 1) -> int:
         """Take back ``amount`` from a live window (never below zero, never reviving one)."""
@@ -334,14 +339,20 @@ class Limits:
         if not targets:
             return
         with self._lock, self._storage_errors():
-            refused = [t for t in targets if not self._limiter.test(t.item, t.ident)]
+            # In memory a look first keeps refused actions uncounted. A shared storage is
+            # counted straight away (a look there is a round trip per rule, and could not
+            # be atomic across processes anyway): what a refusal counted is taken back.
+            refused = (
+                [t for t in targets if not self._limiter.test(t.item, t.ident)]
+                if self._kind == "memory"
+                else []
+            )
             if not refused:
                 counted: list[_Target] = []
                 for target in targets:
                     counted.append(target)
                     if not self._limiter.hit(target.item, target.ident):
-                        refused.append(target)  # another process took the last one
-                        break
+                        refused.append(target)  # over the limit (or another process won)
                 if refused:
                     for target in counted:
                         self._undo(target.item.key_for(target.ident), 1)
