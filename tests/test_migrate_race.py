@@ -98,3 +98,22 @@ def test_concurrent_starts_on_a_new_sqlite_file(tmp_path) -> None:
         failures = _start_together(url)
         assert not failures, [f[-600:] for f in failures]
         _assert_at_head_once(url)
+
+
+def test_a_start_at_head_does_not_wait_for_a_writer(tmp_path) -> None:
+    import sqlite3
+    import time
+
+    url = f"sqlite:///{tmp_path / 'arena.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    writer = sqlite3.connect(tmp_path / "arena.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # as a long import holds it
+        began = time.monotonic()
+        migrate(engine)  # the busy timeout is 30 s: waiting would show
+        assert time.monotonic() - began < 5
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        engine.dispose()

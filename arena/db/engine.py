@@ -7,6 +7,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -50,8 +52,20 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database to ``revision`` (run at start-up; idempotent)."""
+    """Upgrade the database to ``revision`` (run at start-up; idempotent).
+
+    A database already at head is only read: no lock is taken, so a start is not held up
+    by another process writing (on SQLite, a long import holds the write lock).
+    """
+    if revision == "head" and _at_head(engine):
+        return
     _run(engine, command.upgrade, revision)
+
+
+def _at_head(engine: Engine) -> bool:
+    heads = ScriptDirectory.from_config(alembic_config(engine)).get_heads()
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads()) == set(heads)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
