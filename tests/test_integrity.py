@@ -7,7 +7,15 @@ side reaches the client as a code only; the gates (access codes, proof of work) 
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
+import os
 import random
+import subprocess
+import sys
+import uuid
+from pathlib import Path
 
 import altcha
 import pytest
@@ -16,13 +24,17 @@ from sqlalchemy import select
 from arena.backends import build_backends, make_client
 from arena.backends.base import Timeouts
 from arena.battles import Arena, VoterRef
-from arena.db import session_factory
+from arena.config import Settings, demo_models
+from arena.db import make_engine, migrate, session_factory
 from arena.db.models import Battle, BattleStatus, Message, Side, Vote, Voter, Winner
 from arena.errors import BattleRejected, VoteRejected
-from arena.integrity.limits import RateLimited
-from arena.integrity.voters import GateRefused, UnknownVoter
+from arena.integrity.limits import Limits, RateLimited
+from arena.integrity.voters import GateRefused, Gates, UnknownVoter
+from tests.conftest import unavailable
 from tests.loopback import Behaviour
 from tests.test_battles import play, settings_for
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_arena(engine, llm, **overrides) -> Arena:
@@ -201,3 +213,117 @@ async def test_proof_of_work_gate(engine, llm) -> None:
     ).to_base64()  # fmt: skip
     with pytest.raises(GateRefused):
         await arena.issue_voter("192.0.2.1", pow_payload=wrong)
+
+
+# -- a proof-of-work solution is spent once, across processes --------------------------
+
+
+def _solve(gates: Gates, *, salt_suffix: str = "") -> str:
+    challenge = gates.challenge()
+    solution = altcha.solve_challenge_v1(
+        challenge["challenge"], challenge["salt"], challenge["algorithm"], challenge["maxNumber"]
+    )
+    return altcha.PayloadV1(
+        challenge["algorithm"], challenge["challenge"], solution.number,
+        challenge["salt"] + salt_suffix, challenge["signature"],
+    ).to_base64()  # fmt: skip
+
+
+def _refused(gates: Gates, payload: str) -> str:
+    with pytest.raises(GateRefused) as caught:
+        gates.check(payload, None)
+    return caught.value.code
+
+
+@pytest.fixture(params=["database", "redis"])
+def shared_settings(request: pytest.FixtureRequest, db_url: str) -> Settings:
+    """Gate settings whose limits storage every process of one app shares."""
+    base = Settings(
+        models=demo_models(), secret="pow-test-secret", pow_gate=True, pow_max_number=2000,
+        database_url=db_url, limits_storage=request.param,
+    )  # fmt: skip
+    if request.param == "redis":
+        if db_url.startswith("postgresql"):
+            pytest.skip("redis once is enough")
+        import redis
+
+        url = os.environ.get("ARENA_TEST_REDIS", "redis://127.0.0.1:6379/0")
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        except redis.RedisError as exc:
+            unavailable(f"Redis not reachable at {url}: {exc}")
+        base = dataclasses.replace(base, redis_url=url)
+    return base
+
+
+#: Another app process: its own Limits and Gates, built as at start-up; checks each payload
+#: it reads and prints the outcome.
+OTHER_PROCESS = """
+import sys
+from arena.config import Settings, demo_models
+from arena.db import make_engine
+from arena.integrity.limits import Limits
+from arena.integrity.voters import GateRefused, Gates
+url, kind, redis_url, prefix = sys.argv[1:]
+settings = Settings(models=demo_models(), secret="pow-test-secret", pow_gate=True,
+                    pow_max_number=2000, database_url=url, limits_storage=kind,
+                    redis_url=redis_url)
+gates = Gates.from_settings(settings, Limits(settings, make_engine(url), prefix=prefix))
+for payload in sys.stdin.read().split():
+    try:
+        gates.check(payload, None)
+        print("accepted")
+    except GateRefused as exc:
+        print(exc.code)
+"""
+
+
+def test_a_solution_is_spent_once_across_processes(shared_settings: Settings) -> None:
+    """Two app processes on one database (or Redis), each with the Limits and Gates it
+    builds at start-up: a solution redeemed on one is refused on the other."""
+    st = shared_settings
+    prefix = f"pow{uuid.uuid4().hex[:12]}"
+    engine = make_engine(st.database_url)
+    try:
+        migrate(engine)
+        limits = Limits(st, engine, prefix=prefix)
+        here = Gates.from_settings(st, limits)
+        mine, theirs = _solve(here), _solve(here)
+        here.check(mine, None)
+        other = subprocess.run(
+            [sys.executable, "-c", OTHER_PROCESS, st.database_url, st.limits_storage,
+             st.redis_url, prefix],
+            input=f"{mine}\n{_solve_again(mine)}\n{theirs}\n", capture_output=True,
+            text=True, cwd=ROOT, timeout=120,
+        )  # fmt: skip
+        assert other.returncode == 0, other.stderr
+        # Spent here: refused there, also re-encoded (its salt spelled with the trailing
+        # '&' the check adds anyway: the same challenge). A new one is good there, once.
+        assert other.stdout.split() == ["pow_invalid", "pow_invalid", "accepted"]
+        assert _refused(here, theirs) == "pow_invalid"
+        assert _refused(here, mine) == "pow_invalid"
+        limits.reset()
+    finally:
+        engine.dispose()
+
+
+def _solve_again(payload: str) -> str:
+    solved = json.loads(base64.b64decode(payload))
+    solved["salt"] += "&"
+    again = base64.b64encode(json.dumps(solved, indent=1).encode()).decode()
+    assert again != payload
+    return again
+
+
+def test_without_a_shared_storage_a_solution_is_spent_in_this_process(tmp_path) -> None:
+    settings = Settings(
+        models=demo_models(), secret="pow-test-secret", pow_gate=True, pow_max_number=2000,
+        database_url=f"sqlite:///{tmp_path / 'arena.db'}",
+    )  # fmt: skip
+    limits = Limits(settings)  # auto on SQLite: memory
+    assert limits.storage_name == "memory"
+    one, other = Gates.from_settings(settings, limits), Gates.from_settings(settings)
+    payload = _solve(one)
+    one.check(payload, None)
+    assert _refused(other, payload) == "pow_invalid"  # one set for the whole process
+    assert _refused(one, _solve_again(payload)) == "pow_invalid"

@@ -368,6 +368,18 @@ class Limits:
         else:
             await asyncio.to_thread(self.hit, action, voter=voter, address=address)
 
+    def first_use(self, kind: str, ident: str, expiry: float) -> bool:
+        """Record one use of ``ident`` (a ``kind`` of thing good for one use, such as a
+        solved proof-of-work challenge) for ``expiry`` seconds; True only for the first
+        record of it while that lasts.
+
+        One atomic count on the storage (an upsert, or Redis' INCRBY): of processes sharing
+        it, exactly one sees 1. Raises :class:`StorageError` when the storage fails.
+        """
+        key = f"once:{kind}/{hashlib.sha256(ident.encode('utf-8')).hexdigest()}"
+        with self._lock, self._storage_errors():
+            return self._storage.incr(key, max(1, math.ceil(expiry))) == 1
+
     def check(self) -> bool:
         """True when the storage answers (for health checks)."""
         return bool(self._storage.check())

@@ -9,19 +9,26 @@ Two gates, both off by default, guard issuing for public or closed evaluations:
 - ``pow_gate``: a proof-of-work challenge in the ALTCHA format (the ``altcha``
   package, SHA-256, signed with the app's secret; no third-party service). The
   browser finds the number whose hash matches, which costs it about a second and a
-  script thousands of seconds per thousand voters. A solved challenge is accepted once.
+  script thousands of seconds per thousand voters. A solved challenge is accepted once:
+  by every process together when the rate limits are shared (database or Redis: the
+  challenge is recorded there until it expires), else by this process.
 - ``access_codes``: a closed evaluation hands out codes; a voter is issued only to
   someone who gives one of them.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import hmac
+import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import altcha
 from sqlalchemy import select
@@ -30,6 +37,9 @@ from sqlalchemy.orm import Session
 from arena.config import Settings
 from arena.db.models import Voter
 from arena.errors import ArenaError
+
+if TYPE_CHECKING:
+    from arena.integrity.limits import Limits
 
 TOKEN_BYTES = 24  # 32 URL-safe characters
 CHALLENGE_TTL = timedelta(minutes=10)
@@ -75,6 +85,10 @@ def issue(session: Session, ip_hash: str | None) -> str:
     return token
 
 
+#: Records a solved challenge (its id, seconds it stays valid); True the first time only.
+Spend = Callable[[str, float], bool]
+
+
 @dataclass(frozen=True)
 class Gates:
     """What a new voter must show before being issued a token."""
@@ -83,11 +97,18 @@ class Gates:
     pow_max_number: int
     access_codes: tuple[str, ...]
     key: str
+    spend: Spend = field(default_factory=lambda: _SPENT.spend, compare=False, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Gates:
+    def from_settings(cls, settings: Settings, limits: Limits | None = None) -> Gates:
+        """The gates ``settings`` ask for. Given the app's ``limits`` on a shared storage
+        (database or Redis), a solved challenge is spent there, once for all processes;
+        otherwise in this process."""
         codes = tuple(c.strip() for c in settings.access_codes.split(",") if c.strip())
-        return cls(settings.pow_gate, settings.pow_max_number, codes, settings.secret)
+        spend = _SPENT.spend
+        if limits is not None and limits.storage_name != "memory":
+            spend = functools.partial(limits.first_use, "pow")
+        return cls(settings.pow_gate, settings.pow_max_number, codes, settings.secret, spend)
 
     @property
     def open(self) -> bool:
@@ -124,29 +145,40 @@ class Gates:
                     code="pow_required",
                 )
             ok, _why = altcha.verify_solution_v1(pow_payload, self.key, check_expires=True)
-            if not ok or not _SPENT.spend(pow_payload):
+            if not ok or not self.spend(*_solved(pow_payload)):
                 raise GateRefused(
                     "the proof-of-work solution is wrong, expired or already used",
                     code="pow_invalid",
                 )
 
 
+def _solved(payload: str) -> tuple[str, float]:
+    """The id of the challenge a verified ``payload`` solves, and the seconds it is valid.
+
+    The id is the challenge itself (the signed hash of salt and number), not the payload:
+    the same solution encoded again, or with its salt spelled differently, is one challenge.
+    """
+    solved = json.loads(base64.b64decode(payload))
+    expires = altcha.extract_params_v1(solved).get("expires") or ()
+    left = int(expires[0]) - time.time() if expires else CHALLENGE_TTL.total_seconds()
+    return str(solved["challenge"]), max(1.0, left + 1)
+
+
 class _SpentChallenges:
-    """Solutions already accepted by this process (each is good for one voter)."""
+    """Challenges already solved in this process (each is good for one voter)."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, float] = {}
+        self._until: dict[str, float] = {}  # challenge -> when it expires (Unix time)
         self._lock = threading.Lock()
 
-    def spend(self, payload: str) -> bool:
-        now = time.monotonic()
-        ttl = CHALLENGE_TTL.total_seconds()
+    def spend(self, challenge: str, expiry: float) -> bool:
+        now = time.time()
         with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen = {k: t for k, t in self._seen.items() if now - t < ttl}
-            if payload in self._seen:
+            if len(self._until) > 10_000:
+                self._until = {k: t for k, t in self._until.items() if t > now}
+            if self._until.get(challenge, 0.0) > now:
                 return False
-            self._seen[payload] = now
+            self._until[challenge] = now + expiry
             return True
 
 
