@@ -701,6 +701,7 @@ class AdminConsole:
                 method=st.rating_ci,
                 rounds=st.rating_rounds,
                 rules=rc.Rules.from_settings(st),
+                min_votes=st.rating_min_votes,
             )
         except (ArenaError, ValueError) as exc:
             self.audit(actor, "recompute_failed", detail=str(exc))

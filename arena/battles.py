@@ -244,7 +244,7 @@ class Arena:
         self.metrics = Metrics()
         self.identity = IdentityDetector(settings.models)
         self.limits = limits or Limits(settings, sessions.kw.get("bind"))
-        self.gates = voters.Gates.from_settings(settings)
+        self.gates = voters.Gates.from_settings(settings, self.limits)  # spent PoW shared
         self._known: dict[str, tuple[int, float]] = {}  # token -> (voter id, when looked up)
         self._enabled_at = -ENABLED_TTL
         self._enabled_cache: set[str] = set()

@@ -237,7 +237,9 @@ def naive_export(url: str, out: Path, limit: int) -> float:
             b = vote.battle
             conv = {"a": [], "b": []}
             for m in b.messages:
-                conv[m.side.value].append({"role": m.role, "content": m.content})
+                conv[m.side.value].append(
+                    {"role": m.role, "content": m.content, "finish_reason": m.finish_reason}
+                )
             token = s.get(Voter, vote.voter_id).token
             row = {
                 "question_id": b.id, "model_a": b.model_a.name, "model_b": b.model_b.name,
