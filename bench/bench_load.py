@@ -283,6 +283,49 @@ async def bench_single(rounds: int) -> dict[str, float]:
     return {k: statistics.median(v) * 1000 for k, v in times.items()}
 
 
+BARE_GRADIO = """
+import asyncio, socket, sys
+import gradio as gr
+async def answer(prompt):
+    await asyncio.sleep(0.05)  # the loopback server's first-token delay
+    yield "tok0"
+with gr.Blocks() as demo:
+    box, out = gr.Textbox(), gr.Textbox()
+    box.submit(answer, box, out, api_name="answer")
+demo.queue()
+demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[1]), prevent_thread_lock=True,
+            quiet=True)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+async def bench_bare_gradio(rounds: int) -> float:
+    """Gradio's own floor: a bare app whose one event yields once after 50 ms (median ms)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", BARE_GRADIO, str(port)], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        url = f"http://127.0.0.1:{port}/gradio_api/call/answer"
+        times = []
+        async with httpx.AsyncClient(timeout=30) as client:
+            for i in range(rounds + 3):
+                start = time.perf_counter()
+                event_id = (await client.post(url, json={"data": ["hi"]})).json()["event_id"]
+                async with client.stream("GET", f"{url}/{event_id}") as resp:
+                    async for line in resp.aiter_lines():
+                        if line.startswith("data:") and MARK in line:
+                            if i >= 3:  # warm-up first
+                                times.append(time.perf_counter() - start)
+                            break
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(10)
+    return statistics.median(times) * 1000
+
+
 async def bench_crowd(n: int, tokens: int, rate: float, name: str) -> dict[str, float]:
     run = ENDPOINTS[name]
     stack = Stack(tokens=tokens, rate=rate, first_token_delay=0.05)
@@ -437,6 +480,13 @@ def main() -> None:
                 f"(+{over:.1f} ms) | <= +25 ms | {verdict(over <= 25)} |",
                 flush=True,
             )
+        floor = asyncio.run(bench_bare_gradio(args.rounds))
+        print(
+            f"| Gradio's floor: a bare app, one event yielding once after 50 ms (median of "
+            f"{args.rounds}) | bare Gradio | 50 ms | {floor:.1f} ms (+{floor - 50:.1f} ms) "
+            f"| - | - |",
+            flush=True,
+        )
     if "crowd" in only:
         n = args.volunteers
         for name in args.endpoint or ENDPOINTS:
