@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import random
 import re
@@ -17,7 +16,6 @@ import secrets
 import time
 import unicodedata
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -57,7 +55,6 @@ VOTER_CACHE_TTL = 60.0  # seconds a looked-up voter token is trusted without the
 #: left out after failures, battles per pair); the newest SHARED_LAG seconds of battles
 #: are counted from this process's own draws (their rows may still be on their way).
 SHARED_TTL = 5.0
-DB_THREADS = 14  # the engine's pool holds 30 connections (arena.db.engine)
 SHARED_LAG = 5.0
 SIDES = (Side.A, Side.B)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -248,14 +245,11 @@ class Arena:
         self._known: dict[str, tuple[int, float]] = {}  # token -> (voter id, when looked up)
         self._enabled_at = -ENABLED_TTL
         self._enabled_cache: set[str] = set()
-        # The database's own worker threads: asyncio's default pool has cpu + 4 threads,
-        # too few to keep a PostgreSQL server's commits grouped under a burst of votes.
-        # Each may hold two connections (a transaction and a rate-limit counter).
-        self._executor = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="arena-db")
         self._shared_at = time.monotonic()
         self._sharing: asyncio.Task | None = None
         with self.sessions.begin() as s:
             self.model_ids = repo.sync_models(s, settings.models)
+            self.model_names = {i: name for name, i in self.model_ids.items()}
             upto = time.time()
             self.pairs = PairCounter(repo.anony_pair_counts(s, until=_utc(upto)), upto=upto)
             self.health.merge(repo.models_out(s))
@@ -276,8 +270,7 @@ class Arena:
                     "the database is unavailable; nothing was recorded", code="storage"
                 ) from exc
 
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, contextvars.copy_context().run, run)
+        return await asyncio.to_thread(run)
 
     def ip_hash(self, ip: str | None) -> str | None:
         """The salted hash under which a client address is stored and limited."""
@@ -289,19 +282,24 @@ class Arena:
         Checked before any model is called, so a forged token or a flood costs no
         upstream request. Known tokens are remembered for a minute.
         """
-        known = self._known.get(voter.token) if isinstance(voter.token, str) else None
-        now = time.monotonic()
-        if known is None or now - known[1] > VOTER_CACHE_TTL:
-            found = await self._db(lambda s: voters.voter_id(s, voter.token))
-            known = self._remember(voter.token, found)
+        voter_id = self._known_voter(voter.token)
+        if voter_id is None:
+            voter_id = await self._db(lambda s: voters.voter_id(s, voter.token))
+            self._remember(voter.token, voter_id)
         await self.limits.ahit(action, voter=voter.token, address=self.ip_hash(voter.ip))
+        return voter_id
+
+    def _known_voter(self, token: object) -> int | None:
+        """The id of a token looked up less than VOTER_CACHE_TTL seconds ago, else None."""
+        known = self._known.get(token) if isinstance(token, str) else None
+        if known is None or time.monotonic() - known[1] > VOTER_CACHE_TTL:
+            return None
         return known[0]
 
-    def _remember(self, token: str, voter_id: int) -> tuple[int, float]:
+    def _remember(self, token: str, voter_id: int) -> None:
         if len(self._known) > 100_000:
             self._known.clear()
-        known = self._known[token] = (voter_id, time.monotonic())
-        return known
+        self._known[token] = (voter_id, time.monotonic())
 
     async def issue_voter(
         self, ip: str | None, *, pow_payload: object = None, access_code: object = None
@@ -718,14 +716,12 @@ class Arena:
                 code="vote_invalid",
             ) from exc
         address = self.ip_hash(voter.ip)
-        known = self._known.get(voter.token) if isinstance(voter.token, str) else None
-        if known is not None and time.monotonic() - known[1] > VOTER_CACHE_TTL:
-            known = None
+        known = self._known_voter(voter.token)
 
         def admit_and_vote(s: Session) -> tuple[int, Reveal]:
             # One trip to a worker thread for the whole vote (votes come in bursts): the
             # voter, then its limits, then the vote, in the order _admit checks them.
-            voter_id = known[0] if known else voters.voter_id(s, voter.token)
+            voter_id = known if known is not None else voters.voter_id(s, voter.token)
             self.limits.hit("vote", voter=voter.token, address=address)
             return voter_id, self._vote(s, voter_id, address, battle_id, verdict)
 
@@ -776,10 +772,9 @@ class Arena:
 
     def _models(self, s: Session, ids: dict[Side, int]) -> dict[Side, tuple[str, str, str]]:
         """Name, weights and description of each side's model (configured ones from memory)."""
-        names = {v: k for k, v in self.model_ids.items()}
         out: dict[Side, tuple[str, str, str]] = {}
         for side, model_id in ids.items():
-            spec = self.specs.get(names.get(model_id, ""))
+            spec = self.specs.get(self.model_names.get(model_id, ""))
             if spec is None:  # a model no longer configured: read its row
                 m = s.get(Model, model_id)
                 out[side] = (m.name, m.weights, m.description) if m else ("?", "", "")

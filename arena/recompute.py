@@ -174,12 +174,6 @@ class VoteCounts:
             names, a[both], b[both], self.outcome[both], self.count[both], self.excluded
         )
 
-    def battles(self) -> dict[str, int]:
-        """Votes per model (either side)."""
-        n = len(self.names)
-        per = np.bincount(self.a_idx, self.count, n) + np.bincount(self.b_idx, self.count, n)
-        return {name: int(v) for name, v in zip(self.names, per, strict=True)}
-
 
 def _modes(include_named: bool) -> list[BattleMode]:
     return [BattleMode.ANONY, BattleMode.NAMED] if include_named else [BattleMode.ANONY]

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from arena.config import Settings
 from arena.db.models import RatingRun, Vote, utcnow
+from arena.db.stats import aware
 from arena.errors import ConfigError
 from arena.integrity.screen import Rules
 from arena.recompute import LockBusy, NoVotes, RecomputeError, SessionFactory, recompute
@@ -153,12 +154,8 @@ def _check(session: Session, slot: Slot, until_votes: int) -> None:
         raise Grown(f"{votes} votes: provisional runs end at {until_votes}")
     newest_vote = session.scalar(select(func.max(Vote.created_at)))
     newest_run = session.scalar(select(func.max(RatingRun.created_at)))
-    if newest_vote is None or (newest_run is not None and _utc(newest_vote) <= _utc(newest_run)):
+    if newest_vote is None or (newest_run is not None and aware(newest_vote) <= aware(newest_run)):
         raise NothingNew("no vote since the last run")
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def run_slot(target: Engine | SessionFactory, settings: Settings, slot: Slot) -> str:
@@ -283,5 +280,5 @@ def describe(settings: Settings, now: datetime | None = None) -> str:
             f"arrived, until {settings.provisional_until_votes} votes"
         )
     if not parts:
-        return "recomputation: not scheduled (run python -m ratings recompute yourself)"
-    return "recomputation: " + "; ".join(parts)
+        return "not scheduled (run python -m ratings recompute yourself)"
+    return "; ".join(parts)

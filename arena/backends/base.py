@@ -448,7 +448,7 @@ async def generate(
 BLANK_KINDS = {"content_filter": "content_filter", "refusal": "refusal", "tool_calls": "tool_calls"}
 
 
-def answer_failure(end: StreamEnd, text: str, reasoned: bool) -> AnswerFailed | None:
+def answer_failure(end: StreamEnd, visible: bool, reasoned: bool) -> AnswerFailed | None:
     """Why a properly ended answer still fails its side, or None when it is one to vote on.
 
     ``aborted`` (the server cut it) and ``error`` fail whatever was shown. With no
@@ -464,7 +464,7 @@ def answer_failure(end: StreamEnd, text: str, reasoned: bool) -> AnswerFailed | 
         return AnswerFailed(
             f"the answer ended with an error{raw}", kind="finish_error", retryable=False, end=end
         )
-    if text.strip():
+    if visible:
         return None
     kind = BLANK_KINDS.get(end.finish_reason or "")
     if kind is None:
@@ -494,7 +494,7 @@ async def _attempts(
         if attempt:
             url = next(urls)
         alive = shown = reasoned = False  # any delta arrived / text shown / reasoning seen
-        text: list[str] = []
+        visible = False  # a text delta that is not only whitespace arrived
         first_deadline = loop.time() + timeouts.first_token
         events = backend.stream(messages, url)
         try:
@@ -523,7 +523,7 @@ async def _attempts(
                     alive = reasoned = True
                 elif isinstance(event, TextDelta) and event.text:
                     alive = shown = True
-                    text.append(event.text)
+                    visible = visible or not event.text.isspace()
                 elif isinstance(event, StreamEnd):
                     if event.finish_reason != "stop":
                         logger.info(
@@ -532,7 +532,7 @@ async def _attempts(
                             event.finish_reason,
                             event.raw_finish_reason,
                         )
-                    failure = answer_failure(event, "".join(text), reasoned)
+                    failure = answer_failure(event, visible, reasoned)
                     if failure is not None:
                         raise failure
                 yield event

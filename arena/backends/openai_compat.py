@@ -31,7 +31,6 @@ from arena.backends.base import (
 from arena.errors import BackendError
 
 #: Where servers put a delta's reasoning: vLLM >= 0.10, then older vLLM, DeepSeek, others.
-REASONING_FIELDS = ("reasoning", "reasoning_content")
 
 
 class OpenAICompatBackend(Backend):
@@ -97,7 +96,8 @@ class OpenAICompatBackend(Backend):
                     usage = frame.get("usage") or usage  # continuous stats: the last one
                     for choice in frame.get("choices") or []:
                         delta = choice.get("delta") or {}
-                        thought = next((delta[k] for k in REASONING_FIELDS if delta.get(k)), None)
+                        # vLLM's field (0.10 on), then its earlier name
+                        thought = delta.get("reasoning") or delta.get("reasoning_content")
                         if isinstance(thought, str):
                             yield ReasoningDelta(thought)
                         text = delta.get("content")

@@ -142,18 +142,19 @@ def latest_run(session: Session) -> RunInfo | None:
 def unrated(session: Session, run: RunInfo, rated: Iterable[str]) -> list[UnratedRow]:
     """Models with votes in the run's pair counts but no rating, most battles first."""
     battles: dict[str, int] = {}
-    rows = session.execute(
-        select(RunPairCount.model_a, RunPairCount.model_b, RunPairCount.count).where(
-            RunPairCount.run_id == run.id
+    for side in (RunPairCount.model_a, RunPairCount.model_b):  # summed by the database
+        rows = session.execute(
+            select(side, func.sum(RunPairCount.count))
+            .where(RunPairCount.run_id == run.id)
+            .group_by(side)
         )
-    )
-    for a, b, n in rows:
-        battles[a] = battles.get(a, 0) + n
-        battles[b] = battles.get(b, 0) + n
+        for model, n in rows:
+            battles[model] = battles.get(model, 0) + int(n)
+    rated, few = set(rated), run.too_few
     out = [
-        UnratedRow(m, n, "few_votes" if m in run.too_few else "not_connected")
+        UnratedRow(m, n, "few_votes" if m in few else "not_connected")
         for m, n in battles.items()
-        if m not in set(rated)
+        if m not in rated
     ]
     return sorted(out, key=lambda r: (-r.battles, r.model))
 

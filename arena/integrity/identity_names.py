@@ -425,8 +425,10 @@ JA_SELF = (  # 私は… up to the name, with no other topic in between
     rf"{JA_I}め?\)?\s?(?:こそは|こそ|は|ハ|も|が|って|、|,|こと|\?|!)[、,]?\s?"
     r"(?:[^。!?\nは]|では|実は){0,40}$"
 )
-JA_MY = rf"(?:{any_of(JA_I_WORDS)}|(?<!{KANA}){any_of(JA_I_KANA)})"
-JA_NOT_NEG = r"(?!\s?(?:ではな|ではあり|ではござ|じゃな|じゃあり|じゃね|やな[いく]|ちゃう))"
+JA_MY = JA_I  # 私の…: the same words as "I"
+#: Negations after a name (…ではない, …じゃありません, Kansai …ちゃう / …ちゃいます).
+JA_NEGATIONS = "ではな|ではあり|ではござ|じゃな|じゃあり|じゃね|やな[いく]|ちゃう|ちゃいま"
+JA_NOT_NEG = rf"(?!\s?(?:{JA_NEGATIONS}))"
 JA_AFTER_NOUN = (  # what follows the name in 私の名前は X / 名前: X
     rf"{TAIL}(?:社|さん)?{CLOSE}{JA_NOT_NEG}\s?(?:{JA_COPULA}|[。!、,\n(]|$|と申|という"
     rf"|っていう|の[^。\n]{{0,10}}{JA_DESC}|製|系|生まれ|出身|で[、,])"
@@ -492,7 +494,7 @@ ROLEPLAY = re.compile(  # a prompt asking the assistant to speak as someone
     r"|書い|演じ)|の役|を演じ|演じて|ロールプレイ|だと思って|だと仮定|という設定|の設定で"
     r"|のつもりで|キャラ|の口調|の立場で|の視点で|一人称|目線で|に扮し|を装"
 )
-JA_NEG = re.compile(r"ではな|ではあり|ではござ|じゃな|じゃあり|じゃね|やな[いく]|ちゃう|ちゃいま")
+JA_NEG = re.compile(JA_NEGATIONS)
 EN_RETRACT = re.compile(
     r"[^.!?\n]{0,30}?(?:just kidding|\bjk\b|not really|\bkidding\b|but (?:i'm|i am) not\b)"
 )

@@ -298,8 +298,6 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "chart_pairs_loading": {"ja": "対戦表を計算中…", "en": "Computing the pair tables…"},
     "axis_rating": {"ja": "レーティング", "en": "Rating"},
-    "axis_run": {"ja": "集計日時", "en": "Run"},
-    "axis_model": {"ja": "モデル", "en": "Model"},
     "heat_row": {"ja": "行：モデル", "en": "Row: model"},
     "heat_col": {"ja": "列：対戦相手", "en": "Column: opponent"},
     "no_battles": {"ja": "対戦なし", "en": "no battles"},
@@ -451,7 +449,6 @@ Tokyo Matsuo-Iwasawa Lab's Tanuki-8×8B report.
     },
     "err_error": {"ja": "エラーが発生しました：{message}", "en": "Something went wrong: {message}"},
     "toast_warning": {"ja": "注意", "en": "Warning"},
-    "toast_error": {"ja": "エラー", "en": "Error"},
 }
 
 
