@@ -49,6 +49,7 @@ from arena.db.models import AuditLog, Battle, BattleStatus, Message, Model, Vote
 from arena.errors import ArenaError, ConfigError, StorageError
 from arena.export import (
     JUDGE_PREFIX,
+    MIN_SALT_CHARS,
     ExportOptions,
     export,
     export_salt,
@@ -460,7 +461,7 @@ class AdminConsole:
     def _salt(self) -> str | None:
         """The salt of the exports' judge ids: ARENA_EXPORT_SALT, else the stored one (None
         before the first export: no judge id exists yet)."""
-        if len(self.settings.export_salt) >= 16:
+        if len(self.settings.export_salt) >= MIN_SALT_CHARS:
             return self.settings.export_salt
         return None if self.settings.export_salt else stored_salt(self.engine)
 
@@ -468,9 +469,6 @@ class AdminConsole:
         """Token -> judge id, with the salt read once."""
         salt = self._salt()
         return lambda token: pseudonym(token, salt) if salt else "(no export yet)"
-
-    def _judge(self, token: str) -> str:
-        return self._judges()(token)
 
     # -- battles --
 
@@ -511,14 +509,14 @@ class AdminConsole:
         bname: str | None,
         v: Vote | None,
         token: str,
-        judge: Callable[[str], str] | None = None,
+        judge: Callable[[str], str],
     ) -> dict[str, Any]:
         return {
             "id": b.id, "created_at": _iso(b.created_at), "mode": b.mode.value,
             "status": b.status.value, "model_a": a, "model_b": bname, "turns": b.turns,
             "language": b.language, "flag_identity": b.flag_identity,
             "flag_moderation": b.flag_moderation, "identity_match": b.identity_match,
-            "voter": (judge or self._judge)(token),
+            "voter": judge(token),
             "winner": v.winner.value if v else None, "voted_at": _iso(v.created_at if v else None),
             "voided": v.voided if v else None, "void_reason": v.void_reason if v else None,
         }  # fmt: skip
@@ -537,7 +535,7 @@ class AdminConsole:
             ).first()
             if row is None:
                 raise AdminError(f"no battle {battle_id!r}", code="not_found")
-            out = self._summary(*row)
+            out = self._summary(*row, judge=self._judges())
             messages = s.scalars(
                 select(Message)
                 .where(Message.battle_id == battle_id)
@@ -654,7 +652,7 @@ class AdminConsole:
             voter = self.find_voter(s, ident)
             if voter is None:
                 raise AdminError("no voter with this id or token", code="not_found")
-            label = self._judge(voter.token)
+            label = self._judges()(voter.token)
             if not label.startswith(JUDGE_PREFIX):
                 label = f"voter #{voter.id}"
             battles = select(Battle.id).where(Battle.voter_id == voter.id)

@@ -56,9 +56,9 @@ from sqlalchemy import (
     true,
     type_coerce,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from arena.db.engine import dialect_insert
 from arena.db.models import (
     AppState,
     Battle,
@@ -156,8 +156,8 @@ def export_salt(engine: Engine, configured: str = "") -> str:
         return salt
     row = {"key": SALT_KEY, "value": secrets.token_hex(32), "updated_at": datetime.now(UTC)}
     with engine.begin() as conn:
-        dialect = {"postgresql": postgresql, "sqlite": sqlite}[conn.dialect.name]
-        conn.execute(dialect.insert(AppState).values(row).on_conflict_do_nothing())
+        insert_new = dialect_insert(conn.dialect.name)(AppState)
+        conn.execute(insert_new.values(row).on_conflict_do_nothing())
         return conn.scalar(select(AppState.value).where(AppState.key == SALT_KEY))
 
 

@@ -49,13 +49,13 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from arena.backends.base import FINISH_REASONS
+from arena.db.engine import dialect_insert
 from arena.db.models import (
     Battle,
     BattleMode,
@@ -642,7 +642,7 @@ class _Loader:
             return
         # New voters come back with their ids; tokens already in the database (a judge
         # imported before) are skipped by the insert and looked up.
-        insert_new = _INSERTS[self.conn.dialect.name](Voter).on_conflict_do_nothing(
+        insert_new = dialect_insert(self.conn.dialect.name)(Voter).on_conflict_do_nothing(
             index_elements=[Voter.token]
         )
         now = utcnow()
@@ -706,7 +706,6 @@ class _Loader:
 
 
 #: INSERT constructs that know ON CONFLICT, by dialect.
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 #: The tables an import fills: a bulk import rebuilds their secondary indexes.
 BULK_TABLES = (Battle.__table__, Vote.__table__, Message.__table__)

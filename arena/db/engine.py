@@ -10,6 +10,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -119,3 +120,12 @@ def _one_at_a_time(conn: Connection) -> None:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded rows usable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+#: The dialects whose INSERT has ON CONFLICT (upserts, insert-if-absent).
+UPSERT_DIALECTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def dialect_insert(dialect: str) -> Callable:
+    """The ``insert`` of ``dialect`` (PostgreSQL or SQLite), the one with ON CONFLICT."""
+    return UPSERT_DIALECTS[dialect]

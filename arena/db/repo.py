@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from arena.config import ModelSpec
+from arena.db.engine import dialect_insert
 from arena.db.models import (
     AuditLog,
     Battle,
@@ -108,9 +108,7 @@ def share_health(session: Session, change: SharedOut) -> None:
         "until": change.until,
         "updated_at": utcnow(),
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(ModelHealth).values(values)
+    stmt = dialect_insert(session.get_bind().dialect.name)(ModelHealth).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[ModelHealth.model],
         set_={k: stmt.excluded[k] for k in values if k != "model"},

@@ -52,11 +52,11 @@ import limits.errors
 from limits.storage import MemoryStorage, RedisStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import Engine, Executable, bindparam, case, delete, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from arena.config import Settings, env_name
+from arena.db.engine import UPSERT_DIALECTS, dialect_insert
 from arena.db.models import RateCounter
 from arena.errors import ArenaError, ConfigError, StorageError
 
@@ -77,7 +77,6 @@ RULE_SETTINGS = {
 _ZERO_PERIOD = re.compile(r"(/|per)\s*0+\s*[a-z]", re.IGNORECASE)
 _PREFIX = re.compile(r"[a-z0-9_-]{1,40}")
 _TABLE = RateCounter.__table__
-_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _REDIS_UNDO = """
 if redis.call('exists', KEYS[1]) == 1 then
   return redis.call('decrby', KEYS[1], ARGV[1])
@@ -161,7 +160,7 @@ def check_rules(settings: Settings) -> None:
     kind = storage_kind(settings)
     if kind == "redis" and not settings.redis_url:
         raise ConfigError(f"{_setting_name('limits_storage')}: 'redis' needs ARENA_REDIS_URL")
-    if kind == "database" and _database_backend(settings.database_url) not in _UPSERTS:
+    if kind == "database" and _database_backend(settings.database_url) not in UPSERT_DIALECTS:
         raise ConfigError(
             f"{_setting_name('limits_storage')}: the database storage supports PostgreSQL "
             "and SQLite only"
@@ -180,7 +179,7 @@ class DatabaseStorage(Storage):
 
     def __init__(self, engine: Engine, *, key_prefix: str = "arena", cleanup_every: int = 1000):
         super().__init__(wrap_exceptions=True)
-        if engine.dialect.name not in _UPSERTS:
+        if engine.dialect.name not in UPSERT_DIALECTS:
             raise ConfigError(
                 f"rate limits in the database support PostgreSQL and SQLite, not "
                 f"{engine.dialect.name}"
@@ -188,7 +187,7 @@ class DatabaseStorage(Storage):
         self.engine = engine
         self.key_prefix = key_prefix
         self.cleanup_every = cleanup_every
-        self._insert = _UPSERTS[engine.dialect.name]
+        self._insert = dialect_insert(engine.dialect.name)
 
     @property
     def base_exceptions(self) -> type[Exception]:
