@@ -158,9 +158,13 @@ def _refusal(exc: ArenaError) -> JSONResponse:
         status = 404
     else:
         status = 409
-    return JSONResponse(
-        {"error": exc.code, "message": str(exc)}, status_code=status, headers=headers
-    )
+    body: dict[str, object] = {"error": exc.code, "message": str(exc)}
+    # The numbers a message is made of (a limit, seconds to wait), so a front end can
+    # say it in its own language; never free text.
+    params = {k: v for k, v in exc.params.items() if isinstance(v, int | float | bool)}
+    if params:
+        body["params"] = params
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _sse(event: str, data: object) -> str:

@@ -158,6 +158,15 @@ class Reveal:
     reasoning: dict[Side, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Transcript:
+    """A battle's stored turns: prompt, both answers and each side's error code."""
+
+    battle_id: str
+    status: BattleStatus
+    turns: list[dict[str, object]]
+
+
 @dataclass
 class _Plan:
     """What one turn needs: where it is stored, who answers, and what they saw before."""
@@ -703,6 +712,43 @@ class Arena:
                     battle.flag_identity = True
                     battle.identity_match = match
                     break
+
+    async def transcript(self, voter: VoterRef, battle_id: object) -> Transcript:
+        """A blind battle's stored turns as its own voter's page shows them (no names).
+
+        The page streams a turn through the battle API and then asks for this, so the
+        panes are drawn from what was stored. Another voter's battle is "unknown".
+        """
+        if not isinstance(battle_id, str) or not 0 < len(battle_id) <= 64:
+            raise BattleRejected("unknown battle", code="unknown_battle")
+        known = self._known_voter(voter.token)
+
+        def read(s: Session) -> Transcript:
+            voter_id = known if known is not None else voters.voter_id(s, voter.token)
+            battle = s.get(Battle, battle_id)
+            if battle is None or battle.voter_id != voter_id or battle.mode is not BattleMode.ANONY:
+                raise BattleRejected("unknown battle", code="unknown_battle")
+            turns: list[dict[str, object]] = [
+                {"prompt": "", "a": "", "b": "", "err_a": None, "err_b": None}
+                for _ in range(battle.turns)
+            ]
+            rows = s.execute(
+                select(Message.turn, Message.side, Message.role, Message.content, Message.error)
+                .where(Message.battle_id == battle_id)
+                .order_by(Message.turn, Message.id)
+            )
+            for turn, side, role, content, error in rows:
+                if not 0 < turn <= len(turns):
+                    continue
+                entry = turns[turn - 1]
+                if role == "user":
+                    entry["prompt"] = entry["prompt"] or content or ""
+                else:
+                    entry[side.value] = content or ""
+                    entry[f"err_{side.value}"] = error_code(error)
+            return Transcript(battle.id, battle.status, [t for t in turns if t["prompt"]])
+
+        return await self._db(read)
 
     # -- votes --------------------------------------------------------------------
 

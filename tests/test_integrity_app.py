@@ -8,6 +8,7 @@ on one address gets is what an attacker would get.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -88,9 +89,12 @@ def test_invented_tokens_store_nothing(default_app: RunningApp) -> None:
             v = client.post("/api/battles/" + "0" * 32 + "/vote",
                             json={"voter": token, "winner": "model_a"})  # fmt: skip
             assert v.status_code in (400, 401)
-        # the page's own endpoints, called by a script with an invented token
+        # the page's own endpoints, called by a script with an invented token (the
+        # page streams a turn from /api/battles, then asks for it: arena_streamed)
+        outcome = json.dumps({"battle_id": "0" * 32, "started": True})
         for name, data in (
-            ("arena_send", ["こんにちは", "e" * 32]),
+            ("arena_streamed", [outcome, "e" * 32]),
+            ("named_send", ["こんにちは", "e" * 32]),
             ("arena_vote_model_a", ["e" * 32]),
         ):
             r = client.post(f"/gradio_api/call/{name}", json={"data": data})
@@ -103,20 +107,33 @@ def test_invented_tokens_store_nothing(default_app: RunningApp) -> None:
 
 
 def test_a_scripted_voter_is_limited_through_the_page_endpoints(tmp_path, app_db_url) -> None:
-    """Stuffing through Gradio's call API with one issued voter hits the battle limit."""
+    """Stuffing through the page's calls with one issued voter hits the battle limit.
+
+    The page streams blind turns from the battle API and then asks ``arena_streamed``
+    for the stored turn; the named mode sends through a Gradio event. Both count.
+    """
     env = {"ARENA_RATE_BATTLES_PER_VOTER": "3/10 minutes"}
     app = RunningApp(tmp_path, env=env, database_url=app_db_url)
     try:
         with httpx.Client(base_url=app.url, timeout=60) as client:
             token = client.post("/api/voters").json()["voter"]
-            stored = []
-            for k in range(6):
-                r = client.post("/gradio_api/call/arena_send",
-                                json={"data": [f"質問 {k}", token]})  # fmt: skip
-                body = client.get(f"/gradio_api/call/arena_send/{r.json()['event_id']}").text
-                stored.append(count(app, Battle))
+            stored, refused = [], []
+            for k in range(4):
+                r = client.post("/api/battles", json={"voter": token, "prompt": f"質問 {k}"})
+                refused.append(r.status_code == 429 and "Retry-After" in r.headers)
+                battle_id = re.search(r'"battle_id": "(\w+)"', r.text)
+                outcome = json.dumps({"battle_id": battle_id and battle_id[1], "started": True})
+                r = client.post("/gradio_api/call/arena_streamed", json={"data": [outcome, token]})
+                body = client.get(f"/gradio_api/call/arena_streamed/{r.json()['event_id']}").text
                 assert "Demo-" not in body
-        assert stored[-1] == 3  # three battles, then refused
+                stored.append(count(app, Battle))
+            for k in range(2):
+                data = [f"名前つき {k}", token, "Demo-Echo", "Demo-Haiku"]
+                r = client.post("/gradio_api/call/named_send", json={"data": data})
+                client.get(f"/gradio_api/call/named_send/{r.json()['event_id']}")
+                stored.append(count(app, Battle))
+        assert stored == [1, 2, 3, 3, 3, 3]  # three battles, then refused on both paths
+        assert refused == [False, False, False, True]
     finally:
         app.stop()
 

@@ -332,18 +332,26 @@ def test_the_page_stays_on_one_process_through_the_proxy(cluster: Cluster) -> No
         assert config.json()["root"].rstrip("/") == cluster.proxy.url  # X-Forwarded-Host
         voter = new_voter(client)
 
+        # The page streams the turn from the battle API (any process: the battle lives in
+        # the database), then a Gradio event draws it from there.
+        turn = client.post("/api/battles", json={"voter": voter, "prompt": "ページから"})
+        assert turn.status_code == 200
+        battle_id = json.loads(turn.text.split("data: ", 1)[1].split("\n", 1)[0])["battle_id"]
         # A Gradio event is two requests (start, then read the stream): the queue that
         # holds it is in one process, so both must reach that process.
-        start = client.post("/gradio_api/call/arena_send", json={"data": ["ページから", voter]})
+        outcome = json.dumps({"battle_id": battle_id, "started": True})
+        start = client.post("/gradio_api/call/arena_streamed", json={"data": [outcome, voter]})
         assert start.status_code == 200 and int(start.headers["x-test-backend"]) == home
         event_id = start.json()["event_id"]
-        stream = client.get(f"/gradio_api/call/arena_send/{event_id}")
+        stream = client.get(f"/gradio_api/call/arena_streamed/{event_id}")
         assert int(stream.headers["x-test-backend"]) == home
         assert "event: complete" in stream.text
+        drawn = json.dumps(json.loads(stream.text.split("data: ", 1)[1]), ensure_ascii=False)
+        assert "ページから" in drawn and battle_id in drawn
         assert not any(name in stream.text for name in MODELS)
     other = cluster.apps[1 - home]
     try:  # the other process never saw the event: Gradio cuts that stream off
-        elsewhere = httpx.get(f"{other.url}/gradio_api/call/arena_send/{event_id}", timeout=30)
+        elsewhere = httpx.get(f"{other.url}/gradio_api/call/arena_streamed/{event_id}", timeout=30)
         assert "event: complete" not in elsewhere.text
     except httpx.RemoteProtocolError:
         pass

@@ -87,13 +87,13 @@ class ArenaPage:
             self.tabs = {"tab_arena": tab}
             gr.Markdown(i18n("rules"), elem_id="arena-rules")
             gr.Markdown(i18n("limits"), elem_id="arena-limits")
-            self.blind.build(voter, lang, i18n)
+            self.blind.build(voter, lang, i18n, self.switch)
         with gr.Tab(i18n("tab_leaderboard"), id="leaderboard", elem_id="tab-leaderboard") as tab:
             self.board.build(i18n)
             self.board_tab = self.tabs["tab_leaderboard"] = tab
         with gr.Tab(i18n("tab_named"), id="named", elem_id="tab-named") as tab:
             gr.Markdown(i18n("rules"), elem_id="named-rules")
-            self.named.build(voter, lang, i18n)
+            self.named.build(voter, lang, i18n, self.switch)
             self.named_tab = self.tabs["tab_named"] = tab
         with gr.Tab(i18n("tab_chat"), id="chat", elem_id="tab-chat") as tab:
             gr.Markdown(i18n("rules"), elem_id="chat-rules")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+from arena.ui.live import LIVE_CSS
+
 STORAGE_KEY = "tanuki-arena-lang"
 
 _SET_LOCALE = """
@@ -195,4 +197,4 @@ button:focus-visible, textarea:focus-visible, input:focus-visible {
   .ta-header > * { min-width: 100% !important; }
 }
 """
-).replace("FONT_STACK", FONT_STACK)
+).replace("FONT_STACK", FONT_STACK) + LIVE_CSS

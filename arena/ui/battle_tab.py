@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from arena.db.models import BattleMode, Side, Winner
 from arena.errors import ArenaError
 from arena.render import literal, render
 from arena.ui.i18n import EXAMPLE_PROMPTS, error_text, lang_of, side_error_text, t, warn
+from arena.ui.live import AWAIT_JS, CLEAR_JS, start_js
 
 #: Characters of a side's reasoning shown in the reveal (escaped, on one line).
 REASONING_SHOWN = 4000
@@ -153,6 +155,21 @@ def reveal_markdown(
     return "\n\n".join(lines)
 
 
+#: An error code from the page's script: a word, never text to show.
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def _outcome(raw: object) -> dict[str, Any]:
+    """The page script's outcome of a streamed turn (anything else: nothing happened)."""
+    if not isinstance(raw, str) or len(raw) > 1_000_000:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 class BattleTab:
     """Builds and wires one battle tab (``mode`` anony or named)."""
 
@@ -169,9 +186,14 @@ class BattleTab:
 
     # -- layout ---------------------------------------------------------------------
 
-    def build(self, voter: gr.BrowserState, lang: gr.State, i18n: gr.I18n) -> None:
-        """Lay out the tab and connect its events."""
+    def build(
+        self, voter: gr.BrowserState, lang: gr.State, i18n: gr.I18n, switch: gr.Radio
+    ) -> None:
+        """Lay out the tab and connect its events (``switch``: the page's language)."""
         self.page = gr.State(Page())
+        # The battle's id and a streamed turn's outcome, for the page's JavaScript.
+        self.battle_box = gr.Textbox(visible=False, elem_id=self.eid("arena-battle"))
+        self.outcome = gr.Textbox(visible=False, elem_id=self.eid("arena-outcome"))
         self.pickers: list[gr.Dropdown] = []
         if self.mode is BattleMode.NAMED:
             gr.Markdown(i18n("named_intro"))
@@ -204,7 +226,7 @@ class BattleTab:
                         elem_id=self.eid(f"arena-retry-{side.value}"),
                     )
         self._controls(i18n)
-        self._wire(voter, lang)
+        self._wire(voter, lang, switch)
 
     def _controls(self, i18n: gr.I18n) -> None:
         # Markdown, not gr.HTML: one component type (and its modules) less to load.
@@ -253,6 +275,7 @@ class BattleTab:
     def outputs(self) -> list[gr.components.Component]:
         return [
             self.page,
+            self.battle_box,
             self.prompt,
             self.send,
             self.status,
@@ -265,7 +288,7 @@ class BattleTab:
             *self.votes.values(),
         ]
 
-    def _wire(self, voter: gr.BrowserState, lang: gr.State) -> None:
+    def _wire(self, voter: gr.BrowserState, lang: gr.State, switch: gr.Radio) -> None:
         stream = {
             "outputs": self.outputs(),
             "concurrency_limit": self.arena.settings.stream_concurrency,
@@ -273,9 +296,29 @@ class BattleTab:
             "show_progress": "hidden",
         }
         p = self.prefix
-        inputs = [self.page, self.prompt, voter, lang, *self.pickers]
-        self.send.click(self.on_send, inputs, api_name=f"{p}_send", **stream)
-        self.prompt.submit(self.on_send, inputs, api_visibility="private", **stream)
+        if self.mode is BattleMode.ANONY:  # streamed by the page from the battle API
+            for trigger in (self.send.click, self.prompt.submit):
+                trigger(
+                    None,
+                    [self.prompt, voter, switch, self.battle_box],
+                    [self.prompt],
+                    js=start_js(),
+                    queue=False,
+                    api_visibility="private",
+                ).then(
+                    self.on_streamed,
+                    [self.outcome, voter, lang, self.page],
+                    self.outputs(),
+                    js=AWAIT_JS,
+                    api_name=f"{p}_streamed",
+                    show_progress="hidden",
+                    concurrency_limit=self.arena.settings.stream_concurrency,
+                    concurrency_id="battle-end",
+                ).then(None, None, None, js=CLEAR_JS, queue=False, api_visibility="private")
+        else:
+            inputs = [self.page, self.prompt, voter, lang, *self.pickers]
+            self.send.click(self.on_send, inputs, api_name=f"{p}_send", **stream)
+            self.prompt.submit(self.on_send, inputs, api_visibility="private", **stream)
         state = [self.page, voter, lang]
         self.regenerate.click(
             functools.partial(self.on_regenerate, sides=SIDES),
@@ -322,6 +365,7 @@ class BattleTab:
         status = status_html(t(self.status_key(page, busy), lang))
         out: dict = {
             self.page: page,
+            self.battle_box: page.battle_id if page.battle_id and not page.voted else "",
             self.prompt: gr.update(interactive=can_send),
             self.send: gr.update(interactive=can_send),
             self.status: status,
@@ -411,6 +455,38 @@ class BattleTab:
         }
         async for update in self._stream(page, lang, states):
             yield update
+
+    async def on_streamed(
+        self, outcome: str, token: str, lang: str, page: Page, request: gr.Request = None
+    ) -> dict:
+        """Draw a turn the page streamed from the battle API, as the server stored it.
+
+        ``outcome`` is the page script's JSON: the battle id, whether the turn started,
+        and an error code with its numbers when it did not end well. Nothing in it is
+        shown as given: the panes come from the database (this voter's battles only),
+        an error only picks one of the page's own messages.
+        """
+        page, lang = page if isinstance(page, Page) else Page(), lang_of(lang)
+        data = _outcome(outcome)
+        battle_id = data.get("battle_id")
+        if isinstance(battle_id, str) and battle_id and not page.voted:
+            try:
+                stored = await self.arena.transcript(voter_of(token, request), battle_id)
+            except ArenaError as exc:
+                warn(error_text(exc, lang), lang)
+            else:
+                page.battle_id, page.turns = stored.battle_id, stored.turns
+        out = self.view(page, lang)
+        code = data.get("error")
+        if isinstance(code, str) and _CODE.fullmatch(code):
+            params = data.get("params") if isinstance(data.get("params"), dict) else {}
+            numbers = {
+                k: v for k, v in params.items() if isinstance(k, str) and isinstance(v, int | float)
+            }
+            warn(error_text(ArenaError(code, code=code, **numbers), lang), lang)
+            if not data.get("started") and isinstance(data.get("prompt"), str):
+                out[self.prompt] = gr.update(value=data["prompt"], interactive=True)
+        return out
 
     async def on_regenerate(
         self, page: Page, token: str, lang: str, request: gr.Request = None, *,

@@ -427,6 +427,10 @@ Tokyo Matsuo-Iwasawa Lab's Tanuki-8×8B report.
         "ja": "短時間に操作が多すぎます。{retry_after} 秒ほど待ってから、もう一度お試しください。",
         "en": "Too many requests in a short time. Please wait about {retry_after} s and try again.",
     },
+    "err_network": {
+        "ja": "接続が途中で切れました。もう一度送信するか、新しい対戦を始めてください。",
+        "en": "The connection was lost. Please send again, or start a new battle.",
+    },
     "err_battle_closed": {
         "ja": "新しい対戦を始めたため、この対戦は終了しました。",
         "en": "A newer battle was started, so this one is closed.",

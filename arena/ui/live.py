@@ -1,0 +1,167 @@
+"""The blind tab's turns streamed by the page itself, from the battle API.
+
+A Gradio event carries every pane update as a separate message through its queue: one
+battle through it cost +40 ms to the first token and 200 at once fell 20 s behind
+(docs/benchmarks.md, "Load"). So the page's JavaScript sends the prompt to
+``POST /api/battles`` (the same :meth:`arena.battles.Arena.send`, limits and checks as
+every other client) and writes the streamed words into the two panes as plain text
+(``textContent``: model output never becomes markup in the browser). When the turn
+ends, one Gradio event draws the panes from what the server stored, through
+:func:`arena.render.render`, and sets the buttons. The API sends no model name, so the
+battle stays blind on this path too.
+
+Three pieces of JavaScript, chained on the send button and the prompt's Enter:
+:func:`start_js` clears the prompt and starts the stream, :data:`AWAIT_JS` hands its
+outcome (JSON) to the server's handler, :data:`CLEAR_JS` removes the live text.
+"""
+
+from __future__ import annotations
+
+import json
+
+from arena.ui.i18n import LANGS, t
+
+#: CSS of the live text: shaped like the chat pane's bubbles, shown only while streaming.
+LIVE_CSS = """
+.ta-live { display: flex; flex-direction: column; gap: 10px; padding: 10px 12px; }
+/* Gradio owns the status line: while a turn streams, the page shows its own instead. */
+body.ta-busy #arena-status .ta-status:not(.ta-live-status) { display: none; }
+.ta-live-user, .ta-live-bot { white-space: pre-wrap; overflow-wrap: anywhere;
+  border-radius: 12px; padding: 8px 12px; line-height: 1.6; }
+.ta-live-user { align-self: flex-end; max-width: 85%;
+  background: var(--color-accent-soft); border: 1px solid var(--border-color-accent-subdued); }
+.ta-live-bot { align-self: stretch; background: var(--background-fill-secondary);
+  border: 1px solid var(--border-color-primary); min-height: 2.2em; }
+.ta-live-bot.ta-waiting::after { content: "…"; opacity: 0.6; }
+.ta-streaming .placeholder-content, .ta-streaming .placeholder { display: none !important; }
+body.ta-busy #vote-a, body.ta-busy #vote-b, body.ta-busy #vote-tie,
+body.ta-busy #vote-bothbad, body.ta-busy #arena-send, body.ta-busy #arena-regenerate,
+body.ta-busy #arena-new-round, body.ta-busy #arena-retry-a, body.ta-busy #arena-retry-b {
+  pointer-events: none; opacity: 0.5; }
+"""
+
+
+def start_js() -> str:
+    """JS for the send click: start the stream, return the cleared prompt at once.
+
+    Inputs: prompt, voter token, language, the battle id (empty for a new battle).
+    The stream's outcome is kept in ``window.__taLive.result`` for :data:`AWAIT_JS`.
+    """
+    busy = json.dumps({lang: t("status_streaming", lang) for lang in LANGS}, ensure_ascii=False)
+    return f"""(prompt, voter, lang, battle) => {{
+  const L = window.__taLive = window.__taLive || {{}};
+  if (L.busy) return [prompt];
+  L.busy = true;
+  document.body.classList.add("ta-busy");
+  const BUSY = {busy};
+  const status = document.getElementById("arena-status");
+  if (status) {{
+    const line = document.createElement("p");
+    line.className = "ta-status ta-live-status";
+    line.setAttribute("role", "status");
+    line.textContent = BUSY[lang === "en" ? "en" : "ja"];
+    status.appendChild(line);
+  }}
+  const pane = (id) => {{
+    const el = document.getElementById(id);
+    if (!el) return {{ add() {{}} }};
+    const host = el.querySelector(".message-wrap") || el.querySelector("[role=log]") || el;
+    const box = document.createElement("div");
+    box.className = "ta-live";
+    const user = document.createElement("div");
+    user.className = "ta-live-user";
+    user.textContent = prompt;
+    const bot = document.createElement("div");
+    bot.className = "ta-live-bot ta-waiting";
+    bot.setAttribute("aria-busy", "true");
+    box.append(user, bot);
+    host.appendChild(box);
+    el.classList.add("ta-streaming");
+    const scroller = el.querySelector(".bubble-wrap") || el;
+    scroller.scrollTop = scroller.scrollHeight;
+    let words = null;
+    return {{
+      add(piece) {{
+        const end = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+        if (words === null) {{
+          words = document.createTextNode("");
+          bot.classList.remove("ta-waiting");
+          bot.appendChild(words);
+        }}
+        words.appendData(piece);
+        if (end) scroller.scrollTop = scroller.scrollHeight;
+      }},
+    }};
+  }};
+  const panes = {{ a: pane("arena-chat-a"), b: pane("arena-chat-b") }};
+  const out = {{ prompt, battle_id: battle || null, started: false, error: null,
+    params: {{}}, done: null }};
+  const run = async () => {{
+    let resp;
+    try {{
+      resp = await fetch("/api/battles", {{
+        method: "POST",
+        headers: {{ "Content-Type": "application/json" }},
+        body: JSON.stringify({{ voter, prompt, battle_id: battle || null,
+          language: lang === "en" ? "en" : "ja" }}),
+      }});
+    }} catch (e) {{
+      out.error = "network";
+      return;
+    }}
+    if (!resp.ok) {{
+      let body = {{}};
+      try {{ body = await resp.json(); }} catch (e) {{}}
+      out.error = typeof body.error === "string" ? body.error : "network";
+      out.params = body.params || {{}};
+      return;
+    }}
+    const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    try {{
+      for (;;) {{
+        const {{ value, done }} = await reader.read();
+        if (done) break;
+        buf += value;
+        let cut;
+        while ((cut = buf.indexOf("\\n\\n")) >= 0) {{
+          const frame = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          let event = "message", data = "";
+          for (const line of frame.split("\\n")) {{
+            if (line.startsWith("event:")) event = line.slice(6).trim();
+            else if (line.startsWith("data:")) data += line.slice(5);
+          }}
+          const msg = data ? JSON.parse(data) : {{}};
+          if (event === "turn") {{ out.battle_id = msg.battle_id; out.started = true; }}
+          else if (event === "delta") {{
+            for (const side of ["a", "b"]) if (msg[side]) panes[side].add(msg[side]);
+          }} else if (event === "done") out.done = msg;
+          else if (event === "error") out.error = msg.error || "storage";
+        }}
+      }}
+    }} catch (e) {{
+      out.error = out.error || "network";
+    }}
+    if (!out.done && !out.error) out.error = "network";
+  }};
+  L.result = run().then(() => JSON.stringify(out)).finally(() => {{ L.busy = false; }});
+  return [""];
+}}"""
+
+
+#: JS before the server's handler: wait for the stream, pass its outcome as the input.
+AWAIT_JS = """async (_outcome, ...rest) => {
+  const L = window.__taLive || {};
+  const outcome = L.result ? await L.result : "{}";
+  L.result = null;
+  return [outcome, ...rest];
+}"""
+
+#: JS after the handler drew the stored turn: the live text and the busy marks go.
+CLEAR_JS = """() => {
+  for (const el of document.querySelectorAll(".ta-live, .ta-live-status")) el.remove();
+  for (const el of document.querySelectorAll(".ta-streaming")) el.classList.remove("ta-streaming");
+  document.body.classList.remove("ta-busy");
+  return [];
+}"""
