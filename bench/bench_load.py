@@ -18,9 +18,12 @@ Issue 12's figures, each against its baseline measured in the same run:
 
     python bench/bench_load.py [--volunteers 200] [--votes 3000] [--quick]
 
-The page endpoint is the page's own Gradio event (``/gradio_api/call/arena_send``, as
-gradio_client calls it). Voters are issued by the app (``POST /api/voters``); the bench
-raises the per-address limits because every volunteer here comes from 127.0.0.1.
+The page endpoint is what the page's blind tab does (``arena.ui.live``): its script
+streams the turn from ``POST /api/battles``, then the Gradio event ``arena_streamed``
+draws the stored turn (called as gradio_client calls it); the time to first token is
+the stream's, the battle's total includes the drawing event. Voters are issued by the
+app (``POST /api/voters``); the bench raises the per-address limits because every
+volunteer here comes from 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -221,34 +224,30 @@ async def via_api(client: httpx.AsyncClient, url: str, voter: str, n: int) -> Ru
 
 
 async def via_page(client: httpx.AsyncClient, url: str, voter: str, n: int) -> Run:
-    """One blind battle through the page's own Gradio event (its call API)."""
+    """One blind battle as the page runs it (``arena.ui.live``): the page's script streams
+    the turn from ``POST /api/battles``, then the Gradio event ``arena_streamed`` draws the
+    stored turn in both panes (two requests, as gradio_client makes them)."""
     start = time.perf_counter()
-    r = await client.post(
-        f"{url}/gradio_api/call/arena_send", json={"data": [f"prompt {n}", voter]}
-    )
+    run = await via_api(client, url, voter, n)
+    outcome = json.dumps({"battle_id": run.battle_id, "started": True, "prompt": f"prompt {n}"})
+    r = await client.post(f"{url}/gradio_api/call/arena_streamed", json={"data": [outcome, voter]})
     r.raise_for_status()
     event_id = r.json()["event_id"]
-    firsts: dict[int, float] = {}
-    done = False
-    async with client.stream("GET", f"{url}/gradio_api/call/arena_send/{event_id}") as resp:
+    drawn = False
+    async with client.stream("GET", f"{url}/gradio_api/call/arena_streamed/{event_id}") as resp:
         event = ""
         async for line in resp.aiter_lines():
             if line.startswith("event:"):
                 event = line[6:].strip()
             elif line.startswith("data:"):
                 if event == "error":
-                    raise RuntimeError(f"battle {n} failed: {line[:300]}")
-                if MARK in line:
-                    now = time.perf_counter() - start
-                    chats = [x for x in json.loads(line[5:]) if isinstance(x, list)]
-                    for i, chat in enumerate(chats[:2]):
-                        if MARK in json.dumps(chat):
-                            firsts.setdefault(i, now)
+                    raise RuntimeError(f"battle {n} not drawn: {line[:300]}")
                 if event == "complete":
-                    done = True
-    if not done or len(firsts) != 2:
-        raise RuntimeError(f"battle {n} did not complete ({len(firsts)} panes)")
-    return Run(sorted(firsts.values()), time.perf_counter() - start)
+                    chats = [x for x in json.loads(line[5:]) if isinstance(x, list)]
+                    drawn = len(chats) >= 2 and all(MARK in json.dumps(c) for c in chats[:2])
+    if not drawn:
+        raise RuntimeError(f"battle {n}: the panes were not drawn")
+    return Run(run.firsts, time.perf_counter() - start, run.battle_id)
 
 
 async def vote(client: httpx.AsyncClient, url: str, voter: str, battle_id: str) -> bool:
@@ -348,7 +347,7 @@ async def bench_crowd(n: int, tokens: int, rate: float, name: str) -> dict[str, 
             ok = [r for r in results if isinstance(r, Run)]
             errors = [r for r in results if not isinstance(r, Run)]
             acked = stored = 0
-            if name == "battle API":
+            if name == "battle API":  # the page votes through the same Arena.vote
                 acks = await asyncio.gather(
                     *(vote(client, stack.url, voters[i], r.battle_id)
                       for i, r in enumerate(results) if isinstance(r, Run) and r.battle_id)
