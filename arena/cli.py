@@ -153,9 +153,18 @@ def _parser() -> argparse.ArgumentParser:
     bar.add_argument("--progress", action="store_true", default=None, help="always show progress")
     bar.add_argument("--no-progress", dest="progress", action="store_false")
 
-    i = sub.add_parser("import", help="import a battle file (JSONL, JSON, CSV, Parquet)")
+    i = sub.add_parser(
+        "import",
+        help="import a battle file (JSONL, JSON, CSV, Parquet; FastChat, LMArena or compar:IA "
+        "layout)",
+    )
     i.add_argument("file")
     i.add_argument("--format", choices=("jsonl", "json", "csv", "parquet"))
+    i.add_argument(
+        "--schema",
+        choices=("fastchat", "lmarena", "comparia"),
+        help="the file's layout (default: detected from its columns)",
+    )
     i.add_argument("--strict", action="store_true", help="refuse the file if any row is broken")
     i.add_argument("--dry-run", action="store_true", help="check and roll back")
     i.add_argument(
@@ -321,6 +330,7 @@ def _import(args: argparse.Namespace, console: Any) -> int:
             console.engine,
             args.file,
             fmt=args.format,
+            schema=args.schema,
             strict=args.strict,
             dry_run=args.dry_run,
             bulk=args.bulk,
@@ -337,10 +347,14 @@ def _import(args: argparse.Namespace, console: Any) -> int:
         print(json.dumps({**report.as_dict(), "error": failure}, ensure_ascii=False, indent=2))
     else:
         print(report.summary())
-        for where, reason in report.problems:
-            print(f"{report.unit} {where}: {reason}", file=sys.stderr)
+        for reason, count, where in report.grouped():
+            lines = ", ".join(map(str, where)) + (", ..." if count > len(where) else "")
+            print(f"refused {count}x: {reason} ({report.unit}s {lines})", file=sys.stderr)
         if report.refused > len(report.problems):
-            print(f"... and {report.refused - len(report.problems)} more", file=sys.stderr)
+            print(
+                f"... and {report.refused - len(report.problems)} more refusals not kept",
+                file=sys.stderr,
+            )
     if failure:
         print(f"error: {failure}", file=sys.stderr)
         return EXIT_REFUSED

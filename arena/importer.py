@@ -1,31 +1,37 @@
-"""Import battle files in the public Chatbot Arena schema (JSONL, JSON, CSV, Parquet).
+"""Import battle files (JSONL, JSON, CSV, Parquet) of any published arena layout.
 
-Each row becomes a voted battle: its models (created as needed, provider ``imported``,
-disabled for sampling), a voter per ``judge``, the messages of both conversations and
-the vote. A row whose ``question_id`` is already in the database (or earlier in the
-file) is skipped as a duplicate; ``question_id`` is the battle id when it is 32 hex
-digits, else its SHA-256 cut to 32 hex digits, so re-importing finds it again.
+Rows are read by the shared reader, :mod:`ratings.battlefile` (FastChat's clean battles
+and public release, LMArena's arena-human-preference, compar:IA votes; detected or
+forced with ``schema``), the same one ``python -m ratings fit`` uses. Each row becomes a
+voted battle: its models (created as needed, provider ``imported``, disabled for
+sampling), a voter per ``judge`` (the judge kept as given in ``voters.judge``), the
+messages of both conversations (system messages as turn 0, ``num_tokens`` kept) and the
+vote. The row's own id is kept in ``battles.source_id``; its moderation or toxic-chat
+verdict becomes the stored ``flag_moderation`` (left out of ratings and exports by
+default, counted in the report); ``conv_metadata``, ``category_tag`` and its other
+columns go to ``battles.meta``. A row whose id is already in the database (or earlier in
+the file) is skipped as a duplicate; the id is the battle id when it is 32 hex digits,
+else its SHA-256 cut to 32 hex digits (a row without one: a hash of its content), so
+re-importing finds it again.
 
 A broken row is refused with its line (or row) number and the reason; the others are
-taken. The whole import is one transaction: a file that cannot be read as a whole, a
-database failure, or (with ``strict``) any refused row leaves the database as it was.
+taken, and the report groups the refusals by reason. The whole import is one
+transaction: a file that cannot be read as a whole, a file in which every row is refused,
+a database failure, or (with ``strict``) any refused row leaves the database as it was.
 Rows are inserted a batch at a time, the fastest way each database has (PostgreSQL
 COPY, SQLite's executemany).
 """
 
 from __future__ import annotations
 
-import csv
 import gc
 import hashlib
 import json
-import math
 import multiprocessing
 import os
 import pickle
 import re
-import sys
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -68,7 +74,19 @@ from arena.db.models import (
     utcnow,
 )
 from arena.errors import ArenaError, StorageError
-from arena.export import FORMULA_START
+from ratings.battlefile import (
+    FORMATS,
+    SCHEMAS,
+    BattleRowError,
+    decode_record,
+    detect_format,
+    detect_schema,
+    file_columns,
+    normalise,
+    record_unit,
+    records,
+)
+from ratings.errors import InvalidInputError
 
 BATCH = 2000
 PARALLEL_BYTES = 16 << 20
@@ -77,16 +95,11 @@ PG_SORT_MEMORY = "256MB"
 MAX_PROBLEMS = 10_000
 WINNERS = {w.value: w for w in Winner}
 HEX32 = re.compile(r"[0-9a-fA-F]{32}")
-ROLES = ("user", "assistant")
+ROLES = ("user", "assistant", "system")
 NULL = "\\N"  # a null in PostgreSQL's COPY text format
-LANGUAGE_CODES = {
-    "japanese": "ja", "english": "en", "chinese": "zh", "korean": "ko", "german": "de",
-    "french": "fr", "spanish": "es", "russian": "ru", "portuguese": "pt", "italian": "it",
-    "unknown": "und",
-}  # fmt: skip
-TRUE = {"true", "1", "yes", "t"}
-FALSE = {"false", "0", "no", "f"}
 IMPORTED_PROVIDER = "imported"
+#: Flags a file can carry that become ``battles.flag_moderation``.
+MODERATION = frozenset({"moderation", "toxic_chat"})
 
 Progress = Callable[[int], None]
 
@@ -109,10 +122,13 @@ class ImportReport:
 
     file: str
     unit: str = "line"  # how rows are numbered: "line" (JSONL, CSV) or "row"
+    schema: str = ""
     rows: int = 0
     imported: int = 0
     duplicates: int = 0
     refused: int = 0
+    #: Imported rows by flag (``moderation``, ``toxic_chat``): stored as flagged battles.
+    flagged: Counter[str] = field(default_factory=Counter)
     problems: list[tuple[int, str]] = field(default_factory=list)
     models_created: list[str] = field(default_factory=list)
     voters_created: int = 0
@@ -126,18 +142,37 @@ class ImportReport:
 
     def summary(self) -> str:
         state = "committed" if self.committed else "nothing written (rolled back)"
+        flagged = sum(self.flagged.values())
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.flagged.items()))
+        flags = f", {flagged} of them flagged ({kinds}; left out of ratings)" if flagged else ""
         return (
-            f"{self.file}: {self.rows} rows read: {self.imported} imported, "
-            f"{self.duplicates} duplicates skipped, {self.refused} refused; {state}"
+            f"{self.file} ({self.schema or 'unknown'} layout): {self.rows} rows read: "
+            f"{self.imported} imported{flags}, {self.duplicates} duplicates skipped, "
+            f"{self.refused} refused; {state}"
         )
+
+    def grouped(self, shown: int = 20) -> list[tuple[str, int, list[int]]]:
+        """The refusals by reason, most frequent first: ``(reason, count, the first
+        ``shown`` line or row numbers)`` (counted among the kept :attr:`problems`)."""
+        by_reason: dict[str, list[int]] = {}
+        for where, reason in self.problems:
+            by_reason.setdefault(reason, []).append(where)
+        ordered = sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[1][0]))
+        return [(reason, len(where), where[:shown]) for reason, where in ordered]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
+            "schema": self.schema,
             "rows": self.rows,
             "imported": self.imported,
             "duplicates": self.duplicates,
             "refused": self.refused,
+            "flagged": dict(self.flagged),
+            "refusals": [
+                {"reason": reason, "rows": n, f"{self.unit}s": where}
+                for reason, n, where in self.grouped()
+            ],
             "problems": [{self.unit: w, "reason": r} for w, r in self.problems],
             "models_created": self.models_created,
             "voters_created": self.voters_created,
@@ -159,103 +194,20 @@ class Row(NamedTuple):
     anony: bool
     language: str
     at: Any  # the vote's time: a datetime, or SQLite's text
+    source_id: str | None  # the id the file gave, if any
+    judge_given: str | None  # the judge as the file gave it
+    flags: tuple[str, ...]  # moderation, toxic_chat, identity
+    meta: str | None  # JSON: conv_metadata, category_tag, metadata
     # Both sides' rows of MESSAGE_COLUMNS; for PostgreSQL already in COPY's text format,
     # made by the worker process that validates, so the importing process only sends it.
     messages: list[tuple] | bytes
-
-
-# -- reading files ------------------------------------------------------------------
-
-
-def detect_format(path: Path) -> str:
-    """jsonl, json, csv or parquet, from the suffix (a .json file may hold JSON lines)."""
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    if suffix == ".json":
-        with path.open("rb") as f:
-            head = f.read(4096).lstrip()
-        return "json" if head.startswith(b"[") else "jsonl"
-    raise ArenaError(f"{path}: unknown file type (use .jsonl, .json, .csv or .parquet)")
-
-
-_decode_json = json.JSONDecoder().decode
-
-
-def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    # Lines as bytes: validate() decodes them (in a worker process for a big file).
-    with path.open("rb") as f:
-        for n, line in enumerate(f, 1):
-            if not line.isspace():
-                yield n, line
-
-
-def _read_json(path: Path) -> Iterator[tuple[int, Any]]:
-    with path.open("rb") as f:
-        data = json.load(f)
-    if not isinstance(data, list):
-        raise ArenaError(f"{path}: a .json file must hold an array of battle objects")
-    yield from enumerate(data, 1)
-
-
-def _unneutralise(cell: str) -> str:
-    # Our CSV export prefixes formula-like cells with ' ; take it off again.
-    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_START and cell[1:2] else cell
-
-
-def _read_csv(path: Path) -> Iterator[tuple[int, Any]]:
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    with path.open("r", encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if not header:
-            raise ArenaError(f"{path}: empty CSV file (no header)")
-        missing = [c for c in ("question_id", "model_a", "model_b", "winner") if c not in header]
-        if missing:
-            raise ArenaError(f"{path}: the CSV header lacks {', '.join(missing)}")
-        start = reader.line_num + 1
-        for record in reader:
-            where, start = start, reader.line_num + 1
-            if not record:
-                continue
-            if len(record) != len(header):
-                yield where, RowError(f"expected {len(header)} fields, found {len(record)}")
-                continue
-            yield where, {k: _unneutralise(v) for k, v in zip(header, record, strict=True)}
-
-
-class ArrowRows:
-    """A Parquet record batch and the number of its first row: a chunk that crosses to a
-    worker process as Arrow data and becomes dicts there."""
-
-    def __init__(self, start: int, batch: Any) -> None:
-        self.start, self.batch = start, batch
-
-    def __iter__(self) -> Iterator[tuple[int, Any]]:
-        return enumerate(self.batch.to_pylist(), self.start)
-
-
-def _read_parquet(path: Path) -> Iterator[ArrowRows]:
-    import pyarrow.parquet as pq
-
-    n = 1
-    for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=BATCH):
-        yield ArrowRows(n, batch)
-        n += batch.num_rows
-
-
-READERS = {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv, "parquet": _read_parquet}
 
 
 # -- validating rows ----------------------------------------------------------------
 
 
 def battle_id(question_id: str) -> str:
-    """The battle id of a ``question_id``: itself if 32 hex digits, else a hash of it."""
+    """The battle id of a row's id: itself if 32 hex digits, else a hash of it."""
     if HEX32.fullmatch(question_id):
         return question_id.lower()
     return hashlib.sha256(b"question_id:" + question_id.encode()).hexdigest()[:32]
@@ -266,22 +218,10 @@ def voter_token(judge: str) -> str:
     return "imp_" + hashlib.sha256(b"judge:" + judge.encode()).hexdigest()[:60]
 
 
-def _text(row: dict, key: str, limit: int, required: bool = True) -> str:
-    value = row.get(key)
-    common = type(value) is str and 0 < len(value) <= limit and "\x00" not in value
-    if common and not (value[0].isspace() or value[-1].isspace()):
-        return value  # the common case, without the checks below
-    if isinstance(value, int | float) and not isinstance(value, bool) and key == "question_id":
-        value = str(value)
-    if value is None or value == "":
-        if required:
-            raise RowError(f"missing {key}")
+def _text(value: str | None, key: str, limit: int) -> str:
+    """A normalised text field, checked for length and NUL (empty when missing)."""
+    if value is None:
         return ""
-    if not isinstance(value, str):
-        raise RowError(f"{key} must be text, got {type(value).__name__}")
-    value = value.strip()
-    if not value and required:
-        raise RowError(f"missing {key}")
     if len(value) > limit:
         raise RowError(f"{key} longer than {limit} characters")
     if "\x00" in value:
@@ -289,96 +229,44 @@ def _text(row: dict, key: str, limit: int, required: bool = True) -> str:
     return value
 
 
-def _conversation(row: dict, key: str) -> list[tuple[int, str, str, str | None]]:
-    """``(turn, role, content, finish_reason)`` of each message; a user message starts a
-    turn. ``finish_reason`` (an export's, one of FINISH_REASONS) is optional, and only an
-    answer may have one."""
-    value = row.get(key)
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise RowError(f"{key} is not JSON: {exc}") from exc
-    if not isinstance(value, list):
-        raise RowError(f"{key} must be a list of {{role, content}}")
-    out: list[tuple[int, str, str, str | None]] = []
+Message_ = tuple[int, str, str, str | None, int | None]  # turn, role, content, finish, tokens
+
+
+def _conversation(messages: list[dict[str, Any]], key: str) -> list[Message_]:
+    """``(turn, role, content, finish_reason, num_tokens)`` of each message. A user
+    message starts a turn; system messages come first, as turn 0; ``finish_reason`` (an
+    export's, one of FINISH_REASONS) is only for an answer."""
+    out: list[Message_] = []
     turn = 0
-    for msg in value:
-        # The common case in few steps; the reasons are worked out only for a bad message.
-        role = msg.get("role") if type(msg) is dict else None
-        content = msg.get("content") if role else None
-        finish = msg.get("finish_reason") if role else None
+    for k, msg in enumerate(messages):
+        role, content, finish = msg["role"], msg["content"], msg.get("finish_reason")
+        where = f"{key}[{k}]"
         if role == "user":
             turn += 1
-            ok = type(content) is str and finish is None
-        else:
-            ok = turn and role == "assistant" and type(content) is str
-            ok = ok and (finish is None or (type(finish) is str and finish in FINISH_REASONS))
-        if ok and "\x00" not in content:
-            out.append((turn, role, content, finish))
-            continue
-        raise RowError(_message_problem(key, len(out), msg, turn))
+        elif role == "system" and turn:
+            raise RowError(f"{where} is a system message after the conversation started")
+        elif role == "assistant" and not turn:
+            raise RowError(f"{key} starts with an assistant message")
+        if "\x00" in content:
+            raise RowError(f"{where}.content contains a NUL character")
+        if finish is not None:
+            if role != "assistant":
+                raise RowError(f"{where}.finish_reason must be null for a {role} message")
+            if type(finish) is not str or finish not in FINISH_REASONS:
+                known = ", ".join(sorted(FINISH_REASONS))
+                raise RowError(
+                    f"{where}.finish_reason must be null or one of {known}, got {finish!r}"
+                )
+        out.append((turn, role, content, finish, msg.get("num_tokens")))
     return out
 
 
-def _message_problem(key: str, k: int, msg: Any, turn: int) -> str:
-    where = f"{key}[{k}]"
-    if not isinstance(msg, dict):
-        return f"{where} must be an object with role and content"
-    if msg.get("role") not in ROLES:
-        return f"{where}.role must be user or assistant, got {msg.get('role')!r}"
-    if not isinstance(msg.get("content"), str):
-        return f"{where}.content must be text"
-    if "\x00" in msg["content"]:
-        return f"{where}.content contains a NUL character"
-    finish = msg.get("finish_reason")
-    if finish is not None and msg["role"] == "user":
-        return f"{where}.finish_reason must be null for a user message, got {finish!r}"
-    if finish is not None and (type(finish) is not str or finish not in FINISH_REASONS):
-        known = ", ".join(sorted(FINISH_REASONS))
-        return f"{where}.finish_reason must be null or one of {known}, got {finish!r}"
-    return f"{key} starts with an assistant message"
-
-
-def _flag(value: Any, key: str) -> bool:
-    if value is None or value == "":
-        return True
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
-        return value.strip().lower() in TRUE
-    raise RowError(f"{key} must be true or false, got {value!r}")
-
-
-def _tstamp(value: Any) -> datetime:
-    if value is None or value == "":
-        raise RowError("missing tstamp")
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-    else:
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            seconds = float(value)
-        except (TypeError, ValueError):
-            if not isinstance(value, str):
-                raise RowError(f"tstamp must be unix seconds, got {value!r}") from None
-            try:
-                moment = datetime.fromisoformat(value)
-            except ValueError:
-                raise RowError(f"tstamp must be unix seconds, got {value!r}") from None
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        else:
-            if not math.isfinite(seconds):
-                raise RowError(f"tstamp is not a finite number: {value!r}") from None
-            moment = datetime.fromtimestamp(seconds, UTC) if 0 < seconds < 4.1e9 else None
-            if moment is None:
-                raise RowError(f"tstamp out of range: {value!r}")
-    return moment.astimezone(UTC)
+def _moment(value: float | None) -> datetime:
+    if value is None:
+        raise RowError("missing tstamp (the vote's time)")
+    if not 0 < value < 4.1e9:
+        raise RowError(f"tstamp out of range: {value!r}")
+    return datetime.fromtimestamp(value, UTC)
 
 
 def _turns(value: Any, conv_a: list, conv_b: list) -> int:
@@ -395,23 +283,15 @@ def _turns(value: Any, conv_a: list, conv_b: list) -> int:
     return turns
 
 
-def _language(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        return "und"
-    value = value.strip()
-    code = LANGUAGE_CODES.get(value.lower())
-    return code or (value.lower() if len(value) <= 8 else "und")
-
-
 SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _refuse_surrogates(texts: dict[str, str], conv_a: list, conv_b: list) -> None:
+def _refuse_surrogates(texts: dict[str, str], conv_a: list, conv_b: list, meta: str) -> None:
     """Raise :class:`RowError` naming the first text holding a lone surrogate: Python's
     JSON decoder lets one through from an escape, and no database can store it."""
-    named = list(texts.items())
+    named = [*texts.items(), ("metadata", meta)]
     for key, conv in (("conversation_a", conv_a), ("conversation_b", conv_b)):
-        named += [(f"{key}[{k}].content", content) for k, (_, _, content, _) in enumerate(conv)]
+        named += [(f"{key}[{k}].content", m[2]) for k, m in enumerate(conv)]
     for name, text in named:
         found = None if text.isascii() else SURROGATE.search(text)
         if found:
@@ -421,43 +301,45 @@ def _refuse_surrogates(texts: dict[str, str], conv_a: list, conv_b: list) -> Non
             )
 
 
-def validate(where: int, raw: Any, *, dialect: str = "") -> Row:
-    """Check one row of the public schema (a dict, or a JSON line as bytes); raise
+def _meta(row: dict[str, Any], schema: str) -> str | None:
+    """What ``battles.meta`` keeps of a row: JSON, or None when there is nothing."""
+    kept = {k: row[k] for k in ("conv_metadata", "category_tag", "metadata") if row[k]}
+    if not kept:
+        return None
+    kept["schema"] = schema
+    try:
+        return json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:  # e.g. a Parquet timestamp in an extra column
+        raise RowError(f"metadata cannot be kept as JSON: {exc}") from None
+
+
+def validate(where: int, raw: Any, *, dialect: str = "", schema: str = "fastchat") -> Row:
+    """Check one row of ``schema`` (a dict, or a JSON line as bytes); raise
     :class:`RowError` with the reason. Times and messages come in the form ``dialect``'s
     database takes (see :class:`Row`)."""
     # Only a \uD800-\uDFFF escape can put a lone surrogate into a JSON line (raw UTF-8
     # cannot hold one); rows that came as objects are looked through every time.
     suspect = type(raw) is not bytes or b"\\ud" in raw or b"\\uD" in raw
-    if type(raw) is bytes:
-        try:
-            raw = _decode_json(raw.decode())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise RowError(f"not valid JSON: {exc}") from None
-    if isinstance(raw, RowError):
-        raise raw
-    if not isinstance(raw, dict):
-        raise RowError("not an object")
-    qid = _text(raw, "question_id", 200)
-    model_a, model_b = _text(raw, "model_a", 200), _text(raw, "model_b", 200)
-    if model_a == model_b:
-        raise RowError("model_a and model_b are the same model")
-    winner = WINNERS.get(raw.get("winner")) if isinstance(raw.get("winner"), str) else None
-    if winner is None:
-        raise RowError(f"winner must be one of {', '.join(WINNERS)}, got {raw.get('winner')!r}")
-    conv_a, conv_b = _conversation(raw, "conversation_a"), _conversation(raw, "conversation_b")
-    judge, language = _text(raw, "judge", 200, required=False), _language(raw.get("language"))
+    try:
+        row = normalise(decode_record(raw), schema)
+    except BattleRowError as exc:
+        raise RowError(str(exc)) from None
+    source = _text(row["id"], "id", 200) if not row["metadata"].get("id_derived") else None
+    model_a, model_b = _text(row["model_a"], "model_a", 200), _text(row["model_b"], "model_b", 200)
+    judge = _text(row["judge"], "judge", 200)
+    language = _text(row["language"], "language", 64) or "und"
+    conv_a = _conversation(row["conversation_a"], "conversation_a")
+    conv_b = _conversation(row["conversation_b"], "conversation_b")
+    meta = _meta(row, schema)
     if suspect:
-        _refuse_surrogates(
-            {"question_id": qid, "model_a": model_a, "model_b": model_b, "judge": judge,
-             "language": language},
-            conv_a,
-            conv_b,
-        )  # fmt: skip
-    bid, tstamp = battle_id(qid), _tstamp(raw.get("tstamp"))
-    at = _sqlite_time(tstamp) if dialect == "sqlite" else tstamp
+        texts = {"id": row["id"], "model_a": model_a, "model_b": model_b, "judge": judge,
+                 "language": language}  # fmt: skip
+        _refuse_surrogates(texts, conv_a, conv_b, meta or "")
+    bid, moment = battle_id(row["id"]), _moment(row["tstamp"])
+    at = _sqlite_time(moment) if dialect == "sqlite" else moment
     messages: list[tuple] | bytes
     if dialect == "postgresql":
-        messages = _copy_messages(bid, conv_a, conv_b, at)
+        messages = _copy_messages(bid, conv_a, conv_b, moment)
     else:
         messages = [(bid, "a", *message, at) for message in conv_a]
         messages += [(bid, "b", *message, at) for message in conv_b]
@@ -466,13 +348,17 @@ def validate(where: int, raw: Any, *, dialect: str = "") -> Row:
         id=bid,
         model_a=model_a,
         model_b=model_b,
-        winner=winner.value,
+        winner=WINNERS[row["winner"]].value,
         judge=judge,
-        turns=_turns(raw.get("turn"), conv_a, conv_b),
-        anony=_flag(raw.get("anony"), "anony"),
+        turns=_turns(row["turn"], conv_a, conv_b),
+        anony=bool(row["anony"]),
         language=language,
         at=at,
         messages=messages,
+        source_id=source,
+        judge_given=row["judge"],
+        flags=tuple(row["flags"]),
+        meta=meta,
     )
 
 
@@ -491,35 +377,38 @@ def _copy_escape(text: str) -> str:
 
 def _copy_messages(bid: str, conv_a: list, conv_b: list, at: datetime) -> bytes:
     """The rows of MESSAGE_COLUMNS of one battle in COPY's text format. Only the content
-    needs escaping: the id is hex, the side, role, turn and finish reason are checked
-    (``\\N`` is COPY's null), the time is ISO."""
+    needs escaping: the id is hex, the side, role, turn, finish reason and token count
+    are checked (``\\N`` is COPY's null), the time is ISO."""
     tail = f"\t{at.isoformat()}\n"
     lines = [
-        f"{bid}\t{side}\t{turn}\t{role}\t{_copy_escape(content)}\t{finish or NULL}{tail}"
+        f"{bid}\t{side}\t{turn}\t{role}\t{_copy_escape(content)}\t{finish or NULL}\t"
+        f"{NULL if tokens is None else tokens}{tail}"
         for side, conv in (("a", conv_a), ("b", conv_b))
-        for turn, role, content, finish in conv
+        for turn, role, content, finish, tokens in conv
     ]
     return "".join(lines).encode()
 
 
-def check_chunk(chunk: Iterable[tuple[int, Any]], dialect: str) -> list[Row | tuple]:
+def check_chunk(
+    chunk: Iterable[tuple[int, Any]], dialect: str, schema: str = "fastchat"
+) -> list[Row | tuple]:
     """Validate a chunk of raw rows: a :class:`Row` for each good one, ``(where, reason)``
     for each refused one, in order. Runs in a worker process for a big file."""
     out: list[Row | tuple] = []
     for where, raw in chunk:
         try:
-            out.append(validate(where, raw, dialect=dialect))
+            out.append(validate(where, raw, dialect=dialect, schema=schema))
         except RowError as exc:
             out.append((where, str(exc)))
     return out
 
 
-def check_chunk_packed(chunk: Iterable[tuple[int, Any]], dialect: str) -> bytes:
+def check_chunk_packed(chunk: Iterable[tuple[int, Any]], dialect: str, schema: str) -> bytes:
     """:func:`check_chunk`, pickled by the worker process itself. Otherwise the pool's
     result thread would unpickle the rows, holding the GIL that the importing thread takes
     back after every row SQLite stores; as bytes they cross whole, and the importing
     thread unpickles them between its batches (:func:`_unpacked`)."""
-    return pickle.dumps(check_chunk(chunk, dialect), pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(check_chunk(chunk, dialect, schema), pickle.HIGHEST_PROTOCOL)
 
 
 # -- writing ------------------------------------------------------------------------
@@ -527,13 +416,15 @@ def check_chunk_packed(chunk: Iterable[tuple[int, Any]], dialect: str) -> bytes:
 
 BATTLE_COLUMNS = (
     "id", "voter_id", "model_a_id", "model_b_id", "mode", "status", "language", "turns",
-    "flag_identity", "flag_moderation", "created_at", "ready_at",
+    "flag_identity", "flag_moderation", "created_at", "ready_at", "source_id", "meta",
 )  # fmt: skip
 VOTE_COLUMNS = (
     "battle_id", "voter_id", "winner", "seconds_to_vote", "created_at", "voided", "void_reason",
 )  # fmt: skip
 ANONY, NAMED, VOTED = BattleMode.ANONY.value, BattleMode.NAMED.value, BattleStatus.VOTED.value
-MESSAGE_COLUMNS = ("battle_id", "side", "turn", "role", "content", "finish_reason", "created_at")
+MESSAGE_COLUMNS = (
+    "battle_id", "side", "turn", "role", "content", "finish_reason", "num_tokens", "created_at",
+)  # fmt: skip
 
 
 def _sqlite_time(moment: datetime) -> str:
@@ -648,7 +539,10 @@ class _Loader:
         now = utcnow()
         created = self.conn.execute(
             insert_new.returning(Voter.token, Voter.id),
-            [{"token": t, "ip_hash": None, "created_at": now} for t in want],
+            [
+                {"token": t, "ip_hash": None, "judge": j or None, "created_at": now}
+                for t, j in want.items()
+            ],
         ).all()
         for token, vid in created:
             self.voters[want.pop(token)] = vid
@@ -686,9 +580,12 @@ class _Loader:
             voter, at = self.voters[r.judge], r.at
             mode = ANONY if r.anony else NAMED
             ids = (self.models[r.model_a], self.models[r.model_b])
+            identity, moderation = "identity" in r.flags, bool(MODERATION.intersection(r.flags))
             battles.append(
-                (r.id, voter, *ids, mode, VOTED, r.language, r.turns, False, False, at, at)
-            )
+                (r.id, voter, *ids, mode, VOTED, r.language, r.turns, identity, moderation,
+                 at, at, r.source_id, r.meta)
+            )  # fmt: skip
+            self.report.flagged.update(r.flags)
             votes.append((r.id, voter, r.winner, None, at, False, None))
             if copy_text:
                 messages.append(r.messages)
@@ -786,13 +683,9 @@ def _import_connection(
 
 
 def _chunks(path: Path, fmt: str, size: int) -> Iterator[Any]:
-    """The file's raw rows, ``size`` at a time (a Parquet file: its record batches)."""
-    records = READERS[fmt](path)
-    if fmt == "parquet":
-        yield from records
-        return
+    """The file's raw rows, ``size`` at a time."""
     chunk: list[tuple[int, Any]] = []
-    for record in records:
+    for record in records(path, fmt):
         chunk.append(record)
         if len(chunk) >= size:
             yield chunk
@@ -801,19 +694,19 @@ def _chunks(path: Path, fmt: str, size: int) -> Iterator[Any]:
         yield chunk
 
 
-def _checked(chunks: Iterator[Any], dialect: str, workers: int) -> Iterator[list]:
+def _checked(chunks: Iterator[Any], dialect: str, schema: str, workers: int) -> Iterator[list]:
     """:func:`check_chunk` of each chunk, in order. With ``workers``, worker processes
     check a few chunks ahead while this process writes: decoding and validating are
     about half of an import's work, and the database's half stays here."""
     if not workers:
         for chunk in chunks:
-            yield check_chunk(chunk, dialect)
+            yield check_chunk(chunk, dialect, schema)
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     pending: deque[Future] = deque()
     try:
         for chunk in chunks:
-            pending.append(pool.submit(check_chunk_packed, chunk, dialect))
+            pending.append(pool.submit(check_chunk_packed, chunk, dialect, schema))
             if len(pending) > 2 * workers:
                 yield _unpacked(pending.popleft().result())
         while pending:
@@ -845,6 +738,7 @@ def import_file(
     path: str | Path,
     *,
     fmt: str | None = None,
+    schema: str | None = None,
     strict: bool = False,
     dry_run: bool = False,
     bulk: bool | None = None,
@@ -855,8 +749,10 @@ def import_file(
 ) -> ImportReport:
     """Import ``path`` in one transaction and return the report.
 
-    Raises :class:`ImportFailed` (after rolling back) when the file cannot be read as a
-    whole, the database fails, or ``strict`` is set and a row was refused.
+    ``schema`` (one of :data:`ratings.battlefile.SCHEMAS`) is detected from the file's
+    columns when not given. Raises :class:`ImportFailed` (after rolling back) when the
+    file cannot be read as a whole, every row of it is refused, the database fails, or
+    ``strict`` is set and a row was refused.
     ``on_commit`` runs inside the transaction just before it commits (e.g. an audit row).
     ``dry_run`` validates and inserts, then rolls back. ``bulk`` (default: when the
     database has no battles) drops and rebuilds indexes around the load; on PostgreSQL
@@ -867,9 +763,12 @@ def import_file(
     report = ImportReport(file=path.name)
     try:
         fmt = fmt or detect_format(path)
-        if fmt not in READERS:
-            raise ArenaError(f"unknown format {fmt!r} (use {', '.join(READERS)})")
-        report.unit = "line" if fmt in ("jsonl", "csv") else "row"
+        if fmt not in FORMATS:
+            raise ArenaError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
+        if schema is not None and schema not in SCHEMAS:
+            raise ArenaError(f"unknown schema {schema!r} (use {', '.join(SCHEMAS)})")
+        report.unit = record_unit(fmt)
+        report.schema = schema = schema or detect_schema(file_columns(path, fmt))
         workers = _workers(path) if workers is None else workers
         with _import_connection(engine, bulk) as (conn, empty, report.bulk):
             trans = conn.begin()
@@ -882,7 +781,7 @@ def import_file(
                 # key violation on insert: the import rolls back, nothing is lost.
                 loader = _Loader(conn, report, path.name, empty=empty)
                 batch: list[Row] = []
-                for checked in _checked(_chunks(path, fmt, batch_size), dialect, workers):
+                for checked in _checked(_chunks(path, fmt, batch_size), dialect, schema, workers):
                     for item in checked:
                         report.rows += 1
                         if isinstance(item, Row):
@@ -898,6 +797,11 @@ def import_file(
                     loader.load(batch)
                 if rebuild:
                     rebuild()
+                if report.rows and report.refused == report.rows:
+                    raise ArenaError(
+                        f"every row ({report.rows}) was refused: nothing to import",
+                        code="import_refused",
+                    )
                 if strict and report.refused:
                     raise ArenaError(
                         f"{report.refused} row(s) refused and --strict is set",
@@ -918,6 +822,8 @@ def import_file(
         raise ImportFailed(f"database error, import rolled back: {exc}", report) from exc
     except ArenaError as exc:
         raise ImportFailed(f"import refused: {exc}", report) from exc
+    except InvalidInputError as exc:  # the shared reader: unknown layout, unreadable file
+        raise ImportFailed(f"cannot read {path}: {exc}", report) from exc
     except SQLAlchemyError as exc:
         raise ImportFailed(f"database error, import rolled back: {exc}", report) from exc
     except BrokenProcessPool as exc:
@@ -926,6 +832,6 @@ def import_file(
             'calls import_file needs an `if __name__ == "__main__":` guard)',
             report,
         ) from exc
-    except (OSError, ValueError, csv.Error) as exc:
+    except (OSError, ValueError) as exc:
         # pyarrow's errors for a truncated or corrupt Parquet file are OSError/ValueError.
         raise ImportFailed(f"cannot read {path}: {exc}", report) from exc

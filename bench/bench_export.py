@@ -300,7 +300,7 @@ def naive_import(url: str, path: Path, limit: int) -> float:
             )  # fmt: skip
             battle.messages = [
                 Message(side=side, turn=turn, role=role, content=content, created_at=at)
-                for _, side, turn, role, content, at in row.messages
+                for _, side, turn, role, content, _finish, _tokens, at in row.messages
             ]
             s.add(battle)
             s.add(Vote(battle=battle, voter_id=voter.id, winner=row.winner, created_at=row.at))

@@ -18,27 +18,52 @@ fit_counts, rate
 See ``ratings/README.md`` for the conventions (anchor, prior, intervals).
 """
 
-from ratings.bt import DEFAULT_PRIOR, ELO_SCALE
-from ratings.counts import PairCounts, aggregate
-from ratings.errors import (
-    DisconnectedGraphError,
-    InvalidInputError,
-    NoMLEError,
-    RatingsError,
-)
-from ratings.graph import enough_votes
-from ratings.intervals import rank_ub
-from ratings.leaderboard import (
-    DEFAULT_ANCHOR,
-    JSON_KEYS,
-    Leaderboard,
-    LeaderboardRow,
-    build_leaderboard,
-    leaderboard,
-    leaderboard_from_counts,
-)
-from ratings.outcomes import WINNER_CODES, Outcome, encode_winners, parse_winner
-from ratings.rate import ANCHOR_RATING, DEFAULT_LEVEL, DEFAULT_ROUNDS, RatingFit, fit_counts, rate
+import sys
+from importlib import import_module
+from types import ModuleType
+from typing import Any
+
+#: Where each public name lives. Loaded on first use (PEP 562), so that a command line
+#: that only reads a file (``python -m ratings fit`` starts reading before scipy is
+#: imported) or imports one light module does not pay for all of them.
+_HOME = {
+    "DEFAULT_PRIOR": "bt", "ELO_SCALE": "bt", "PairCounts": "counts", "aggregate": "counts",
+    "DisconnectedGraphError": "errors", "InvalidInputError": "errors", "NoMLEError": "errors",
+    "RatingsError": "errors", "enough_votes": "graph", "rank_ub": "intervals",
+    "DEFAULT_ANCHOR": "leaderboard", "JSON_KEYS": "leaderboard", "Leaderboard": "leaderboard",
+    "LeaderboardRow": "leaderboard", "build_leaderboard": "leaderboard",
+    "leaderboard": "leaderboard", "leaderboard_from_counts": "leaderboard",
+    "WINNER_CODES": "outcomes", "Outcome": "outcomes", "encode_winners": "outcomes",
+    "parse_winner": "outcomes", "ANCHOR_RATING": "rate", "DEFAULT_LEVEL": "rate",
+    "DEFAULT_ROUNDS": "rate", "RatingFit": "rate", "fit_counts": "rate", "rate": "rate",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'ratings' has no attribute {name!r}")
+    value = getattr(import_module(f"ratings.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))
+
+
+class _Package(ModuleType):
+    """Keeps ``ratings.leaderboard`` and ``ratings.rate`` the functions: importing the
+    submodules of the same names would otherwise bind the modules over them."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, ModuleType) and _HOME.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
 
 __all__ = [
     "ANCHOR_RATING",

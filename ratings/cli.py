@@ -1,6 +1,8 @@
 """Command line: ``python -m ratings fit FILE`` and ``python -m ratings recompute``.
 
-``fit`` reads a battle file (:mod:`ratings.io`), builds the leaderboard
+``fit`` reads a battle file of any published layout (:mod:`ratings.io`, through the
+shared reader :mod:`ratings.battlefile`), leaves out non-anonymous and flagged rows like
+FastChat unless asked to keep them, builds the leaderboard
 (:mod:`ratings.leaderboard`) and prints it as a table, or as JSON with
 exactly the keys of :data:`ratings.leaderboard.JSON_KEYS` (``ties`` is both
 kinds together; an interval end the data cannot bound is ``null``). Notes
@@ -23,15 +25,14 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
-import numpy as np
-
-from ratings.bt import DEFAULT_PRIOR
+from ratings.battlefile import SCHEMAS
 from ratings.errors import RatingsError
-from ratings.io import read_battles
-from ratings.leaderboard import DEFAULT_ANCHOR, Leaderboard, leaderboard_from_counts
-from ratings.rate import DEFAULT_LEVEL, DEFAULT_ROUNDS
+from ratings.io import Reading
+
+if TYPE_CHECKING:
+    from ratings.leaderboard import Leaderboard
 
 #: Exit status for bad input or a refused fit.
 EXIT_INPUT = 2
@@ -45,15 +46,31 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from ratings.bt import DEFAULT_PRIOR
+    from ratings.leaderboard import DEFAULT_ANCHOR
+    from ratings.rate import DEFAULT_LEVEL, DEFAULT_ROUNDS
+
     parser = _Parser(prog="python -m ratings", description="Bradley-Terry ratings for the arena.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     fit = commands.add_parser(
         "fit",
         help="fit ratings to a battle file and print the leaderboard",
-        description="Fit Bradley-Terry ratings to every row of FILE (rows with anony=false "
-        "are kept) and print the leaderboard.",
+        description="Fit Bradley-Terry ratings to the battles of FILE and print the "
+        "leaderboard. Rows with anony=false and rows flagged by moderation or toxic-chat "
+        "tags are left out and counted, as FastChat does, unless kept with the options below.",
     )
     fit.add_argument("file", metavar="FILE", help="battles: .jsonl, .json, .csv or .parquet")
+    fit.add_argument(
+        "--schema",
+        choices=SCHEMAS,
+        help="the file's layout (default: detected from its columns)",
+    )
+    fit.add_argument("--include-named", action="store_true", help="keep rows with anony=false")
+    fit.add_argument(
+        "--include-flagged",
+        action="store_true",
+        help="keep rows flagged by moderation or toxic-chat tags",
+    )
     fit.add_argument(
         "--anchor",
         default=DEFAULT_ANCHOR,
@@ -141,9 +158,35 @@ def format_table(board: Leaderboard) -> str:
     return "\n".join([*lines, *(["", *notes] if notes else [])]) + "\n"
 
 
-def _fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _start_reading(argv: list[str]) -> Reading | None:
+    """Start reading the file of a ``fit`` command line before the numerics (scipy) are
+    imported: the read runs in pyarrow, off the GIL, while they load. The arguments are
+    only guessed here; :func:`_fit` reads again if the full parse names another file."""
+    if not argv or argv[0] != "fit":
+        return None
+    guess = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    guess.add_argument("file", nargs="?")
+    guess.add_argument("--schema")
     try:
-        battles = read_battles(args.file)
+        known, _ = guess.parse_known_args(argv[1:])
+    except argparse.ArgumentError:
+        return None
+    if not known.file:
+        return None
+    return Reading(known.file, known.schema)
+
+
+def _fit(args: argparse.Namespace, out: TextIO, err: TextIO, reading: Reading | None = None) -> int:
+    import numpy as np
+
+    from ratings.leaderboard import leaderboard_from_counts
+
+    if reading is None or reading.source != (args.file, args.schema):
+        reading = Reading(args.file, args.schema)
+    try:
+        battles = reading.result(
+            include_named=args.include_named, include_flagged=args.include_flagged
+        )
     except RatingsError:
         raise
     except (OSError, ValueError) as error:  # also a corrupt Parquet file (pyarrow)
@@ -162,9 +205,15 @@ def _fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         prior=args.prior,
         on_disconnected=args.on_disconnected,
     )
+    notes = []
     if battles.non_anonymous:
-        kept = f"kept {battles.non_anonymous} row(s) with anony=false (fit uses every row)"
-        board = replace(board, notes=(*board.notes, kept))
+        done = "kept" if battles.named_kept else "left out (--include-named keeps them)"
+        notes.append(f"{battles.non_anonymous} row(s) with anony=false {done}")
+    if battles.flagged:
+        done = "kept" if battles.flagged_kept else "left out (--include-flagged keeps them)"
+        notes.append(f"{battles.flagged} flagged row(s) (moderation, toxic chat) {done}")
+    if notes:
+        board = replace(board, notes=(*board.notes, *notes))
     if args.json:
         json.dump(board.to_dicts(), out, indent=2, ensure_ascii=False)
         out.write("\n")
@@ -229,9 +278,10 @@ def main(
     err = err or sys.stderr
     if (split := _recompute_at(argv)) is not None:
         return _recompute(argv[:split] + argv[split + 1 :], err)
+    reading = _start_reading(argv)
     args = _parser().parse_args(argv)
     try:
-        return _fit(args, out, err)
+        return _fit(args, out, err, reading)
     except RatingsError as error:
         print(f"error: {error}", file=err)
         return EXIT_INPUT

@@ -1,53 +1,47 @@
-"""Read battle files in the public Chatbot Arena schema.
+"""Read a battle file for a fit: ``python -m ratings fit`` and anything else that only
+needs who met whom and the verdict.
 
-The CLI fits whatever a file holds, so this module's job is to turn a JSONL,
-JSON-array, CSV or (if pyarrow is installed) Parquet file into index arrays,
-and to stop at the first malformed row with its line number and the reason.
-Only ``model_a``, ``model_b`` and ``winner`` are read; ``anony`` is counted but
-rows with ``anony`` false are *kept* (a file is fitted as it is; filter it
-first if only anonymous battles should count).
+The rows are the shared reader's (:mod:`ratings.battlefile`: every published layout, one
+vocabulary of outcomes). pyarrow's CSV, JSON-lines and Parquet readers take the few
+columns a fit needs in bulk and they are checked as arrays; only when something is wrong
+does the line-numbered Python path run, to stop at the bad row with its number. A JSON
+array (which pyarrow does not read) takes the Python path. pyarrow is imported only here,
+inside the functions, so ``import ratings`` stays numpy + scipy.
+
+Like FastChat, a fit leaves out rows with ``anony`` false, and rows flagged by moderation
+or toxic-chat tags; both are counted, and kept on request.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-from array import array
-from collections.abc import Iterator, Mapping
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ratings.battlefile import (
+    SCHEMAS,
+    BattleFileError,
+    BattleRowError,
+    arena_winner,
+    comparia_winner,
+    decode_record,
+    detect_format,
+    detect_schema,
+    file_columns,
+    model_name,
+    record_unit,
+    records,
+    row_flags,
+    truth,
+)
 from ratings.errors import InvalidInputError
-from ratings.outcomes import Outcome, parse_winner
+from ratings.outcomes import WINNER_CODES, Outcome
 
-#: Columns every battle row must have.
-REQUIRED_COLUMNS = ("model_a", "model_b", "winner")
-
-_JSONL_SUFFIXES = {".jsonl", ".ndjson"}
-_FALSE_VALUES = {False, "false", "False", "FALSE", "0"}  # 0 == False
-
-
-class BattleFileError(InvalidInputError):
-    """A battle file cannot be read; the message names the file and line.
-
-    Parameters
-    ----------
-    path : str
-        The file.
-    where : str
-        Location, e.g. ``"line 12"``.
-    reason : str
-        What is wrong.
-    """
-
-    def __init__(self, path: str, where: str, reason: str) -> None:
-        super().__init__(f"{path}: {where}: {reason}")
-        self.path = path
-        self.where = where
-        self.reason = reason
+__all__ = ["BattleArrays", "BattleFileError", "Reading", "read_battles", "read_outcomes"]
 
 
 @dataclass(frozen=True)
@@ -57,189 +51,328 @@ class BattleArrays:
     Parameters
     ----------
     names : list of str
-        Model names in order of first appearance.
+        Model names of the kept rows.
     a_idx, b_idx : ndarray of int32
         Indices into ``names`` of sides A and B.
     outcome : ndarray of int8
         :class:`~ratings.outcomes.Outcome` codes.
     non_anonymous : int
-        Rows whose ``anony`` field is false (kept all the same).
+        Rows whose ``anony`` is false (left out unless ``include_named``).
+    flagged : int
+        Rows with a moderation or toxic-chat flag (left out unless ``include_flagged``).
+    named_kept, flagged_kept : bool
+        Whether those rows were kept.
+    schema : str
+        The layout read.
     """
 
     names: list[str]
     a_idx: NDArray[np.int32]
     b_idx: NDArray[np.int32]
     outcome: NDArray[np.int8]
-    non_anonymous: int
+    non_anonymous: int = 0
+    flagged: int = 0
+    named_kept: bool = False
+    flagged_kept: bool = False
+    schema: str = "fastchat"
 
     def __len__(self) -> int:
         return int(self.outcome.size)
 
 
-class _Collector:
-    """Accumulates validated rows into compact arrays."""
+class _Rows(NamedTuple):
+    """Every row of a file, before the named and flagged ones are left out."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.index: dict[str, int] = {}
-        self.a = array("i")
-        self.b = array("i")
-        self.outcome = array("b")
-        self.non_anonymous = 0
+    names: list[str]
+    a: NDArray[np.int64]
+    b: NDArray[np.int64]
+    outcome: NDArray[np.int8]
+    anony: NDArray[np.bool_]
+    flagged: NDArray[np.bool_]
+    schema: str
 
-    def _model(self, record: Mapping[str, object], key: str, where: str) -> int:
-        value = record.get(key)
-        if value is None:
-            raise BattleFileError(self.path, where, f"missing {key}")
-        if not isinstance(value, str) or not value.strip():
-            raise BattleFileError(self.path, where, f"{key} must be a non-empty string")
-        return self.index.setdefault(value, len(self.index))
 
-    def add(self, record: object, where: str) -> None:
-        if not isinstance(record, Mapping):
-            raise BattleFileError(self.path, where, "expected a JSON object")
-        a = self._model(record, "model_a", where)
-        b = self._model(record, "model_b", where)
-        if a == b:
-            raise BattleFileError(self.path, where, "model_a and model_b are the same model")
-        if "winner" not in record or record["winner"] is None:
-            raise BattleFileError(self.path, where, "missing winner")
+def _arrays(rows: _Rows, *, include_named: bool, include_flagged: bool) -> BattleArrays:
+    keep = np.ones(rows.outcome.size, dtype=bool)
+    if not include_named:
+        keep &= rows.anony
+    if not include_flagged:
+        keep &= ~rows.flagged
+    a, b, outcome = rows.a[keep], rows.b[keep], rows.outcome[keep]
+    used = np.zeros(len(rows.names), dtype=bool)
+    used[a] = True
+    used[b] = True
+    new = np.cumsum(used) - 1
+    return BattleArrays(
+        names=[n for n, u in zip(rows.names, used, strict=True) if u],
+        a_idx=new[a].astype(np.int32),
+        b_idx=new[b].astype(np.int32),
+        outcome=outcome.astype(np.int8),
+        non_anonymous=int((~rows.anony).sum()),
+        flagged=int(rows.flagged.sum()),
+        named_kept=include_named,
+        flagged_kept=include_flagged,
+        schema=rows.schema,
+    )
+
+
+def _python_rows(path: Path, fmt: str, schema: str) -> _Rows:
+    """The line-numbered path: every row through the shared reader's checks, stopping at
+    the first bad one with its line (or row) number."""
+    index: dict[str, int] = {}
+    a, b, out, anony, flagged = [], [], [], [], []
+    unit = record_unit(fmt)
+    comparia = schema == "comparia"
+    a_key, b_key = ("model_a_name", "model_b_name") if comparia else ("model_a", "model_b")
+    for where, raw in records(path, fmt):
         try:
-            code: Outcome = parse_winner(record["winner"])
-        except InvalidInputError as err:
-            raise BattleFileError(self.path, where, str(err)) from err
-        anony = record.get("anony", True)
-        if not isinstance(anony, list | dict) and anony in _FALSE_VALUES:
-            self.non_anonymous += 1
-        self.a.append(a)
-        self.b.append(b)
-        self.outcome.append(int(code))
+            record = decode_record(raw)
+            model_a, model_b = model_name(record, a_key), model_name(record, b_key)
+            if model_a == model_b:
+                raise BattleRowError(f"{a_key} and {b_key} are the same model")
+            winner = comparia_winner(record, model_a, model_b) if comparia else arena_winner(record)
+            anony.append(bool(truth(record.get("anony"), "anony", True)))
+            flagged.append(bool(row_flags(record)))
+        except BattleRowError as exc:
+            raise BattleFileError(str(path), f"{unit} {where}", str(exc)) from None
+        a.append(index.setdefault(model_a, len(index)))
+        b.append(index.setdefault(model_b, len(index)))
+        out.append(int(WINNER_CODES[winner]))
+    return _Rows(
+        list(index),
+        np.array(a, dtype=np.int64),
+        np.array(b, dtype=np.int64),
+        np.array(out, dtype=np.int8),
+        np.array(anony, dtype=bool),
+        np.array(flagged, dtype=bool),
+        schema,
+    )
 
-    def result(self) -> BattleArrays:
-        return BattleArrays(
-            names=list(self.index),
-            a_idx=np.frombuffer(self.a, dtype=np.int32).copy(),
-            b_idx=np.frombuffer(self.b, dtype=np.int32).copy(),
-            outcome=np.frombuffer(self.outcome, dtype=np.int8).copy(),
-            non_anonymous=self.non_anonymous,
+
+class _Bad(Exception):
+    """The bulk path met something only the line-numbered path can explain."""
+
+
+def _bulk_table(path: Path, fmt: str, columns: set[str], schema: str) -> Any:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.json as pjson
+    import pyarrow.parquet as pq
+
+    names = (
+        ["model_a_name", "model_b_name", "chosen_model_name", "both_equal"]
+        if schema == "comparia"
+        else ["model_a", "model_b", "winner", "anony"]
+    )
+    names += ["openai_moderation", "toxic_chat_tag", "flags"]
+    # A JSON line may have keys the first line lacks: ask for all (missing = null).
+    wanted = names if fmt == "jsonl" else [n for n in names if n in columns]
+    if fmt == "parquet":
+        return pq.read_table(str(path), columns=wanted)
+    if fmt == "csv":
+        strings = {n: pa.string() for n in wanted if n not in ("anony", "both_equal")}
+        options = pcsv.ConvertOptions(
+            include_columns=wanted,
+            column_types=strings,
+            strings_can_be_null=True,
+            true_values=["true", "True", "TRUE", "1"],
+            false_values=["false", "False", "FALSE", "0"],
         )
+        return pcsv.read_csv(str(path), convert_options=options)
+    flagged = pa.struct([("flagged", pa.bool_())])
+    types = {
+        "anony": pa.bool_(),
+        "both_equal": pa.bool_(),
+        "openai_moderation": flagged,
+        "toxic_chat_tag": pa.struct([("roberta-large", flagged), ("t5-large", flagged)]),
+        "flags": pa.list_(pa.string()),
+    }
+    schema_ = pa.schema([(n, types.get(n, pa.string())) for n in wanted])
+    parse = pjson.ParseOptions(explicit_schema=schema_, unexpected_field_behavior="ignore")
+    return pjson.read_json(str(path), parse_options=parse)
 
 
-def _jsonl_records(path: Path, shown: str) -> Iterator[tuple[object, str]]:
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            where = f"line {number}"
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as err:
-                raise BattleFileError(shown, where, f"not UTF-8 ({err.reason})") from err
-            if not text.strip():
-                continue
-            try:
-                yield json.loads(text), where
-            except json.JSONDecodeError as err:
-                raise BattleFileError(shown, where, f"invalid JSON ({err.msg})") from err
+def _flag_column(table: Any, fmt: str) -> NDArray[np.bool_]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    flagged = np.zeros(table.num_rows, dtype=bool)
+    for name in ("openai_moderation", "toxic_chat_tag", "flags"):
+        if name not in table.column_names:
+            continue
+        column = table.column(name)
+        if pa.types.is_string(column.type):  # JSON text in a CSV cell
+            if name == "flags":
+                hit = pc.match_substring_regex(column, r'^\s*\[\s*"')
+            else:
+                hit = pc.match_substring_regex(column, r'"flagged"\s*:\s*true')
+        elif name == "flags":
+            hit = pc.greater(pc.list_value_length(column), 0)
+        elif name == "openai_moderation":
+            hit = pc.struct_field(column, "flagged")
+        else:
+            judges = [f.name for f in column.type]
+            parts = [pc.struct_field(pc.struct_field(column, k), "flagged") for k in judges]
+            if not parts:
+                raise _Bad
+            hit = parts[0] if len(parts) == 1 else pc.or_kleene(*parts)
+        flagged |= pc.fill_null(hit, False).to_numpy(zero_copy_only=False).astype(bool)
+    return flagged
 
 
-def _json_array_records(path: Path, shown: str) -> Iterator[tuple[object, str]]:
+def _codes(column: Any) -> tuple[list[str], NDArray[np.int64]]:
+    """Distinct values and each row's index among them (a null refuses the column)."""
+    import pyarrow.compute as pc
+
+    if column.null_count:
+        raise _Bad
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    return encoded.dictionary.to_pylist(), encoded.indices.to_numpy().astype(np.int64)
+
+
+def _bulk_rows(path: Path, fmt: str, columns: set[str], schema: str) -> _Rows:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise BattleFileError(shown, "whole file", f"invalid JSON ({err})") from err
-    if not isinstance(data, list):
-        raise BattleFileError(shown, "whole file", "expected a JSON list of battles")
-    for number, record in enumerate(data, start=1):
-        yield record, f"item {number}"
+        table = _bulk_table(path, fmt, columns, schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise _Bad from exc
+    comparia = schema == "comparia"
+    a_names, a = _codes(table.column("model_a_name" if comparia else "model_a"))
+    b_names, b = _codes(table.column("model_b_name" if comparia else "model_b"))
+    if any(not n.strip() or n != n.strip() for n in a_names + b_names):
+        raise _Bad
+    index = {n: k for k, n in enumerate(dict.fromkeys(a_names + b_names))}
+    a = np.array([index[n] for n in a_names], dtype=np.int64)[a]
+    b = np.array([index[n] for n in b_names], dtype=np.int64)[b]
+    if (a == b).any():
+        raise _Bad
+    if comparia:
+        both = table.column("both_equal") if "both_equal" in columns else None
+        tie = (
+            pc.fill_null(both, False).to_numpy(zero_copy_only=False).astype(bool)
+            if both is not None and pa.types.is_boolean(both.type)
+            else None
+        )
+        if both is not None and tie is None:
+            raise _Bad
+        chosen = table.column("chosen_model_name").to_pylist()
+        names = list(index)
+        outcome = np.empty(a.size, dtype=np.int8)
+        for k, (name, x, y) in enumerate(zip(chosen, a.tolist(), b.tolist(), strict=True)):
+            if tie is not None and tie[k]:
+                outcome[k] = Outcome.TIE
+            elif name == names[x]:
+                outcome[k] = Outcome.A_WINS
+            elif name == names[y]:
+                outcome[k] = Outcome.B_WINS
+            else:
+                raise _Bad
+    else:
+        values, codes = _codes(table.column("winner"))
+        lookup = [WINNER_CODES.get(v) for v in values]
+        if any(c is None for c in lookup):
+            raise _Bad
+        outcome = np.array(lookup, dtype=np.int8)[codes]
+    anony = np.ones(a.size, dtype=bool)
+    if "anony" in table.column_names:
+        column = table.column("anony")
+        if not pa.types.is_boolean(column.type):
+            raise _Bad
+        anony = pc.fill_null(column, True).to_numpy(zero_copy_only=False).astype(bool)
+    return _Rows(list(index), a, b, outcome, anony, _flag_column(table, fmt), schema)
 
 
-def _csv_records(path: Path, shown: str) -> Iterator[tuple[object, str]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+def _rows(path: str | Path, schema: str | None) -> _Rows:
+    file = Path(path)
+    fmt = detect_format(file)
+    columns = file_columns(file, fmt)
+    if schema is None:  # a file without rows has no layout; it is read as empty
+        schema = detect_schema(columns) if columns else "fastchat"
+    elif schema not in SCHEMAS:
+        raise InvalidInputError(f"unknown schema {schema!r} (use {', '.join(SCHEMAS)})")
+    if fmt != "json":
         try:
-            header = reader.fieldnames or []
-        except (csv.Error, UnicodeDecodeError) as err:
-            raise BattleFileError(shown, "line 1", f"unreadable header ({err})") from err
-        missing = [column for column in REQUIRED_COLUMNS if column not in header]
-        if missing:
-            raise BattleFileError(shown, "line 1", f"header lacks {', '.join(missing)}")
-        start = reader.line_num + 1
-        while True:
-            try:
-                record = next(reader)
-            except StopIteration:
-                return
-            except (csv.Error, UnicodeDecodeError) as err:
-                raise BattleFileError(shown, f"line {start}", f"unreadable CSV ({err})") from err
-            where = f"line {start}"
-            if None in record:
-                raise BattleFileError(shown, where, "more fields than the header")
-            if all(value in (None, "") for value in record.values()):
-                start = reader.line_num + 1
-                continue
-            yield record, where
-            start = reader.line_num + 1
+            return _bulk_rows(file, fmt, columns, schema)
+        except (_Bad, KeyError):
+            pass
+    return _python_rows(file, fmt, schema)
 
 
-def _parquet_records(path: Path, shown: str) -> Iterator[tuple[object, str]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as err:
-        raise BattleFileError(shown, "whole file", "reading Parquet needs pyarrow") from err
-    schema_names = set(pq.read_schema(path).names)
-    missing = [column for column in REQUIRED_COLUMNS if column not in schema_names]
-    if missing:
-        raise BattleFileError(shown, "schema", f"lacks {', '.join(missing)}")
-    columns = [*REQUIRED_COLUMNS, *(["anony"] if "anony" in schema_names else [])]
-    table = pq.read_table(path, columns=columns).to_pydict()
-    for number in range(len(table["winner"])):
-        yield {key: table[key][number] for key in columns}, f"row {number + 1}"
+def read_outcomes(
+    path: str | Path,
+    *,
+    schema: str | None = None,
+    include_named: bool = False,
+    include_flagged: bool = False,
+) -> BattleArrays:
+    """Read a battle file of any layout into index arrays for a fit.
+
+    Rows with ``anony`` false and flagged rows are counted and left out unless
+    ``include_named`` / ``include_flagged``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.jsonl``/``.ndjson``, ``.json`` (array or JSON lines), ``.csv`` or
+        ``.parquet`` file.
+    schema : str, optional
+        One of :data:`SCHEMAS`; detected from the columns when omitted.
+    include_named, include_flagged : bool
+        Keep non-anonymous or flagged rows.
+
+    Returns
+    -------
+    BattleArrays
+
+    Raises
+    ------
+    BattleFileError
+        At the first malformed row, with its line (or row) number.
+    InvalidInputError
+        For an unknown layout or file type.
+    OSError
+        If the file cannot be opened.
+    """
+    rows = _rows(path, schema)
+    return _arrays(rows, include_named=include_named, include_flagged=include_flagged)
 
 
-def read_battles(path: str | Path) -> BattleArrays:
-    """Read a battle file into index arrays.
-
-    The format follows the suffix: ``.jsonl``/``.ndjson`` (one JSON object per
-    line), ``.json`` (a JSON list, or JSON lines), ``.csv`` (header row
-    required) or ``.parquet`` (needs pyarrow). Winner values: ``model_a``,
-    ``model_b``, ``tie``, ``tie (bothbad)`` and ``both_bad``. Blank lines are
-    skipped. Rows with ``anony`` false are kept and counted.
+class Reading:
+    """:func:`read_outcomes` started on a thread, so that the caller can import what it
+    needs meanwhile (pyarrow reads without holding the GIL).
 
     Parameters
     ----------
     path : str or Path
         The file.
-
-    Returns
-    -------
-    BattleArrays
-        Names, index arrays and outcome codes.
-
-    Raises
-    ------
-    BattleFileError
-        At the first malformed row, with its line (or item/row) number.
-    OSError
-        If the file cannot be opened.
+    schema : str, optional
+        As for :func:`read_outcomes`.
     """
-    file = Path(path)
-    shown = str(path)
-    suffix = file.suffix.lower()
-    if suffix in _JSONL_SUFFIXES:
-        records = _jsonl_records(file, shown)
-    elif suffix == ".json":
-        with file.open("rb") as handle:
-            head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-        is_array = head.startswith(b"[")
-        records = (_json_array_records if is_array else _jsonl_records)(file, shown)
-    elif suffix == ".csv":
-        records = _csv_records(file, shown)
-    elif suffix == ".parquet":
-        records = _parquet_records(file, shown)
-    else:
-        raise BattleFileError(
-            shown, "file name", "unknown format: use .jsonl, .json, .csv or .parquet"
-        )
-    collector = _Collector(shown)
-    for record, where in records:
-        collector.add(record, where)
-    return collector.result()
+
+    def __init__(self, path: str | Path, schema: str | None = None) -> None:
+        self.source = (path, schema)
+        self._rows: _Rows | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path, schema), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: str | Path, schema: str | None) -> None:
+        try:
+            self._rows = _rows(path, schema)
+        except BaseException as exc:  # raised again in the caller's thread
+            self._error = exc
+
+    def result(self, *, include_named: bool = False, include_flagged: bool = False) -> BattleArrays:
+        """Wait for the read; the arrays, or the error :func:`read_outcomes` raises."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._rows is not None
+        return _arrays(self._rows, include_named=include_named, include_flagged=include_flagged)
+
+
+def read_battles(path: str | Path, **options: Any) -> BattleArrays:
+    """:func:`read_outcomes` (the name this module had before the shared reader)."""
+    return read_outcomes(path, **options)

@@ -38,6 +38,14 @@ WINNER_CODES: dict[str, Outcome] = {
     "both_bad": Outcome.BOTHBAD,
 }
 
+#: The one spelling of each outcome that files and the database use (FastChat's).
+CANONICAL_WINNER: dict[Outcome, str] = {
+    Outcome.A_WINS: "model_a",
+    Outcome.B_WINS: "model_b",
+    Outcome.TIE: "tie",
+    Outcome.BOTHBAD: "tie (bothbad)",
+}
+
 #: Score of side A for each outcome code: ties of both kinds are half a win.
 SCORE_A: NDArray[np.float64] = np.array([1.0, 0.0, 0.5, 0.5])
 

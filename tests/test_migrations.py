@@ -246,3 +246,38 @@ def test_backend_protocol_columns_come_and_go_with_the_data_kept(db_url: str) ->
         assert _counts(engine, counts) == counts
     finally:
         engine.dispose()
+
+
+def test_interop_columns_come_and_go_with_the_data_kept(db_url: str) -> None:
+    # 0007 keeps what an imported file brings: its ids, judges, token counts, other
+    # columns, and language names longer than a code.
+    engine = make_engine(db_url)
+    try:
+        migrate(engine, "0006")
+        counts = _fill(engine, "0006")
+        before = _values(engine)
+        migrate(engine)
+        assert _values(engine) == before
+        with engine.begin() as conn:
+            new = "SELECT source_id, meta FROM battles"
+            assert set(conn.execute(text(new)).all()) == {(None, None)}
+            assert set(conn.execute(text("SELECT num_tokens FROM messages")).all()) == {(None,)}
+            assert set(conn.execute(text("SELECT judge FROM voters")).all()) == {(None,)}
+            conn.execute(
+                text("UPDATE battles SET language = 'Portuguese', source_id = 'q-1', "
+                     "meta = '{\"category_tag\": {}}' WHERE id = 'b-voted'")
+            )  # fmt: skip
+            conn.execute(text("UPDATE battles SET language = 'Tagalog-PH' WHERE id = 'b-ready'"))
+            conn.execute(text("UPDATE messages SET num_tokens = 7"))
+            conn.execute(text("UPDATE voters SET judge = 'arena_user_1'"))
+        downgrade(engine, "0006")
+        assert _counts(engine, counts) == counts
+        with engine.connect() as conn:
+            languages = dict(conn.execute(text("SELECT id, language FROM battles")).all())
+        assert languages["b-voted"] == "pt" and languages["b-ready"] == "und"
+        assert "num_tokens" not in {c["name"] for c in inspect(engine).get_columns("messages")}
+        assert "judge" not in {c["name"] for c in inspect(engine).get_columns("voters")}
+        migrate(engine)
+        assert _counts(engine, counts) == counts
+    finally:
+        engine.dispose()

@@ -146,27 +146,38 @@ def test_both_bad_is_read_as_tie_bothbad(tmp_path: Path) -> None:
     assert original[0] == aliased[0] == 0 and original[1] == aliased[1]
 
 
-def test_rows_not_anonymous_are_kept_and_counted(tmp_path: Path) -> None:
+def test_rows_not_anonymous_are_left_out_and_counted(tmp_path: Path) -> None:
+    """Like FastChat, a fit skips named battles unless --include-named keeps them."""
     records = _records()
     marked = [{**r, "anony": k % 10 != 0} for k, r in enumerate(records)]
+    anonymous = [r for r in marked if r["anony"]]
     plain = _main("fit", str(_write_jsonl(tmp_path / "a.jsonl", records)), "--json")
     named = _main("fit", str(_write_jsonl(tmp_path / "b.jsonl", marked)), "--json")
-    assert plain[1] == named[1]
-    assert "kept 30 row(s) with anony=false" in named[2]
+    only = _main("fit", str(_write_jsonl(tmp_path / "c.jsonl", anonymous)), "--json")
+
+    def rounded(out: str) -> list:
+        return [{k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()}
+                for row in json.loads(out)]  # fmt: skip
+
+    assert rounded(named[1]) == rounded(only[1]) != rounded(plain[1])
+    assert "30 row(s) with anony=false left out (--include-named keeps them)" in named[2]
+    kept = _main("fit", str(tmp_path / "b.jsonl"), "--json", "--include-named")
+    assert kept[1] == plain[1] and "30 row(s) with anony=false kept" in kept[2]
 
 
 def test_malformed_jsonl_rows_stop_with_the_line_number(tmp_path: Path) -> None:
     good = json.dumps(_records(1)[0])
     cases = {
-        "{not json": "line 3: invalid JSON",
+        "{not json": "line 3: not valid JSON",
         json.dumps({"model_a": "A", "model_b": "B", "winner": "model_c"}): (
-            "line 3: unknown winner 'model_c'"
+            "line 3: winner must be one of model_a, model_b, tie, tie (bothbad), both_bad, "
+            "got 'model_c'"
         ),
         json.dumps({"model_a": "A", "winner": "tie"}): "line 3: missing model_b",
         json.dumps(
             {"model_a": "A", "model_b": "A", "winner": "tie"}
         ): "line 3: model_a and model_b",
-        json.dumps(["A", "B", "tie"]): "line 3: expected a JSON object",
+        json.dumps(["A", "B", "tie"]): "line 3: not an object",
     }
     for bad, message in cases.items():
         path = tmp_path / "bad.jsonl"
@@ -184,11 +195,11 @@ def test_malformed_csv_rows_stop_with_the_line_number(tmp_path: Path) -> None:
     )
     code, _, err = _main("fit", str(path))
     assert code == EXIT_INPUT
-    assert f"{path}: line 5: unknown winner 'nobody'" in err
+    assert f"{path}: line 5: winner must be one of" in err and "got 'nobody'" in err
     path.write_text("model_a,winner\nA,tie\n", encoding="utf-8")
-    assert f"{path}: line 1: header lacks model_b" in _main("fit", str(path))[2]
+    assert "not a battle file of a known layout" in _main("fit", str(path))[2]
     path.write_text("model_a,model_b,winner\nA,B,tie,extra\n", encoding="utf-8")
-    assert f"{path}: line 2: more fields than the header" in _main("fit", str(path))[2]
+    assert f"{path}: line 2: expected 3 fields, found 4" in _main("fit", str(path))[2]
 
 
 def test_malformed_row_through_the_real_entry_point(tmp_path: Path) -> None:
@@ -196,7 +207,7 @@ def test_malformed_row_through_the_real_entry_point(tmp_path: Path) -> None:
     path.write_text(json.dumps({"model_a": "A", "model_b": "B", "winner": "?"}) + "\n", "utf-8")
     result = _run("fit", str(path))
     assert result.returncode == EXIT_INPUT and result.stdout == ""
-    assert "line 1: unknown winner '?'" in result.stderr
+    assert "line 1: winner must be one of" in result.stderr
 
 
 def test_other_input_errors_exit_2(tmp_path: Path) -> None:

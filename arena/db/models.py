@@ -105,6 +105,8 @@ class Voter(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     ip_hash: Mapped[str | None] = mapped_column(String(64))
+    #: An imported voter's judge id as the file gave it (exports pseudonymise the token).
+    judge: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -121,12 +123,18 @@ class Battle(Base):
     model_b_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"), index=True)
     mode: Mapped[BattleMode] = mapped_column(_enum(BattleMode, "battle_mode"))
     status: Mapped[BattleStatus] = mapped_column(_enum(BattleStatus, "battle_status"))
-    language: Mapped[str] = mapped_column(String(8), default="ja")
+    #: The arena's own battles: ``ja`` or ``en``; imported ones: as the file wrote it.
+    language: Mapped[str] = mapped_column(String(64), default="ja")
     turns: Mapped[int] = mapped_column(Integer, default=0)
     flag_identity: Mapped[bool] = mapped_column(Boolean, default=False)
     flag_moderation: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The phrase of an answer that named a model (kept so an admin can review the flag).
     identity_match: Mapped[str | None] = mapped_column(Text)
+    #: An imported battle's id in its source file (``question_id`` or ``id``).
+    source_id: Mapped[str | None] = mapped_column(String(200))
+    #: An imported battle's other columns, JSON: ``conv_metadata``, ``category_tag`` and
+    #: ``metadata`` (foreign layouts of open shape; nothing here is queried).
+    meta: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -152,6 +160,8 @@ class Message(Base):
     ttft_ms: Mapped[int | None] = mapped_column(Integer)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    #: This message's tokens as an imported file counted them (``num_tokens``).
+    num_tokens: Mapped[int | None] = mapped_column(Integer)
     #: One of stop, length, content_filter, refusal, tool_calls, aborted, error.
     finish_reason: Mapped[str | None] = mapped_column(String(32))
     #: The finish reason as the provider spelled it (``end_turn``, ``abort``, ``SAFETY``).
