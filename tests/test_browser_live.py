@@ -195,3 +195,51 @@ def text_of(body: str) -> str:
             except ValueError:
                 out.append(line[6:])
     return "\n".join(out)
+
+
+# The events of the Enter that confirms an IME conversion, as each engine fires them
+# (each: type, and for key events key, keyCode and isComposing), after the text is typed.
+IME_ORDERS = {
+    "webkit": [("compositionend",), ("keydown", "Enter", 229, False),
+               ("keypress", "Enter", 13, False), ("keyup", "Enter", 13, False)],
+    "blink": [("keydown", "Enter", 229, True), ("compositionend",), ("keyup", "Enter", 13, False)],
+    "composing keypress": [("keydown", "Enter", 13, True), ("keypress", "Enter", 13, True),
+                           ("compositionend",), ("keyup", "Enter", 13, False)],
+    "enter right after compositionend": [("compositionend",), ("keypress", "Enter", 13, False)],
+}  # fmt: skip
+
+DISPATCH_JS = """([selector, events]) => {
+  const el = document.querySelector(selector);
+  el.focus();
+  el.dispatchEvent(new CompositionEvent("compositionstart", {bubbles: true, data: ""}));
+  for (const [type, key, code, composing] of events) {
+    if (type === "compositionend") {
+      el.dispatchEvent(new CompositionEvent("compositionend", {bubbles: true, data: "日本語"}));
+      continue;
+    }
+    const ev = new KeyboardEvent(type, {key, bubbles: true, cancelable: true,
+                                        isComposing: composing});
+    Object.defineProperty(ev, "keyCode", {get: () => code});
+    Object.defineProperty(ev, "which", {get: () => code});
+    el.dispatchEvent(ev);
+  }
+}"""
+
+
+@pytest.mark.parametrize("order", list(IME_ORDERS))
+def test_the_enter_that_confirms_japanese_input_never_sends(
+    page: Page, live_app: RunningApp, llm: LoopbackLLM, order: str
+) -> None:
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/api/battles" in r.url else None)
+    open_arena(page, live_app.url, "ja")
+    box = "#arena-prompt textarea"
+    page.fill(box, "日本語")
+    page.evaluate(DISPATCH_JS, [box, IME_ORDERS[order]])
+    page.wait_for_timeout(700)  # time enough for a send to start, were there one
+    assert sent == [] and page.locator(".ta-live").count() == 0
+    assert page.input_value(box) == "日本語"
+    page.wait_for_timeout(150)  # a real Enter later: it sends
+    page.press(box, "Enter")
+    expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
+    assert len(sent) == 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from arena.ui.live import LIVE_CSS
+from arena.ui.live import IME_GUARD_JS, LIVE_CSS
 
 STORAGE_KEY = "tanuki-arena-lang"
 
@@ -109,6 +109,7 @@ def detect_language_js(default: str, *, pow_gate: bool = False) -> str:
   await window.__tanukiSetLocale(chosen);
   document.documentElement.lang = chosen;
   {_localise_widgets_js()}
+  {IME_GUARD_JS}
   {solve}
   return [token, chosen, chosen, proof];
 }}"""

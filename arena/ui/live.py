@@ -165,3 +165,30 @@ CLEAR_JS = """() => {
   document.body.classList.remove("ta-busy");
   return [];
 }"""
+
+
+#: Page-load JS: the Enter that confirms an IME conversion (Japanese input) never sends.
+#: Gradio's textbox sends on a ``keypress`` Enter; browsers order the events of that
+#: Enter differently: Blink and Gecko mark its ``keydown`` ``isComposing`` (key code
+#: 229) and fire no ``keypress``, WebKit fires ``compositionend``, then ``keydown`` 229,
+#: then ``keypress``. A ``keypress`` Enter that is composing, follows a 229 ``keydown``,
+#: or comes within 100 ms of ``compositionend`` is stopped before Gradio sees it.
+IME_GUARD_JS = """
+  if (!window.__taImeGuard) {
+    window.__taImeGuard = true;
+    let composedAt = -1e9, imeKey = false;
+    const field = (e) => e.target instanceof Element && e.target.matches("textarea, input");
+    window.addEventListener("compositionend", () => { composedAt = performance.now(); }, true);
+    window.addEventListener("keydown", (e) => {
+      if (field(e)) imeKey = e.isComposing || e.keyCode === 229;
+    }, true);
+    window.addEventListener("keyup", () => { imeKey = false; }, true);
+    window.addEventListener("keypress", (e) => {
+      if (!field(e) || e.key !== "Enter") return;
+      if (e.isComposing || imeKey || performance.now() - composedAt < 100) {
+        e.stopImmediatePropagation();
+        e.preventDefault();
+      }
+    }, true);
+  }
+"""
