@@ -110,10 +110,34 @@ def detect_language_js(default: str, *, pow_gate: bool = False) -> str:
   document.documentElement.lang = chosen;
   {_localise_widgets_js()}
   {IME_GUARD_JS}
+  {_VOTE_KEYS}
   {solve}
   return [token, chosen, chosen, proof];
 }}"""
 
+
+# Keys 1-4 vote and N starts the next battle, in the tab on screen (blind or named), when
+# the focus is not in a text field and the button is enabled: the same as a click.
+_VOTE_KEYS = """
+  if (!window.__taVoteKeys) {
+    window.__taVoteKeys = true;
+    const KEYS = {"1": "vote-a", "2": "vote-b", "3": "vote-tie", "4": "vote-bothbad",
+                  "n": "arena-new-round", "N": "arena-new-round"};
+    window.addEventListener("keydown", (e) => {
+      const id = KEYS[e.key];
+      if (!id || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+      const t = e.target;
+      if (t instanceof Element && t.closest("textarea, input, select, [contenteditable]")) return;
+      for (const el of [document.getElementById(id), document.getElementById("named-" + id)]) {
+        if (el && el.offsetParent !== null && !el.disabled) {
+          e.preventDefault();
+          el.click();
+          return;
+        }
+      }
+    });
+  }
+"""
 
 SWITCH_LANGUAGE_JS = f"""async (choice, ...rest) => {{
   if (choice === "ja" || choice === "en") {{
@@ -142,6 +166,29 @@ body, .gradio-container, .gradio-container *:not(code):not(pre):not(kbd):not(sam
 /* A chat pane must not be cleared in the browser alone: the battle lives on the server. */
 .ta-pane .icon-button-wrapper.top-panel { display: none !important; }
 .ta-votes button { white-space: normal; }
+/* The vote row: A in blue, B in orange (the panes' headers too), icons, and the key that
+   votes; once both answers are in, the buttons pulse twice to draw the eye. */
+.ta-vote::before { margin-right: 0.35em; }
+.ta-vote::after { margin-left: 0.5em; font-size: 0.8em; padding: 0 0.4em; border-radius: 4px;
+  border: 1px solid currentColor; opacity: 0.7; font-family: monospace; }
+.ta-vote-a::before { content: "◀"; } .ta-vote-a::after { content: "1"; }
+.ta-vote-b::before { content: "▶"; } .ta-vote-b::after { content: "2"; }
+.ta-vote-tie::before { content: "＝"; } .ta-vote-tie::after { content: "3"; }
+.ta-vote-bothbad::before { content: "×"; } .ta-vote-bothbad::after { content: "4"; }
+#arena-new-round::after, #named-arena-new-round::after { content: "N"; margin-left: 0.5em;
+  font-size: 0.8em; padding: 0 0.4em; border-radius: 4px; border: 1px solid currentColor;
+  opacity: 0.7; font-family: monospace; }
+.ta-vote-a:enabled { border: 2px solid #2563eb !important; background: #eff6ff !important;
+  color: #1e3a8a !important; }
+.ta-vote-b:enabled { border: 2px solid #ea580c !important; background: #fff7ed !important;
+  color: #7c2d12 !important; }
+.ta-vote:enabled { animation: ta-pulse 0.9s ease-in-out 2; font-weight: 700; }
+@keyframes ta-pulse { 50% { transform: scale(1.04); box-shadow: 0 0 0 4px #fde68a; } }
+@media (prefers-reduced-motion: reduce) { .ta-vote:enabled { animation: none; } }
+.ta-panes > div:first-child .ta-pane label[data-testid="block-label"] { color: #1d4ed8;
+  border-color: #93c5fd; }
+.ta-panes > div:last-child .ta-pane label[data-testid="block-label"] { color: #c2410c;
+  border-color: #fdba74; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden;
   clip: rect(0 0 0 0); white-space: nowrap; }
 button:focus-visible, textarea:focus-visible, input:focus-visible {

@@ -36,6 +36,7 @@ VOTES = (
     ("vote-bothbad", "vote_bothbad", Winner.BOTHBAD),
 )
 VERDICT_KEYS = {winner: key for _, key, winner in VOTES}
+VOTES_FOR = {Winner.MODEL_A: Side.A, Winner.MODEL_B: Side.B}
 
 
 def status_html(text: str) -> str:
@@ -108,6 +109,18 @@ def chat_messages(page: Page, side: Side, lang: str) -> list[dict[str, str]]:
             answer += render(side_error_text(reason, lang))
         out.append({"role": "assistant", "content": pane_html(answer)})
     return out
+
+
+def pane_label(page: Page, side: Side, lang: str) -> str:
+    """A pane's header: "Model A" while blind; its model's name once known (the named
+    mode, or after the vote), and 「あなたの選択」 on the side the volunteer chose."""
+    label = t(f"model_{side.value}", lang)
+    names = page.reveal.names if page.reveal else page.names
+    if names and side in names:
+        label = f"{label}: {names[side]}"
+    if page.reveal and VOTES_FOR.get(page.reveal.winner) is side:
+        label = f"{label} ★ {t('your_choice', lang)}"
+    return label
 
 
 def client_ip(request: gr.Request | None) -> str | None:
@@ -225,6 +238,17 @@ class BattleTab:
                         variant="stop",
                         elem_id=self.eid(f"arena-retry-{side.value}"),
                     )
+        # The vote row right under the panes (the eye's next stop once both answered),
+        # then the reveal: the prompt box comes after them.
+        with gr.Row(elem_classes="ta-votes"):
+            self.votes = {
+                winner: gr.Button(
+                    i18n(key), interactive=False, elem_id=self.eid(eid), min_width=110,
+                    elem_classes=f"ta-vote ta-{eid}",
+                )
+                for eid, key, winner in VOTES
+            }  # fmt: skip
+        self.reveal = gr.Markdown("", elem_id=self.eid("arena-reveal"))
         self._controls(i18n)
         self._wire(voter, lang, switch)
 
@@ -247,14 +271,6 @@ class BattleTab:
                 i18n("send"), variant="primary", scale=1, min_width=80, interactive=False,
                 elem_id=self.eid("arena-send"),
             )  # fmt: skip
-        with gr.Row(elem_classes="ta-votes"):
-            self.votes = {
-                winner: gr.Button(
-                    i18n(key), interactive=False, elem_id=self.eid(eid), min_width=110
-                )
-                for eid, key, winner in VOTES
-            }
-        self.reveal = gr.Markdown("", elem_id=self.eid("arena-reveal"))
         with gr.Row():
             self.regenerate = gr.Button(
                 i18n("regenerate"), interactive=False, elem_id=self.eid("arena-regenerate")
@@ -329,12 +345,19 @@ class BattleTab:
                 functools.partial(self.on_regenerate, sides=(side,)),
                 state, api_name=f"{p}_retry_{side.value}", **stream,
             )  # fmt: skip
+        # After the vote, "next battle" takes the focus (Enter or N goes on).
+        focus_next = (
+            "() => { const until = Date.now() + 2000; const go = () => { const b = "
+            f"document.getElementById({json.dumps(self.eid('arena-new-round'))}); "
+            "if (b && !b.disabled) b.focus(); else if (Date.now() < until) "
+            "setTimeout(go, 50); }; go(); return []; }"
+        )
         for winner, button in self.votes.items():
             button.click(
                 functools.partial(self.on_vote, winner=winner),
                 state, self.outputs(), api_name=f"{p}_vote_{winner.name.lower()}",
                 show_progress="hidden",
-            )  # fmt: skip
+            ).then(None, js=focus_next, queue=False, api_visibility="private")  # fmt: skip
         self.new_round.click(self.on_new_round, [lang], self.outputs(), api_name=f"{p}_new_round")
 
     # -- views ----------------------------------------------------------------------
@@ -373,20 +396,19 @@ class BattleTab:
                 reveal_markdown(page.reveal, lang, self.mode, self.specs) if page.reveal else ""
             ),
             self.regenerate: gr.update(interactive=open_ and started),
-            self.new_round: gr.update(interactive=not busy and started),
+            self.new_round: gr.update(
+                interactive=not busy and started,
+                value=t("next_battle" if page.voted else "new_round", lang),
+                variant="primary" if page.voted else "secondary",
+            ),
             **{b: gr.update(interactive=votable) for b in self.votes.values()},
             **{b: gr.update(visible=open_ and side in failed) for side, b in self.retries.items()},
             **{p: gr.update(interactive=not busy and not started) for p in self.pickers},
         }
         for side, chat in self.chats.items():
-            messages = chat_messages(page, side, lang)
-            if self.mode is BattleMode.ANONY:
-                out[chat] = messages  # a plain value: far cheaper for Gradio than an update
-                continue
-            label = t(f"model_{side.value}", lang)  # named mode: the label carries the name
-            if page.names and side in page.names:
-                label = f"{label}: {page.names[side]}"
-            out[chat] = gr.update(value=messages, label=label)
+            out[chat] = gr.update(
+                value=chat_messages(page, side, lang), label=pane_label(page, side, lang)
+            )
         return out
 
     def _apply(self, page: Page, state: TurnState) -> None:

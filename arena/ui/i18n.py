@@ -78,6 +78,8 @@ TEXT: dict[str, dict[str, str]] = {
     "vote_bothbad": {"ja": "どちらも悪い", "en": "Both are bad"},
     "regenerate": {"ja": "両方を再生成", "en": "Regenerate both"},
     "new_round": {"ja": "新しい対戦", "en": "New round"},
+    "next_battle": {"ja": "次の対戦へ", "en": "Next battle"},
+    "your_choice": {"ja": "あなたの選択", "en": "Your choice"},
     "retry_a": {"ja": "モデルAを再試行", "en": "Retry model A"},
     "retry_b": {"ja": "モデルBを再試行", "en": "Retry model B"},
     "pane_placeholder": {
@@ -98,8 +100,8 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "A model failed to answer. Please retry it.",
     },
     "status_voted": {
-        "ja": "投票しました。「新しい対戦」で次の対戦を始められます。",
-        "en": "Vote recorded. Press “New round” for the next battle.",
+        "ja": "投票しました。「次の対戦へ」（N キー）で次の対戦を始められます。",
+        "en": "Vote recorded. Press “Next battle” (key N) for the next one.",
     },
     "status_turn_limit": {
         "ja": "ターン数の上限に達しました。投票してください。",

@@ -1,0 +1,110 @@
+"""The vote in Chromium: the row under the panes, keys 1-4 and N, the reveal in the panes.
+
+On the app's embedded defaults (demo models), in Japanese and English, on a desktop and
+at 375 px: the vote row sits between the panes and the prompt; once both answers are in,
+a key votes (the same as a click), each pane's header then names its model and marks the
+volunteer's choice, and 「次の対戦へ」 is the primary button and holds the focus, so N
+(or Enter) starts the next battle with blind headers again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.conftest import RunningApp
+
+pytestmark = pytest.mark.browser
+
+SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 812}}
+WORDS = {
+    "ja": {"a": "モデルA", "b": "モデルB", "choice": "あなたの選択", "next": "次の対戦へ",
+           "new": "新しい対戦"},
+    "en": {"a": "Model A", "b": "Model B", "choice": "Your choice", "next": "Next battle",
+           "new": "New round"},
+}  # fmt: skip
+KEYS = {"1": "a", "2": "b", "3": None, "4": None}
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    app = RunningApp(tmp_path_factory.mktemp("ui-voting"))
+    yield app
+    app.stop()
+
+
+def top(page, selector: str) -> float:
+    return page.locator(selector).bounding_box()["y"]
+
+
+def header(page, side: str) -> str:
+    return page.inner_text(f"#arena-chat-{side} label[data-testid='block-label']").strip()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("lang", ["ja", "en"])
+@pytest.mark.parametrize("key", list(KEYS))
+def test_keys_vote_and_the_panes_reveal_the_names(
+    browser: Browser, demo_app: RunningApp, lang: str, size: str, key: str, artifacts: Path
+) -> None:
+    context = browser.new_context(viewport=SIZES[size], locale="ja-JP" if lang == "ja" else "en")
+    page = context.new_page()
+    words = WORDS[lang]
+    try:
+        page.goto(f"{demo_app.url}/?lang={lang}", wait_until="domcontentloaded")
+        page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
+        # the vote row: below both panes, above the prompt
+        panes_bottom = max(
+            page.locator(f"#arena-chat-{s}").bounding_box()["y"]
+            + page.locator(f"#arena-chat-{s}").bounding_box()["height"]
+            for s in "ab"
+        )
+        assert panes_bottom <= top(page, "#vote-a") < top(page, "#arena-prompt")
+        page.keyboard.press(key)  # nothing to vote on yet: nothing happens
+        page.fill("#arena-prompt textarea", "鍵で投票します")
+        page.press("#arena-prompt textarea", "Enter")
+        expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
+        assert (header(page, "a"), header(page, "b")) == (words["a"], words["b"])
+        page.locator("#arena-prompt textarea").blur()
+        page.keyboard.press(key)
+        expect(page.locator("#arena-reveal")).to_contain_text("Demo-", timeout=20_000)
+        chosen = KEYS[key]
+        for side in "ab":
+            text = header(page, side)
+            assert text.startswith(f"{words[side]}: Demo-")
+            assert (words["choice"] in text) == (side == chosen)
+        nxt = page.locator("#arena-new-round")
+        expect(nxt).to_have_text(words["next"])
+        expect(nxt).to_be_focused(timeout=5_000)
+        assert "primary" in nxt.get_attribute("class")
+        if key == "1":
+            shot = artifacts / f"voting-reveal-{lang}-{size}.png"
+            page.screenshot(path=str(shot), full_page=True)
+        page.keyboard.press("n")
+        expect(page.locator("#arena-reveal")).to_have_text("", timeout=20_000)
+        expect(nxt).to_have_text(words["new"])
+        assert (header(page, "a"), header(page, "b")) == (words["a"], words["b"])
+        expect(page.locator("#arena-prompt textarea")).to_be_enabled()
+    finally:
+        context.close()
+
+
+def test_typing_digits_in_the_prompt_never_votes(browser: Browser, demo_app: RunningApp) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(demo_app.url, wait_until="domcontentloaded")
+        page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
+        page.fill("#arena-prompt textarea", "質問")
+        page.press("#arena-prompt textarea", "Enter")
+        expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
+        page.click("#arena-prompt textarea")
+        page.keyboard.type("1234n")
+        expect(page.locator("#arena-prompt textarea")).to_have_value("1234n")
+        page.wait_for_timeout(500)
+        assert page.inner_text("#arena-reveal").strip() == ""
+        expect(page.locator("#vote-a")).to_be_enabled()
+    finally:
+        page.close()
