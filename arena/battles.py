@@ -3,6 +3,14 @@
 No Gradio here: the UI and the HTTP API both drive battles through :class:`Arena`.
 Model names never leave this module before a vote except in named and direct modes;
 what a blind turn yields is text, timings and errors keyed by side.
+
+Votes come in bursts (a crowd reading the same kind of answers), so they are stored in
+batches: a vote arriving while no batch is in flight starts one at once (a vote alone
+waits for nothing), and the votes arriving meanwhile form the next, up to VOTE_BATCH.
+A batch is one worker-thread trip and one transaction of set-based statements; each of
+its votes is decided exactly as if it had come alone, in arrival order (see
+:meth:`Arena._vote_batch`), and a batch the database refuses is stored again vote by
+vote, so one bad vote never fails the others.
 """
 
 from __future__ import annotations
@@ -15,12 +23,24 @@ import re
 import secrets
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,9 +57,19 @@ from arena.backends import (
 )
 from arena.config import Settings
 from arena.db import repo
-from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Side, Vote, Winner
+from arena.db.models import (
+    Battle,
+    BattleMode,
+    BattleStatus,
+    Message,
+    Model,
+    Side,
+    Vote,
+    Voter,
+    Winner,
+)
 from arena.db.stats import aware
-from arena.errors import BackendError, BattleRejected, StorageError, VoteRejected
+from arena.errors import ArenaError, BackendError, BattleRejected, StorageError, VoteRejected
 from arena.integrity import voters
 from arena.integrity.identity import IdentityDetector
 from arena.integrity.limits import Limits
@@ -51,6 +81,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 ENABLED_TTL = 2.0  # seconds an admin's enable/disable may take to reach new battles
 VOTER_CACHE_TTL = 60.0  # seconds a looked-up voter token is trusted without the database
+VOTE_BATCH = 200  # the most votes stored in one transaction
 #: Seconds between reads of what the app processes sharing the database learned (models
 #: left out after failures, battles per pair); the newest SHARED_LAG seconds of battles
 #: are counted from this process's own draws (their rows may still be on their way).
@@ -158,6 +189,20 @@ class Reveal:
     reasoning: dict[Side, str] = field(default_factory=dict)
 
 
+@dataclass(eq=False)
+class _Ballot:
+    """A vote waiting for its batch; ``outcome`` is set by the batch, ``done`` by the loop."""
+
+    token: object
+    address: str | None
+    battle_id: object
+    winner: Winner
+    voter_id: int | None  # from the cache, else looked up by the batch
+    done: asyncio.Future[Reveal]
+    looked_up: bool = False
+    outcome: Reveal | ArenaError | None = None
+
+
 @dataclass(frozen=True)
 class Transcript:
     """A battle's stored turns: prompt, both answers and each side's error code."""
@@ -252,6 +297,8 @@ class Arena:
         self.limits = limits or Limits(settings, sessions.kw.get("bind"))
         self.gates = voters.Gates.from_settings(settings, self.limits)  # spent PoW shared
         self._known: dict[str, tuple[int, float]] = {}  # token -> (voter id, when looked up)
+        self._ballots: list[_Ballot] = []  # votes waiting for the next batch
+        self._counting: asyncio.Task | None = None  # storing batches while votes wait
         self._enabled_at = -ENABLED_TTL
         self._enabled_cache: set[str] = set()
         self._shared_at = time.monotonic()
@@ -753,7 +800,11 @@ class Arena:
     # -- votes --------------------------------------------------------------------
 
     async def vote(self, voter: VoterRef, battle_id: str, winner: Winner | str) -> Reveal:
-        """Record the verdict once, then reveal both names. Raises :class:`VoteRejected`."""
+        """Record the verdict once, then reveal both names. Raises :class:`VoteRejected`.
+
+        The vote joins the next batch (see the module docstring): the voter, its limits,
+        then the battle, checked in the order :meth:`_admit` checks them.
+        """
         try:
             verdict = Winner(winner)
         except ValueError as exc:
@@ -761,31 +812,149 @@ class Arena:
                 "unknown verdict: expected model_a, model_b, tie or tie (bothbad)",
                 code="vote_invalid",
             ) from exc
-        address = self.ip_hash(voter.ip)
-        known = self._known_voter(voter.token)
+        loop = asyncio.get_running_loop()
+        ballot = _Ballot(voter.token, self.ip_hash(voter.ip), battle_id, verdict,
+                         self._known_voter(voter.token), loop.create_future())  # fmt: skip
+        self._ballots.append(ballot)
+        if self._counting is None:
+            self._counting = asyncio.create_task(self._count_votes())
+        return await ballot.done
 
-        def admit_and_vote(s: Session) -> tuple[int, Reveal]:
-            # One trip to a worker thread for the whole vote (votes come in bursts): the
-            # voter, then its limits, then the vote, in the order _admit checks them.
-            voter_id = known if known is not None else voters.voter_id(s, voter.token)
-            self.limits.hit("vote", voter=voter.token, address=address)
-            return voter_id, self._vote(s, voter_id, address, battle_id, verdict)
-
+    async def _count_votes(self) -> None:
+        """Store the waiting votes a batch at a time until none wait, then stop."""
         try:
-            voter_id, reveal = await self._db(admit_and_vote)
+            while self._ballots:
+                batch = self._ballots[:VOTE_BATCH]
+                del self._ballots[:VOTE_BATCH]
+                try:
+                    await asyncio.to_thread(self._vote_batch, batch)
+                except BaseException as exc:  # a bug, or the loop closing: tell every voter
+                    for ballot in batch:
+                        if not ballot.done.done():
+                            ballot.done.set_exception(exc)
+                    raise
+                for ballot in batch:
+                    self._deliver(ballot)
+        finally:
+            self._counting = None
+
+    def _deliver(self, ballot: _Ballot) -> None:
+        if isinstance(ballot.outcome, Reveal):
+            if ballot.looked_up and isinstance(ballot.token, str) and ballot.voter_id is not None:
+                self._remember(ballot.token, ballot.voter_id)
+            self.metrics.votes.inc()
+        if ballot.done.done():  # the voter went away
+            return
+        if isinstance(ballot.outcome, Reveal):
+            ballot.done.set_result(ballot.outcome)
+        else:
+            assert ballot.outcome is not None, "every vote of a batch gets an outcome"
+            ballot.done.set_exception(ballot.outcome)
+
+    def _vote_batch(self, ballots: list[_Ballot]) -> None:
+        """Decide and store ``ballots`` (in a worker thread): each gets its ``outcome``.
+
+        One transaction: the voters not in the cache (one SELECT), their limits (one upsert,
+        :meth:`Limits.hit_many`), the claims (one UPDATE ... RETURNING), why each unclaimed
+        vote was refused (:func:`_refused_vote`, the slow path), the signals (two SELECTs),
+        the votes (one multi-row INSERT), one commit. If a statement or the commit fails,
+        nothing of it was stored: each admitted vote is then stored alone, in a transaction
+        of its own (its limits already counted, as they would have been), so a vote the
+        database refuses fails alone and no vote is acknowledged before its commit.
+        """
+        admitted: list[_Ballot] = []
+        try:
+            with self.sessions.begin() as s:
+                admitted = self._admit_ballots(s, ballots)
+                outcomes = self._store_ballots(s, admitted)
+        except SQLAlchemyError as exc:
+            if not admitted:  # the voters could not be read: nothing counted, nothing stored
+                for ballot in ballots:
+                    if ballot.outcome is None:
+                        ballot.outcome = _not_stored(exc)
+                return
+            for ballot in admitted:
+                ballot.outcome = self._vote_alone(ballot)
+            return
+        for ballot, outcome in zip(admitted, outcomes, strict=True):
+            ballot.outcome = outcome
+
+    def _admit_ballots(self, s: Session, ballots: list[_Ballot]) -> list[_Ballot]:
+        """The ballots of issued voters within their limits; the others get their refusal."""
+        wanted = {str(b.token) for b in ballots
+                  if b.voter_id is None and voters.looks_like_token(b.token)}  # fmt: skip
+        found: dict[str, int] = {}
+        if wanted:
+            query = select(Voter.token, Voter.id).where(Voter.token.in_(wanted))
+            found = {token: voter_id for token, voter_id in s.execute(query)}
+        issued: list[_Ballot] = []
+        for b in ballots:
+            if b.voter_id is None and isinstance(b.token, str) and b.token in found:
+                b.voter_id, b.looked_up = found[b.token], True
+            if b.voter_id is None:
+                b.outcome = voters.UnknownVoter()
+            else:
+                issued.append(b)
+        try:
+            refusals = self.limits.hit_many("vote", [(str(b.token), b.address) for b in issued])
         except StorageError as exc:
-            if isinstance(exc.__cause__, IntegrityError):
-                raise VoteRejected("this battle already has a vote", code="vote_repeat") from exc
-            raise
-        if known is None:
-            self._remember(voter.token, voter_id)
-        self.metrics.votes.inc()
-        return reveal
+            for b in issued:
+                b.outcome = StorageError(str(exc), code=exc.code)
+                b.outcome.__cause__ = exc.__cause__
+            return []
+        for b, refused in zip(issued, refusals, strict=True):
+            b.outcome = refused
+        return [b for b in issued if b.outcome is None]
+
+    def _store_ballots(self, s: Session, ballots: list[_Ballot]) -> list[Reveal | VoteRejected]:
+        """Claim, check and store admitted ballots; each one's reveal or refusal, in order.
+
+        Of several ballots on one battle the first claims it; the others then find it voted.
+        """
+        conn = s.connection()
+        pairs = {(b.battle_id, b.voter_id) for b in ballots if isinstance(b.battle_id, str)}
+        claimed = ({row.id: row for row in conn.execute(_CLAIM_MANY, {"claims": sorted(pairs)})}
+                   if pairs else {})  # fmt: skip
+        winners: dict[str, _Ballot] = {}
+        for b in ballots:
+            row = claimed.get(b.battle_id) if isinstance(b.battle_id, str) else None
+            if row is not None and row.voter_id == b.voter_id and row.id not in winners:
+                winners[row.id] = b
+        now = datetime.now(UTC)
+        won = [(claimed[battle_id], b) for battle_id, b in winners.items()]
+        signals = self._signals_many(conn, won, now)
+        if won:
+            conn.execute(_INSERT_VOTE, [
+                {"battle_id": row.id, "voter_id": b.voter_id, "winner": b.winner,
+                 "created_at": now, "voided": False, **signals[row.id]}
+                for row, b in won
+            ])  # fmt: skip
+        out: list[Reveal | VoteRejected] = []
+        for b in ballots:
+            assert b.voter_id is not None
+            if not isinstance(b.battle_id, str):
+                out.append(VoteRejected("unknown battle", code="unknown_battle"))
+            elif winners.get(b.battle_id) is b:
+                out.append(self._reveal(s, claimed[b.battle_id], b.winner))
+            else:
+                out.append(_refused_vote(s, b.voter_id, b.battle_id))
+        return out
+
+    def _vote_alone(self, b: _Ballot) -> Reveal | ArenaError:
+        """One admitted ballot in a transaction of its own (after its batch failed)."""
+        assert b.voter_id is not None
+        try:
+            with self.sessions.begin() as s:
+                return self._vote(s, b.voter_id, b.address, b.battle_id, b.winner)
+        except VoteRejected as exc:
+            return exc
+        except SQLAlchemyError as exc:
+            return _not_stored(exc)
 
     def _vote(
-        self, s: Session, voter_id: int, address: str | None, battle_id: str, winner: Winner
+        self, s: Session, voter_id: int, address: str | None, battle_id: object, winner: Winner
     ) -> Reveal:
-        """Store the vote in a few statements (votes come in bursts; see bench_load).
+        """Store one vote in a few statements (a batch that failed is stored this way).
 
         One conditional UPDATE claims the battle (this voter's, ready, not replaced by a
         newer blind battle), so of two votes on one battle exactly one finds it ready;
@@ -804,6 +973,10 @@ class Arena:
             {"battle_id": battle_id, "voter_id": voter_id, "winner": winner, "created_at": now,
              "voided": False, **signals},
         )  # fmt: skip
+        return self._reveal(s, row, winner)
+
+    def _reveal(self, s: Session, row: Row, winner: Winner) -> Reveal:
+        """What the voter learns, from the claimed battle's row."""
         models = self._models(s, {Side.A: row.model_a_id, Side.B: row.model_b_id})
         return Reveal(
             winner=winner,
@@ -811,7 +984,7 @@ class Arena:
             weights={k: m[1] for k, m in models.items()},
             descriptions={k: m[2] for k, m in models.items()},
             counted=row.mode is BattleMode.ANONY and not row.flag_identity,
-            reasoning=_reasoning(s.get(Battle, battle_id))
+            reasoning=_reasoning(s.get(Battle, row.id))
             if self.settings.show_reasoning_after_vote
             else {},
         )
@@ -833,35 +1006,66 @@ class Arena:
         voter_id: int, address: str | None, now: datetime,
     ) -> dict[str, object]:  # fmt: skip
         """The vote's quality signals: read time, what there was to read, the day's count."""
-        seconds = (now - aware(ready_at)).total_seconds() if ready_at else None
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         chars_a, chars_b, day = conn.execute(
             _SIGNALS,
             {"battle_id": battle_id, "turn": turn, "voter_id": voter_id, "midnight": midnight},
         ).one()
-        chars_a, chars_b = chars_a or 0, chars_b or 0
+        return self._quality(ready_at, now, chars_a or 0, chars_b or 0, (day or 0) + 1, address)
+
+    def _signals_many(
+        self, conn: Connection, won: list[tuple[Row, _Ballot]], now: datetime
+    ) -> dict[str, dict[str, object]]:
+        """:meth:`_signals` of a batch's claimed battles, by battle id, in two SELECTs; a
+        voter's votes in the batch count in its day, in order."""
+        if not won:
+            return {}
+        turns = {row.id: row.turns for row, _b in won}
+        last: dict[tuple[str, Side], tuple[int, int]] = {}  # -> (message id, its length)
+        for battle_id, side, turn, message_id, chars in conn.execute(
+            _ANSWER_LENGTHS, {"battle_ids": list(turns)}
+        ):
+            if turn == turns[battle_id] and message_id > last.get((battle_id, side), (-1, 0))[0]:
+                last[(battle_id, side)] = (message_id, chars)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        voter_ids = sorted({b.voter_id for _row, b in won})
+        day = Counter(dict(conn.execute(
+            _DAY_VOTES, {"voter_ids": voter_ids, "midnight": midnight}).all()))  # fmt: skip
+        out: dict[str, dict[str, object]] = {}
+        for row, b in won:
+            assert b.voter_id is not None
+            day[b.voter_id] += 1
+            chars_a, chars_b = (last.get((row.id, side), (0, 0))[1] for side in SIDES)
+            out[row.id] = self._quality(row.ready_at, now, chars_a, chars_b, day[b.voter_id],
+                                        b.address)  # fmt: skip
+        return out
+
+    def _quality(
+        self, ready_at: datetime | None, now: datetime, chars_a: int, chars_b: int,
+        day_votes: int, address: str | None,
+    ) -> dict[str, object]:  # fmt: skip
+        seconds = (now - aware(ready_at)).total_seconds() if ready_at else None
         s_ = self.settings
         return {
             "seconds_to_vote": seconds,
             "ip_hash": address,
             "chars_a": chars_a,
             "chars_b": chars_b,
-            "voter_day_votes": (day or 0) + 1,
+            "voter_day_votes": day_votes,
             "flag_fast": seconds is not None
             and max(chars_a, chars_b) > s_.min_read_chars
             and seconds < s_.min_read_seconds,
         }
 
 
-def _claim_statement():
-    """Battle ``claim_id`` of voter ``claim_voter`` from ready to voted, if no newer blind battle
-    replaced it; returns what the vote needs (built once: votes come in bursts)."""
+def _claim_statement(which: ColumnElement[bool]):
+    """The battles ``which`` selects from ready to voted, those no newer blind battle of their
+    voter replaced; returns what the votes need (built once: votes come in bursts)."""
     newer = Battle.__table__.alias("newer")
     return (
         update(Battle.__table__)
         .where(
-            Battle.id == bindparam("claim_id"),
-            Battle.voter_id == bindparam("claim_voter"),
+            which,
             Battle.status == BattleStatus.READY,
             Battle.mode != BattleMode.DIRECT,
             Battle.turns >= 1,
@@ -874,6 +1078,8 @@ def _claim_statement():
         )
         .values(status=BattleStatus.VOTED)
         .returning(
+            Battle.id,
+            Battle.voter_id,
             Battle.model_a_id,
             Battle.model_b_id,
             Battle.ready_at,
@@ -910,9 +1116,42 @@ def _signals_statement():
     return select(chars(Side.A), chars(Side.B), earlier)
 
 
-_CLAIM = _claim_statement()
+_CLAIM = _claim_statement(
+    (Battle.id == bindparam("claim_id")) & (Battle.voter_id == bindparam("claim_voter"))
+)
+#: A batch's claims: ``claims`` lists (battle id, voter id) pairs.
+_CLAIM_MANY = _claim_statement(
+    tuple_(Battle.id, Battle.voter_id).in_(bindparam("claims", expanding=True))
+)
 _SIGNALS = _signals_statement()
+#: Every answer's length in battles ``battle_ids`` (a batch keeps each side's last one of
+#: the voted turn, as _SIGNALS does).
+_ANSWER_LENGTHS = select(
+    Message.battle_id, Message.side, Message.turn, Message.id,
+    func.coalesce(func.length(Message.content), 0),
+).where(
+    Message.battle_id.in_(bindparam("battle_ids", expanding=True)), Message.role == "assistant"
+)  # fmt: skip
+#: Votes since ``midnight`` of each voter of ``voter_ids``.
+_DAY_VOTES = (
+    select(Vote.voter_id, func.count())
+    .where(Vote.voter_id.in_(bindparam("voter_ids", expanding=True)),
+           Vote.created_at >= bindparam("midnight"))
+    .group_by(Vote.voter_id)
+)  # fmt: skip
 _INSERT_VOTE = insert(Vote.__table__)
+
+
+def _not_stored(exc: SQLAlchemyError) -> ArenaError:
+    """What a vote whose transaction failed is told: another vote won the battle (a clash
+    on the unique battle of a vote), or the database failed."""
+    error: ArenaError
+    if isinstance(exc, IntegrityError):
+        error = VoteRejected("this battle already has a vote", code="vote_repeat")
+    else:
+        error = StorageError("the database is unavailable; nothing was recorded", code="storage")
+    error.__cause__ = exc
+    return error
 
 
 def _refused_vote(s: Session, voter_id: int, battle_id: str) -> VoteRejected:

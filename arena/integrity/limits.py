@@ -9,7 +9,8 @@ several separated by ``;``), parsed with :func:`limits.parse_many`, and counted 
     right for one process (the SQLite default), wrong for several.
 ``database``
     :class:`DatabaseStorage`, this module's ``limits`` storage on the app's own database
-    (table ``rate_counters``). One atomic upsert per hit, so processes sharing a
+    (table ``rate_counters``). One atomic multi-row upsert per call (every counter of the
+    call, or of a batch of calls: :meth:`Limits.hit_many`), so processes sharing a
     PostgreSQL database (or a SQLite file on one host) can never together pass a limit.
 ``redis``
     limits' :class:`~limits.storage.RedisStorage`, from ``ARENA_REDIS_URL``.
@@ -23,6 +24,11 @@ when it ends the counter starts again from zero. A client can therefore get up t
 hits across a window boundary, never more. A refused call counts nothing: the rules of
 a call are tested first and counted only when all pass; when counting loses a race to
 another process, the counts this call made are undone before it is refused.
+:meth:`Limits.hit_many` decides a batch of calls exactly as one after the other would:
+on the database it adds every call's counts at once, passes the calls in order while
+each of their counters, from the count before the batch, stays within its rule, and
+takes back the counts of the calls it refused (while the batch is being decided, other
+processes see its whole count: they may refuse early, never pass too many).
 
 Keys: callers pass identifiers that are already hashed (voter token, salted address
 hash); they are hashed again (sha256) so every key has the same short length. Keys read
@@ -44,7 +50,8 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import limits
@@ -204,14 +211,34 @@ class DatabaseStorage(Storage):
         params = {"key": self.prefixed_key(key), "count": amount, "expires_at": now + expiry,
                   "now": now}  # fmt: skip
         with self.engine.begin() as conn:
-            count = conn.execute(self._upsert, params).scalar_one()
+            count = conn.execute(self._upsert, params).one().count
         if random.randrange(self.cleanup_every) == 0:
             self._purge_expired_quietly()
         return int(count)
 
+    def incr_many(self, amounts: Mapping[str, tuple[int, int]]) -> dict[str, int]:
+        """:meth:`incr` for several keys in one statement: ``{key: (expiry, amount)}`` to
+        ``{key: count after}``. Rows go in key order, so two batches sharing keys lock them
+        in the same order and cannot deadlock."""
+        if not amounts:
+            return {}
+        now = time.time()
+        rows = [
+            {"key": self.prefixed_key(key), "count": amount, "expires_at": now + expiry}
+            for key, (expiry, amount) in sorted(amounts.items())
+        ]
+        try:
+            with self.engine.begin() as conn:
+                after = dict(conn.execute(self._upsert.values(rows), {"now": now}).all())
+        except SQLAlchemyError as exc:
+            raise limits.errors.StorageError(exc) from exc
+        if random.randrange(self.cleanup_every) == 0:
+            self._purge_expired_quietly()
+        return {key: int(after[self.prefixed_key(key)]) for key in amounts}
+
     @functools.cached_property
     def _upsert(self) -> Executable:
-        """Restart an expired window or add to the live one; the count after (built once)."""
+        """Restart an expired window or add to the live one; key and count after (built once)."""
         stmt = self._insert(_TABLE)
         expired = _TABLE.c.expires_at <= bindparam("now")
         return stmt.on_conflict_do_update(
@@ -222,7 +249,7 @@ class DatabaseStorage(Storage):
                 ),
                 "expires_at": case((expired, stmt.excluded.expires_at), else_=_TABLE.c.expires_at),
             },
-        ).returning(_TABLE.c.count)
+        ).returning(_TABLE.c.key, _TABLE.c.count)
 
     def decr(self, key: str, amount: int = 1) -> int:
         """Take back ``amount`` from a live window (never below zero, never reviving one)."""
@@ -237,6 +264,28 @@ class DatabaseStorage(Storage):
                 return int(conn.execute(stmt).scalar() or 0)
         except SQLAlchemyError as exc:
             raise limits.errors.StorageError(exc) from exc
+
+    def decr_many(self, amounts: Mapping[str, int]) -> None:
+        """:meth:`decr` for several keys in one transaction (in key order)."""
+        if not amounts:
+            return
+        now = time.time()
+        params = [{"k": self.prefixed_key(key), "n": n, "now": now}
+                  for key, n in sorted(amounts.items())]  # fmt: skip
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(self._take_back, params)
+        except SQLAlchemyError as exc:
+            raise limits.errors.StorageError(exc) from exc
+
+    @functools.cached_property
+    def _take_back(self) -> Executable:
+        n = bindparam("n")
+        return (
+            update(_TABLE)
+            .where(_TABLE.c.key == bindparam("k"), _TABLE.c.expires_at > bindparam("now"))
+            .values(count=case((_TABLE.c.count > n, _TABLE.c.count - n), else_=0))
+        )
 
     def _live(self, key: str) -> tuple[int, float] | None:
         now = time.time()
@@ -334,6 +383,11 @@ class Limits:
         Raises :class:`RateLimited` (the longest ``retry_after`` of the rules that refused)
         without counting anything, or :class:`StorageError` when the storage fails.
         """
+        if self._kind == "database":  # every counter of the call in one statement
+            refused = self.hit_many(action, [(voter, address)])[0]
+            if refused is not None:
+                raise refused
+            return
         targets = self._targets(action, voter=voter, address=address)
         if not targets:
             return
@@ -357,6 +411,48 @@ class Limits:
                         self._undo(target.item.key_for(target.ident), 1)
             if refused:
                 raise self._refusal(action, refused)
+
+    def hit_many(
+        self, action: str, callers: Sequence[tuple[str | None, str | None]]
+    ) -> list[RateLimited | None]:
+        """:meth:`hit` for each ``(voter, address)`` of ``callers``, as if one after the other
+        in this order: each caller's refusal, or None when it was counted.
+
+        On the database storage the whole batch costs one upsert (plus one statement taking
+        back what refused callers counted); elsewhere the callers are hit one by one.
+        Raises :class:`StorageError` (for the whole batch) when the storage fails.
+        """
+        if self._kind != "database":
+            return [self._try_hit(action, voter, address) for voter, address in callers]
+        keyed = [
+            [(t, t.item.key_for(t.ident)) for t in self._targets(action, voter=v, address=a)]
+            for v, a in callers
+        ]
+        amounts = Counter(key for call in keyed for _t, key in call)
+        expiry = {key: t.item.get_expiry() for call in keyed for t, key in call}
+        out: list[RateLimited | None] = []
+        with self._storage_errors():
+            assert isinstance(self._storage, DatabaseStorage)
+            after = self._storage.incr_many({k: (expiry[k], n) for k, n in amounts.items()})
+            # What each counter held before this batch (zero when its window restarted);
+            # a caller passes when its counters, with the callers passed before it, allow it.
+            held = {key: after[key] - n for key, n in amounts.items()}
+            passed: Counter[str] = Counter()
+            for call in keyed:
+                needs = Counter(key for _t, key in call)
+                over = [t for t, k in call if held[k] + passed[k] + needs[k] > t.item.amount]
+                out.append(self._refusal(action, over) if over else None)
+                if not over:
+                    passed.update(needs)
+            self._storage.decr_many(amounts - passed)  # what the refused callers counted
+        return out
+
+    def _try_hit(self, action: str, voter: str | None, address: str | None) -> RateLimited | None:
+        try:
+            self.hit(action, voter=voter, address=address)
+        except RateLimited as refused:
+            return refused
+        return None
 
     async def ahit(
         self, action: str, *, voter: str | None = None, address: str | None = None
