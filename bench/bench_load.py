@@ -242,8 +242,10 @@ async def via_page(client: httpx.AsyncClient, url: str, voter: str, n: int) -> R
             elif line.startswith("data:"):
                 if event == "error":
                     raise RuntimeError(f"battle {n} not drawn: {line[:300]}")
-                if event == "complete":
-                    chats = [x for x in json.loads(line[5:]) if isinstance(x, list)]
+                if event == "complete":  # the panes: plain values or updates with one
+                    out = json.loads(line[5:])
+                    values = [x.get("value") if isinstance(x, dict) else x for x in out]
+                    chats = [x for x in values if isinstance(x, list)]
                     drawn = len(chats) >= 2 and all(MARK in json.dumps(c) for c in chats[:2])
     if not drawn:
         raise RuntimeError(f"battle {n}: the panes were not drawn")
