@@ -134,8 +134,20 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     e = sub.add_parser("export", help="export votes (public Chatbot Arena schema)")
-    e.add_argument("--format", choices=("jsonl", "csv", "parquet"), required=True)
+    e.add_argument(
+        "--format",
+        choices=("jsonl", "json", "csv", "parquet"),
+        required=True,
+        help="jsonl: one object a line; json: one array (FastChat's command line); csv: "
+        "lists and objects as JSON text; parquet",
+    )
     e.add_argument("--out", required=True, help="output file; FILE.manifest.json goes next to it")
+    e.add_argument(
+        "--card",
+        metavar="PATH",
+        help="where the dataset card goes (default: README.md beside the output file)",
+    )
+    e.add_argument("--no-card", action="store_true", help="write no dataset card")
     e.add_argument(
         "--force",
         action="store_true",
@@ -295,8 +307,17 @@ def _export(args: argparse.Namespace, console: Any) -> int:
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = ProgressBar("export", enabled=show)
     try:
+        card = None if args.no_card else args.card or Path(args.out).parent / "README.md"
         manifest = export(
-            console.engine, args.out, args.format, options, salt, progress=bar, force=args.force
+            console.engine,
+            args.out,
+            args.format,
+            options,
+            salt,
+            progress=bar,
+            force=args.force,
+            card=card,
+            license_id=console.settings.export_license,
         )
     finally:
         bar.close()
@@ -304,7 +325,7 @@ def _export(args: argparse.Namespace, console: Any) -> int:
     console.audit(_actor(), "export", manifest["file"], json.dumps(detail))
     print(
         f"{manifest['rows']} rows -> {args.out} (sha256 {manifest['sha256']}); "
-        f"manifest {args.out}.manifest.json",
+        f"manifest {args.out}.manifest.json" + (f"; dataset card {card}" if card else ""),
         file=sys.stderr,
     )
     return EXIT_OK

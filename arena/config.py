@@ -122,6 +122,11 @@ class Settings:
         "first export and kept in the database (docs/admin.md, Pseudonyms).",
         env="ARENA_EXPORT_SALT",
     )
+    export_license: str = _setting(
+        "",
+        "License of exported votes, as a Hugging Face license id (e.g. cc-by-4.0); written "
+        "into the dataset card beside an export (unset: unknown).",
+    )
     trusted_proxies: tuple[str, ...] = _setting(
         (), "Proxy addresses whose X-Forwarded-For is believed (comma-separated in env)."
     )

@@ -3,17 +3,22 @@
 One row per counted vote: ``question_id, model_a, model_b, winner, judge,
 conversation_a, conversation_b, turn, anony, language, tstamp`` -- the columns of the
 published Chatbot Arena files, so pandas and ``datasets`` load an export as they load
-those. Each message is ``{role, content, finish_reason}``: the normalised finish reason
-(``stop``, ``length``, ...) lets a reader drop truncated answers; reasoning text is never
-exported. Voters appear only as ``judge``, an HMAC-SHA256 of their browser token keyed
-with ``ARENA_EXPORT_SALT``, or when it is unset with a random salt made on the first
-export and kept in the database (``app_state``); IP hashes and tokens never leave the
-database.
+those -- and LMArena's ``conv_metadata``, ``category_tag``, plus ``flags`` and
+``metadata`` (an imported battle's other columns). Each message is ``{role, content,
+finish_reason, num_tokens}``: the normalised finish reason (``stop``, ``length``, ...)
+lets a reader drop truncated answers, ``num_tokens`` and ``conv_metadata`` feed
+FastChat's long-conversation filter and style control (:mod:`arena.dataset`); reasoning
+text is never exported. Formats: JSON lines, a JSON array (FastChat's command line),
+CSV (lists and objects as JSON text) and Parquet. Voters appear only as ``judge``, an
+HMAC-SHA256 of their browser token keyed with ``ARENA_EXPORT_SALT``, or when it is
+unset with a random salt made on the first export and kept in the database
+(``app_state``); IP hashes and tokens never leave the database.
 
 Rows stream with constant memory from one query, read a chunk at a time (a server-side
 cursor on PostgreSQL); the database itself writes each conversation as JSON. With it
 goes a manifest, ``FILE.manifest.json`` (filters, counts, schema version, SHA-256, time,
-tool version).
+tool version), and on request a dataset card (``README.md``: schema, counts, date range,
+exclusions, license).
 
 Both files are written safely in a folder others may write to: each under a random name
 created exclusively in the target's folder (never opening or following what is already
@@ -39,7 +44,7 @@ import threading
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -58,6 +63,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from arena.dataset import conv_metadata, dataset_card, ours
 from arena.db.engine import dialect_insert
 from arena.db.models import (
     AppState,
@@ -71,9 +77,10 @@ from arena.db.models import (
 )
 from arena.errors import ArenaError
 
+#: 3: messages carry ``num_tokens``; conv_metadata, category_tag, flags, metadata added.
 #: 2: every message carries ``finish_reason`` (1: ``{role, content}`` only).
-SCHEMA_VERSION = 2
-FORMATS = ("jsonl", "csv", "parquet")
+SCHEMA_VERSION = 3
+FORMATS = ("jsonl", "json", "csv", "parquet")
 COLUMNS = (
     "question_id",
     "model_a",
@@ -86,9 +93,13 @@ COLUMNS = (
     "anony",
     "language",
     "tstamp",
+    "conv_metadata",
+    "category_tag",
+    "flags",
+    "metadata",
 )
 #: The keys of each message of ``conversation_a`` / ``conversation_b``, in this order.
-MESSAGE_KEYS = ("role", "content", "finish_reason")
+MESSAGE_KEYS = ("role", "content", "finish_reason", "num_tokens")
 JUDGE_PREFIX = "arena_user_"
 MIN_SALT_CHARS = 16
 #: Where the pseudonym salt is kept in ``app_state`` when ARENA_EXPORT_SALT is unset.
@@ -225,7 +236,7 @@ def _query(options: ExportOptions, model_ids: dict[str, int], *, raw_time: bool 
     modes = [BattleMode.ANONY, BattleMode.NAMED] if options.include_named else [BattleMode.ANONY]
     q = (
         select(
-            Battle.id,
+            func.coalesce(Battle.source_id, Battle.id),
             Battle.model_a_id,
             Battle.model_b_id,
             type_coerce(Battle.mode, String),
@@ -234,6 +245,9 @@ def _query(options: ExportOptions, model_ids: dict[str, int], *, raw_time: bool 
             type_coerce(Vote.winner, String),
             type_coerce(Vote.created_at, String) if raw_time else Vote.created_at,
             Voter.token,
+            Battle.flag_identity,
+            Battle.flag_moderation,
+            Battle.meta,
         )
         .select_from(Vote)
         .join(Battle, Vote.battle_id == Battle.id)
@@ -282,14 +296,18 @@ _quote = json.encoder.encode_basestring  # the C encoder; keeps non-ASCII as is
 # aggregate (query flattener, restriction 16), so group_concat sees them in that order.
 _SQLITE_SIDE = (
     "CAST('[' || coalesce((SELECT group_concat(msg, ',') FROM (SELECT json_object('role', "
-    "m.role, 'content', m.content, 'finish_reason', m.finish_reason) AS msg FROM messages "
+    "m.role, 'content', m.content, 'finish_reason', m.finish_reason, 'num_tokens', "
+    "coalesce(m.num_tokens, CASE WHEN m.role = 'assistant' THEN m.completion_tokens END, "
+    "(length(CAST(m.content AS BLOB)) + 2) / 3)) AS msg FROM messages "
     "AS m WHERE m.battle_id = battles.id AND m.side = '{side}' ORDER BY m.turn, m.id)), '') "
     "|| ']' AS BLOB)"
 )
 # PostgreSQL: one lateral subquery reads a battle's messages once, for both sides.
 _PG_MESSAGE = (
     """'{"role":' || to_json(m.role) || ',"content":' || to_json(m.content) """
-    """|| ',"finish_reason":' || coalesce(to_json(m.finish_reason)::text, 'null') || '}'"""
+    """|| ',"finish_reason":' || coalesce(to_json(m.finish_reason)::text, 'null') """
+    """|| ',"num_tokens":' || coalesce(m.num_tokens, CASE WHEN m.role = 'assistant' """
+    """THEN m.completion_tokens END, (octet_length(m.content) + 2) / 3) || '}'"""
 )
 _PG_SIDE = "string_agg({msg}, ',' ORDER BY m.turn, m.id) FILTER (WHERE m.side = '{side}')"
 
@@ -387,14 +405,26 @@ def iter_rows(
     for part in _partitions(conn.connection.dbapi_connection, dialect, sql, params, chunk):
         if len(judges) > 100_000:
             judges.clear()
-        for bid, a, b, mode, turns, lang, winner, at, token, *conversations in part:
+        for bid, a, b, mode, turns, lang, winner, at, token, *rest in part:
+            identity, moderation, meta, *conversations = rest
             judge = judges.get(token)
             if judge is None:
                 judge = judges[token] = pseudonym(token, salt)
             if type(at) is str:  # SQLite keeps times as ISO text in UTC (see _query)
                 at = datetime.fromisoformat(at)
             tstamp = (at - (EPOCH if at.tzinfo else NAIVE_EPOCH)).total_seconds()
-            tail = (turns, mode == "anony", LANGUAGE_NAMES.get(lang, lang), tstamp)
+            kept = json.loads(meta) if meta else {}
+            flags = ["identity"] if identity else []
+            if moderation:  # an imported battle keeps the source's own verdicts
+                given = [f for f in kept.get("flags", ()) if f != "identity"]
+                flags += given or ["moderation"]
+            metadata = kept.get("conv_metadata")
+            if metadata is None and conversations:
+                metadata = conv_metadata(json.loads(conversations[0]), json.loads(conversations[1]))
+            tail = (
+                turns, mode == "anony", LANGUAGE_NAMES.get(lang, lang), tstamp, metadata,
+                kept.get("category_tag"), flags, kept.get("metadata") or {},
+            )  # fmt: skip
             if conversations:
                 conv = (RawJson(conversations[0]), RawJson(conversations[1]))
                 yield (bid, names[a], names[b], winner, judge, *conv, *tail)
@@ -499,8 +529,44 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_START) else cell
 
 
+class JsonWriter(JsonlWriter):
+    """One JSON array of the rows (what FastChat's command line reads): each row on its
+    own line as :class:`JsonlWriter` writes it, with the array's brackets and commas."""
+
+    def __init__(self, f: BinaryIO, cols: Sequence[str]) -> None:
+        super().__init__(f, cols)
+        self.first = True
+        self.f.write(b"[\n")
+
+    def write(self, row: Sequence[Any]) -> None:
+        if not self.first:
+            self.f.write(b",\n")
+        self.first = False
+        real = self.f
+        self.f = _NoNewline(real)  # type: ignore[assignment]
+        try:
+            super().write(row)
+        finally:
+            self.f = real
+
+    def finish(self) -> None:
+        self.f.write(b"\n]\n" if not self.first else b"]\n")
+        super().finish()
+
+
+class _NoNewline:
+    """Passes a JSON line on without its final newline (the array's comma follows)."""
+
+    def __init__(self, f: HashingFile) -> None:
+        self.f = f
+
+    def write(self, data: bytes) -> None:
+        self.f.write(data[:-1] if data.endswith(b"\n") else data)
+
+
 class CsvWriter:
-    """RFC 4180 CSV with a header; conversations as JSON strings; formulas neutralised."""
+    """RFC 4180 CSV with a header; formulas neutralised. Conversations and the other list
+    and object columns are JSON text in their cells; a missing value is an empty cell."""
 
     sha256: str | None = None
 
@@ -514,7 +580,9 @@ class CsvWriter:
         for value in row:
             if isinstance(value, RawJson):
                 value = value.decode()
-            elif isinstance(value, list):
+            elif value is None:
+                value = ""
+            elif isinstance(value, list | dict):
                 value = json.dumps(value, ensure_ascii=False)
             elif isinstance(value, bool):
                 value = "true" if value else "false"
@@ -538,14 +606,29 @@ class ParquetWriter:
         import pyarrow.parquet as pq
 
         self.pa = pa
-        message = pa.struct([(key, pa.string()) for key in MESSAGE_KEYS])
+        message = pa.struct(
+            [(key, pa.int64() if key == "num_tokens" else pa.string()) for key in MESSAGE_KEYS]
+        )
+        counts = [pa.struct([(k, pa.int64()) for k in keys]) for keys in STYLE_KEYS]
+        sides = [
+            (f"{name}_{side}", kind)
+            for side in "ab"
+            for name, kind in zip(("header_count", "list_count", "bold_count"), counts, strict=True)
+        ]
+        tokens = ["sum_user_tokens", "turns", "sum_assistant_a_tokens", "context_a_tokens",
+                  "sum_assistant_b_tokens", "context_b_tokens"]  # fmt: skip
+        self.meta = pa.struct([*((k, pa.int64()) for k in tokens), *sides])
         types = {
             "turn": pa.int64(),
             "anony": pa.bool_(),
             "tstamp": pa.float64(),
             "conversation_a": pa.list_(message),
             "conversation_b": pa.list_(message),
+            "conv_metadata": self.meta,
+            "flags": pa.list_(pa.string()),
         }
+        # category_tag and metadata have no fixed shape: JSON text, as LMArena 100k has.
+        self.as_text = [c in ("category_tag", "metadata") for c in cols]
         self.schema = pa.schema([(c, types.get(c, pa.string())) for c in cols])
         self.writer = pq.ParquetWriter(f, self.schema, compression="zstd")  # leaves f open
         self.group = group
@@ -553,8 +636,12 @@ class ParquetWriter:
         self.n = 0
 
     def write(self, row: Sequence[Any]) -> None:
-        for values, value in zip(self.buffer, row, strict=True):
-            values.append(json.loads(value) if isinstance(value, RawJson) else value)
+        for values, value, text in zip(self.buffer, row, self.as_text, strict=True):
+            if isinstance(value, RawJson):
+                value = json.loads(value)
+            elif text and value is not None and not isinstance(value, str):
+                value = json.dumps(value, ensure_ascii=False)
+            values.append(value)
         self.n += 1
         if self.n >= self.group:
             self._flush()
@@ -572,8 +659,12 @@ class ParquetWriter:
         self.writer.close()
 
 
+#: The nested counts of ``conv_metadata`` (header, list, bold), as LMArena spells them.
+STYLE_KEYS = (("h1", "h2", "h3", "h4", "h5", "h6"), ("ordered", "unordered"), ("**", "__"))
+
 WRITERS: dict[str, Callable[[BinaryIO, Sequence[str]], Writer]] = {
     "jsonl": JsonlWriter,
+    "json": JsonWriter,
     "csv": CsvWriter,
     "parquet": ParquetWriter,
 }
@@ -705,12 +796,14 @@ def _write_rows(
     salt: str,
     progress: Progress | None,
     chunk: int,
-) -> tuple[Writer, int, Counter[tuple]]:
-    """Write the rows to ``f``; return the finished writer, the row count and the rows
-    counted per (model_a, model_b, winner, anony): one update a row, expanded later."""
+) -> tuple[Writer, int, Counter[tuple], tuple[float | None, float | None]]:
+    """Write the rows to ``f``; return the finished writer, the row count, the rows
+    counted per (model_a, model_b, winner, anony, language) -- one update a row, expanded
+    later -- and the first and last vote's time."""
     cols = columns(options)
     tally: Counter[tuple] = Counter()
-    anony_at = cols.index("anony")
+    anony_at, lang_at, time_at = (cols.index(c) for c in ("anony", "language", "tstamp"))
+    span = [math.inf, -math.inf]  # the first and last vote's tstamp
     rows = 0
     conn = engine.connect()
     if engine.dialect.name == "postgresql":  # one consistent snapshot for the whole file
@@ -723,14 +816,16 @@ def _write_rows(
                 for row in iter_rows(conn, options, salt, chunk=chunk):
                     writer.write(row)
                     rows += 1
-                    tally[row[1], row[2], row[3], row[anony_at]] += 1
+                    tally[row[1], row[2], row[3], row[anony_at], row[lang_at]] += 1
+                    span[0] = min(span[0], row[time_at])  # rows come in vote order, but
+                    span[1] = max(span[1], row[time_at])  # two votes may share a time
                     if progress and (rows % 1000 == 0 or rows == total):
                         progress(rows, total)
             finally:  # also on failure: no writer left to flush into a closed file later
                 writer.finish()
     finally:
         conn.close()
-    return writer, rows, tally
+    return writer, rows, tally, (span[0], span[1]) if rows else (None, None)
 
 
 def export(
@@ -743,33 +838,50 @@ def export(
     progress: Progress | None = None,
     chunk: int = DEFAULT_CHUNK,
     force: bool = False,
+    card: str | os.PathLike | None = None,
+    license_id: str = "",
 ) -> dict[str, Any]:
     """Write the export to ``out`` and its manifest next to it; return the manifest.
 
-    An existing ``out`` or manifest is replaced only with ``force``, and only if it is a
-    regular file (see :func:`check_target`). Raises :class:`ExportError` for a missing
+    With ``card`` (a path, normally ``README.md`` in ``out``'s folder) a dataset card is
+    written there too (:func:`arena.dataset.dataset_card`, with ``license_id``). An
+    existing ``out``, manifest or card is replaced only with ``force``, and only if it is
+    a regular file (see :func:`check_target`). Raises :class:`ExportError` for a missing
     salt, an unknown format or model, a target refused, or a file that cannot be
-    written; on any failure neither file is left behind, nor any temporary file.
+    written; on any failure no file is left behind, nor any temporary file.
     """
     if fmt not in WRITERS:
         raise ExportError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", code="invalid")
     check_salt(salt)
     out = Path(out)
     target = manifest_path(out)
+    card_path = Path(card) if card is not None else None
     staged: list[StagedFile] = []
     published: list[Path] = []
     try:
         for path in (out, target):
             check_target(path, force=force)
+        if card_path:  # a card an earlier export wrote there is ours to replace
+            check_target(card_path, force=force or ours(card_path))
         staged.append(data := StagedFile(out))
-        writer, rows, tally = _write_rows(engine, data.file, fmt, options, salt, progress, chunk)
+        writer, rows, tally, span = _write_rows(
+            engine, data.file, fmt, options, salt, progress, chunk
+        )
         size, sha256 = data.seal(writer.sha256)
         manifest = _manifest(engine, out, fmt, options, rows, tally, size, sha256)
+        manifest["counts"]["first_tstamp"], manifest["counts"]["last_tstamp"] = span
+        if card_path:
+            manifest["card"] = card_path.name
         staged.append(meta := StagedFile(target))
         meta.file.write((json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode())
         meta.seal()
+        if card_path:
+            text = dataset_card(manifest, license_id, left_out(engine, options))
+            staged.append(readme := StagedFile(card_path))
+            readme.file.write(text.encode())
+            readme.seal()
         for part in staged:
-            part.publish(force=force)
+            part.publish(force=force or (part.target == card_path and ours(card_path)))
             published.append(part.target)
     except OSError as exc:
         _undo(staged, published)
@@ -780,6 +892,18 @@ def export(
     if progress:
         progress(rows, rows)
     return manifest
+
+
+def left_out(engine: Engine, options: ExportOptions) -> dict[str, int]:
+    """How many rows each exclusion of ``options`` kept out (for the dataset card): the
+    count with that one filter lifted, less the count with none."""
+    with engine.connect() as conn:
+        base = count_rows(conn, options)
+        out = {}
+        for key in ("include_named", "include_flagged", "include_voided"):
+            if not getattr(options, key):
+                out[key] = count_rows(conn, replace(options, **{key: True})) - base
+    return out
 
 
 def _undo(staged: list[StagedFile], published: list[Path]) -> None:
@@ -801,11 +925,13 @@ def _manifest(
 ) -> dict[str, Any]:
     winners: Counter[str] = Counter()
     per_model: Counter[str] = Counter()
+    languages: Counter[str] = Counter()
     anony = 0
-    for (model_a, model_b, winner, is_anony), n in tally.items():
+    for (model_a, model_b, winner, is_anony, language), n in tally.items():
         winners[winner] += n
         per_model[model_a] += n
         per_model[model_b] += n
+        languages[language] += n
         anony += n if is_anony else 0
     return {
         "schema": "chatbot-arena-battles",
@@ -821,6 +947,7 @@ def _manifest(
             "anony": anony,
             "named": rows - anony,
             "battles_per_model": dict(sorted(per_model.items())),
+            "languages": dict(sorted(languages.items())),
         },
         "filters": options.manifest(),
         "judge": f"{JUDGE_PREFIX} + first 24 hex digits of HMAC-SHA256(ARENA_EXPORT_SALT, "

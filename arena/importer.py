@@ -302,8 +302,9 @@ def _refuse_surrogates(texts: dict[str, str], conv_a: list, conv_b: list, meta: 
 
 
 def _meta(row: dict[str, Any], schema: str) -> str | None:
-    """What ``battles.meta`` keeps of a row: JSON, or None when there is nothing."""
-    kept = {k: row[k] for k in ("conv_metadata", "category_tag", "metadata") if row[k]}
+    """What ``battles.meta`` keeps of a row: JSON, or None when there is nothing (its
+    ``flags`` too, so that an export names the source's verdicts, not only the column)."""
+    kept = {k: row[k] for k in ("conv_metadata", "category_tag", "metadata", "flags") if row[k]}
     if not kept:
         return None
     kept["schema"] = schema

@@ -151,7 +151,8 @@ def _json_array(path: Path) -> Iterator[tuple[int, Any]]:
     yield from enumerate(data, 1)
 
 
-def _uncell(cell: str) -> str:
+def uncell(cell: str) -> str:
+    """A CSV cell without the ``'`` this project's export puts before a formula-like one."""
     return cell[1:] if cell[:1] == "'" and cell[1:2] and cell[1:2] in FORMULA_START else cell
 
 
@@ -180,7 +181,7 @@ def _csv(path: Path) -> Iterator[tuple[int, Any]]:
             if len(record) != len(header):
                 yield where, BattleRowError(f"expected {len(header)} fields, found {len(record)}")
                 continue
-            yield where, {k: _uncell(v) for k, v in zip(header, record, strict=True) if v != ""}
+            yield where, {k: uncell(v) for k, v in zip(header, record, strict=True) if v != ""}
 
 
 def _parquet(path: Path) -> Iterator[tuple[int, Any]]:

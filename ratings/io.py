@@ -37,6 +37,7 @@ from ratings.battlefile import (
     records,
     row_flags,
     truth,
+    uncell,
 )
 from ratings.errors import InvalidInputError
 from ratings.outcomes import WINNER_CODES, Outcome
@@ -241,6 +242,8 @@ def _bulk_rows(path: Path, fmt: str, columns: set[str], schema: str) -> _Rows:
     comparia = schema == "comparia"
     a_names, a = _codes(table.column("model_a_name" if comparia else "model_a"))
     b_names, b = _codes(table.column("model_b_name" if comparia else "model_b"))
+    if fmt == "csv":  # names the export guarded against spreadsheets: '=...
+        a_names, b_names = [uncell(n) for n in a_names], [uncell(n) for n in b_names]
     if any(not n.strip() or n != n.strip() for n in a_names + b_names):
         raise _Bad
     index = {n: k for k, n in enumerate(dict.fromkeys(a_names + b_names))}
@@ -258,6 +261,8 @@ def _bulk_rows(path: Path, fmt: str, columns: set[str], schema: str) -> _Rows:
         if both is not None and tie is None:
             raise _Bad
         chosen = table.column("chosen_model_name").to_pylist()
+        if fmt == "csv":
+            chosen = [uncell(n) if n else n for n in chosen]
         names = list(index)
         outcome = np.empty(a.size, dtype=np.int8)
         for k, (name, x, y) in enumerate(zip(chosen, a.tolist(), b.tolist(), strict=True)):

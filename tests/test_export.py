@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from arena.dataset import conv_metadata, estimate_tokens
 from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Side, Vote, Voter
 from arena.export import (
     COLUMNS,
@@ -99,9 +100,10 @@ def _battle(
                         reasoning=REASONING)
             )  # fmt: skip
             conv[side.value] += [
-                {"role": "user", "content": prompt, "finish_reason": None},
-                {"role": "assistant", "content": answer, "finish_reason": why},
-            ]
+                {"role": "user", "content": prompt, "finish_reason": None,
+                 "num_tokens": estimate_tokens(prompt)},
+                {"role": "assistant", "content": answer, "finish_reason": why, "num_tokens": 12},
+            ]  # fmt: skip
     if winner is not None:
         s.add(
             Vote(battle_id=bid, voter_id=voter.id, winner=winner, seconds_to_vote=5.0,
@@ -113,6 +115,8 @@ def _battle(
         "winner": winner, "judge": pseudonym(voter.token, SALT), "conversation_a": conv["a"],
         "conversation_b": conv["b"], "turn": turns, "anony": mode is BattleMode.ANONY,
         "language": "Japanese", "tstamp": at.timestamp(),
+        "conv_metadata": conv_metadata(conv["a"], conv["b"]), "category_tag": None,
+        "flags": ["identity"] if flag else [], "metadata": {},
     }  # fmt: skip
     if winner is None or status is BattleStatus.FAILED or b is None:
         seeded.uncounted.add(bid)
@@ -190,10 +194,13 @@ def _frame(path: Path, fmt: str) -> pd.DataFrame:
         return pd.read_json(path, lines=True, dtype=False)
     if fmt == "parquet":
         return pd.read_parquet(path)
+    if fmt == "json":
+        return pd.read_json(path, dtype=False)
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    for col in ("conversation_a", "conversation_b"):
+    for col in ("conversation_a", "conversation_b", "conv_metadata", "flags", "metadata"):
         if col in df:
-            df[col] = df[col].map(json.loads)
+            df[col] = df[col].map(lambda cell: json.loads(cell) if cell else None)
+    df["category_tag"] = df["category_tag"].map(lambda cell: json.loads(cell) if cell else None)
     df["turn"] = df["turn"].astype(int)
     df["tstamp"] = df["tstamp"].astype(float)
     df["anony"] = df["anony"].map({"true": True, "false": False})
@@ -210,6 +217,12 @@ def _records(df: pd.DataFrame) -> dict[str, dict]:
                 rec[col] = [dict(m.items()) for m in rec[col]]
         rec["turn"] = int(rec["turn"])
         rec["anony"] = bool(rec["anony"])
+        for col in ("category_tag", "metadata"):  # Parquet: JSON text; pandas: NaN for null
+            value = rec.get(col)
+            value = json.loads(value) if isinstance(value, str) else value
+            rec[col] = None if isinstance(value, float) else value
+        if "flags" in rec:
+            rec["flags"] = list(rec["flags"])
         out[rec["question_id"]] = rec
     return out
 
@@ -226,7 +239,7 @@ def _same(got: dict[str, dict], want: dict[str, dict]) -> None:
                 assert g[col] == row[col], (bid, col)
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "parquet"])
 def test_export_matches_database(engine: Engine, tmp_path: Path, fmt: str) -> None:
     seeded = seed(engine)
     out, manifest = _export(engine, tmp_path, fmt)
@@ -253,7 +266,7 @@ def test_jsonl_lines_are_public_schema(engine: Engine, tmp_path: Path) -> None:
         assert isinstance(row["tstamp"], float) and isinstance(row["anony"], bool)
         assert row["judge"].startswith("arena_user_") and len(row["judge"]) == 35
         for m in row["conversation_a"] + row["conversation_b"]:
-            assert tuple(m) == MESSAGE_KEYS == ("role", "content", "finish_reason")
+            assert tuple(m) == MESSAGE_KEYS == ("role", "content", "finish_reason", "num_tokens")
             reasons[m["role"]].add(m["finish_reason"])
     assert "の答え" in out.read_text(encoding="utf-8")  # UTF-8, not \\u escapes
     # Normalised reasons on answers (null where none was stored), never on prompts.
@@ -310,8 +323,14 @@ def test_parquet_schema_and_row_groups(engine: Engine, tmp_path: Path) -> None:
     conv = table.schema.field("conversation_a").type
     assert pa.types.is_list(conv)
     assert conv.value_type == pa.struct(
-        [("role", pa.string()), ("content", pa.string()), ("finish_reason", pa.string())]
+        [("role", pa.string()), ("content", pa.string()), ("finish_reason", pa.string()),
+         ("num_tokens", pa.int64())]
+    )  # fmt: skip
+    style = table.schema.field("conv_metadata").type
+    assert style.field("header_count_a").type == pa.struct(
+        [(f"h{k}", pa.int64()) for k in range(1, 7)]
     )
+    assert style.field("bold_count_b").type == pa.struct([("**", pa.int64()), ("__", pa.int64())])
     assert table.schema.field("tstamp").type == pa.float64()
     assert table.schema.field("anony").type == pa.bool_()
     # Small row groups when asked: the writer flushes per group.
@@ -358,7 +377,7 @@ def test_manifest(engine: Engine, tmp_path: Path) -> None:
     assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert manifest["bytes"] == out.stat().st_size
     assert manifest["rows"] == len(out.read_text(encoding="utf-8").splitlines()) == 4
-    assert manifest["schema_version"] == 2 and manifest["format"] == "jsonl"
+    assert manifest["schema_version"] == 3 and manifest["format"] == "jsonl"
     assert manifest["filters"]["since"] == "2026-11-02T00:00:00+00:00"
     assert manifest["filters"]["include_named"] is True
     assert manifest["tool"] == {"name": "tanuki-arena", "version": "0.1.0"}
@@ -370,6 +389,39 @@ def test_manifest(engine: Engine, tmp_path: Path) -> None:
         "votes.jsonl",
         "votes.jsonl.manifest.json",
     ]
+
+
+def test_dataset_card_beside_the_export(engine: Engine, tmp_path: Path) -> None:
+    """README.md: Hugging Face front matter with the license, the file, counts, the date
+    range, what was left out (with counts), the columns; refused if there, unless force."""
+    seed(engine)
+    card = tmp_path / "README.md"
+    out = tmp_path / "votes.parquet"
+    manifest = export(engine, out, "parquet", ExportOptions(), SALT, card=card,
+                      license_id="cc-by-4.0")  # fmt: skip
+    text = card.read_text(encoding="utf-8")
+    front, body = text.split("---\n")[1], text.split("---\n", 2)[2]
+    assert "license: cc-by-4.0" in front and "path: votes.parquet" in front
+    assert "size_categories:\n- n<1K" in front
+    assert manifest["card"] == "README.md"
+    assert f"SHA-256 `{manifest['sha256']}`" in body
+    assert "Rows: 4 (anonymous 4, named 0)" in body
+    assert "Votes from 2026-11-01 09:00 UTC to 2026-11-04 09:00 UTC" in body
+    assert "- named-mode battles: left out (1)" in body
+    assert "- flagged battles (identity, moderation): left out (1)" in body
+    assert "- voided votes: left out (1)" in body
+    assert "| conv_metadata | object |" in body and "| Plain-7B | 2 |" in body
+    assert "Languages: Japanese" in body
+    # A later export into the folder replaces its own card, never someone else's README.
+    export(engine, tmp_path / "other.jsonl", "jsonl", ExportOptions(include_named=True), SALT,
+           card=card)  # fmt: skip
+    text = card.read_text(encoding="utf-8")
+    assert "license: unknown" in text and "- named-mode battles: included" in text
+    card.write_text("# My project\n", encoding="utf-8")
+    with pytest.raises(ExportError, match="already exists"):
+        export(engine, tmp_path / "third.jsonl", "jsonl", ExportOptions(), SALT, card=card)
+    assert not (tmp_path / "third.jsonl").exists()
+    assert card.read_text(encoding="utf-8") == "# My project\n"
 
 
 def test_filters(engine: Engine, tmp_path: Path) -> None:

@@ -131,11 +131,12 @@ def test_planted_links_are_never_followed(
     assert victim.read_bytes() == KEEP
     for link in planted:
         assert link.is_symlink() and link.readlink() == victim
-    for path in (out, manifest_path(out)):
+    card = folder / "README.md"  # the dataset card the command line writes beside it
+    for path in (out, manifest_path(out), card):
         mode = os.lstat(path).st_mode
         assert stat.S_ISREG(mode) and stat.S_IMODE(mode) == 0o600
     assert out.read_text().startswith(CSV_HEADER)
-    assert set(folder.iterdir()) == {out, manifest_path(out), *planted}
+    assert set(folder.iterdir()) == {out, manifest_path(out), card, *planted}
 
 
 def test_taken_temporary_names_are_skipped(
