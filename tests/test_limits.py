@@ -260,6 +260,42 @@ def test_many_threads_pass_exactly_the_limit(make: MakeLimits) -> None:
         assert sum(pool.map(hits, range(threads))) == 10
 
 
+def test_hit_many_decides_as_one_call_after_another(make: MakeLimits) -> None:
+    limits = make(rate_votes_per_voter="2/minute", rate_votes_per_address="3/minute")
+    callers = [("v1", "a1"), ("v1", "a1"), ("v1", "a1"), ("v2", "a1"), ("v3", "a1"),
+               ("v3", "a2"), ("v3", "a2"), ("v3", "a3"), (None, "a2")]  # fmt: skip
+    one_by_one = []
+    for voter, address in callers:
+        try:
+            limits.hit("vote", voter=voter, address=address)
+            one_by_one.append(None)
+        except RateLimited as refused:
+            one_by_one.append(refused.scope)
+    assert one_by_one == [None, None, "voter", None, "address", None, None, "voter", None]
+    limits.reset()
+    batch = limits.hit_many("vote", callers)
+    assert [r and r.scope for r in batch] == one_by_one
+    assert all(55 <= r.retry_after <= 60 for r in batch if r is not None)
+    # What the refused callers counted was taken back: a2 holds 3, a3 nothing.
+    assert refusal(limits, "vote", address="a2").scope == "address"
+    for voter in ("v4", "v5", "v6"):
+        limits.hit("vote", voter=voter, address="a3")
+
+
+def test_hit_many_in_many_threads_passes_exactly_the_limit(make: MakeLimits) -> None:
+    limits = make(rate_votes_per_voter="25/minute")
+    start = threading.Barrier(8)
+
+    def batch(_: int) -> int:
+        start.wait()
+        results = limits.hit_many("vote", [("v1", f"a{i}") for i in range(10)])
+        return sum(r is None for r in results)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(batch, range(8))) == 25
+    assert refusal(limits, "vote", voter="v1").scope == "voter"
+
+
 def test_unknown_action_is_a_programming_error() -> None:
     limits = Limits(dataclasses.replace(BASE, limits_storage="memory"))
     assert set(ACTIONS) == {"voter", "battle", "turn", "vote"}
