@@ -19,9 +19,9 @@ Issue 12's figures, each against its baseline measured in the same run:
     python bench/bench_load.py [--volunteers 200] [--votes 3000] [--quick]
 
 The page endpoint is what the page's blind tab does (``arena.ui.live``): its script
-streams the turn from ``POST /api/battles``, then the Gradio event ``arena_streamed``
-draws the stored turn (called as gradio_client calls it); the time to first token is
-the stream's, the battle's total includes the drawing event. Voters are issued by the
+streams the turn from ``POST /api/battles``, then the Gradio event ``arena_streamed`` draws
+the stored turn (one unqueued POST, as the browser sends it); the time to first token is the
+stream's, the battle's total includes the drawing event. Voters are issued by the
 app (``POST /api/voters``); the bench raises the per-address limits because every
 volunteer here comes from 127.0.0.1.
 """
@@ -230,23 +230,15 @@ async def via_page(client: httpx.AsyncClient, url: str, voter: str, n: int) -> R
     start = time.perf_counter()
     run = await via_api(client, url, voter, n)
     outcome = json.dumps({"battle_id": run.battle_id, "started": True, "prompt": f"prompt {n}"})
-    r = await client.post(f"{url}/gradio_api/call/arena_streamed", json={"data": [outcome, voter]})
-    r.raise_for_status()
-    event_id = r.json()["event_id"]
-    drawn = False
-    async with client.stream("GET", f"{url}/gradio_api/call/arena_streamed/{event_id}") as resp:
-        event = ""
-        async for line in resp.aiter_lines():
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                if event == "error":
-                    raise RuntimeError(f"battle {n} not drawn: {line[:300]}")
-                if event == "complete":  # the panes: plain values or updates with one
-                    out = json.loads(line[5:])
-                    values = [x.get("value") if isinstance(x, dict) else x for x in out]
-                    chats = [x for x in values if isinstance(x, list)]
-                    drawn = len(chats) >= 2 and all(MARK in json.dumps(c) for c in chats[:2])
+    # As the browser sends it: one unqueued POST (the two states come from the session).
+    r = await client.post(
+        f"{url}/gradio_api/run/arena_streamed", json={"data": [outcome, voter, None, None]}
+    )
+    if r.status_code != 200:
+        raise RuntimeError(f"battle {n} not drawn: HTTP {r.status_code} {r.text[:300]}")
+    values = [x.get("value") if isinstance(x, dict) else x for x in r.json()["data"]]
+    chats = [x for x in values if isinstance(x, list)]
+    drawn = len(chats) >= 2 and all(MARK in json.dumps(c) for c in chats[:2])
     if not drawn:
         raise RuntimeError(f"battle {n}: the panes were not drawn")
     return Run(run.firsts, time.perf_counter() - start, run.battle_id)

@@ -121,7 +121,9 @@ def test_a_refused_prompt_is_kept_and_the_reason_said(
     open_arena(page, live_app.url, lang)
     invisible = "\u200b\u200b"  # only zero-width spaces: refused as empty by the server
     send(page, invisible)
-    expect(page.locator(".toast-body")).to_contain_text(WORDS[lang]["empty"], timeout=20_000)
+    expect(page.locator("#arena-status .ta-warning")).to_contain_text(
+        WORDS[lang]["empty"], timeout=20_000
+    )
     expect(page.locator("#arena-prompt textarea")).to_have_value(invisible)
     expect(page.locator(".ta-live")).to_have_count(0)
     assert page.locator("#arena-chat-a .message-content").count() == 0
@@ -160,7 +162,9 @@ def test_a_connection_lost_mid_turn_is_said_and_the_stored_turn_drawn(
     open_arena(page, live_app.url, lang)
     page.route("**/api/battles", cut)
     send(page, "切れる接続")
-    expect(page.locator(".toast-body")).to_contain_text(WORDS[lang]["network"], timeout=20_000)
+    expect(page.locator("#arena-status .ta-warning")).to_contain_text(
+        WORDS[lang]["network"], timeout=20_000
+    )
     expect(page.locator("#vote-a")).to_be_enabled(timeout=20_000)  # the server stored it all
     expect(page.locator("#arena-chat-a .message-content")).to_have_count(2)
     expect(page.locator(".ta-live")).to_have_count(0)

@@ -163,6 +163,7 @@ body, .gradio-container, .gradio-container *:not(code):not(pre):not(kbd):not(sam
 .ta-header h1 { margin: 0; font-size: 1.6em; }
 #arena-reveal, #named-arena-reveal { font-size: 1.05em; }
 .ta-status { margin: 0; min-height: 1.4em; font-weight: 600; color: var(--body-text-color); }
+.ta-status.ta-warning { color: #b91c1c; border-left: 4px solid #b91c1c; padding-left: 8px; }
 /* A chat pane must not be cleared in the browser alone: the battle lives on the server. */
 .ta-pane .icon-button-wrapper.top-panel { display: none !important; }
 .ta-votes button { white-space: normal; }

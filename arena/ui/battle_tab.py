@@ -39,9 +39,10 @@ VERDICT_KEYS = {winner: key for _, key, winner in VOTES}
 VOTES_FOR = {Winner.MODEL_A: Side.A, Winner.MODEL_B: Side.B}
 
 
-def status_html(text: str) -> str:
+def status_html(text: str, *, warning: bool = False) -> str:
     """The status line: a polite live region, so screen readers hear what happens."""
-    return f'<p role="status" aria-live="polite" class="ta-status">{html.escape(text)}</p>'
+    kind = "ta-status ta-warning" if warning else "ta-status"
+    return f'<p role="status" aria-live="polite" class="{kind}">{html.escape(text)}</p>'
 
 
 @dataclass
@@ -328,8 +329,7 @@ class BattleTab:
                     js=AWAIT_JS,
                     api_name=f"{p}_streamed",
                     show_progress="hidden",
-                    concurrency_limit=self.arena.settings.stream_concurrency,
-                    concurrency_id="battle-end",
+                    queue=False,  # one plain POST: 200 at once cost 15 s through the queue
                 ).then(None, None, None, js=CLEAR_JS, queue=False, api_visibility="private")
         else:
             inputs = [self.page, self.prompt, voter, lang, *self.pickers]
@@ -490,12 +490,13 @@ class BattleTab:
         """
         page, lang = page if isinstance(page, Page) else Page(), lang_of(lang)
         data = _outcome(outcome)
+        said: list[str] = []  # in the status line: this event is unqueued, so no toasts
         battle_id = data.get("battle_id")
         if isinstance(battle_id, str) and battle_id and not page.voted:
             try:
                 stored = await self.arena.transcript(voter_of(token, request), battle_id)
             except ArenaError as exc:
-                warn(error_text(exc, lang), lang)
+                said.append(error_text(exc, lang))
             else:
                 page.battle_id, page.turns = stored.battle_id, stored.turns
         out = self.view(page, lang)
@@ -505,9 +506,11 @@ class BattleTab:
             numbers = {
                 k: v for k, v in params.items() if isinstance(k, str) and isinstance(v, int | float)
             }
-            warn(error_text(ArenaError(code, code=code, **numbers), lang), lang)
+            said.insert(0, error_text(ArenaError(code, code=code, **numbers), lang))
             if not data.get("started") and isinstance(data.get("prompt"), str):
                 out[self.prompt] = gr.update(value=data["prompt"], interactive=True)
+        if said:
+            out[self.status] = status_html(" ".join(said), warning=True)
         return out
 
     async def on_regenerate(
