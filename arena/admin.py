@@ -724,6 +724,31 @@ class AdminConsole:
         self.audit(actor, "export", manifest["file"], json.dumps(detail))
         return manifest
 
+    def gallery(
+        self,
+        actor: str,
+        *,
+        battle_ids: tuple[str, ...] = (),
+        per_pair: int = 1,
+        models: tuple[str, ...] = (),
+        seed: int = 0,
+        lang: str = "ja",
+    ) -> tuple[list[Any], str, str]:
+        """The publication gallery (:mod:`arena.gallery`): the battles shown, the HTML
+        page and the Markdown text; audited with the battles' ids."""
+        from arena import gallery
+
+        if lang not in gallery.LANGUAGES:
+            raise AdminError(f"unknown language {lang!r} (use ja or en)", code="invalid")
+        try:
+            shown = gallery.choose(
+                self.engine, battle_ids=battle_ids, per_pair=per_pair, models=models, seed=seed
+            )
+        except gallery.GalleryError as exc:
+            raise AdminError(str(exc), code="invalid") from exc
+        self.audit(actor, "gallery", f"{len(shown)} battles", gallery.summary(shown))
+        return shown, gallery.page(shown, lang), gallery.markdown(shown, lang)
+
     def rotate_export_salt(self, actor: str) -> dict[str, Any]:
         """A new random salt in the database for later exports (audited, value not logged).
 
@@ -867,6 +892,26 @@ class ExportStore:
             raise
         self._schedule(ticket.expires_at)
         return ticket, manifest
+
+    def keep(self, owner: str, name: str, data: bytes, fmt: str, rows: int) -> Ticket:
+        """Keep a small file made in the admin page (a gallery) for ``owner``'s one
+        download, as an export is kept."""
+        self.sweep()
+        folder = Path(tempfile.mkdtemp(prefix=EXPORTING, dir=_private_folder(self.root)))
+        ticket = Ticket(
+            id=secrets.token_urlsafe(32), owner=owner, file=Path(name).name, fmt=fmt,
+            rows=rows, sha256=hashlib.sha256(data).hexdigest(), schema_version=0,
+            expires_at=self.clock() + self.ttl,
+        )  # fmt: skip
+        try:
+            (folder / ticket.file).write_bytes(data)
+            (folder / TICKET).write_text(json.dumps(asdict(ticket)), encoding="utf-8")
+            folder.rename(self.root / ticket.id)
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self._schedule(ticket.expires_at)
+        return ticket
 
     def take(self, owner: str, export_id: str) -> tuple[Ticket, BinaryIO] | None:
         """``owner``'s export ``export_id``: its ticket and the file, open and already

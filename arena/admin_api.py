@@ -58,8 +58,11 @@ logger = logging.getLogger(__name__)
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="Tanuki Arena admin", charset="UTF-8"'}
 MEDIA_TYPES = {
     "jsonl": "application/x-ndjson",
+    "json": "application/json",
     "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
+    "html": "text/html; charset=utf-8",  # a gallery page, sent as an attachment
+    "md": "text/markdown; charset=utf-8",
 }
 CREDENTIALS = Depends(HTTPBasic(auto_error=False))
 CHUNK = 256 * 1024

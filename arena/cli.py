@@ -1,6 +1,7 @@
 """``python -m arena ...``: the admin's command line.
 
-export, import, hash-password, doctor (is every model usable?), and the console
+export, import, gallery (battles side by side for publication), hash-password, doctor
+(is every model usable?), and the console
 actions (battles, show, void, unvoid, enable-model, disable-model, today, delete-voter,
 recompute) for operators who prefer a terminal to the admin page. Every action is
 audited as ``cli:USER``. Settings come from arena.toml / ARENA_* / DATABASE_URL, as for the app.
@@ -186,6 +187,18 @@ def _parser() -> argparse.ArgumentParser:
         "no battles; on PostgreSQL it locks the tables until the commit)",
     )
     i.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    g = sub.add_parser(
+        "gallery",
+        help="write chosen battles side by side for publication: OUT.html and OUT.md",
+    )
+    g.add_argument("--out", required=True, help="OUT.html and OUT.md are written")
+    g.add_argument("--battles", help="comma-separated battle ids (default: at random per pair)")
+    g.add_argument("--per-pair", type=_positive, default=1, help="battles per model pair")
+    g.add_argument("--models", help="comma-separated: battles between these models only")
+    g.add_argument("--seed", type=int, default=0, help="for the random choice (%(default)s)")
+    g.add_argument("--lang", choices=("ja", "en"), default="ja", help="labels' language")
+    g.add_argument("--force", action="store_true", help="replace OUT.html and OUT.md")
 
     h = sub.add_parser("hash-password", help="hash an admin password for ARENA_ADMIN_USERS")
     h.add_argument("--user", help="print USER:HASH, ready for ARENA_ADMIN_USERS")
@@ -382,6 +395,23 @@ def _import(args: argparse.Namespace, console: Any) -> int:
     return EXIT_OK
 
 
+def _gallery(args: argparse.Namespace, console: Any) -> int:
+    from arena.gallery import check_targets, write_gallery
+
+    check_targets(args.out, force=args.force)  # before choosing (and auditing) anything
+
+    def names(value: str | None) -> tuple[str, ...]:
+        return tuple(x.strip() for x in (value or "").split(",") if x.strip())
+
+    shown, _, _ = console.gallery(
+        _actor(), battle_ids=names(args.battles), per_pair=args.per_pair,
+        models=names(args.models), seed=args.seed, lang=args.lang,
+    )  # fmt: skip
+    page, text = write_gallery(shown, args.out, args.lang, force=args.force)
+    print(f"{len(shown)} battles -> {page} and {text}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _console_command(args: argparse.Namespace, console: Any) -> Any:
     from arena.admin import BattleFilter
     from arena.export import parse_moment
@@ -454,6 +484,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(args, console)
         if args.command == "import":
             return _import(args, console)
+        if args.command == "gallery":
+            return _gallery(args, console)
         result = _console_command(args, console)
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return EXIT_OK

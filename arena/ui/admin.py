@@ -185,7 +185,7 @@ def _today_tab(console: AdminConsole, auth: AdminAuth) -> None:
 
 def _export_tab(console: AdminConsole, auth: AdminAuth, exports: ExportStore) -> None:
     with gr.Row():
-        fmt = gr.Radio(["jsonl", "csv", "parquet"], value="jsonl", label="Format")
+        fmt = gr.Radio(["jsonl", "json", "csv", "parquet"], value="jsonl", label="Format")
         since = gr.Textbox(label="Votes from (UTC, YYYY-MM-DD)")
         until = gr.Textbox(label="Votes until (inclusive)")
         models = gr.Textbox(label="Only battles between these models (comma-separated)")
@@ -218,6 +218,43 @@ def _export_tab(console: AdminConsole, auth: AdminAuth, exports: ExportStore) ->
 
     inputs = [fmt, since, until, models, named, flagged, voided, convs]
     go.click(run, inputs, [link, summary], **PRIVATE)
+    _gallery_block(console, auth, exports)
+
+
+def _gallery_block(console: AdminConsole, auth: AdminAuth, exports: ExportStore) -> None:
+    """The publication gallery: chosen battles side by side, an HTML page and a Markdown
+    file, each kept for one download like an export (docs/data.md)."""
+    gr.Markdown("### Gallery for publication")
+    with gr.Row():
+        ids = gr.Textbox(label="Battle ids (comma-separated; empty: at random per pair)")
+        per_pair = gr.Number(value=1, precision=0, minimum=1, label="Battles per pair")
+        seed = gr.Number(value=0, precision=0, label="Seed")
+        lang = gr.Radio(["ja", "en"], value="ja", label="Language")
+    go = gr.Button("Make gallery", elem_id="admin-gallery")
+    links = gr.HTML(elem_id="admin-gallery-links")
+
+    def make(i, n, sd, lg, request: gr.Request):
+        user = require_admin(auth, request)
+        with shown_errors():
+            shown, page, text = console.gallery(
+                user, battle_ids=tuple(x.strip() for x in (i or "").split(",") if x.strip()),
+                per_pair=int(n or 1), seed=int(sd or 0), lang=lg,
+            )  # fmt: skip
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            made = [
+                exports.keep(user, f"arena-gallery-{stamp}.{kind}", data.encode(), kind, len(shown))
+                for kind, data in (("html", page), ("md", text))
+            ]
+        return (
+            " · ".join(
+                f'<a class="admin-gallery-link" href="exports/{t.id}" '
+                f'download="{html.escape(t.file)}">Download {html.escape(t.file)}</a>'
+                for t in made
+            )
+            + f" ({len(shown)} battles; one download each)"
+        )
+
+    go.click(make, [ids, per_pair, seed, lang], [links], **PRIVATE)
 
 
 def _privacy_tab(console: AdminConsole, auth: AdminAuth) -> None:
