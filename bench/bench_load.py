@@ -223,6 +223,18 @@ async def via_api(client: httpx.AsyncClient, url: str, voter: str, n: int) -> Ru
     return Run(sorted(firsts.values()), time.perf_counter() - start, battle_id)
 
 
+async def draw(client: httpx.AsyncClient, url: str, voter: str, outcome: str) -> httpx.Response:
+    """The drawing event as the browser sends it: one unqueued POST in the page's session
+    (the two states come from the session, opened when the page loaded)."""
+    body = {"data": [outcome, voter, None, None], "session_hash": voter[:16]}
+    return await client.post(f"{url}/gradio_api/run/arena_streamed", json=body)
+
+
+async def page_load(client: httpx.AsyncClient, url: str, voter: str) -> None:
+    """Open the volunteer's page session before the clock starts (the page load does it)."""
+    (await draw(client, url, voter, "{}")).raise_for_status()
+
+
 async def via_page(client: httpx.AsyncClient, url: str, voter: str, n: int) -> Run:
     """One blind battle as the page runs it (``arena.ui.live``): the page's script streams
     the turn from ``POST /api/battles``, then the Gradio event ``arena_streamed`` draws the
@@ -230,10 +242,7 @@ async def via_page(client: httpx.AsyncClient, url: str, voter: str, n: int) -> R
     start = time.perf_counter()
     run = await via_api(client, url, voter, n)
     outcome = json.dumps({"battle_id": run.battle_id, "started": True, "prompt": f"prompt {n}"})
-    # As the browser sends it: one unqueued POST (the two states come from the session).
-    r = await client.post(
-        f"{url}/gradio_api/run/arena_streamed", json={"data": [outcome, voter, None, None]}
-    )
+    r = await draw(client, url, voter, outcome)
     if r.status_code != 200:
         raise RuntimeError(f"battle {n} not drawn: HTTP {r.status_code} {r.text[:300]}")
     values = [x.get("value") if isinstance(x, dict) else x for x in r.json()["data"]]
@@ -261,6 +270,8 @@ async def bench_single(rounds: int) -> dict[str, float]:
     try:
         async with httpx.AsyncClient(timeout=60) as client:
             voters = [await new_voter(client, stack.url) for _ in range(2 * rounds + 2)]
+            for voter in voters:
+                await page_load(client, stack.url, voter)
             for i, run in enumerate(ENDPOINTS.values()):  # warm-up
                 await run(client, stack.url, voters[i], i)
             times: dict[str, list[float]] = {"direct": [], **{k: [] for k in ENDPOINTS}}
@@ -326,6 +337,8 @@ async def bench_crowd(n: int, tokens: int, rate: float, name: str) -> dict[str, 
         limits = httpx.Limits(max_connections=2 * n + 20, max_keepalive_connections=2 * n + 20)
         async with httpx.AsyncClient(timeout=180, limits=limits) as client:
             voters = [await new_voter(client, stack.url) for _ in range(n + 4)]
+            if name == "page endpoint":
+                await asyncio.gather(*(page_load(client, stack.url, v) for v in voters))
             await run(client, stack.url, voters[-1], 0)  # warm-up
             solo = statistics.median(
                 [(await run(client, stack.url, voters[-2 - i], i + 1)).total for i in range(3)]

@@ -111,7 +111,7 @@ def test_buttons_follow_the_battle(page_ui: tuple[ArenaPage, gr.Blocks]) -> None
     assert failed[tab.retries[Side.B]]["visible"] and not failed[tab.retries[Side.A]]["visible"]
     assert not _interactive(failed, tab.votes[Winner.MODEL_A])
     assert not _interactive(failed, tab.send) and _interactive(failed, tab.regenerate)
-    assert "http_500" in failed[tab.chats[Side.B]]["value"][-1]["content"]
+    assert "http_500" in failed[tab.chats[Side.B]][-1]["content"]
     page.turns[-1]["err_b"] = None
     page.reveal = Reveal(Winner.MODEL_A, {Side.A: "x", Side.B: "y"}, {Side.A: "open",
                          Side.B: "open"}, {Side.A: "", Side.B: ""}, True)  # fmt: skip

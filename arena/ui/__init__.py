@@ -146,15 +146,15 @@ class ArenaPage:
 
     # -- handlers -------------------------------------------------------------------
 
-    def _views(self, lang: str, *pages: object) -> dict:
+    def _views(self, lang: str, *pages: object, labels: bool = False) -> dict:
         blind, named, chat = pages
         return {
             self.lang: lang,
             self.switch: lang,
             # Gradio redraws only the selected tab's title on a locale change: set them all.
             **{tab: gr.update(label=t(key, lang)) for key, tab in self.tabs.items()},
-            **self.blind.view(blind, lang),
-            **self.named.view(named, lang),
+            **self.blind.view(blind, lang, labels=labels),
+            **self.named.view(named, lang, labels=labels),
             **self.chat.view(chat, lang),
         }
 
@@ -218,7 +218,7 @@ class ArenaPage:
     def on_language(self, choice: str, seen: dict, *pages: object) -> dict:
         """Redraw every text made at run time in the newly chosen language."""
         lang = lang_of(choice)
-        out = self._views(lang, *pages)
+        out = self._views(lang, *pages, labels=True)
         if seen.get("about"):
             out[self.about] = self.about_text(lang)
         if seen.get("leaderboard"):
