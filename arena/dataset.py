@@ -50,17 +50,19 @@ def estimate_tokens(text: str) -> int:
 
 
 def style_counts(text: str, side: str) -> dict[str, dict[str, int]]:
-    """The Markdown counts of one side's answers, keyed as LMArena's ``conv_metadata``."""
-    headers = dict.fromkeys(("h1", "h2", "h3", "h4", "h5", "h6"), 0)
+    """The Markdown counts of one side's answers, keyed as LMArena's ``conv_metadata``.
+    Each pattern runs only when its marker character is in the text at all."""
+    headers = {"h1": 0, "h2": 0, "h3": 0, "h4": 0, "h5": 0, "h6": 0}
     if "#" in text:
         for hashes in _HEADER.findall(text):
             headers[f"h{len(hashes)}"] += 1
-    has_digit = any(c.isdigit() for c in text) if "." in text else False
     return {
         f"header_count_{side}": headers,
         f"list_count_{side}": {
-            "ordered": len(_ORDERED.findall(text)) if has_digit else 0,
-            "unordered": len(_UNORDERED.findall(text)) if any(c in text for c in "-*+") else 0,
+            "ordered": len(_ORDERED.findall(text)) if "." in text else 0,
+            "unordered": len(_UNORDERED.findall(text))
+            if "-" in text or "*" in text or "+" in text
+            else 0,
         },
         f"bold_count_{side}": {
             "**": len(_BOLD_STARS.findall(text)) if "**" in text else 0,
@@ -71,23 +73,31 @@ def style_counts(text: str, side: str) -> dict[str, dict[str, int]]:
 
 def _tokens(message: Mapping[str, Any]) -> int:
     tokens = message.get("num_tokens")
-    return tokens if isinstance(tokens, int) else estimate_tokens(message.get("content") or "")
+    return tokens if type(tokens) is int else estimate_tokens(message.get("content") or "")
 
 
 def conv_metadata(
     conversation_a: Sequence[Mapping[str, Any]], conversation_b: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """LMArena's ``conv_metadata`` of one battle from its two conversations."""
-    out: dict[str, Any] = {
-        "sum_user_tokens": sum(_tokens(m) for m in conversation_a if m["role"] == "user"),
-        "turns": sum(1 for m in conversation_a if m["role"] == "user"),
-    }
+    user = turns = 0
+    for m in conversation_a:
+        if m["role"] == "user":
+            user += _tokens(m)
+            turns += 1
+    out: dict[str, Any] = {"sum_user_tokens": user, "turns": turns}
     for side, conversation in (("a", conversation_a), ("b", conversation_b)):
-        answers = [m for m in conversation if m["role"] == "assistant"]
-        out[f"sum_assistant_{side}_tokens"] = sum(_tokens(m) for m in answers)
-        last = max((k for k, m in enumerate(conversation) if m["role"] == "assistant"), default=0)
-        out[f"context_{side}_tokens"] = sum(_tokens(m) for m in conversation[:last])
-        out.update(style_counts("\n".join(m["content"] for m in answers), side))
+        answers, total, before_last, texts = 0, 0, 0, []
+        for m in conversation:
+            tokens = _tokens(m)
+            if m["role"] == "assistant":
+                before_last = total  # the context of this (so far the last) answer
+                answers += tokens
+                texts.append(m["content"])
+            total += tokens
+        out[f"sum_assistant_{side}_tokens"] = answers
+        out[f"context_{side}_tokens"] = before_last
+        out.update(style_counts("\n".join(texts), side))
     return out
 
 

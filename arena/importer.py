@@ -61,6 +61,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from arena.backends.base import FINISH_REASONS
+from arena.dataset import conv_metadata, estimate_tokens
 from arena.db.engine import dialect_insert
 from arena.db.models import (
     Battle,
@@ -301,16 +302,32 @@ def _refuse_surrogates(texts: dict[str, str], conv_a: list, conv_b: list, meta: 
             )
 
 
+def _derived(given: dict[str, Any], conv_a: list[dict], conv_b: list[dict]) -> bool:
+    """Whether a file's conv_metadata is what an export computes from these messages (the
+    token sums compared first: they differ for another tokenizer's counts)."""
+    answers = sum(
+        m.get("num_tokens") or estimate_tokens(m["content"])
+        for m in conv_a
+        if m["role"] == "assistant"
+    )
+    return given.get("sum_assistant_a_tokens") == answers and given == conv_metadata(conv_a, conv_b)
+
+
 def _meta(row: dict[str, Any], schema: str) -> str | None:
     """What ``battles.meta`` keeps of a row: JSON, or None when there is nothing (its
     ``flags`` too, so that an export names the source's verdicts, not only the column)."""
     kept = {k: row[k] for k in ("conv_metadata", "category_tag", "metadata", "flags") if row[k]}
+    # An export computes conv_metadata from the stored messages; keep the file's only if
+    # it says something else (another tokenizer's counts), e.g. not for our own exports.
+    given = kept.get("conv_metadata")
+    if given and _derived(given, row["conversation_a"], row["conversation_b"]):
+        del kept["conv_metadata"]
     if not kept:
         return None
     kept["schema"] = schema
-    try:
-        return json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:  # e.g. a Parquet timestamp in an extra column
+    try:  # a Parquet column of times or bytes: kept as its text
+        return json.dumps(kept, ensure_ascii=False, separators=(",", ":"), default=str)
+    except ValueError as exc:  # a float that is not finite, a cycle
         raise RowError(f"metadata cannot be kept as JSON: {exc}") from None
 
 

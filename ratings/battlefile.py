@@ -75,6 +75,7 @@ _COMPARIA_OWN = frozenset(
     {"id", "model_a_name", "model_b_name", "chosen_model_name", "both_equal",
      "conversation_a", "conversation_b", "timestamp", "visitor_id", "conv_turns"}
 )  # fmt: skip
+_ROLES = frozenset({"user", "assistant", "system"})
 _TRUE = {"true", "1", "yes", "t"}
 _FALSE = {"false", "0", "no", "f"}
 #: Milliseconds rather than seconds above this (year 5138 in seconds).
@@ -359,6 +360,17 @@ def _conversation(raw: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
         raise BattleRowError(f"{key} must be a list of {{role, content}}")
     out = []
     for k, msg in enumerate(value):
+        # The common message in a few steps; the checks below only for the others.
+        if type(msg) is dict and type(msg.get("content")) is str and msg.get("role") in _ROLES:
+            tokens = msg.get("num_tokens")
+            if tokens is None or (type(tokens) is int and tokens >= 0):
+                item = {"role": msg["role"], "content": msg["content"]}
+                if tokens is not None:
+                    item["num_tokens"] = tokens
+                if msg.get("finish_reason") is not None:
+                    item["finish_reason"] = msg["finish_reason"]
+                out.append(item)
+                continue
         where = f"{key}[{k}]"
         if not isinstance(msg, Mapping):
             raise BattleRowError(f"{where} must be an object with role and content")
