@@ -26,7 +26,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arena.battles import SIDE_ERROR_MESSAGE, SIDES, Arena, TurnState, VoterRef
 from arena.db import stats
+from arena.db.models import Side
 from arena.errors import ArenaError, StorageError
+from arena.feedback import react
 from arena.integrity.limits import RateLimited
 from arena.integrity.voters import GateRefused, UnknownVoter
 
@@ -136,6 +138,15 @@ class TurnBody(BaseModel):
     prompt: str
     battle_id: str | None = Field(default=None, max_length=64)
     language: Literal["ja", "en"] = "ja"
+
+
+class ReactionBody(BaseModel):
+    """A thumbs up (1), down (-1) or none (0) on one answer: a side of one turn."""
+
+    voter: str = Field(min_length=16, max_length=64)
+    turn: int = Field(ge=1, le=100)
+    side: Literal["a", "b"]
+    value: Literal[-1, 0, 1]
 
 
 class VoteBody(BaseModel):
@@ -336,5 +347,15 @@ def create_api(arena: Arena) -> FastAPI:
                 "counted": reveal.counted,
             }
         )
+
+    @app.post("/api/battles/{battle_id}/reactions")
+    async def battle_reaction(battle_id: str, body: ReactionBody, request: Request) -> JSONResponse:
+        """After the vote: the voter's reaction to one answer (set, changed or taken back)."""
+        voter = VoterRef(body.voter, request.client.host if request.client else None)
+        try:
+            await react(arena, voter, battle_id, body.turn, Side(body.side), body.value)
+        except ArenaError as exc:
+            return _refusal(exc)
+        return JSONResponse({"turn": body.turn, "side": body.side, "value": body.value})
 
     return app

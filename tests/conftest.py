@@ -265,3 +265,11 @@ def artifacts() -> Path:
     """Where tests save screenshots."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def skip_reasons(page, prefix: str = "") -> None:
+    """After a blind vote: the reasons step shows (names still hidden); skip it."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#vote-reasons")).to_be_visible(timeout=15_000)
+    page.click("#vote-reasons-skip")

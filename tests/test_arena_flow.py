@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from arena.db.models import Battle, BattleStatus, Message, Vote, Winner
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, skip_reasons
 
 
 def send(page, text: str) -> None:
@@ -53,6 +53,7 @@ def test_battle_vote_reveal_new_round_in_the_browser(own_app, page, artifacts) -
     page.screenshot(path=str(artifacts / "flow-before-vote.png"), full_page=True)
 
     page.click("#vote-b")
+    skip_reasons(page)
     page.wait_for_function(
         "() => document.querySelector('#arena-reveal').innerText.includes('Demo-')",
         timeout=15_000,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Response, expect
 
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, skip_reasons
 from tests.loopback import Behaviour, LoopbackLLM
 
 pytestmark = pytest.mark.browser
@@ -146,6 +146,12 @@ def test_no_model_name_reaches_the_page_before_the_vote(
     page.screenshot(path=str(artifacts / "anonymity-before-vote.png"), full_page=True)
 
     page.click("#vote-bothbad")
+    # The vote is recorded; the reasons step still keeps the names from the page.
+    expect(page.locator("#vote-reasons")).to_be_visible(timeout=15_000)
+    page.wait_for_timeout(200)  # the vote event's response is in
+    found = {where: leaks(text) for where, text in bodies.items() if leaks(text)}
+    assert not found and not leaks(page.content()), f"names before the reveal: {found}"
+    page.click("#vote-reasons-skip")
     expect(page.locator("#arena-reveal")).to_contain_text("モデルB：", timeout=15_000)
     reveal = page.inner_text("#arena-reveal")
     shown = [name for name in MODELS if name in reveal]
@@ -182,4 +188,5 @@ def test_a_failing_model_gets_a_per_side_error_and_retry(
     expect(page.locator("#arena-retry-b")).to_be_hidden()
     assert "応答できませんでした" not in page.inner_text("#arena-chat-b")
     page.click("#vote-a")
+    skip_reasons(page)
     expect(page.locator("#arena-reveal")).to_contain_text("モデルA：", timeout=15_000)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, skip_reasons
 
 pytestmark = pytest.mark.browser
 
@@ -122,6 +122,7 @@ def test_blind_battle(browser, demo_app: RunningApp, artifacts: Path, lang: str,
         shot(page, artifacts, f"{name}-2-answers")
 
         page.click("#vote-tie")
+        skip_reasons(page)
         expect(page.locator("#arena-reveal")).to_contain_text("Demo-", timeout=15_000)
         reveal = page.inner_text("#arena-reveal")
         assert words["thanks"] in reveal
@@ -163,6 +164,7 @@ def test_example_prompts_and_regenerate(page: Page, demo_app: RunningApp, artifa
     assert "テストで95点" in page.inner_text("#arena-chat-a")
     assert page.locator("#arena-chat-a .message-row").count() == 2  # still one turn
     page.click("#vote-a")
+    skip_reasons(page)
     expect(page.locator("#arena-reveal")).to_contain_text("Demo-")
 
 
@@ -188,6 +190,12 @@ def test_keyboard_only_battle(page: Page, demo_app: RunningApp, artifacts: Path)
     wait_ready(page)
     focus_by_tab(page, "#vote-b")
     page.keyboard.press("Space")
+    # the reasons step takes the focus: a tag with Space, then its send button
+    expect(page.locator("#vote-reasons-send")).to_be_focused(timeout=15_000)
+    focus_by_tab(page, "#vote-reasons-a input")
+    page.keyboard.press("Space")
+    focus_by_tab(page, "#vote-reasons-send")
+    page.keyboard.press("Enter")
     expect(page.locator("#arena-reveal")).to_contain_text("Demo-", timeout=15_000)
     shot(page, artifacts, "arena-keyboard-reveal")
     focus_by_tab(page, "#arena-new-round")
@@ -206,6 +214,7 @@ def test_language_switch_is_remembered(page: Page, demo_app: RunningApp, artifac
     page.press("#arena-prompt textarea", "Enter")
     wait_ready(page)
     page.click("#vote-a")
+    skip_reasons(page)
     expect(page.locator("#arena-reveal")).to_contain_text("モデルA：")
     page.locator("#lang-switch").get_by_text("English").click()
     expect(page.locator("#vote-a")).to_have_text("A is better")

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from arena.render import TAGS
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, skip_reasons
 from tests.loopback import Behaviour, LoopbackLLM
 
 pytestmark = pytest.mark.browser
@@ -208,6 +208,7 @@ def test_corpus_as_answers_and_prompts_stays_inert(
 
         if k < battles - 1:
             page.click("#vote-tie")
+            skip_reasons(page)
             expect(page.locator("#arena-reveal")).not_to_be_empty(timeout=15_000)
             page.click("#arena-new-round")
             # The new round's update has landed (else it could clear the next prompt).

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, skip_reasons
 from tests.loopback import Behaviour, LoopbackLLM
 
 pytestmark = pytest.mark.browser
@@ -111,6 +111,7 @@ def test_markup_streams_as_text_and_the_stored_turn_is_drawn(
     expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
     expect(page.locator("#arena-chat-b .message-content")).to_have_count(4)
     page.click("#vote-b")
+    skip_reasons(page)
     expect(page.locator("#arena-reveal")).to_contain_text("Live-", timeout=20_000)
 
 

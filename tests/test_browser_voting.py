@@ -9,6 +9,7 @@ volunteer's choice, and 「次の対戦へ」 is the primary button and holds th
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,6 +71,9 @@ def test_keys_vote_and_the_panes_reveal_the_names(
         assert (header(page, "a"), header(page, "b")) == (words["a"], words["b"])
         page.locator("#arena-prompt textarea").blur()
         page.keyboard.press(key)
+        expect(page.locator("#vote-reasons-send")).to_be_focused(timeout=20_000)
+        assert "Demo-" not in page.content()  # the names wait for the reasons step
+        page.click("#vote-reasons-skip")
         expect(page.locator("#arena-reveal")).to_contain_text("Demo-", timeout=20_000)
         chosen = KEYS[key]
         for side in "ab":
@@ -106,5 +110,98 @@ def test_typing_digits_in_the_prompt_never_votes(browser: Browser, demo_app: Run
         page.wait_for_timeout(500)
         assert page.inner_text("#arena-reveal").strip() == ""
         expect(page.locator("#vote-a")).to_be_enabled()
+    finally:
+        page.close()
+
+
+TAGS = {
+    "ja": {"a": "自然な日本語", "b": "英語や中国語が混ざる", "skip": "スキップ"},
+    "en": {"a": "Natural Japanese", "b": "English or Chinese mixed in", "skip": "Skip"},
+}  # fmt: skip
+
+
+def rows(app: RunningApp, sql: str, *args: object) -> list[tuple]:
+    with sqlite3.connect(app.db_path) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def battle_of(app: RunningApp, prompt: str) -> str:
+    """The battle whose prompt was ``prompt``."""
+    sql = "SELECT battle_id FROM messages WHERE content = ? AND role = 'user' LIMIT 1"
+    return rows(app, sql, prompt)[0][0]
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_reasons_are_asked_before_the_reveal_and_stored_with_the_vote(
+    browser: Browser, demo_app: RunningApp, lang: str, size: str, artifacts: Path
+) -> None:
+    context = browser.new_context(viewport=SIZES[size], locale="ja-JP" if lang == "ja" else "en")
+    page = context.new_page()
+    tags = TAGS[lang]
+    try:
+        page.goto(f"{demo_app.url}/?lang={lang}", wait_until="domcontentloaded")
+        page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
+        assert not page.locator("#vote-reasons").is_visible()
+        prompt = f"理由を答える {lang} {size}"
+        page.fill("#arena-prompt textarea", prompt)
+        page.press("#arena-prompt textarea", "Enter")
+        expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
+        page.click("#vote-b")
+        expect(page.locator("#vote-reasons")).to_be_visible(timeout=15_000)
+        assert "Demo-" not in page.content() and page.inner_text("#arena-reveal").strip() == ""
+        expect(page.locator("#vote-reasons-skip")).to_contain_text(tags["skip"])
+        page.locator("#vote-reasons-a").get_by_label(tags["a"], exact=True).check()
+        page.locator("#vote-reasons-b").get_by_label(tags["b"], exact=True).check()
+        page.fill("#vote-reasons-comment textarea", "Bは英語が混ざった <b>x</b>")
+        page.locator("#vote-reasons").screenshot(path=str(artifacts / f"reasons-{lang}-{size}.png"))
+        page.click("#vote-reasons-send")
+        expect(page.locator("#arena-reveal")).to_contain_text("Demo-", timeout=15_000)
+        expect(page.locator("#vote-reasons")).to_be_hidden()
+        battle = battle_of(demo_app, prompt)
+        reasons = rows(demo_app, "SELECT side, tag FROM vote_reasons WHERE battle_id = ?", battle)
+        assert set(reasons) == {("a", "natural_japanese"), ("b", "mixed_languages")}
+        comment = rows(demo_app, "SELECT comment FROM votes WHERE battle_id = ?", battle)
+        assert comment == [("Bは英語が混ざった <b>x</b>",)]
+        # after the reveal: thumbs on each answer, stored with turn and side
+        page.locator("#arena-chat-a .ta-react-up").first.click()
+        page.locator("#arena-chat-b .ta-react-up").first.click()
+        page.locator("#arena-chat-b .ta-react-down").first.click()  # changed its mind
+        expect(page.locator("#arena-chat-b .ta-react-down")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        expect_rows = {(1, "a", 1), (1, "b", -1)}
+        query = "SELECT turn, side, value FROM reactions WHERE battle_id = ?"
+        for _ in range(50):  # the like events run on the server after the clicks
+            if set(rows(demo_app, query, battle)) == expect_rows:
+                break
+            page.wait_for_timeout(100)
+        assert set(rows(demo_app, query, battle)) == expect_rows
+    finally:
+        context.close()
+
+
+def test_skipped_reasons_store_nothing_and_no_thumbs_before_the_reveal(
+    browser: Browser, demo_app: RunningApp
+) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(f"{demo_app.url}/?lang=ja", wait_until="domcontentloaded")
+        page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
+        page.fill("#arena-prompt textarea", "スキップする質問")
+        page.press("#arena-prompt textarea", "Enter")
+        expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
+        assert page.locator(".ta-react-up").count() == 0
+        page.click("#vote-tie")
+        expect(page.locator("#vote-reasons")).to_be_visible(timeout=15_000)
+        assert page.locator(".ta-react-up").count() == 0
+        page.click("#vote-reasons-skip")
+        expect(page.locator("#arena-reveal")).to_contain_text("Demo-", timeout=15_000)
+        battle = battle_of(demo_app, "スキップする質問")
+        assert rows(demo_app, "SELECT * FROM vote_reasons WHERE battle_id = ?", battle) == []
+        assert rows(demo_app, "SELECT comment FROM votes WHERE battle_id = ?", battle) == [(None,)]
+        expect(page.locator(".ta-pane .ta-react-up")).to_have_count(2)  # one per answer
+        up = page.locator("#arena-chat-a .ta-react-up")
+        expect(up).to_have_attribute("aria-label", "良い回答")
     finally:
         page.close()

@@ -281,3 +281,52 @@ def test_interop_columns_come_and_go_with_the_data_kept(db_url: str) -> None:
         assert _counts(engine, counts) == counts
     finally:
         engine.dispose()
+
+
+def test_volunteer_feedback_comes_and_goes_with_the_data_kept(db_url: str) -> None:
+    # 0008: reasons per side and a comment with the vote, reactions to answers, and where
+    # the first prompt came from.
+    engine = make_engine(db_url)
+    try:
+        migrate(engine, "0007")
+        counts = _fill(engine, "0007")
+        before = _values(engine)
+        migrate(engine)
+        assert _values(engine) == before
+        with engine.begin() as conn:
+            assert set(conn.execute(text("SELECT prompt_source FROM battles")).all()) == {(None,)}
+            assert set(conn.execute(text("SELECT comment FROM votes")).all()) == {(None,)}
+            conn.execute(text("UPDATE battles SET prompt_source = 'example:email'"))
+            conn.execute(text("UPDATE votes SET comment = '自然でした'"))
+            conn.execute(
+                text("INSERT INTO vote_reasons (battle_id, side, tag) VALUES "
+                     "('b-voted', 'a', 'natural_japanese'), ('b-voted', 'b', 'incorrect')")
+            )  # fmt: skip
+            conn.execute(
+                text("INSERT INTO reactions (battle_id, turn, side, value, created_at) "
+                     "VALUES ('b-voted', 1, 'a', 1, :when)"),
+                {"when": WHEN},
+            )  # fmt: skip
+        with engine.begin() as conn, pytest.raises(IntegrityError):  # one per tag and side
+            conn.execute(
+                text(
+                    "INSERT INTO vote_reasons (battle_id, side, tag) VALUES "
+                    "('b-voted', 'a', 'natural_japanese')"
+                )
+            )
+        with engine.begin() as conn, pytest.raises(IntegrityError):  # sides are a or b
+            conn.execute(
+                text("INSERT INTO reactions (battle_id, turn, side, value, created_at) "
+                     "VALUES ('b-voted', 1, 'c', 1, :when)"),
+                {"when": WHEN},
+            )  # fmt: skip
+        downgrade(engine, "0007")
+        assert _counts(engine, counts) == counts
+        assert _values(engine) == before
+        tables = set(inspect(engine).get_table_names())
+        assert not tables & {"vote_reasons", "reactions"}
+        assert "comment" not in {c["name"] for c in inspect(engine).get_columns("votes")}
+        migrate(engine)
+        assert _counts(engine, counts) == counts
+    finally:
+        engine.dispose()

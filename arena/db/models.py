@@ -135,6 +135,8 @@ class Battle(Base):
     #: An imported battle's other columns, JSON: ``conv_metadata``, ``category_tag`` and
     #: ``metadata`` (foreign layouts of open shape; nothing here is queried).
     meta: Mapped[str | None] = mapped_column(Text)
+    #: How the first prompt came: ``typed``, or ``example:<category>`` (a suggested one).
+    prompt_source: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -197,8 +199,36 @@ class Vote(Base):
     chars_b: Mapped[int | None] = mapped_column(Integer)
     voter_day_votes: Mapped[int | None] = mapped_column(Integer)
     flag_fast: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The volunteer's free comment from the reasons step (optional).
+    comment: Mapped[str | None] = mapped_column(Text)
 
     battle: Mapped[Battle] = relationship(back_populates="vote")
+
+
+class VoteReason(Base):
+    """One reason a volunteer gave for a side, after voting (tags in arena/feedback.py)."""
+
+    __tablename__ = "vote_reasons"
+    __table_args__ = (UniqueConstraint("battle_id", "side", "tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    battle_id: Mapped[str] = mapped_column(ForeignKey("battles.id", ondelete="CASCADE"))
+    side: Mapped[Side] = mapped_column(_enum(Side, "side"))
+    tag: Mapped[str] = mapped_column(String(40))
+
+
+class Reaction(Base):
+    """A volunteer's thumbs up (+1) or down (-1) on one answer: a side of one turn."""
+
+    __tablename__ = "reactions"
+    __table_args__ = (UniqueConstraint("battle_id", "turn", "side"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    battle_id: Mapped[str] = mapped_column(ForeignKey("battles.id", ondelete="CASCADE"))
+    turn: Mapped[int] = mapped_column(Integer)
+    side: Mapped[Side] = mapped_column(_enum(Side, "side"))
+    value: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class FlagStatus(enum.StrEnum):

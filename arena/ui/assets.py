@@ -167,6 +167,10 @@ body, .gradio-container, .gradio-container *:not(code):not(pre):not(kbd):not(sam
 /* A chat pane must not be cleared in the browser alone: the battle lives on the server. */
 .ta-pane .icon-button-wrapper.top-panel { display: none !important; }
 .ta-votes button { white-space: normal; }
+#vote-reasons { border: 2px solid #f59e0b; border-radius: 10px; padding: 10px;
+  background: var(--background-fill-secondary); }
+#vote-reasons-a label[data-testid="block-label"], #vote-reasons-a > span { color: #1d4ed8; }
+#vote-reasons-b label[data-testid="block-label"], #vote-reasons-b > span { color: #c2410c; }
 /* The vote row: A in blue, B in orange (the panes' headers too), icons, and the key that
    votes; once both answers are in, the buttons pulse twice to draw the eye. */
 .ta-vote::before { margin-right: 0.35em; }

@@ -23,9 +23,10 @@ from arena.battles import SIDES, Arena, Reveal, TurnState, VoterRef
 from arena.config import ModelSpec
 from arena.db.models import BattleMode, Side, Winner
 from arena.errors import ArenaError
+from arena.feedback import BAD, GOOD, MAX_COMMENT, give_reasons
 from arena.render import literal, render
 from arena.ui.i18n import EXAMPLE_PROMPTS, error_text, lang_of, side_error_text, t, warn
-from arena.ui.live import AWAIT_JS, CLEAR_JS, start_js
+from arena.ui.live import AWAIT_JS, CLEAR_JS, REACTIONS_JS, start_js
 
 #: Characters of a side's reasoning shown in the reveal (escaped, on one line).
 REASONING_SHOWN = 4000
@@ -53,10 +54,12 @@ class Page:
     turns: list[dict[str, Any]] = field(default_factory=list)  # prompt, a, b, err_a, err_b
     names: dict[Side, str] | None = None  # named mode only
     reveal: Reveal | None = None
+    #: A blind vote recorded, its names kept here (never sent) during the reasons step.
+    pending: Reveal | None = None
 
     @property
     def voted(self) -> bool:
-        return self.reveal is not None
+        return self.reveal is not None or self.pending is not None
 
     @property
     def failed_sides(self) -> tuple[Side, ...]:
@@ -250,8 +253,34 @@ class BattleTab:
                 for eid, key, winner in VOTES
             }  # fmt: skip
         self.reveal = gr.Markdown("", elem_id=self.eid("arena-reveal"))
+        self._reasons(i18n)
         self._controls(i18n)
         self._wire(voter, lang, switch)
+
+    def _reasons(self, i18n: gr.I18n) -> None:
+        """The optional reasons step of a blind vote (its tags get their words in view)."""
+        self.reasons_box: gr.Column | None = None
+        self.reason_picks: dict[Side, gr.CheckboxGroup] = {}
+        if self.mode is not BattleMode.ANONY:
+            return
+        with gr.Column(visible=False, elem_id="vote-reasons", elem_classes="ta-reasons") as box:
+            gr.Markdown(i18n("reasons_intro"))
+            with gr.Row():
+                for side in SIDES:
+                    self.reason_picks[side] = gr.CheckboxGroup(
+                        choices=[], label=i18n(f"reasons_{side.value}"),
+                        elem_id=f"vote-reasons-{side.value}",
+                    )  # fmt: skip
+            self.comment = gr.Textbox(
+                label=i18n("reasons_comment"), lines=2, max_lines=6, max_length=MAX_COMMENT,
+                elem_id="vote-reasons-comment",
+            )  # fmt: skip
+            with gr.Row():
+                self.reasons_send = gr.Button(
+                    i18n("reasons_send"), variant="primary", elem_id="vote-reasons-send"
+                )
+                self.reasons_skip = gr.Button(i18n("reasons_skip"), elem_id="vote-reasons-skip")
+        self.reasons_box = box
 
     def _controls(self, i18n: gr.I18n) -> None:
         # Markdown, not gr.HTML: one component type (and its modules) less to load.
@@ -303,7 +332,9 @@ class BattleTab:
             *self.chats.values(),
             *self.retries.values(),
             *self.votes.values(),
-        ]
+            *([self.reasons_box, *self.reason_picks.values(), self.comment]
+              if self.reasons_box is not None else []),
+        ]  # fmt: skip
 
     def _wire(self, voter: gr.BrowserState, lang: gr.State, switch: gr.Radio) -> None:
         stream = {
@@ -345,19 +376,40 @@ class BattleTab:
                 functools.partial(self.on_regenerate, sides=(side,)),
                 state, api_name=f"{p}_retry_{side.value}", **stream,
             )  # fmt: skip
-        # After the vote, "next battle" takes the focus (Enter or N goes on).
+        # After the vote the reasons step's first choice, after the reveal "next battle"
+        # takes the focus (Enter or N goes on).
+        ids = [self.eid("arena-new-round")]
+        if self.reasons_box is not None:
+            ids.insert(0, "vote-reasons-send")
         focus_next = (
-            "() => { const until = Date.now() + 2000; const go = () => { const b = "
-            f"document.getElementById({json.dumps(self.eid('arena-new-round'))}); "
-            "if (b && !b.disabled) b.focus(); else if (Date.now() < until) "
-            "setTimeout(go, 50); }; go(); return []; }"
+            "() => { const until = Date.now() + 2000; const go = () => { for (const id of "
+            f"{json.dumps(ids)}) {{ const b = document.getElementById(id); "
+            "if (b && !b.disabled && b.offsetParent !== null) { b.focus(); return; } } "
+            "if (Date.now() < until) setTimeout(go, 50); }; go(); return []; }"
         )
+        then_focus = {"js": focus_next, "queue": False, "api_visibility": "private"}
         for winner, button in self.votes.items():
             button.click(
                 functools.partial(self.on_vote, winner=winner),
                 state, self.outputs(), api_name=f"{p}_vote_{winner.name.lower()}",
                 show_progress="hidden",
-            ).then(None, js=focus_next, queue=False, api_visibility="private")  # fmt: skip
+            ).then(None, **then_focus)  # fmt: skip
+        if self.reasons_box is not None:
+            picks = [*self.reason_picks.values(), self.comment]
+            # After the reveal: a thumbs up and down on each answer (arena.ui.live).
+            reacting = {"js": REACTIONS_JS, "queue": False, "api_visibility": "private"}
+            self.reasons_send.click(
+                self.on_reasons, [self.page, voter, lang, *picks], self.outputs(),
+                api_name=f"{p}_reasons", show_progress="hidden",
+            ).then(None, **then_focus).then(
+                None, [voter, switch, self.battle_box], None, **reacting
+            )  # fmt: skip
+            self.reasons_skip.click(
+                self.on_skip_reasons, [self.page, lang], self.outputs(),
+                api_name=f"{p}_skip_reasons", show_progress="hidden",
+            ).then(None, **then_focus).then(
+                None, [voter, switch, self.battle_box], None, **reacting
+            )  # fmt: skip
         self.new_round.click(self.on_new_round, [lang], self.outputs(), api_name=f"{p}_new_round")
 
     # -- views ----------------------------------------------------------------------
@@ -366,6 +418,8 @@ class BattleTab:
         """Which status line fits the page."""
         if busy:
             return "status_streaming"
+        if page.pending is not None:
+            return "status_reasons"
         if page.voted:
             return "status_voted"
         if not page.turns:
@@ -388,7 +442,7 @@ class BattleTab:
         status = status_html(t(self.status_key(page, busy), lang))
         out: dict = {
             self.page: page,
-            self.battle_box: page.battle_id if page.battle_id and not page.voted else "",
+            self.battle_box: page.battle_id or "",
             self.prompt: gr.update(interactive=can_send),
             self.send: gr.update(interactive=can_send),
             self.status: status,
@@ -397,7 +451,7 @@ class BattleTab:
             ),
             self.regenerate: gr.update(interactive=open_ and started),
             self.new_round: gr.update(
-                interactive=not busy and started,
+                interactive=not busy and started and page.pending is None,
                 value=t("next_battle" if page.voted else "new_round", lang),
                 variant="primary" if page.voted else "secondary",
             ),
@@ -415,7 +469,15 @@ class BattleTab:
                 gr.update(value=messages, label=pane_label(page, side, lang))
                 if labelled
                 else messages
-            )
+            )  # fmt: skip
+        if self.reasons_box is not None:
+            asking = page.pending is not None
+            out[self.reasons_box] = gr.update(visible=asking)
+            if asking:  # the tags in the page's language, good ones first, none ticked
+                choices = [(t(f"tag_{tag}", lang), tag) for tag in (*GOOD, *BAD)]
+                for pick in self.reason_picks.values():
+                    out[pick] = gr.update(choices=choices, value=[])
+                out[self.comment] = gr.update(value="")
         return out
 
     def _apply(self, page: Page, state: TurnState) -> None:
@@ -548,8 +610,37 @@ class BattleTab:
         except ArenaError as exc:
             warn(error_text(exc, lang), lang)
             return self.view(page, lang)
-        page.reveal = reveal
+        if self.reasons_box is not None:  # blind: the reasons step first, names kept here
+            page.pending = reveal
+        else:
+            page.reveal = reveal
         return self.view(page, lang)
+
+    async def on_reasons(
+        self, page: Page, token: str, lang: str, request: gr.Request, *given: object
+    ) -> dict:
+        """Store the reasons and comment of the blind vote, then reveal the names."""
+        lang = lang_of(lang)
+        if page.pending is None or not page.battle_id:
+            return self.view(page, lang)
+        *picks, comment = given
+        reasons = {
+            side: p if isinstance(p, list) else [] for side, p in zip(SIDES, picks, strict=False)
+        }
+        try:
+            await give_reasons(
+                self.arena, voter_of(token, request), page.battle_id, reasons, comment
+            )
+        except ArenaError as exc:
+            warn(error_text(exc, lang), lang)
+        page.reveal, page.pending = page.pending, None
+        return self.view(page, lang)
+
+    def on_skip_reasons(self, page: Page, lang: str) -> dict:
+        """No reasons: reveal the names."""
+        if page.pending is not None:
+            page.reveal, page.pending = page.pending, None
+        return self.view(page, lang_of(lang))
 
     def on_new_round(self, lang: str) -> dict:
         """Forget the current battle; the next prompt draws a new pair."""

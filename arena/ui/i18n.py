@@ -79,6 +79,39 @@ TEXT: dict[str, dict[str, str]] = {
     "regenerate": {"ja": "両方を再生成", "en": "Regenerate both"},
     "new_round": {"ja": "新しい対戦", "en": "New round"},
     "next_battle": {"ja": "次の対戦へ", "en": "Next battle"},
+    # -- the reasons step, after the vote and before the reveal ------------------------
+    "reasons_intro": {
+        "ja": "投票を記録しました。よろしければ理由を教えてください（任意）。"
+        "モデル名はこのあと表示されます。",
+        "en": "Your vote is recorded. If you like, tell us why (optional). "
+        "The names are shown next.",
+    },
+    "reasons_a": {"ja": "モデルAの回答について", "en": "About model A's answer"},
+    "reasons_b": {"ja": "モデルBの回答について", "en": "About model B's answer"},
+    "reasons_comment": {
+        "ja": "ひとことコメント（任意・公開されます）",
+        "en": "A comment (optional; it will be published)",
+    },
+    "reasons_send": {"ja": "理由を送って名前を見る", "en": "Send and show the names"},
+    "reasons_skip": {"ja": "スキップして名前を見る", "en": "Skip and show the names"},
+    "tag_useful": {"ja": "役に立つ", "en": "Useful"},
+    "tag_complete": {"ja": "網羅的", "en": "Complete"},
+    "tag_creative": {"ja": "創造的", "en": "Creative"},
+    "tag_clear_format": {"ja": "読みやすい形式", "en": "Clear formatting"},
+    "tag_natural_japanese": {"ja": "自然な日本語", "en": "Natural Japanese"},
+    "tag_register_fits": {"ja": "敬語・文体が場面に合う", "en": "Politeness and style fit"},
+    "tag_incorrect": {"ja": "誤りがある", "en": "Incorrect"},
+    "tag_superficial": {"ja": "浅い・表面的", "en": "Superficial"},
+    "tag_ignores_instructions": {"ja": "指示に従っていない", "en": "Instructions not followed"},
+    "tag_unnatural_japanese": {"ja": "翻訳調・不自然", "en": "Translated or unnatural Japanese"},
+    "tag_register_off": {"ja": "敬語・文体が合わない", "en": "Politeness or style off"},
+    "tag_mixed_languages": {"ja": "英語や中国語が混ざる", "en": "English or Chinese mixed in"},
+    "tag_wrong_japan_facts": {"ja": "日本の事実の誤り", "en": "Wrong facts about Japan"},
+    "tag_format_limits": {
+        "ja": "文字数・形式の指示を守らない",
+        "en": "Length or format instructions not kept",
+    },
+    "reasons_tab": {"ja": "投票の理由", "en": "Reasons for votes"},
     "your_choice": {"ja": "あなたの選択", "en": "Your choice"},
     "retry_a": {"ja": "モデルAを再試行", "en": "Retry model A"},
     "retry_b": {"ja": "モデルBを再試行", "en": "Retry model B"},
@@ -98,6 +131,10 @@ TEXT: dict[str, dict[str, str]] = {
     "status_failed": {
         "ja": "応答に失敗したモデルがあります。再試行してください。",
         "en": "A model failed to answer. Please retry it.",
+    },
+    "status_reasons": {
+        "ja": "投票を記録しました。理由を選んで送るか、スキップしてください。",
+        "en": "Vote recorded. Pick your reasons and send them, or skip.",
     },
     "status_voted": {
         "ja": "投票しました。「次の対戦へ」（N キー）で次の対戦を始められます。",
@@ -428,6 +465,10 @@ Tokyo Matsuo-Iwasawa Lab's Tanuki-8×8B report.
     "err_rate_limited": {
         "ja": "短時間に操作が多すぎます。{retry_after} 秒ほど待ってから、もう一度お試しください。",
         "en": "Too many requests in a short time. Please wait about {retry_after} s and try again.",
+    },
+    "err_reasons_repeat": {
+        "ja": "この対戦の理由はすでに送られています。",
+        "en": "The reasons for this battle were already sent.",
     },
     "err_network": {
         "ja": "接続が途中で切れました。もう一度送信するか、新しい対戦を始めてください。",

@@ -38,6 +38,10 @@ body.ta-busy #vote-a, body.ta-busy #vote-b, body.ta-busy #vote-tie,
 body.ta-busy #vote-bothbad, body.ta-busy #arena-send, body.ta-busy #arena-regenerate,
 body.ta-busy #arena-new-round, body.ta-busy #arena-retry-a, body.ta-busy #arena-retry-b {
   pointer-events: none; opacity: 0.5; }
+.ta-react { display: flex; gap: 6px; margin: 2px 0 8px 12px; }
+.ta-react button { border: 1px solid var(--border-color-primary); border-radius: 999px;
+  padding: 0 10px; background: var(--background-fill-primary); cursor: pointer; }
+.ta-react button[aria-pressed="true"] { background: #fde68a; border-color: #f59e0b; }
 """
 
 
@@ -192,3 +196,51 @@ IME_GUARD_JS = """
     }, true);
   }
 """
+
+
+#: After the reveal: a thumbs up and down under each answer of both panes, sent to
+#: ``POST /api/battles/{id}/reactions`` (a second click on the same thumb takes it back).
+#: Inputs: the voter, the language and the battle id. Gradio redraws the panes' messages
+#: on the next round, and these buttons go with them.
+REACTIONS_JS = """async (voter, lang, battle) => {
+  const words = lang === "en" ? {up: "Good answer", down: "Bad answer"}
+                              : {up: "良い回答", down: "良くない回答"};
+  const until = Date.now() + 3000;
+  while (!document.querySelector("#arena-chat-a .bot-row") && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  for (const side of ["a", "b"]) {
+    const rows = document.querySelectorAll(`#arena-chat-${side} .message-row.bot-row`);
+    rows.forEach((row, k) => {
+      if (row.querySelector(".ta-react")) return;
+      const bar = document.createElement("div");
+      bar.className = "ta-react";
+      const make = (value, text, label) => {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = value > 0 ? "ta-react-up" : "ta-react-down";
+        b.textContent = text;
+        b.setAttribute("aria-label", label);
+        b.setAttribute("aria-pressed", "false");
+        b.dataset.turn = String(k + 1);
+        b.dataset.side = side;
+        b.addEventListener("click", async () => {
+          const on = b.getAttribute("aria-pressed") !== "true";
+          const r = await fetch(`/api/battles/${battle}/reactions`, {
+            method: "POST", headers: {"Content-Type": "application/json"},
+            body: JSON.stringify({voter, turn: k + 1, side, value: on ? value : 0}),
+          });
+          if (!r.ok) return;
+          for (const other of bar.querySelectorAll("button")) {
+            other.setAttribute("aria-pressed", "false");
+          }
+          b.setAttribute("aria-pressed", on ? "true" : "false");
+        });
+        return b;
+      };
+      bar.append(make(1, "👍", words.up), make(-1, "👎", words.down));
+      row.appendChild(bar);
+    });
+  }
+  return [];
+}"""

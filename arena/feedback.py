@@ -1,0 +1,135 @@
+"""What volunteers tell besides the verdict: reasons per side, a comment, reactions.
+
+After the vote click and before the reveal, the blind tab asks (optionally) why: tags
+per side from :data:`GOOD` and :data:`BAD` (the usual ones and Japanese-specific ones)
+and a free comment, stored with the vote. After the reveal, each answer may get a
+thumbs up or down (one per battle, turn and side; a second click changes or takes it
+back). Only the voter who voted on a battle may do either, and only once it is voted:
+nothing here can be done to someone else's battle or before the names are known.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import case, delete, func, select
+from sqlalchemy.orm import Session
+
+from arena.battles import SIDES, Arena, VoterRef
+from arena.db.models import Battle, BattleMode, BattleStatus, Model, Reaction, Side, VoteReason
+from arena.errors import BattleRejected
+from arena.integrity import voters
+
+#: Tags for what an answer did well, then what it did badly (codes; words in arena.ui.i18n).
+GOOD = ("useful", "complete", "creative", "clear_format", "natural_japanese", "register_fits")
+BAD = (
+    "incorrect",
+    "superficial",
+    "ignores_instructions",
+    "unnatural_japanese",
+    "register_off",
+    "mixed_languages",
+    "wrong_japan_facts",
+    "format_limits",
+)
+TAGS = GOOD + BAD
+MAX_COMMENT = 1000
+
+
+def clean_comment(text: object) -> str | None:
+    """A comment as stored: NFC, control characters out, at most MAX_COMMENT characters."""
+    if not isinstance(text, str):
+        return None
+    text = unicodedata.normalize("NFC", text.encode("utf-8", "replace").decode("utf-8"))
+    text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc").strip()
+    return text[:MAX_COMMENT] or None
+
+
+def clean_tags(tags: Iterable[object]) -> list[str]:
+    """The known tags among ``tags``, each once, in the order of :data:`TAGS`."""
+    given = {t for t in tags if isinstance(t, str)}
+    return [t for t in TAGS if t in given]
+
+
+def _own_voted_battle(s: Session, arena: Arena, voter: VoterRef, battle_id: object) -> Battle:
+    known = arena._known_voter(voter.token)
+    voter_id = known if known is not None else voters.voter_id(s, voter.token)
+    battle = s.get(Battle, battle_id) if isinstance(battle_id, str) else None
+    if battle is None or battle.voter_id != voter_id:
+        raise BattleRejected("unknown battle", code="unknown_battle")
+    if battle.status is not BattleStatus.VOTED or battle.vote is None:
+        raise BattleRejected("vote first", code="vote_not_ready")
+    return battle
+
+
+async def give_reasons(
+    arena: Arena,
+    voter: VoterRef,
+    battle_id: str,
+    reasons: Mapping[Side, Iterable[object]],
+    comment: object = None,
+) -> int:
+    """Store the reasons and comment of a vote, once; returns how many tags were stored."""
+    tags = {side: clean_tags(reasons.get(side, ())) for side in SIDES}
+    text = clean_comment(comment)
+
+    def store(s: Session) -> int:
+        battle = _own_voted_battle(s, arena, voter, battle_id)
+        given = s.scalar(select(func.count()).where(VoteReason.battle_id == battle.id))
+        if given or battle.vote.comment is not None:
+            raise BattleRejected("the reasons were already given", code="reasons_repeat")
+        s.add_all(VoteReason(battle_id=battle.id, side=side, tag=t) for side in SIDES
+                  for t in tags[side])  # fmt: skip
+        battle.vote.comment = text
+        return sum(len(v) for v in tags.values())
+
+    return await arena._db(store)
+
+
+async def react(arena: Arena, voter: VoterRef, battle_id: str, turn: int, side: Side,
+                value: int) -> None:  # fmt: skip
+    """Set (+1, -1) or take back (0) the voter's reaction to one answer of a voted battle."""
+    if value not in (-1, 0, 1) or not isinstance(turn, int) or side not in SIDES:
+        raise BattleRejected("not a reaction", code="vote_invalid")
+
+    def store(s: Session) -> None:
+        battle = _own_voted_battle(s, arena, voter, battle_id)
+        if not 1 <= turn <= battle.turns:
+            raise BattleRejected("no such answer", code="vote_invalid")
+        where = (Reaction.battle_id == battle.id, Reaction.turn == turn, Reaction.side == side)
+        s.execute(delete(Reaction).where(*where))
+        if value:
+            s.add(Reaction(battle_id=battle.id, turn=turn, side=side, value=value))
+
+    await arena._db(store)
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    """How often volunteers gave ``tag`` for ``model``'s answers in blind battles."""
+
+    model: str
+    tag: str
+    count: int
+
+
+def reason_counts(session: Session) -> list[ReasonCount]:
+    """Every model's reason tags over the blind battles, counted in the database."""
+    model_id = case((VoteReason.side == Side.A, Battle.model_a_id), else_=Battle.model_b_id).label(
+        "model_id"
+    )
+    counted = (
+        select(model_id, VoteReason.tag, func.count().label("n"))
+        .join(Battle, Battle.id == VoteReason.battle_id)
+        .where(Battle.mode == BattleMode.ANONY)
+        .group_by(model_id, VoteReason.tag)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Model.name, counted.c.tag, counted.c.n)
+        .join(counted, counted.c.model_id == Model.id)
+        .order_by(Model.name, counted.c.tag)
+    )
+    return [ReasonCount(name, tag, n) for name, tag, n in rows]

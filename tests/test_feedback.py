@@ -1,0 +1,109 @@
+"""Reasons, comments and reactions (arena.feedback) on real databases (SQLite and
+PostgreSQL), through a real Arena against the loopback vLLM server."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from sqlalchemy import select
+
+from arena.backends import build_backends, make_client
+from arena.backends.base import Timeouts
+from arena.battles import Arena
+from arena.db import session_factory
+from arena.db.models import Reaction, Side, Vote, VoteReason, Winner
+from arena.errors import BattleRejected
+from arena.feedback import give_reasons, react, reason_counts
+from tests.test_battles import ALICE, BOB, names_of, play, register, settings_for
+
+
+@pytest.fixture
+async def arena(engine, llm):
+    settings = settings_for(llm, str(engine.url))
+    client = make_client(Timeouts(connect=2, first_token=settings.first_token_timeout))
+    a = Arena(settings, session_factory(engine), build_backends(settings.models, client),
+              rng=random.Random(7))  # fmt: skip
+    register(a)
+    yield a
+    await client.aclose()
+
+
+async def voted_battle(arena: Arena, turns: int = 1) -> str:
+    battle_id = (await play(arena, ALICE, "質問です"))[-1].battle_id
+    for k in range(1, turns):
+        await play(arena, ALICE, f"続き {k}", battle_id)
+    await arena.vote(ALICE, battle_id, Winner.MODEL_A)
+    return battle_id
+
+
+def stored_reasons(arena: Arena, battle_id: str) -> set[tuple[Side, str]]:
+    with arena.sessions() as s:
+        rows = s.execute(select(VoteReason.side, VoteReason.tag)
+                         .where(VoteReason.battle_id == battle_id))  # fmt: skip
+        return {tuple(r) for r in rows}
+
+
+async def test_reasons_and_comment_are_stored_once_by_the_voter(arena) -> None:
+    battle_id = await voted_battle(arena)
+    given = {Side.A: ["natural_japanese", "useful", "no-such-tag", 7], Side.B: ["incorrect"]}
+    comment = "Aは自然\x00でした\u0007  " + "あ" * 2000
+    assert await give_reasons(arena, ALICE, battle_id, given, comment) == 3
+    assert stored_reasons(arena, battle_id) == {
+        (Side.A, "natural_japanese"), (Side.A, "useful"), (Side.B, "incorrect")
+    }  # fmt: skip
+    with arena.sessions() as s:
+        stored = s.scalar(select(Vote.comment).where(Vote.battle_id == battle_id))
+    assert stored.startswith("Aは自然でした") and len(stored) == 1000
+    with pytest.raises(BattleRejected) as again:
+        await give_reasons(arena, ALICE, battle_id, {Side.A: ["creative"]}, "また")
+    assert again.value.code == "reasons_repeat"
+    assert (Side.A, "creative") not in stored_reasons(arena, battle_id)
+
+    counts = {(c.model, c.tag): c.count for c in reason_counts(arena.sessions())}
+    names = names_of(arena, battle_id)
+    assert counts[(names[Side.A], "natural_japanese")] == 1
+    assert counts[(names[Side.B], "incorrect")] == 1
+
+
+async def test_no_reasons_for_someone_elses_or_an_unvoted_battle(arena) -> None:
+    battle_id = await voted_battle(arena)
+    with pytest.raises(BattleRejected) as foreign:
+        await give_reasons(arena, BOB, battle_id, {Side.A: ["useful"]}, "なりすまし")
+    assert foreign.value.code == "unknown_battle"
+    open_battle = (await play(arena, BOB, "まだ投票していない"))[-1].battle_id
+    with pytest.raises(BattleRejected) as early:
+        await give_reasons(arena, BOB, open_battle, {Side.A: ["useful"]})
+    assert early.value.code == "vote_not_ready"
+    for bad in (None, 42, "x" * 100):
+        with pytest.raises(BattleRejected):
+            await give_reasons(arena, ALICE, bad, {})
+    assert stored_reasons(arena, battle_id) == set()
+
+
+async def test_reactions_are_one_per_answer_and_can_change_or_go(arena) -> None:
+    battle_id = await voted_battle(arena, turns=2)
+    await react(arena, ALICE, battle_id, 1, Side.A, 1)
+    await react(arena, ALICE, battle_id, 2, Side.B, -1)
+    await react(arena, ALICE, battle_id, 1, Side.A, -1)  # changed
+    await react(arena, ALICE, battle_id, 2, Side.B, 0)  # taken back
+
+    def stored():
+        with arena.sessions() as s:
+            rows = s.execute(select(Reaction.turn, Reaction.side, Reaction.value))
+            return {tuple(r) for r in rows}
+
+    assert stored() == {(1, Side.A, -1)}
+    for turn, side, value, code in ((3, Side.A, 1, "vote_invalid"), (0, Side.A, 1, "vote_invalid"),
+                                    (1, Side.A, 5, "vote_invalid")):  # fmt: skip
+        with pytest.raises(BattleRejected) as refused:
+            await react(arena, ALICE, battle_id, turn, side, value)
+        assert refused.value.code == code
+    with pytest.raises(BattleRejected) as foreign:
+        await react(arena, BOB, battle_id, 1, Side.B, 1)
+    assert foreign.value.code == "unknown_battle"
+    open_battle = (await play(arena, BOB, "投票前"))[-1].battle_id
+    with pytest.raises(BattleRejected) as early:
+        await react(arena, BOB, open_battle, 1, Side.A, 1)
+    assert early.value.code == "vote_not_ready"
+    assert stored() == {(1, Side.A, -1)}
