@@ -138,6 +138,8 @@ class TurnBody(BaseModel):
     prompt: str
     battle_id: str | None = Field(default=None, max_length=64)
     language: Literal["ja", "en"] = "ja"
+    #: How a new battle's first prompt came: "typed" or "example:<category>".
+    source: str | None = Field(default=None, pattern=r"^(typed|example:[a-z_]{1,30})$")
 
 
 class ReactionBody(BaseModel):
@@ -325,7 +327,9 @@ def create_api(arena: Arena) -> FastAPI:
     async def battle_turn(body: TurnBody, request: Request) -> Response:
         """Stream one turn of a blind battle (no model name is ever sent here)."""
         voter = VoterRef(body.voter, request.client.host if request.client else None)
-        states = arena.send(voter, body.prompt, body.battle_id, language=body.language)
+        states = arena.send(
+            voter, body.prompt, body.battle_id, language=body.language, source=body.source
+        )
         try:
             first = await anext(states)
         except ArenaError as exc:

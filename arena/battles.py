@@ -268,6 +268,10 @@ def clean_prompt(text: object, limit: int) -> str:
     return text
 
 
+#: How a battle's first prompt came (``battles.prompt_source``).
+_SOURCE = re.compile(r"typed|example:[a-z_]{1,30}")
+
+
 class Arena:
     """Runs battles for the UI and the API. One instance per process."""
 
@@ -385,13 +389,21 @@ class Arena:
         mode: BattleMode = BattleMode.ANONY,
         language: str = "ja",
         models: tuple[str, ...] | None = None,
+        source: str | None = None,
     ) -> AsyncIterator[TurnState]:
-        """Start a battle (``battle_id`` None) or add a turn to it, streaming both sides."""
+        """Start a battle (``battle_id`` None) or add a turn to it, streaming both sides.
+
+        ``source`` says how a new battle's first prompt came: ``typed`` or
+        ``example:<category>`` (anything else is stored as unknown, None).
+        """
         text = clean_prompt(prompt, self.settings.max_prompt_chars)
         voter_id = await self._admit(voter, "battle" if battle_id is None else "turn")
         if battle_id is None:
             await self.limits.ahit("turn", voter=voter.token, address=self.ip_hash(voter.ip))
-            plan = await self._new_battle(voter_id, mode, language, models, text)
+            plan = await self._new_battle(
+                voter_id, mode, language, models, text, source if _SOURCE.fullmatch(source or "")
+                else None
+            )  # fmt: skip
         else:
             plan = await self._db(lambda s: self._next_turn(s, battle_id, voter_id, text))
         async for state in self._run_turn(plan):
@@ -464,6 +476,7 @@ class Arena:
         language: str,
         models: tuple[str, ...] | None,
         prompt: str,
+        source: str | None = None,
     ) -> _Plan:
         enabled = await self._enabled()
         if mode is BattleMode.ANONY:
@@ -503,6 +516,7 @@ class Arena:
                     status=BattleStatus.STREAMING,
                     language=language if language in ("ja", "en") else "ja",
                     turns=1,
+                    prompt_source=source,
                 )
             )
 

@@ -172,3 +172,24 @@ def test_admin_routes_of_the_launched_app_refuse_without_credentials(app_server)
         assert "Demo-" not in r.text
     r = httpx.post(app_server.url + "/api/admin/recompute")
     assert r.status_code == 401
+
+
+def test_a_battle_records_how_its_first_prompt_came(app_server) -> None:
+    from arena.db.models import Battle
+
+    voter = new_voter(app_server)
+    with httpx.Client(base_url=app_server.url, timeout=60) as client:
+        for source in ("<script>", "example:Email", "typed " * 10, 5):
+            body = {"voter": voter, "prompt": "例から", "source": source}
+            r = client.post("/api/battles", json=body)
+            assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+        ids = []
+        for source in ("example:email", "typed", None):
+            r = client.post("/api/battles", json={"voter": voter, "prompt": "例", "source": source})
+            assert r.status_code == 200
+            ids.append(json.loads(r.text.split("data: ", 1)[1].split("\n", 1)[0])["battle_id"])
+    engine = create_engine(app_server.database_url)
+    with Session(engine) as s:
+        stored = [s.get(Battle, i).prompt_source for i in ids]
+    engine.dispose()
+    assert stored == ["example:email", "typed", None]

@@ -30,9 +30,18 @@ WORDS = {
 KEYS = {"1": "a", "2": "b", "3": None, "4": None}
 
 
+#: Every test here comes from 127.0.0.1 with a new voter and battles: the per-address
+#: limits (voters, battles, turns, votes) would stop the module halfway.
+OPEN_LIMITS = {
+    f"ARENA_RATE_{k}": "1000/10 minutes"
+    for k in ("VOTERS_PER_ADDRESS", "BATTLES_PER_ADDRESS", "TURNS_PER_ADDRESS",
+              "VOTES_PER_ADDRESS")
+}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    app = RunningApp(tmp_path_factory.mktemp("ui-voting"))
+    app = RunningApp(tmp_path_factory.mktemp("ui-voting"), env=OPEN_LIMITS)
     yield app
     app.stop()
 
@@ -203,5 +212,39 @@ def test_skipped_reasons_store_nothing_and_no_thumbs_before_the_reveal(
         expect(page.locator(".ta-pane .ta-react-up")).to_have_count(2)  # one per answer
         up = page.locator("#arena-chat-a .ta-react-up")
         expect(up).to_have_attribute("aria-label", "良い回答")
+    finally:
+        page.close()
+
+
+def test_a_category_suggests_an_example_and_the_battle_records_it(
+    browser: Browser, demo_app: RunningApp
+) -> None:
+    from arena.ui.i18n import PROMPT_CATEGORIES
+
+    page = browser.new_page()
+    try:
+        page.goto(f"{demo_app.url}/?lang=ja", wait_until="domcontentloaded")
+        page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
+        expect(page.locator("#arena-category-email")).to_have_text("仕事のメール・敬語")
+        page.click("#arena-category-email")
+        suggested = page.input_value("#arena-prompt textarea")
+        assert suggested in PROMPT_CATEGORIES["email"]
+        page.press("#arena-prompt textarea", "Enter")
+        expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
+        battle = battle_of(demo_app, suggested)
+        assert rows(demo_app, "SELECT prompt_source FROM battles WHERE id = ?", battle) == [
+            ("example:email",)
+        ]
+        page.click("#arena-new-round")
+        expect(page.locator("#arena-prompt textarea")).to_be_enabled(timeout=15_000)
+        page.click("#arena-category-math")  # suggested, then edited: typed
+        page.fill("#arena-prompt textarea", page.input_value("#arena-prompt textarea") + "？")
+        edited = page.input_value("#arena-prompt textarea")
+        page.press("#arena-prompt textarea", "Enter")
+        expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
+        battle = battle_of(demo_app, edited)
+        assert rows(demo_app, "SELECT prompt_source FROM battles WHERE id = ?", battle) == [
+            ("typed",)
+        ]
     finally:
         page.close()

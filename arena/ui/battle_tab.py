@@ -25,8 +25,16 @@ from arena.db.models import BattleMode, Side, Winner
 from arena.errors import ArenaError
 from arena.feedback import BAD, GOOD, MAX_COMMENT, give_reasons
 from arena.render import literal, render
-from arena.ui.i18n import EXAMPLE_PROMPTS, error_text, lang_of, side_error_text, t, warn
-from arena.ui.live import AWAIT_JS, CLEAR_JS, REACTIONS_JS, start_js
+from arena.ui.i18n import (
+    EXAMPLE_PROMPTS,
+    PROMPT_CATEGORIES,
+    error_text,
+    lang_of,
+    side_error_text,
+    t,
+    warn,
+)
+from arena.ui.live import AWAIT_JS, CLEAR_JS, REACTIONS_JS, start_js, suggest_js
 
 #: Characters of a side's reasoning shown in the reveal (escaped, on one line).
 REASONING_SHOWN = 4000
@@ -316,7 +324,14 @@ class BattleTab:
                 for k, text in enumerate(EXAMPLE_PROMPTS, 1):
                     gr.Button(
                         text, size="sm", elem_id=self.eid(f"arena-example-{k}"), min_width=160
-                    ).click(None, None, self.prompt, js=f"() => {json.dumps(text)}")
+                    ).click(None, None, self.prompt, js=suggest_js("seed", (text,)))
+            gr.Markdown(i18n("categories"))
+            with gr.Row(elem_classes="ta-categories"):
+                for code, examples in PROMPT_CATEGORIES.items():
+                    gr.Button(
+                        i18n(f"cat_{code}"), size="sm", min_width=120,
+                        elem_id=self.eid(f"arena-category-{code}"),
+                    ).click(None, None, self.prompt, js=suggest_js(code, examples))  # fmt: skip
 
     def outputs(self) -> list[gr.components.Component]:
         return [

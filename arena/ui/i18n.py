@@ -22,6 +22,46 @@ EXAMPLE_PROMPTS = (
     "人生最後の日に何をしたいですか？",
 )
 
+#: Prompt categories (code -> examples): a category's button fills one at random, and the
+#: battle records ``example:<code>`` as its prompt's source (``typed`` otherwise).
+PROMPT_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "email": (
+        "取引先に納期が一週間遅れることを伝える、丁寧なお詫びのメールを書いてください。",
+        "上司に有給休暇を申請するメールを、敬語で簡潔に書いてください。",
+        "初めて連絡する大学の先生に、研究室見学をお願いするメールを書いてください。",
+    ),
+    "explain": (
+        "円安になると私たちの生活にどんな影響があるのか、中学生にもわかるように説明して。",
+        "大規模言語モデルが文章を作る仕組みを、たとえ話を使って説明してください。",
+        "消費税の軽減税率とは何か、具体例を挙げて説明してください。",
+    ),
+    "advice": (
+        "転職するか今の会社に残るかで迷っています。考えるときのポイントを教えてください。",
+        "朝どうしても起きられません。生活を立て直すコツはありますか。",
+        "友人の結婚式のスピーチを頼まれました。緊張しないための準備を教えてください。",
+    ),
+    "creative": (
+        "「たぬき」と「月」が出てくる短い童話を書いてください。",
+        "春の京都を舞台にした俳句を三つ作ってください。",
+        "猫が主人公のショートショートを、最後にどんでん返しがある形で書いてください。",
+    ),
+    "culture": (
+        "お盆の由来と、地域による過ごし方の違いを教えてください。",
+        "江戸時代の参勤交代が経済に与えた影響を説明してください。",
+        "茶道の「一期一会」という考え方について教えてください。",
+    ),
+    "math": (
+        "1から100までの整数のうち、3でも5でも割り切れない数はいくつありますか。考え方も示して。",
+        "鶴と亀が合わせて10匹、足の数が合わせて32本です。鶴と亀はそれぞれ何匹ですか。",
+        "「すべてのAはBである。あるBはCである。」から「あるAはCである」は言えますか。",
+    ),
+    "summary": (
+        "次の英文を自然な日本語に訳してください：Better late than never.",
+        "「桃太郎」のあらすじを三文で要約してください。",
+        "「報連相」を英語で説明する短い文章を書いてください。",
+    ),
+}
+
 TEXT: dict[str, dict[str, str]] = {
     # -- page -------------------------------------------------------------------------
     "title": {"ja": "# Tanuki Arena ― 日本語LLMのブラインド評価", "en": "# Tanuki Arena"},
@@ -112,6 +152,17 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Length or format instructions not kept",
     },
     "reasons_tab": {"ja": "投票の理由", "en": "Reasons for votes"},
+    "categories": {
+        "ja": "カテゴリから例を選ぶ（クリックで入力欄へ）",
+        "en": "Or pick an example by category (click to use)",
+    },
+    "cat_email": {"ja": "仕事のメール・敬語", "en": "Work email, politeness"},
+    "cat_explain": {"ja": "説明して", "en": "Explain"},
+    "cat_advice": {"ja": "相談", "en": "Advice"},
+    "cat_creative": {"ja": "創作", "en": "Creative writing"},
+    "cat_culture": {"ja": "日本の文化・歴史", "en": "Japanese culture, history"},
+    "cat_math": {"ja": "数学・論理", "en": "Math, logic"},
+    "cat_summary": {"ja": "要約・翻訳", "en": "Summary, translation"},
     "your_choice": {"ja": "あなたの選択", "en": "Your choice"},
     "retry_a": {"ja": "モデルAを再試行", "en": "Retry model A"},
     "retry_b": {"ja": "モデルBを再試行", "en": "Retry model B"},

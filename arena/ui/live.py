@@ -45,6 +45,17 @@ body.ta-busy #arena-new-round, body.ta-busy #arena-retry-a, body.ta-busy #arena-
 """
 
 
+def suggest_js(category: str, examples: tuple[str, ...]) -> str:
+    """JS for an example button: one of ``examples`` at random into the prompt box,
+    remembered so that sending it unchanged records ``example:<category>``."""
+    return f"""() => {{
+  const pool = {json.dumps(list(examples), ensure_ascii=False)};
+  const text = pool[Math.floor(Math.random() * pool.length)];
+  window.__taSuggested = {{ text, category: {json.dumps(category)} }};
+  return text;
+}}"""
+
+
 def start_js() -> str:
     """JS for the send click: start the stream, return the cleared prompt at once.
 
@@ -98,6 +109,8 @@ def start_js() -> str:
     }};
   }};
   const panes = {{ a: pane("arena-chat-a"), b: pane("arena-chat-b") }};
+  const hint = window.__taSuggested;  // an example sent as it was suggested, or typed
+  const source = hint && hint.text === prompt ? "example:" + hint.category : "typed";
   const out = {{ prompt, battle_id: battle || null, started: false, error: null,
     params: {{}}, done: null }};
   const run = async () => {{
@@ -107,7 +120,7 @@ def start_js() -> str:
         method: "POST",
         headers: {{ "Content-Type": "application/json" }},
         body: JSON.stringify({{ voter, prompt, battle_id: battle || null,
-          language: lang === "en" ? "en" : "ja" }}),
+          language: lang === "en" ? "en" : "ja", source: battle ? null : source }}),
       }});
     }} catch (e) {{
       out.error = "network";
