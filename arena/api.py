@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from arena.battles import SIDE_ERROR_MESSAGE, SIDES, Arena, TurnState, VoterRef
+from arena.battles import SIDE_ERROR_MESSAGE, SIDES, SOURCE_PATTERN, Arena, TurnState, VoterRef
 from arena.db import stats
 from arena.db.models import Side
 from arena.errors import ArenaError, StorageError
@@ -139,7 +139,7 @@ class TurnBody(BaseModel):
     battle_id: str | None = Field(default=None, max_length=64)
     language: Literal["ja", "en"] = "ja"
     #: How a new battle's first prompt came: "typed" or "example:<category>".
-    source: str | None = Field(default=None, pattern=r"^(typed|example:[a-z_]{1,30})$")
+    source: str | None = Field(default=None, pattern=f"^({SOURCE_PATTERN})$")
 
 
 class ReactionBody(BaseModel):

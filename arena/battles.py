@@ -268,8 +268,9 @@ def clean_prompt(text: object, limit: int) -> str:
     return text
 
 
-#: How a battle's first prompt came (``battles.prompt_source``).
-_SOURCE = re.compile(r"typed|example:[a-z_]{1,30}")
+#: How a battle's first prompt came (``battles.prompt_source``): the API validates with it.
+SOURCE_PATTERN = r"typed|example:[a-z_]{1,30}"
+_SOURCE = re.compile(SOURCE_PATTERN)
 
 
 class Arena:
@@ -774,20 +775,36 @@ class Arena:
                     battle.identity_match = match
                     break
 
+    async def with_own_battle(
+        self, voter: VoterRef, battle_id: object, fn: Callable[[Session, Battle], T]
+    ) -> T:
+        """``fn(session, battle)`` in one transaction, on a battle this voter started.
+
+        Any other id (another voter's, none, malformed) is "unknown battle": the caller
+        cannot tell whether it exists.
+        """
+        if not isinstance(battle_id, str) or not 0 < len(battle_id) <= 64:
+            raise BattleRejected("unknown battle", code="unknown_battle")
+        known = self._known_voter(voter.token)
+
+        def run(s: Session) -> T:
+            voter_id = known if known is not None else voters.voter_id(s, voter.token)
+            battle = s.get(Battle, battle_id)
+            if battle is None or battle.voter_id != voter_id:
+                raise BattleRejected("unknown battle", code="unknown_battle")
+            return fn(s, battle)
+
+        return await self._db(run)
+
     async def transcript(self, voter: VoterRef, battle_id: object) -> Transcript:
         """A blind battle's stored turns as its own voter's page shows them (no names).
 
         The page streams a turn through the battle API and then asks for this, so the
         panes are drawn from what was stored. Another voter's battle is "unknown".
         """
-        if not isinstance(battle_id, str) or not 0 < len(battle_id) <= 64:
-            raise BattleRejected("unknown battle", code="unknown_battle")
-        known = self._known_voter(voter.token)
 
-        def read(s: Session) -> Transcript:
-            voter_id = known if known is not None else voters.voter_id(s, voter.token)
-            battle = s.get(Battle, battle_id)
-            if battle is None or battle.voter_id != voter_id or battle.mode is not BattleMode.ANONY:
+        def read(s: Session, battle: Battle) -> Transcript:
+            if battle.mode is not BattleMode.ANONY:
                 raise BattleRejected("unknown battle", code="unknown_battle")
             turns: list[dict[str, object]] = [
                 {"prompt": "", "a": "", "b": "", "err_a": None, "err_b": None}
@@ -809,7 +826,7 @@ class Arena:
                     entry[f"err_{side.value}"] = error_code(error)
             return Transcript(battle.id, battle.status, [t for t in turns if t["prompt"]])
 
-        return await self._db(read)
+        return await self.with_own_battle(voter, battle_id, read)
 
     # -- votes --------------------------------------------------------------------
 

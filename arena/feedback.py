@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from arena.battles import SIDES, Arena, VoterRef
 from arena.db.models import Battle, BattleMode, BattleStatus, Model, Reaction, Side, VoteReason
 from arena.errors import BattleRejected
-from arena.integrity import voters
 
 #: Tags for what an answer did well, then what it did badly (codes; words in arena.ui.i18n).
 GOOD = ("useful", "complete", "creative", "clear_format", "natural_japanese", "register_fits")
@@ -53,12 +52,8 @@ def clean_tags(tags: Iterable[object]) -> list[str]:
     return [t for t in TAGS if t in given]
 
 
-def _own_voted_battle(s: Session, arena: Arena, voter: VoterRef, battle_id: object) -> Battle:
-    known = arena._known_voter(voter.token)
-    voter_id = known if known is not None else voters.voter_id(s, voter.token)
-    battle = s.get(Battle, battle_id) if isinstance(battle_id, str) else None
-    if battle is None or battle.voter_id != voter_id:
-        raise BattleRejected("unknown battle", code="unknown_battle")
+def _voted(battle: Battle) -> Battle:
+    """The battle if its vote is in, else "vote first": feedback comes after the vote."""
     if battle.status is not BattleStatus.VOTED or battle.vote is None:
         raise BattleRejected("vote first", code="vote_not_ready")
     return battle
@@ -75,8 +70,8 @@ async def give_reasons(
     tags = {side: clean_tags(reasons.get(side, ())) for side in SIDES}
     text = clean_comment(comment)
 
-    def store(s: Session) -> int:
-        battle = _own_voted_battle(s, arena, voter, battle_id)
+    def store(s: Session, battle: Battle) -> int:
+        _voted(battle)
         given = s.scalar(select(func.count()).where(VoteReason.battle_id == battle.id))
         if given or battle.vote.comment is not None:
             raise BattleRejected("the reasons were already given", code="reasons_repeat")
@@ -85,7 +80,7 @@ async def give_reasons(
         battle.vote.comment = text
         return sum(len(v) for v in tags.values())
 
-    return await arena._db(store)
+    return await arena.with_own_battle(voter, battle_id, store)
 
 
 async def react(arena: Arena, voter: VoterRef, battle_id: str, turn: int, side: Side,
@@ -94,8 +89,8 @@ async def react(arena: Arena, voter: VoterRef, battle_id: str, turn: int, side: 
     if value not in (-1, 0, 1) or not isinstance(turn, int) or side not in SIDES:
         raise BattleRejected("not a reaction", code="vote_invalid")
 
-    def store(s: Session) -> None:
-        battle = _own_voted_battle(s, arena, voter, battle_id)
+    def store(s: Session, battle: Battle) -> None:
+        _voted(battle)
         if not 1 <= turn <= battle.turns:
             raise BattleRejected("no such answer", code="vote_invalid")
         where = (Reaction.battle_id == battle.id, Reaction.turn == turn, Reaction.side == side)
@@ -103,7 +98,7 @@ async def react(arena: Arena, voter: VoterRef, battle_id: str, turn: int, side: 
         if value:
             s.add(Reaction(battle_id=battle.id, turn=turn, side=side, value=value))
 
-    await arena._db(store)
+    await arena.with_own_battle(voter, battle_id, store)
 
 
 @dataclass(frozen=True)

@@ -302,3 +302,20 @@ async def test_database_down_is_a_clear_error(arena) -> None:
     with pytest.raises(StorageError) as info:
         await play(arena, ALICE, "hi")
     assert info.value.code == "storage" and "database is unavailable" in str(info.value)
+
+
+async def test_a_transcript_is_its_own_voters_blind_battle_only(arena) -> None:
+    first = (await play(arena, ALICE, "一つ目"))[-1]
+    await play(arena, ALICE, "二つ目", first.battle_id)
+    transcript = await arena.transcript(ALICE, first.battle_id)
+    assert [t["prompt"] for t in transcript.turns] == ["一つ目", "二つ目"]
+    answer = Behaviour().answer()
+    assert all(t["a"] == t["b"] == answer and t["err_a"] is None for t in transcript.turns)
+    assert transcript.status is BattleStatus.READY
+    named = (await play(arena, ALICE, "名前付き", mode=BattleMode.NAMED,
+                        models=("Alpha-7B", "Beta-13B")))[-1]  # fmt: skip
+    for voter, battle_id in ((BOB, first.battle_id), (ALICE, named.battle_id),
+                             (ALICE, "nope"), (ALICE, None), (ALICE, "x" * 65)):  # fmt: skip
+        with pytest.raises(BattleRejected) as refused:
+            await arena.transcript(voter, battle_id)
+        assert refused.value.code == "unknown_battle"

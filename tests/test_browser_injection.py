@@ -22,19 +22,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from arena.render import TAGS
-from tests.conftest import RunningApp, skip_reasons
+from tests.conftest import OPEN_LIMITS, RunningApp, skip_reasons
 from tests.loopback import Behaviour, LoopbackLLM
 
 pytestmark = pytest.mark.browser
 
 CORPUS = json.loads((Path(__file__).parent / "data" / "injection_corpus.json").read_text("utf-8"))
 MODELS = {"Injector-One": "loop/injector-one", "Injector-Two": "loop/injector-two"}
-ENV = {
-    "ARENA_RATE_VOTERS_PER_ADDRESS": "1000/hour",
-    "ARENA_RATE_BATTLES_PER_VOTER": "1000/10 minutes",
-    "ARENA_RATE_TURNS_PER_VOTER": "1000/10 minutes",
-    "ARENA_RATE_VOTES_PER_VOTER": "1000/10 minutes",
-}
 PANES = ["arena-chat-a", "arena-chat-b"]
 ANSWER_BATCH = 10  # payloads per answer
 PROMPT_CHARS = 3800  # under max_prompt_chars (4000)
@@ -161,7 +155,9 @@ def server() -> Iterator[LoopbackLLM]:
 def inject_app(
     tmp_path_factory: pytest.TempPathFactory, server: LoopbackLLM
 ) -> Iterator[RunningApp]:
-    app = RunningApp(tmp_path_factory.mktemp("ui-inject"), loopback_config(server.base_url), ENV)
+    app = RunningApp(
+        tmp_path_factory.mktemp("ui-inject"), loopback_config(server.base_url), OPEN_LIMITS
+    )
     yield app
     app.stop()
 

@@ -3,30 +3,17 @@ PostgreSQL), through a real Arena against the loopback vLLM server."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
 from sqlalchemy import select
 
-from arena.backends import build_backends, make_client
-from arena.backends.base import Timeouts
 from arena.battles import Arena
-from arena.db import session_factory
 from arena.db.models import Reaction, Side, Vote, VoteReason, Winner
 from arena.errors import BattleRejected
 from arena.feedback import give_reasons, react, reason_counts
-from tests.test_battles import ALICE, BOB, names_of, play, register, settings_for
+from tests import test_battles
+from tests.test_battles import ALICE, BOB, names_of, play
 
-
-@pytest.fixture
-async def arena(engine, llm):
-    settings = settings_for(llm, str(engine.url))
-    client = make_client(Timeouts(connect=2, first_token=settings.first_token_timeout))
-    a = Arena(settings, session_factory(engine), build_backends(settings.models, client),
-              rng=random.Random(7))  # fmt: skip
-    register(a)
-    yield a
-    await client.aclose()
+arena = test_battles.arena  # the same fixture: a real Arena on the loopback server
 
 
 async def voted_battle(arena: Arena, turns: int = 1) -> str:
