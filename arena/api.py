@@ -28,6 +28,7 @@ from arena.battles import SIDE_ERROR_MESSAGE, SIDES, SOURCE_PATTERN, Arena, Turn
 from arena.db import stats
 from arena.db.models import Side
 from arena.errors import ArenaError, StorageError
+from arena.events import EVENT_COOKIE, valid_slug
 from arena.feedback import react
 from arena.integrity.limits import RateLimited
 from arena.integrity.voters import GateRefused, UnknownVoter
@@ -140,6 +141,9 @@ class TurnBody(BaseModel):
     language: Literal["ja", "en"] = "ja"
     #: How a new battle's first prompt came: "typed" or "example:<category>".
     source: str | None = Field(default=None, pattern=f"^({SOURCE_PATTERN})$")
+    #: The slug of the event a new battle is started under (arena.events); the page's
+    #: event link sets it as the cookie ``EVENT_COOKIE`` instead.
+    event: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 class ReactionBody(BaseModel):
@@ -327,9 +331,11 @@ def create_api(arena: Arena) -> FastAPI:
     async def battle_turn(body: TurnBody, request: Request) -> Response:
         """Stream one turn of a blind battle (no model name is ever sent here)."""
         voter = VoterRef(body.voter, request.client.host if request.client else None)
+        event = body.event or request.cookies.get(EVENT_COOKIE)
         states = arena.send(
-            voter, body.prompt, body.battle_id, language=body.language, source=body.source
-        )
+            voter, body.prompt, body.battle_id, language=body.language, source=body.source,
+            event=event if valid_slug(event) else None,
+        )  # fmt: skip
         try:
             first = await anext(states)
         except ArenaError as exc:

@@ -70,6 +70,7 @@ from arena.db.models import (
 )
 from arena.db.stats import aware
 from arena.errors import ArenaError, BackendError, BattleRejected, StorageError, VoteRejected
+from arena.events import tagging, valid_slug
 from arena.integrity import voters
 from arena.integrity.identity import IdentityDetector
 from arena.integrity.limits import Limits
@@ -391,11 +392,13 @@ class Arena:
         language: str = "ja",
         models: tuple[str, ...] | None = None,
         source: str | None = None,
+        event: str | None = None,
     ) -> AsyncIterator[TurnState]:
         """Start a battle (``battle_id`` None) or add a turn to it, streaming both sides.
 
         ``source`` says how a new battle's first prompt came: ``typed`` or
-        ``example:<category>`` (anything else is stored as unknown, None).
+        ``example:<category>`` (anything else is stored as unknown, None). A new blind
+        battle is tagged with the event of slug ``event`` while it runs (arena.events).
         """
         text = clean_prompt(prompt, self.settings.max_prompt_chars)
         voter_id = await self._admit(voter, "battle" if battle_id is None else "turn")
@@ -403,7 +406,7 @@ class Arena:
             await self.limits.ahit("turn", voter=voter.token, address=self.ip_hash(voter.ip))
             plan = await self._new_battle(
                 voter_id, mode, language, models, text, source if _SOURCE.fullmatch(source or "")
-                else None
+                else None, event=event,
             )  # fmt: skip
         else:
             plan = await self._db(lambda s: self._next_turn(s, battle_id, voter_id, text))
@@ -478,6 +481,8 @@ class Arena:
         models: tuple[str, ...] | None,
         prompt: str,
         source: str | None = None,
+        *,
+        event: str | None = None,
     ) -> _Plan:
         enabled = await self._enabled()
         if mode is BattleMode.ANONY:
@@ -495,6 +500,8 @@ class Arena:
                     f"model not available: {', '.join(missing)}", code="model_unavailable"
                 )
         battle_id = secrets.token_hex(16)
+
+        tag = valid_slug(event) and mode is BattleMode.ANONY
 
         def insert(s: Session) -> None:
             if mode is BattleMode.ANONY:  # one open blind battle per voter: close the others
@@ -518,6 +525,8 @@ class Arena:
                     language=language if language in ("ja", "en") else "ja",
                     turns=1,
                     prompt_source=source,
+                    # the event's id while it runs, else NULL: decided by the insert itself
+                    event_id=tagging(event) if tag else None,
                 )
             )
 

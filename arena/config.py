@@ -127,6 +127,16 @@ class Settings:
         "License of exported votes, as a Hugging Face license id (e.g. cc-by-4.0); written "
         "into the dataset card beside an export (unset: unknown).",
     )
+    # Issue 18: the first-visit dialog's wording and the progress header's goal.
+    consent_ja: str = _setting(
+        "",
+        "First-visit dialog, Japanese: what a volunteer accepts before the first prompt, one "
+        "point per line (empty: the built-in wording; a change asks every browser again).",
+    )
+    consent_en: str = _setting("", "First-visit dialog, English: as consent_ja.")
+    vote_goal: int = _setting(
+        10000, "The arena's goal in blind votes, shown as a gauge in the progress header."
+    )
     trusted_proxies: tuple[str, ...] = _setting(
         (), "Proxy addresses whose X-Forwarded-For is believed (comma-separated in env)."
     )
@@ -484,7 +494,8 @@ def _check(s: Settings, where: str) -> None:
         raise ConfigError(f"{where}: arena.rating_ci: expected 'sandwich' or 'bootstrap'")
     if s.reasoning_timeout <= 0:
         raise ConfigError(f"{where}: arena.reasoning_timeout: must be > 0")
-    for name in ("max_turns", "max_prompt_chars", "stream_concurrency", "port", "max_output_chars"):
+    for name in ("max_turns", "max_prompt_chars", "stream_concurrency", "port", "max_output_chars",
+                 "vote_goal"):  # fmt: skip
         if getattr(s, name) <= 0:
             raise ConfigError(f"{where}: arena.{name}: must be > 0")
     if s.recompute_at.strip().lower() not in ("", "off"):

@@ -41,7 +41,6 @@ from sqlalchemy import (
     LargeBinary,
     Select,
     String,
-    and_,
     case,
     cast,
     delete,
@@ -49,7 +48,6 @@ from sqlalchemy import (
     insert,
     inspect,
     literal,
-    or_,
     select,
     update,
 )
@@ -58,6 +56,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from arena.config import Settings, load_settings
+from arena.db.counted import EXCLUSIONS, excluded_for, reason_code
 from arena.db.engine import make_engine, session_factory
 from arena.db.models import (
     Battle,
@@ -100,8 +99,6 @@ logger = logging.getLogger(__name__)
 LOCK_NAME = "recompute"
 #: A lock row older than this is assumed to belong to a run that died, and is taken over.
 STALE_AFTER = timedelta(hours=1)
-#: Reasons a vote is left out, in the order they are tested.
-EXCLUSIONS = ("voided", "failed", "named", "flagged")
 #: The note line that records a run's vote threshold (read back by the leaderboard).
 MIN_VOTES_NOTE = "min votes per rated model: {n}"
 
@@ -175,21 +172,6 @@ class VoteCounts:
         )
 
 
-def _modes(include_named: bool) -> list[BattleMode]:
-    return [BattleMode.ANONY, BattleMode.NAMED] if include_named else [BattleMode.ANONY]
-
-
-def _clean(include_named: bool) -> ColumnElement[bool]:
-    """The votes that pass the old reasons: not voided or failed, paired, not flagged."""
-    paired = and_(
-        Vote.voided.is_(False),
-        Battle.status != BattleStatus.FAILED,
-        Battle.mode.in_(_modes(include_named)),
-        Battle.model_b_id.is_not(None),
-    )
-    return and_(paired, Battle.flag_identity.is_(False), Battle.flag_moderation.is_(False))
-
-
 def count_votes(
     session: Session, *, include_named: bool = False, rules: Rules | None = None
 ) -> VoteCounts:
@@ -206,20 +188,7 @@ def count_votes(
 
 
 def _grouped(session: Session, include_named: bool) -> VoteCounts:
-    modes = _modes(include_named)
-    kept = Vote.voided.is_(False)
-    live = and_(kept, Battle.status != BattleStatus.FAILED)
-    paired = and_(live, Battle.mode.in_(modes), Battle.model_b_id.is_not(None))
-    clean = _clean(include_named)
-    reasons = {
-        "used": clean,
-        "voided": Vote.voided.is_(True),
-        "failed": and_(kept, Battle.status == BattleStatus.FAILED),
-        "named": and_(live, or_(Battle.mode.not_in(modes), Battle.model_b_id.is_(None))),
-        "flagged": and_(
-            paired, or_(Battle.flag_identity.is_(True), Battle.flag_moderation.is_(True))
-        ),
-    }
+    reasons = excluded_for(include_named)
     groups = (
         select(
             Battle.model_a_id,
@@ -301,17 +270,6 @@ def _address_codes(session: Session, address: ColumnElement[str]) -> ColumnEleme
     return address
 
 
-def _base_reason(include_named: bool) -> ColumnElement[int]:
-    """Which old reason leaves a vote out (1-4, as in ``EXCLUSIONS``), or 0."""
-    return case(
-        (Vote.voided.is_(True), 1),
-        (Battle.status == BattleStatus.FAILED, 2),
-        (or_(Battle.mode.not_in(_modes(include_named)), Battle.model_b_id.is_(None)), 3),
-        (or_(Battle.flag_identity.is_(True), Battle.flag_moderation.is_(True)), 4),
-        else_=0,
-    )
-
-
 def screened_votes(
     session: Session, include_named: bool, rules: Rules
 ) -> tuple[Votes, Screening, list[str], dict[str, int]]:
@@ -324,7 +282,7 @@ def screened_votes(
     winner = cast(Vote.__table__.c.winner, String)
     query = (
         select(
-            _base_reason(include_named),
+            reason_code(include_named),
             Vote.voter_id,
             address,
             _epoch(session, Vote.created_at),

@@ -537,3 +537,33 @@ def test_cli_without_votes_or_tables(db_url: str, tmp_path) -> None:
     proc = cli(db_url, cwd=tmp_path)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and "no usable votes" in err and not out
+
+
+def test_every_combination_of_reasons_is_left_out_once_under_its_first(engine: Engine) -> None:
+    """arena.db.counted: the filters partition the votes, in the order of EXCLUSIONS."""
+    import itertools
+
+    from arena.db.counted import EXCLUSIONS, counted, excluded_for, reason_code
+
+    add_models(engine)
+    expected: Counter[str] = Counter()
+    for voided, failed, named, ident, moder in itertools.product((False, True), repeat=5):
+        add_battles(engine, MODELS[0], MODELS[1], Winner.MODEL_A, 1, voided=voided,
+                    status=BattleStatus.FAILED if failed else BattleStatus.VOTED,
+                    mode=BattleMode.NAMED if named else BattleMode.ANONY,
+                    flag_identity=ident, flag_moderation=moder)  # fmt: skip
+        first = next((why for why, hit in zip(
+            ("voided", "failed", "named", "flagged"),
+            (voided, failed, named, ident or moder), strict=True) if hit), "used")  # fmt: skip
+        expected[first] += 1
+    assert expected == {"used": 1, "voided": 16, "failed": 8, "named": 4, "flagged": 3}
+    joined = select(func.count()).select_from(Vote).join(Battle, Vote.battle_id == Battle.id)
+    with session_factory(engine)() as s:
+        filters = excluded_for()
+        assert {name: s.scalar(joined.where(cond)) for name, cond in filters.items()} == expected
+        assert s.scalar(joined.where(counted())) == 1
+        codes = Counter(s.scalars(select(reason_code()).select_from(Vote)
+                                  .join(Battle, Vote.battle_id == Battle.id)))  # fmt: skip
+        assert {("used", *EXCLUSIONS)[k]: n for k, n in codes.items()} == expected
+        # With named battles included, the named ones fall to the next reason or count.
+        assert s.scalar(joined.where(counted(include_named=True))) == 2

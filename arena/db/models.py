@@ -137,6 +137,10 @@ class Battle(Base):
     meta: Mapped[str | None] = mapped_column(Text)
     #: How the first prompt came: ``typed``, or ``example:<category>`` (a suggested one).
     prompt_source: Mapped[str | None] = mapped_column(String(40))
+    #: The event (a time-boxed drive, arena/events.py) the battle was started under.
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("events.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -146,6 +150,22 @@ class Battle(Base):
         back_populates="battle", order_by="Message.id", cascade="all, delete-orphan"
     )
     vote: Mapped[Vote | None] = relationship(back_populates="battle", cascade="all, delete-orphan")
+
+
+class Event(Base):
+    """A time-boxed voting drive: volunteers come by ``/?event=<slug>`` (arena/events.py)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    goal: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    thanks_ja: Mapped[str] = mapped_column(Text, default="")
+    thanks_en: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Message(Base):

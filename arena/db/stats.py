@@ -19,10 +19,9 @@ import numpy as np
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from arena.db.counted import counted, in_window
 from arena.db.models import (
     Battle,
-    BattleMode,
-    BattleStatus,
     Model,
     ModelRating,
     RatingRun,
@@ -204,8 +203,8 @@ def pair_table_from_votes(
 ) -> PairTable:
     """Battle counts and win fractions among ``models`` from one SQL ``GROUP BY``.
 
-    Only votes that enter the ratings by default (blind, finished, not flagged, not
-    voided) count; ``until`` keeps votes cast up to then. Slow on many votes: the
+    Only votes that enter the ratings by default count (:func:`arena.db.counted.counted`);
+    ``until`` keeps votes cast before then. Slow on many votes: the
     leaderboard uses it only for runs stored without their pair counts.
     """
     ids = dict(session.execute(select(Model.id, Model.name).where(Model.name.in_(models))).all())
@@ -214,18 +213,13 @@ def pair_table_from_votes(
         .select_from(Vote)
         .join(Battle, Vote.battle_id == Battle.id)
         .where(
-            Battle.mode == BattleMode.ANONY,
-            Battle.status != BattleStatus.FAILED,
-            Battle.flag_identity.is_(False),
-            Battle.flag_moderation.is_(False),
-            Vote.voided.is_(False),
+            counted(),
+            *in_window(None, until),
             Battle.model_a_id.in_(list(ids)),
             Battle.model_b_id.in_(list(ids)),
         )
         .group_by(Battle.model_a_id, Battle.model_b_id, Vote.winner)
     )
-    if until is not None:
-        query = query.where(Vote.created_at <= until)
     rows = [(ids[a], ids[b], winner, count) for a, b, winner, count in session.execute(query)]
     return _tabulate(models, rows)
 
