@@ -419,6 +419,11 @@ def demo_models() -> tuple[ModelSpec, ...]:
     )  # fmt: skip
 
 
+#: The providers a model may name; :data:`arena.backends.BACKENDS` has a class for each
+#: (checked when the registry is imported), so config never imports the backends.
+PROVIDERS = ("openai", "vllm", "plamo", "anthropic", "gemini", "demo")
+
+
 def load_settings(
     path: str | os.PathLike | None = None,
     env: dict[str, str] | None = None,
@@ -429,10 +434,8 @@ def load_settings(
     ``path`` defaults to ``$ARENA_CONFIG`` or ``arena.toml`` (optional when absent).
     Raises :class:`ConfigError` naming the file, the key and what is wrong.
     """
-    from arena.backends import BACKENDS  # the registry knows which providers exist
-
     env = dict(os.environ if env is None else env)
-    providers = providers or set(BACKENDS)
+    providers = providers or set(PROVIDERS)
     explicit = path is not None or "ARENA_CONFIG" in env
     cfg_path = Path(path or env.get("ARENA_CONFIG") or DEFAULT_CONFIG_PATH)
     data: dict[str, Any] = {}

@@ -135,3 +135,17 @@ def test_readme_documents_every_setting() -> None:
         assert f"`{f.name}`" in readme, f"README does not document setting {f.name}"
         assert f"`{env_name(f)}`" in readme or f.name == "models", env_name(f)
     assert set(settings_help()) == {f.name for f in dataclasses.fields(Settings)}
+
+
+def test_config_does_not_import_the_backends_and_they_agree_on_providers() -> None:
+    import subprocess
+    import sys
+
+    probe = "import sys, arena.config; print('arena.backends' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    assert out.stdout.strip() == "False"
+    from arena.backends import BACKENDS
+    from arena.config import PROVIDERS
+
+    assert set(BACKENDS) == set(PROVIDERS)

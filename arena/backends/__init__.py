@@ -20,7 +20,7 @@ from arena.backends.base import (
 from arena.backends.demo import DemoBackend
 from arena.backends.gemini import GeminiBackend
 from arena.backends.openai_compat import OpenAICompatBackend
-from arena.config import ModelSpec, Settings
+from arena.config import PROVIDERS, ModelSpec, Settings
 
 BACKENDS: dict[str, type[Backend]] = {
     "openai": OpenAICompatBackend,
@@ -30,6 +30,8 @@ BACKENDS: dict[str, type[Backend]] = {
     "gemini": GeminiBackend,
     "demo": DemoBackend,
 }
+if set(BACKENDS) != set(PROVIDERS):  # the config's vocabulary and the registry must agree
+    raise ImportError(f"arena.backends: registry {sorted(BACKENDS)} != PROVIDERS {PROVIDERS}")
 
 
 def build_backends(models: tuple[ModelSpec, ...], client: httpx.AsyncClient) -> dict[str, Backend]:
