@@ -60,6 +60,12 @@ class ModelSpec:
     #: Thinking tokens asked for when reasoning is "on" (0: the provider's or adapter's default).
     reasoning_budget: int = 0
 
+    @property
+    def thinking_budget(self) -> int:
+        """Claude's thinking budget with reasoning "on": ``reasoning_budget``, else half
+        of ``max_tokens``, never under Anthropic's minimum."""
+        return max(self.reasoning_budget or self.max_tokens // 2, MIN_THINKING_BUDGET)
+
     def description_in(self, lang: str) -> str:
         """The description in ``lang`` (``description_ja``/``_en``), else ``description``."""
         return {"ja": self.description_ja, "en": self.description_en}.get(lang) or self.description
@@ -343,11 +349,11 @@ def _parse_model(raw: Any, where: str, providers: set[str]) -> ModelSpec:
         )
     if spec.reasoning_budget < 0:
         raise ConfigError(f"{where}.reasoning_budget: must be >= 0 (0: default)")
-    thinking = max(spec.reasoning_budget or spec.max_tokens // 2, 1024)
+    thinking = spec.thinking_budget
     if spec.provider == "anthropic" and spec.reasoning == "on" and spec.max_tokens <= thinking:
         raise ConfigError(
             f"{where}.max_tokens: with reasoning on, Claude needs max_tokens above its "
-            f"thinking budget ({thinking} tokens, at least 1024)"
+            f"thinking budget ({thinking} tokens, at least {MIN_THINKING_BUDGET})"
         )
     if spec.provider != "demo" and not spec.base_urls:
         raise ConfigError(f"{where}.base_url: required for provider {spec.provider!r}")
@@ -419,6 +425,8 @@ def demo_models() -> tuple[ModelSpec, ...]:
     )  # fmt: skip
 
 
+#: Anthropic's smallest extended-thinking budget, in tokens.
+MIN_THINKING_BUDGET = 1024
 #: The providers a model may name; :data:`arena.backends.BACKENDS` has a class for each
 #: (checked when the registry is imported), so config never imports the backends.
 PROVIDERS = ("openai", "vllm", "plamo", "anthropic", "gemini", "demo")

@@ -32,8 +32,6 @@ from arena.errors import BackendError
 
 API_VERSION = "2023-06-01"
 RETRYABLE_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
-#: Anthropic's smallest thinking budget.
-MIN_THINKING_BUDGET = 1024
 #: Tokens the prompt used: uncached input plus cache writes and reads.
 INPUT_USAGE = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
@@ -77,11 +75,7 @@ class AnthropicBackend(Backend):
             "stream": True,
         }
         if self.spec.reasoning == "on":
-            budget = self.spec.reasoning_budget or self.spec.max_tokens // 2
-            body["thinking"] = {
-                "type": "enabled",
-                "budget_tokens": max(budget, MIN_THINKING_BUDGET),
-            }
+            body["thinking"] = {"type": "enabled", "budget_tokens": self.spec.thinking_budget}
             del body["temperature"]
         elif self.spec.reasoning == "off":
             body["thinking"] = {"type": "disabled"}
