@@ -10,6 +10,10 @@ Two questions decide whether a Bradley-Terry rating means anything:
   models never lost (or never won) against the rest and the maximum-likelihood
   ratings do not exist: that group can move without bound. :func:`identifiability`
   says, for every model, on which side its rating is bounded by the data alone.
+
+Both come from the reachability matrix of the graph (Warshall's algorithm on a boolean
+numpy array): O(n^3) bit operations, a millisecond for a hundred models, and no scipy
+import for a command line that fits a file.
 """
 
 from __future__ import annotations
@@ -18,8 +22,37 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+
+def reachable(edges: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Which model reaches which along directed edges (each reaches itself).
+
+    Parameters
+    ----------
+    edges : ndarray of bool, shape (n, n)
+        ``edges[i, j]``: an edge from ``i`` to ``j``.
+
+    Returns
+    -------
+    ndarray of bool, shape (n, n)
+        ``reach[i, j]``: a path leads from ``i`` to ``j``.
+    """
+    reach = np.array(edges, dtype=bool)
+    np.fill_diagonal(reach, True)
+    for k in range(reach.shape[0]):
+        # Warshall: once paths through 0..k-1 are known, whoever reaches k reaches
+        # whatever k reaches.
+        rows = reach[:, k].copy()
+        reach[rows] |= reach[k]
+    return reach
+
+
+def _pieces(reach: NDArray[np.bool_]) -> tuple[int, NDArray[np.intp]]:
+    """Strongly connected pieces: their number, and each model's piece, the pieces
+    numbered in the order of their smallest model."""
+    mutual = reach & reach.T
+    _, labels = np.unique(mutual.argmax(axis=1), return_inverse=True)
+    return int(labels.max()) + 1, labels.astype(np.intp)
 
 
 def components(games: NDArray[np.float64]) -> list[NDArray[np.intp]]:
@@ -39,7 +72,7 @@ def components(games: NDArray[np.float64]) -> list[NDArray[np.intp]]:
     n = games.shape[0]
     if n == 0:
         return []
-    count, labels = connected_components(csr_array(games > 0), directed=False)
+    count, labels = _pieces(reachable((games > 0) | (games > 0).T))
     pieces = [np.flatnonzero(labels == k) for k in range(count)]
     return sorted(pieces, key=lambda piece: (-len(piece), int(piece[0])))
 
@@ -52,15 +85,16 @@ class Identifiability:
     ----------
     core : ndarray of bool, shape (n,)
         Models in the *core*: the largest strongly connected piece of the win
-        graph (ties broken by most battles). Intervals are stated relative to
-        the core's mean rating.
+        graph (ties broken by most battles, then by the smallest model index).
+        Intervals are stated relative to the core's mean rating.
     upper_unbounded : ndarray of bool, shape (n,)
         The data cannot bound the rating from above, relative to the core
         (no chain of results leads from the core to a loss of this model).
     lower_unbounded : ndarray of bool, shape (n,)
         The data cannot bound the rating from below, relative to the core.
     group : ndarray of intp, shape (n,)
-        Label of each model's strongly connected piece of the win graph.
+        Label of each model's strongly connected piece of the win graph (pieces
+        numbered in the order of their smallest model index).
     """
 
     core: NDArray[np.bool_]
@@ -97,23 +131,18 @@ def identifiability(score: NDArray[np.float64]) -> Identifiability:
     if n == 0:
         empty = np.zeros(0, dtype=bool)
         return Identifiability(empty, empty, empty, np.zeros(0, dtype=np.intp))
-    beats = csr_array(score > 0)
-    count, labels = connected_components(beats, directed=True, connection="strong")
+    reach = reachable(score > 0)
+    count, labels = _pieces(reach)
     sizes = np.bincount(labels, minlength=count)
     battles = np.bincount(labels, weights=(score + score.T).sum(axis=1), minlength=count)
     best = max(range(count), key=lambda k: (sizes[k], battles[k], -k))
     core = labels == best
     seed = int(np.flatnonzero(core)[0])
-    from_core = np.zeros(n, dtype=bool)
-    from_core[breadth_first_order(beats, seed, directed=True, return_predecessors=False)] = True
-    to_core = np.zeros(n, dtype=bool)
-    reverse = csr_array((score > 0).T)
-    to_core[breadth_first_order(reverse, seed, directed=True, return_predecessors=False)] = True
     return Identifiability(
         core=core,
-        upper_unbounded=~from_core,
-        lower_unbounded=~to_core,
-        group=labels.astype(np.intp),
+        upper_unbounded=~reach[seed],
+        lower_unbounded=~reach[:, seed],
+        group=labels,
     )
 
 

@@ -24,13 +24,12 @@ Two methods:
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import brentq
-from scipy.special import expit, log_expit, ndtri
 
-from ratings.bt import ELO_SCALE, fit_batch, hessian, regularised_score
+from ratings.bt import ELO_SCALE, expit, fit_batch, hessian, log_expit, regularised_score
 from ratings.counts import PairCounts
 from ratings.errors import InvalidInputError
 from ratings.graph import Identifiability
@@ -137,7 +136,11 @@ def sandwich_intervals(
     t = _centring(reference)
     centred = ELO_SCALE * (t @ theta)
     cov = t @ sandwich_covariance(theta, counts, prior) @ t.T
-    half = ndtri(0.5 + level / 2.0) * ELO_SCALE * np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    half = (
+        NormalDist().inv_cdf(0.5 + level / 2.0)
+        * ELO_SCALE
+        * np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    )
     return centred - half, centred + half
 
 
@@ -268,6 +271,10 @@ def _log_all_lost(shift: float, theta: NDArray[np.float64], losses: NDArray[np.f
 
 def _exact_shift(theta: NDArray[np.float64], losses: NDArray[np.float64], tail: float) -> float:
     """Largest shift at which losing all ``losses`` still has probability >= ``tail``."""
+    # Only for models outside the core (no maximum-likelihood estimate): scipy is
+    # imported here, not by every fit.
+    from scipy.optimize import brentq
+
     target = math.log(tail)
     if _log_all_lost(0.0, theta, losses) <= target:
         return 0.0

@@ -156,9 +156,6 @@ class _Bad(Exception):
 
 def _bulk_table(path: Path, fmt: str, columns: set[str], schema: str) -> Any:
     import pyarrow as pa
-    import pyarrow.csv as pcsv
-    import pyarrow.json as pjson
-    import pyarrow.parquet as pq
 
     names = (
         ["model_a_name", "model_b_name", "chosen_model_name", "both_equal"]
@@ -169,8 +166,14 @@ def _bulk_table(path: Path, fmt: str, columns: set[str], schema: str) -> Any:
     # A JSON line may have keys the first line lacks: ask for all (missing = null).
     wanted = names if fmt == "jsonl" else [n for n in names if n in columns]
     if fmt == "parquet":
-        return pq.read_table(str(path), columns=wanted)
+        import pyarrow.parquet as pq
+
+        # ParquetFile, not read_table: read_table goes through pyarrow.dataset, which
+        # imports pandas (0.2 s).
+        return pq.ParquetFile(str(path)).read(columns=wanted)
     if fmt == "csv":
+        import pyarrow.csv as pcsv
+
         strings = {n: pa.string() for n in wanted if n not in ("anony", "both_equal")}
         options = pcsv.ConvertOptions(
             include_columns=wanted,
@@ -180,6 +183,8 @@ def _bulk_table(path: Path, fmt: str, columns: set[str], schema: str) -> Any:
             false_values=["false", "False", "FALSE", "0"],
         )
         return pcsv.read_csv(str(path), convert_options=options)
+    import pyarrow.json as pjson
+
     flagged = pa.struct([("flagged", pa.bool_())])
     types = {
         "anony": pa.bool_(),
@@ -191,6 +196,41 @@ def _bulk_table(path: Path, fmt: str, columns: set[str], schema: str) -> Any:
     schema_ = pa.schema([(n, types.get(n, pa.string())) for n in wanted])
     parse = pjson.ParseOptions(explicit_schema=schema_, unexpected_field_behavior="ignore")
     return pjson.read_json(str(path), parse_options=parse)
+
+
+def _numpy(column: Any) -> NDArray[Any]:
+    """A pyarrow array of numbers or booleans without nulls as a numpy array.
+
+    Read from the array's data buffer: pyarrow's own ``to_numpy`` (and any compute call
+    given a Python scalar) imports pandas, 0.2 s of a command line's start-up.
+    """
+    import pyarrow as pa
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if array.null_count:
+        raise _Bad
+    size, offset, data = len(array), array.offset, array.buffers()[1]
+    if pa.types.is_boolean(array.type):
+        if data is None:
+            return np.zeros(size, dtype=bool)
+        bits = np.frombuffer(data, dtype=np.uint8)
+        return np.unpackbits(bits, count=offset + size, bitorder="little")[offset:].astype(bool)
+    if not pa.types.is_integer(array.type):
+        raise _Bad
+    kind = "i" if pa.types.is_signed_integer(array.type) else "u"
+    dtype = np.dtype(f"{kind}{array.type.bit_width // 8}")
+    if data is None:
+        return np.zeros(size, dtype=dtype)
+    return np.frombuffer(data, dtype=dtype, count=size, offset=offset * dtype.itemsize)
+
+
+def _true(column: Any, *, null: bool) -> NDArray[np.bool_]:
+    """A boolean column as numpy, a null read as ``null``."""
+    import pyarrow.compute as pc
+
+    if null:
+        return _numpy(pc.or_kleene(column, pc.is_null(column)))
+    return _numpy(pc.and_kleene(column, pc.is_valid(column)))
 
 
 def _flag_column(table: Any, fmt: str) -> NDArray[np.bool_]:
@@ -208,7 +248,7 @@ def _flag_column(table: Any, fmt: str) -> NDArray[np.bool_]:
             else:
                 hit = pc.match_substring_regex(column, r'"flagged"\s*:\s*true')
         elif name == "flags":
-            hit = pc.greater(pc.list_value_length(column), 0)
+            hit = pc.cast(pc.list_value_length(column), pa.bool_())  # a null list stays null
         elif name == "openai_moderation":
             hit = pc.struct_field(column, "flagged")
         else:
@@ -217,7 +257,7 @@ def _flag_column(table: Any, fmt: str) -> NDArray[np.bool_]:
             if not parts:
                 raise _Bad
             hit = parts[0] if len(parts) == 1 else pc.or_kleene(*parts)
-        flagged |= pc.fill_null(hit, False).to_numpy(zero_copy_only=False).astype(bool)
+        flagged |= _true(hit, null=False)
     return flagged
 
 
@@ -228,12 +268,11 @@ def _codes(column: Any) -> tuple[list[str], NDArray[np.int64]]:
     if column.null_count:
         raise _Bad
     encoded = pc.dictionary_encode(column).combine_chunks()
-    return encoded.dictionary.to_pylist(), encoded.indices.to_numpy().astype(np.int64)
+    return encoded.dictionary.to_pylist(), _numpy(encoded.indices).astype(np.int64)
 
 
 def _bulk_rows(path: Path, fmt: str, columns: set[str], schema: str) -> _Rows:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     try:
         table = _bulk_table(path, fmt, columns, schema)
@@ -254,9 +293,7 @@ def _bulk_rows(path: Path, fmt: str, columns: set[str], schema: str) -> _Rows:
     if comparia:
         both = table.column("both_equal") if "both_equal" in columns else None
         tie = (
-            pc.fill_null(both, False).to_numpy(zero_copy_only=False).astype(bool)
-            if both is not None and pa.types.is_boolean(both.type)
-            else None
+            _true(both, null=False) if both is not None and pa.types.is_boolean(both.type) else None
         )
         if both is not None and tie is None:
             raise _Bad
@@ -285,7 +322,7 @@ def _bulk_rows(path: Path, fmt: str, columns: set[str], schema: str) -> _Rows:
         column = table.column("anony")
         if not pa.types.is_boolean(column.type):
             raise _Bad
-        anony = pc.fill_null(column, True).to_numpy(zero_copy_only=False).astype(bool)
+        anony = _true(column, null=True)
     return _Rows(list(index), a, b, outcome, anony, _flag_column(table, fmt), schema)
 
 

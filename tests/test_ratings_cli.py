@@ -278,3 +278,30 @@ def test_ratings_imports_only_numpy_scipy_and_the_standard_library() -> None:
     )
     assert not ours & {"arena", "sqlalchemy", "gradio", "pandas", "pyarrow", "httpx"}
     assert ours - baseline - set(sys.stdlib_module_names) == {"ratings"}
+
+
+@pytest.mark.parametrize("ci", ["sandwich", "bootstrap"])
+def test_a_fit_imports_neither_scipy_nor_pandas(tmp_path: Path, ci: str) -> None:
+    # Start-up is most of a command line's time: any scipy subpackage costs ~0.3 s,
+    # pandas (pulled in by pyarrow's to_numpy and Python scalars) ~0.2 s.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = _records()
+    files = [_write_jsonl(tmp_path / "b.jsonl", records), _write_csv(tmp_path / "b.csv", records)]
+    keys = ["model_a", "model_b", "winner", "anony"]
+    pq.write_table(
+        pa.Table.from_pylist([{k: r[k] for k in keys} for r in records]),
+        files[0].with_suffix(".parquet"),
+    )
+    files.append(files[0].with_suffix(".parquet"))
+    for file in files:
+        code = (
+            "import io, sys\nfrom ratings.cli import main\n"
+            f"code = main(['fit', {str(file)!r}, '--ci', {ci!r}, '--json'], io.StringIO())\n"
+            "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'pandas'}))"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        assert result.stdout.split("\n")[0] == "0 []", (file.name, result.stdout, result.stderr)
