@@ -63,6 +63,8 @@ def test_page_config_has_no_share_button_and_no_run_history(app_server) -> None:
     assert chatbots
     for c in chatbots:
         assert "share" not in (c["props"].get("buttons") or [])
+    # Gradio's run history would keep every call (prompts, answers) in the browser.
+    assert config["run_history"] is False
 
 
 def new_voter(app, **headers: str) -> str:

@@ -649,7 +649,9 @@ async def test_loopback_stop_ends_stalled_streams(client: httpx.AsyncClient, ser
     backend = make_backend(client, "vllm", served, [stalled.base_url])
     timeouts = Timeouts(connect=2, first_token=30, total=30, retries=0)
     pending = asyncio.create_task(run(backend, timeouts))
+    deadline = time.monotonic() + 10
     while not stalled.requests_for(served):
+        assert time.monotonic() < deadline, "the request never reached the loopback server"
         await asyncio.sleep(0.01)
 
     start = time.monotonic()
