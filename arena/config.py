@@ -48,6 +48,9 @@ class ModelSpec:
     description_en: str = ""
     japanese_mt_bench: float | None = None
     nejumi_lb3: float | None = None
+    #: Who made the model and its size in words ("8B", "8x8B MoE"), for the reveal's cards.
+    developer: str = ""
+    size: str = ""
     sample_weight: float = 1.0
     enabled: bool = True
     demo: bool = False
@@ -409,6 +412,8 @@ def demo_models() -> tuple[ModelSpec, ...]:
             name=f"Demo-{label}",
             provider="demo",
             weights="open",
+            developer="Tanuki Arena (offline demo)",
+            size="rule-based (no neural network)",
             description=en,
             description_ja=ja,
             description_en=en,

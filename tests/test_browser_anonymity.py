@@ -151,6 +151,8 @@ def test_no_model_name_reaches_the_page_before_the_vote(
     page.wait_for_timeout(200)  # the vote event's response is in
     found = {where: leaks(text) for where, text in bodies.items() if leaks(text)}
     assert not found and not leaks(page.content()), f"names before the reveal: {found}"
+    # the cards and the share button wait for the reveal too (their data: the bodies above)
+    assert page.locator(".ta-card, #arena-share:visible, #arena-share-image").count() == 0
     page.click("#vote-reasons-skip")
     expect(page.locator("#arena-reveal")).to_contain_text("モデルB：", timeout=15_000)
     reveal = page.inner_text("#arena-reveal")
@@ -158,6 +160,9 @@ def test_no_model_name_reaches_the_page_before_the_vote(
     assert len(shown) == 2
     assert reveal.index("モデルA：") < reveal.index("モデルB：")
     assert any(desc in reveal for _, desc in MODELS.values())
+    expect(page.locator("#arena-card-a")).to_be_visible()
+    expect(page.locator("#arena-card-b")).to_be_visible()
+    expect(page.locator("#arena-share")).to_be_visible()
     page.screenshot(path=str(artifacts / "anonymity-after-vote.png"), full_page=True)
 
 
@@ -173,8 +178,12 @@ def test_a_failing_model_gets_a_per_side_error_and_retry(
     page.press("#arena-prompt textarea", "Enter")
     expect(page.locator("#arena-retry-a")).to_be_visible(timeout=30_000)
     expect(page.locator("#arena-retry-b")).to_be_visible()
-    expect(page.locator("#arena-chat-a")).to_contain_text("応答できませんでした")
+    # plain words and a way forward, never the code (http_500)
+    expect(page.locator("#arena-chat-a")).to_contain_text("つながりません")
+    expect(page.locator("#arena-chat-a")).to_contain_text("この対戦を終えて次へ")
     expect(page.locator("#arena-status")).to_contain_text("再試行")
+    expect(page.locator("#arena-end")).to_be_visible()
+    assert "http_500" not in page.inner_text("body")
     assert page.is_disabled("#vote-a") and page.is_disabled("#arena-send")
     page.screenshot(path=str(artifacts / "arena-side-error.png"), full_page=True)
 
@@ -186,7 +195,8 @@ def test_a_failing_model_gets_a_per_side_error_and_retry(
     page.click("#arena-retry-b")
     expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
     expect(page.locator("#arena-retry-b")).to_be_hidden()
-    assert "応答できませんでした" not in page.inner_text("#arena-chat-b")
+    assert "つながりません" not in page.inner_text("#arena-chat-b")
+    expect(page.locator("#arena-end")).to_be_hidden()
     page.click("#vote-a")
     skip_reasons(page)
     expect(page.locator("#arena-reveal")).to_contain_text("モデルA：", timeout=15_000)

@@ -111,7 +111,10 @@ def test_buttons_follow_the_battle(page_ui: tuple[ArenaPage, gr.Blocks]) -> None
     assert failed[tab.retries[Side.B]]["visible"] and not failed[tab.retries[Side.A]]["visible"]
     assert not _interactive(failed, tab.votes[Winner.MODEL_A])
     assert not _interactive(failed, tab.send) and _interactive(failed, tab.regenerate)
-    assert "http_500" in failed[tab.chats[Side.B]][-1]["content"]
+    said = failed[tab.chats[Side.B]][-1]["content"]  # plain words and a way forward
+    assert "http_500" not in said and "つながりません" in said and "この対戦を終えて次へ" in said
+    assert failed[tab.end]["visible"] and "ta-warning" in failed[tab.status]
+    assert "つながりません" in failed[tab.turns][-1]["content"]  # the phone's view too
     page.turns[-1]["err_b"] = None
     page.reveal = Reveal(Winner.MODEL_A, {Side.A: "x", Side.B: "y"}, {Side.A: "open",
                          Side.B: "open"}, {Side.A: "", Side.B: ""}, True)  # fmt: skip
@@ -137,3 +140,60 @@ async def test_language_switch_redraws_dynamic_texts(
     assert (await ui.on_load(token, "ja", "en"))[ui.voter] == token  # issued here: kept
     forged = (await ui.on_load("a" * 32, "ja", "en"))[ui.voter]  # not issued: replaced
     assert forged != "a" * 32 and len(forged) == 32
+
+
+def test_the_hot_drawing_event_leaves_the_steps_alone(page_ui: tuple[ArenaPage, gr.Blocks]) -> None:
+    """Finding: the reasons box (and the share row) change only when a step opens or
+    closes, so drawing a turn sends no props update for them."""
+    tab = page_ui[0].blind
+    page = Page(turns=[{"prompt": "q", "a": "x", "b": "y", "err_a": None, "err_b": None}])
+    drawn = tab.view(page, "ja")
+    assert not {tab.reasons_box, tab.share_row, tab.share_data} & set(drawn)
+    assert isinstance(drawn[tab.chats[Side.A]], list) and isinstance(drawn[tab.turns], list)
+    redrawn = tab.view(page, "en", labels=True)  # a new round, the language switch
+    assert redrawn[tab.reasons_box]["visible"] is False
+    assert redrawn[tab.share_row]["visible"] is False and redrawn[tab.share_data] == ""
+    page.pending = Reveal(Winner.MODEL_A, {Side.A: "x", Side.B: "y"}, {Side.A: "open",
+                          Side.B: "open"}, {Side.A: "", Side.B: ""}, True)  # fmt: skip
+    asking = tab.view(page, "ja")
+    assert asking[tab.reasons_box]["visible"] and not asking[tab.share_row]["visible"]
+
+
+def test_turn_by_turn_view_pairs_a_and_b_and_stays_blind(
+    page_ui: tuple[ArenaPage, gr.Blocks],
+) -> None:
+    tab = page_ui[0].blind
+    page = Page(turns=[
+        {"prompt": f"q{k}", "a": f"a{k}", "b": f"b{k}", "err_a": None, "err_b": None}
+        for k in (1, 2)
+    ])  # fmt: skip
+    messages = tab.view(page, "ja")[tab.turns]
+    order = [(m["role"], re.sub(r"<[^>]+>", "", m["content"])) for m in messages]
+    expected = [("user", "q1"), ("assistant", "モデルAa1"), ("assistant", "モデルBb1"),
+                ("user", "q2"), ("assistant", "モデルAa2"), ("assistant", "モデルBb2")]  # fmt: skip
+    assert order == expected
+    page.reveal = Reveal(Winner.MODEL_B, {Side.A: "X-1", Side.B: "<Y>"}, {Side.A: "open",
+                         Side.B: "open"}, {Side.A: "", Side.B: ""}, True)  # fmt: skip
+    named = tab.view(page, "en")[tab.turns]
+    assert "Model B: &lt;Y&gt; ★ Your choice" in named[2]["content"]
+
+
+def test_failures_read_as_plain_words_without_codes_or_exception_text() -> None:
+    from arena.errors import StorageError
+    from arena.ui.failures import failure_text, side_failure_text
+
+    for code in ("timeout", "first_token_timeout", "truncated", "connection", "http_503",
+                 "saturated", "weird_upstream_type", "refusal", "empty"):  # fmt: skip
+        for lang in LANGS:
+            text = side_failure_text(code, lang)
+            assert f"({code})" not in text and t("end_battle", lang) in text, (code, lang)
+            assert code == "empty" or code not in text, (code, lang)
+    boom = RuntimeError("Traceback: KeyError 'x' at 0xdeadbeef")
+    assert failure_text(boom, "ja") == t("fail_generic", "ja")
+    assert "KeyError" not in failure_text(boom, "en")
+    down = failure_text(
+        StorageError("psycopg OperationalError", code="storage"), "ja", started=True
+    )
+    assert "データベース" in down and "psycopg" not in down and "この対戦を終えて次へ" in down
+    empty = BattleRejected("empty", code="prompt_empty")
+    assert failure_text(empty, "en", started=True) == "The prompt is empty."

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from arena.ui.live import IME_GUARD_JS, LIVE_CSS
+from arena.ui.share import SHARE_CSS
 
 STORAGE_KEY = "tanuki-arena-lang"
 
@@ -155,7 +156,8 @@ FONT_STACK = (
 )
 
 CSS = (
-    """
+    (
+        """
 :root, .gradio-container { --font: FONT_STACK; }
 body, .gradio-container, .gradio-container *:not(code):not(pre):not(kbd):not(samp) {
   font-family: FONT_STACK !important; }
@@ -194,6 +196,31 @@ body, .gradio-container, .gradio-container *:not(code):not(pre):not(kbd):not(sam
   border-color: #93c5fd; }
 .ta-panes > div:last-child .ta-pane label[data-testid="block-label"] { color: #c2410c;
   border-color: #fdba74; }
+/* On a phone one view shows the answers turn by turn (A and B of a turn together), and
+   only once a prompt was sent; a desktop keeps the two panes side by side. */
+@media (min-width: 641px) { .ta-turns { display: none !important; } }
+@media (max-width: 640px) {
+  .ta-panes .ta-pane { display: none !important; }
+  .ta-turns:not(:has(.message-row, .ta-live)) { display: none !important; }
+}
+.ta-turn-label { font-weight: 700; font-size: 0.85em; margin: 0 0 4px; }
+.ta-turn-a { color: #1d4ed8; }
+.ta-turn-b { color: #c2410c; }
+/* The reveal's cards: A blue, B orange, the volunteer's choice ringed and badged. */
+.ta-cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 8px 0; }
+.ta-card { flex: 1 1 280px; border: 2px solid; border-radius: 10px; padding: 10px 14px;
+  color: #111827; }
+.ta-card-a { border-color: #93c5fd; background: #eff6ff; }
+.ta-card-b { border-color: #fdba74; background: #fff7ed; }
+.ta-card-a .ta-card-title { color: #1d4ed8; }
+.ta-card-b .ta-card-title { color: #c2410c; }
+.ta-card-title { margin: 0 0 4px; font-size: 1.1em; }
+.ta-card ul { list-style: none; padding: 0; margin: 6px 0; }
+.ta-card li { margin: 2px 0; }
+.ta-card-desc { font-size: 0.9em; color: #374151; margin: 4px 0 0; }
+.ta-card-is-chosen { border-width: 4px; box-shadow: 0 0 0 3px #fde68a; }
+.ta-card-chosen { display: inline-block; background: #f59e0b; color: #111827;
+  border-radius: 999px; padding: 0 10px; font-weight: 700; font-size: 0.9em; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden;
   clip: rect(0 0 0 0); white-space: nowrap; }
 button:focus-visible, textarea:focus-visible, input:focus-visible {
@@ -250,4 +277,7 @@ button:focus-visible, textarea:focus-visible, input:focus-visible {
   .ta-header > * { min-width: 100% !important; }
 }
 """
-).replace("FONT_STACK", FONT_STACK) + LIVE_CSS
+    ).replace("FONT_STACK", FONT_STACK)
+    + LIVE_CSS
+    + SHARE_CSS
+)

@@ -9,6 +9,7 @@ after the vote; in named mode the model pickers are filled when the tab is selec
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import html
 import json
@@ -18,23 +19,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
+from sqlalchemy.exc import SQLAlchemyError
 
 from arena.battles import SIDES, Arena, Reveal, TurnState, VoterRef
+from arena.cards import Card, battle_cards
 from arena.config import ModelSpec
 from arena.db.models import BattleMode, Side, Winner
 from arena.errors import ArenaError
 from arena.feedback import BAD, GOOD, MAX_COMMENT, give_reasons
 from arena.render import literal, render
-from arena.ui.i18n import (
-    EXAMPLE_PROMPTS,
-    PROMPT_CATEGORIES,
-    error_text,
-    lang_of,
-    side_error_text,
-    t,
-    warn,
-)
-from arena.ui.live import AWAIT_JS, CLEAR_JS, REACTIONS_JS, start_js, suggest_js
+from arena.ui.failures import failure_text, side_failure_text
+from arena.ui.i18n import EXAMPLE_PROMPTS, PROMPT_CATEGORIES, lang_of, t
+from arena.ui.live import AWAIT_JS, CLEAR_JS, REACTIONS_JS, UNREACT_JS, start_js, suggest_js
+from arena.ui.reveal import cards_html, share_data
+from arena.ui.share import SHARE_JS, UNSHARE_JS
 
 #: Characters of a side's reasoning shown in the reveal (escaped, on one line).
 REASONING_SHOWN = 4000
@@ -64,6 +62,8 @@ class Page:
     reveal: Reveal | None = None
     #: A blind vote recorded, its names kept here (never sent) during the reasons step.
     pending: Reveal | None = None
+    #: The reveal's model cards (read once the names are shown).
+    cards: dict[Side, Card] | None = None
 
     @property
     def voted(self) -> bool:
@@ -100,8 +100,7 @@ def chat_pane(**kwargs: Any) -> gr.Chatbot:
         latex_delimiters=CHAT_LATEX,
         buttons=[],
         feedback_options=None,
-        elem_classes="ta-pane",
-        **kwargs,
+        **{"elem_classes": "ta-pane", **kwargs},
     )
 
 
@@ -115,11 +114,31 @@ def chat_messages(page: Page, side: Side, lang: str) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for turn in page.turns:
         out.append({"role": "user", "content": pane_html(render(turn["prompt"]))})
-        answer = render(turn[side.value])
-        if turn[f"err_{side.value}"]:
-            reason = turn[f"err_{side.value}"].split(":", 1)[0]
-            answer += render(side_error_text(reason, lang))
-        out.append({"role": "assistant", "content": pane_html(answer)})
+        out.append({"role": "assistant", "content": pane_html(answer_html(turn, side, lang))})
+    return out
+
+
+def answer_html(turn: Mapping[str, Any], side: Side, lang: str) -> str:
+    """One side's answer of a turn as safe HTML; a failure is said plainly at its end."""
+    answer = render(turn[side.value])
+    if turn[f"err_{side.value}"]:
+        code = turn[f"err_{side.value}"].split(":", 1)[0].strip()
+        answer += render(side_failure_text(code, lang))
+    return answer
+
+
+def turn_messages(page: Page, lang: str) -> list[dict[str, str]]:
+    """The phone's view: each prompt, then A's and B's answers to it, each under its label
+    (the pane headers' words: "Model A" while blind)."""
+    out: list[dict[str, str]] = []
+    for turn in page.turns:
+        out.append({"role": "user", "content": pane_html(render(turn["prompt"]))})
+        for side in SIDES:
+            label = html.escape(pane_label(page, side, lang))
+            tag = f'<p class="ta-turn-label ta-turn-{side.value}">{label}</p>'
+            out.append(
+                {"role": "assistant", "content": tag + pane_html(answer_html(turn, side, lang))}
+            )
     return out
 
 
@@ -150,8 +169,10 @@ def reveal_markdown(
     lang: str,
     mode: BattleMode = BattleMode.ANONY,
     specs: Mapping[str, ModelSpec] | None = None,
+    cards: Mapping[Side, Card] | None = None,
 ) -> str:
-    """The reveal: one line per side (``Model A: <name>`` / ``モデルA：<name>``).
+    """The reveal: a card per side (:func:`arena.ui.reveal.cards_html`) when ``cards`` are
+    given, else one line per side (``Model A: <name>`` / ``モデルA：<name>``).
 
     A model's description comes from ``specs`` in ``lang`` when configured there.
     """
@@ -159,7 +180,9 @@ def reveal_markdown(
         f"**{t('thanks', lang)}** "
         + t("your_vote", lang, verdict=t(VERDICT_KEYS[reveal.winner], lang))
     ]
-    for side in SIDES:
+    if cards:
+        lines.append(cards_html(cards, lang, specs))
+    for side in SIDES if not cards else ():
         weights = reveal.weights[side]
         weights_text = t(f"weights_{weights}", lang) if weights in ("open", "closed") else weights
         spec = (specs or {}).get(reveal.names[side])
@@ -250,6 +273,15 @@ class BattleTab:
                         variant="stop",
                         elem_id=self.eid(f"arena-retry-{side.value}"),
                     )
+        # Phones (CSS: narrow screens only): one view, turn by turn, shown once a prompt
+        # was sent; its messages go as a plain value, like the panes'.
+        self.turns = chat_pane(
+            show_label=False, elem_id=self.eid("arena-turns"), elem_classes="ta-pane ta-turns",
+            height="70vh", group_consecutive_messages=False,
+        )  # fmt: skip
+        self.end = gr.Button(
+            i18n("end_battle"), visible=False, size="sm", elem_id=self.eid("arena-end")
+        )
         # The vote row right under the panes (the eye's next stop once both answered),
         # then the reveal: the prompt box comes after them.
         with gr.Row(elem_classes="ta-votes"):
@@ -260,7 +292,13 @@ class BattleTab:
                 )
                 for eid, key, winner in VOTES
             }  # fmt: skip
-        self.reveal = gr.Markdown("", elem_id=self.eid("arena-reveal"))
+        self.reveal = gr.Markdown("", elem_id=self.eid("arena-reveal"), latex_delimiters=[])
+        with gr.Row(visible=False, elem_id=self.eid("arena-share-row")) as self.share_row:
+            self.share_prompt = gr.Checkbox(
+                False, label=i18n("share_with_prompt"), elem_id=self.eid("arena-share-prompt")
+            )
+            self.share = gr.Button(i18n("share_button"), elem_id=self.eid("arena-share"))
+        self.share_data = gr.Textbox(visible=False, elem_id=self.eid("arena-share-data"))
         self._reasons(i18n)
         self._controls(i18n)
         self._wire(voter, lang, switch)
@@ -345,6 +383,11 @@ class BattleTab:
             self.new_round,
             *self.pickers,
             *self.chats.values(),
+            self.turns,
+            self.end,
+            self.share_row,
+            self.share_data,
+            self.share_prompt,
             *self.retries.values(),
             *self.votes.values(),
             *([self.reasons_box, *self.reason_picks.values(), self.comment]
@@ -425,7 +468,18 @@ class BattleTab:
             ).then(None, **then_focus).then(
                 None, [voter, switch, self.battle_box], None, **reacting
             )  # fmt: skip
-        self.new_round.click(self.on_new_round, [lang], self.outputs(), api_name=f"{p}_new_round")
+        # Leaving a battle (next battle, or ending a failed one): its reactions and share
+        # image go with it.
+        leave = "() => { (" + UNREACT_JS + ")(); (" + UNSHARE_JS + ")(); return []; }"
+        for button, name in ((self.new_round, "new_round"), (self.end, "end_battle")):
+            button.click(
+                self.on_new_round, [lang], self.outputs(), api_name=f"{p}_{name}",
+                show_progress="hidden",
+            ).then(None, js=leave, queue=False, api_visibility="private")  # fmt: skip
+        self.share.click(
+            None, [self.share_data, self.share_prompt], None, js=SHARE_JS, queue=False,
+            api_visibility="private",
+        )  # fmt: skip
 
     # -- views ----------------------------------------------------------------------
 
@@ -440,21 +494,30 @@ class BattleTab:
         if not page.turns:
             return "status_idle"
         if page.failed_sides:
-            return "status_failed"
+            return "status_failed_way"
         return "status_turn_limit" if len(page.turns) >= self.max_turns else "status_ready"
 
-    def view(self, page: Page, lang: str, *, busy: bool = False, labels: bool = False) -> dict:
+    def view(
+        self, page: Page, lang: str, *, busy: bool = False, labels: bool = False,
+        said: str | None = None,
+    ) -> dict:  # fmt: skip
         """Every output of the tab for the page's situation.
 
         Buttons are enabled only when they make sense: nothing while a turn streams,
         only "new round" after the vote, votes only when both answers finished cleanly.
+        ``said``: what went wrong, in plain words, for the status line (the tab's one
+        place for failures) with "end this battle" offered beside the retry buttons.
         """
         started = bool(page.turns)
         failed = page.failed_sides
         open_ = not busy and not page.voted
         can_send = open_ and not failed and len(page.turns) < self.max_turns
         votable = open_ and started and not failed
-        status = status_html(t(self.status_key(page, busy), lang))
+        status = (
+            status_html(said, warning=True)
+            if said
+            else status_html(t(self.status_key(page, busy), lang), warning=bool(failed) and open_)
+        )
         out: dict = {
             self.page: page,
             self.battle_box: page.battle_id or "",
@@ -462,8 +525,12 @@ class BattleTab:
             self.send: gr.update(interactive=can_send),
             self.status: status,
             self.reveal: (
-                reveal_markdown(page.reveal, lang, self.mode, self.specs) if page.reveal else ""
+                reveal_markdown(page.reveal, lang, self.mode, self.specs, page.cards)
+                if page.reveal
+                else ""
             ),
+            self.turns: turn_messages(page, lang),
+            self.end: gr.update(visible=open_ and started and bool(failed or said)),
             self.regenerate: gr.update(interactive=open_ and started),
             self.new_round: gr.update(
                 interactive=not busy and started and page.pending is None,
@@ -485,6 +552,18 @@ class BattleTab:
                 if labelled
                 else messages
             )  # fmt: skip
+        # The steps after the vote (reasons, then the reveal's share row) open and close
+        # only on the vote, the reveal, a new round or a redraw: the hot drawing event
+        # leaves these components alone (a props update costs a config rebuild).
+        if not (labels or page.voted):
+            return out
+        shown = page.reveal is not None and bool(page.cards)
+        out[self.share_row] = gr.update(visible=shown)
+        out[self.share_data] = (
+            share_data(page.cards or {}, page.reveal.winner, page.turns, lang) if shown else ""
+        )
+        if not shown:
+            out[self.share_prompt] = False
         if self.reasons_box is not None:
             asking = page.pending is not None
             out[self.reasons_box] = gr.update(visible=asking)
@@ -494,6 +573,19 @@ class BattleTab:
                     out[pick] = gr.update(choices=choices, value=[])
                 out[self.comment] = gr.update(value="")
         return out
+
+    def _cards(self, battle_id: str, lang: str) -> dict[Side, Card]:
+        with self.arena.sessions() as session:
+            return battle_cards(session, battle_id, self.specs, lang)
+
+    async def _revealed(self, page: Page, reveal: Reveal, lang: str) -> None:
+        """Show the names: the reveal and its cards (read from the database)."""
+        page.reveal, page.pending = reveal, None
+        if page.battle_id:
+            try:
+                page.cards = await asyncio.to_thread(self._cards, page.battle_id, lang)
+            except SQLAlchemyError:  # the names still show, as lines instead of cards
+                page.cards = None
 
     def _apply(self, page: Page, state: TurnState) -> None:
         entry = page.turns[-1]
@@ -513,13 +605,18 @@ class BattleTab:
                 # While text streams only the panes change: sending just their values (not
                 # gr.update, which Gradio turns into a whole new component) keeps each
                 # update cheap. The buttons were set busy, and the labels, by the first.
-                yield {chat: chat_messages(page, side, lang) for side, chat in self.chats.items()}
+                yield {
+                    self.turns: turn_messages(page, lang),
+                    **{chat: chat_messages(page, side, lang) for side, chat in self.chats.items()},
+                }
         except ArenaError as exc:  # e.g. the turn could not be stored: it ended failed
-            warn(error_text(exc, lang), lang)
+            said = failure_text(exc, lang, started=True)
             last = page.turns[-1] if page.turns else None
             if last is not None:
                 for side in SIDES:
                     last[f"err_{side.value}"] = last[f"err_{side.value}"] or exc.code
+            yield self.view(page, lang, said=said)
+            return
         # Only now is the turn stored (the generator's end): enabling the buttons earlier
         # would let a quick click find the battle still busy.
         yield self.view(page, lang)
@@ -548,8 +645,8 @@ class BattleTab:
         try:
             first = await anext(states)
         except ArenaError as exc:
-            warn(error_text(exc, lang), lang)
-            yield {**self.view(page, lang), self.prompt: gr.update(value=prompt)}
+            said = failure_text(exc, lang, started=bool(page.turns))
+            yield {**self.view(page, lang, said=said), self.prompt: gr.update(value=prompt)}
             return
         page.turns.append(
             {"prompt": prompt.strip(), "a": "", "b": "", "err_a": None, "err_b": None}
@@ -574,27 +671,26 @@ class BattleTab:
         """
         page, lang = page if isinstance(page, Page) else Page(), lang_of(lang)
         data = _outcome(outcome)
-        said: list[str] = []  # in the status line: this event is unqueued, so no toasts
+        said: list[str] = []  # in the status line, as every failure of this tab
         battle_id = data.get("battle_id")
         if isinstance(battle_id, str) and battle_id and not page.voted:
             try:
                 stored = await self.arena.transcript(voter_of(token, request), battle_id)
             except ArenaError as exc:
-                said.append(error_text(exc, lang))
+                said.append(failure_text(exc, lang, started=True))
             else:
                 page.battle_id, page.turns = stored.battle_id, stored.turns
-        out = self.view(page, lang)
         code = data.get("error")
         if isinstance(code, str) and _CODE.fullmatch(code):
             params = data.get("params") if isinstance(data.get("params"), dict) else {}
             numbers = {
                 k: v for k, v in params.items() if isinstance(k, str) and isinstance(v, int | float)
             }
-            said.insert(0, error_text(ArenaError(code, code=code, **numbers), lang))
-            if not data.get("started") and isinstance(data.get("prompt"), str):
-                out[self.prompt] = gr.update(value=data["prompt"], interactive=True)
-        if said:
-            out[self.status] = status_html(" ".join(said), warning=True)
+            exc = ArenaError(code, code=code, **numbers)
+            said.insert(0, failure_text(exc, lang, started=bool(page.turns)))
+        out = self.view(page, lang, said=" ".join(dict.fromkeys(said)) or None)
+        if said and not data.get("started") and isinstance(data.get("prompt"), str):
+            out[self.prompt] = gr.update(value=data["prompt"], interactive=True)
         return out
 
     async def on_regenerate(
@@ -612,8 +708,7 @@ class BattleTab:
             async for update in self._stream(page, lang, states):
                 yield update
         except ArenaError as exc:
-            warn(error_text(exc, lang), lang)
-            yield self.view(page, lang)
+            yield self.view(page, lang, said=failure_text(exc, lang, started=True))
 
     async def on_vote(
         self, page: Page, token: str, lang: str, request: gr.Request = None, *, winner: Winner
@@ -623,12 +718,11 @@ class BattleTab:
         try:
             reveal = await self.arena.vote(voter_of(token, request), page.battle_id or "", winner)
         except ArenaError as exc:
-            warn(error_text(exc, lang), lang)
-            return self.view(page, lang)
+            return self.view(page, lang, said=failure_text(exc, lang, started=True))
         if self.reasons_box is not None:  # blind: the reasons step first, names kept here
             page.pending = reveal
         else:
-            page.reveal = reveal
+            await self._revealed(page, reveal, lang)
         return self.view(page, lang)
 
     async def on_reasons(
@@ -642,20 +736,22 @@ class BattleTab:
         reasons = {
             side: p if isinstance(p, list) else [] for side, p in zip(SIDES, picks, strict=False)
         }
+        said = None
         try:
             await give_reasons(
                 self.arena, voter_of(token, request), page.battle_id, reasons, comment
             )
-        except ArenaError as exc:
-            warn(error_text(exc, lang), lang)
-        page.reveal, page.pending = page.pending, None
-        return self.view(page, lang)
+        except ArenaError as exc:  # the vote stands: the names come all the same
+            said = failure_text(exc, lang)
+        await self._revealed(page, page.pending, lang)
+        return self.view(page, lang, said=said)
 
-    def on_skip_reasons(self, page: Page, lang: str) -> dict:
+    async def on_skip_reasons(self, page: Page, lang: str) -> dict:
         """No reasons: reveal the names."""
+        lang = lang_of(lang)
         if page.pending is not None:
-            page.reveal, page.pending = page.pending, None
-        return self.view(page, lang_of(lang))
+            await self._revealed(page, page.pending, lang)
+        return self.view(page, lang)
 
     def on_new_round(self, lang: str) -> dict:
         """Forget the current battle; the next prompt draws a new pair."""

@@ -119,6 +119,70 @@ TEXT: dict[str, dict[str, str]] = {
     "regenerate": {"ja": "両方を再生成", "en": "Regenerate both"},
     "new_round": {"ja": "新しい対戦", "en": "New round"},
     "next_battle": {"ja": "次の対戦へ", "en": "Next battle"},
+    # -- the reveal's model cards, the phone view, plain failures, the share image (H3) --
+    "card_developer": {"ja": "開発：{value}", "en": "Made by: {value}"},
+    "card_size": {"ja": "規模：{value}", "en": "Size: {value}"},
+    "card_weights_open": {
+        "ja": "重みが公開されたモデル（誰でもダウンロードして使えます）",
+        "en": "Open-weight model (anyone can download and run it)",
+    },
+    "card_weights_closed": {
+        "ja": "公開されていないモデル（API経由でのみ利用）",
+        "en": "Closed model (used only through its maker's API)",
+    },
+    "card_time": {"ja": "この対戦の回答時間：{s} 秒", "en": "Answer time in this battle: {s} s"},
+    "card_time_first": {
+        "ja": "この対戦の回答時間：{s} 秒（書き始めまで {first} 秒）",
+        "en": "Answer time in this battle: {s} s (first words after {first} s)",
+    },
+    "card_length": {"ja": "回答の長さ：{n} 文字", "en": "Answer length: {n} characters"},
+    "card_turns": {"ja": "（{n} ターンの合計）", "en": "(total of {n} turns)"},
+    "share_button": {"ja": "結果をシェア", "en": "Share result"},
+    "share_with_prompt": {
+        "ja": "質問と回答の冒頭も画像に入れる",
+        "en": "Include my prompt and the answers' opening lines",
+    },
+    "share_title": {"ja": "Tanuki Arena の対戦結果", "en": "Tanuki Arena result"},
+    "share_prompt_label": {"ja": "質問", "en": "Prompt"},
+    "share_saved": {
+        "ja": "画像を作りました（下に表示し、保存しました）。",
+        "en": "The image is ready (shown below, and downloaded).",
+    },
+    "end_battle": {"ja": "この対戦を終えて次へ", "en": "End this battle, start another"},
+    "fail_way": {
+        "ja": "「再試行」で答え直させるか、「この対戦を終えて次へ」で別の対戦を始めてください。",
+        "en": "Use “Retry” to ask it again, or “End this battle, start another”.",
+    },
+    "fail_stalled": {
+        "ja": "このモデルは時間内に答え終わりませんでした。",
+        "en": "This model did not finish answering in time.",
+    },
+    "fail_cut": {
+        "ja": "このモデルの回答は途中で途切れました。",
+        "en": "This model's answer broke off midway.",
+    },
+    "fail_unreachable": {
+        "ja": "このモデルには今つながりません（混み合っているか、止まっています）。",
+        "en": "This model cannot be reached right now (busy or down).",
+    },
+    "fail_side": {
+        "ja": "このモデルは回答できませんでした。",
+        "en": "This model could not answer.",
+    },
+    "status_failed_way": {
+        "ja": "応答できなかったモデルがあります。「再試行」するか、"
+        "「この対戦を終えて次へ」で別の対戦を始めてください。",
+        "en": "A model could not answer. Retry it, or use “End this battle, start another”.",
+    },
+    "fail_generic": {
+        "ja": "うまくいきませんでした。もう一度お試しいただくか、"
+        "「この対戦を終えて次へ」で別の対戦を始めてください。",
+        "en": "That did not work. Please try again, or use “End this battle, start another”.",
+    },
+    "fail_battle_way": {
+        "ja": "「この対戦を終えて次へ」で別の対戦を始められます。",
+        "en": "“End this battle, start another” starts a fresh one.",
+    },
     # -- the reasons step, after the vote and before the reveal ------------------------
     "reasons_intro": {
         "ja": "投票を記録しました。よろしければ理由を教えてください（任意）。"

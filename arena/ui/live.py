@@ -38,7 +38,8 @@ body.ta-busy #vote-a, body.ta-busy #vote-b, body.ta-busy #vote-tie,
 body.ta-busy #vote-bothbad, body.ta-busy #arena-send, body.ta-busy #arena-regenerate,
 body.ta-busy #arena-new-round, body.ta-busy #arena-retry-a, body.ta-busy #arena-retry-b {
   pointer-events: none; opacity: 0.5; }
-.ta-react { display: flex; gap: 6px; margin: 2px 0 8px 12px; }
+.ta-react { display: flex; gap: 6px; margin: 2px 0 8px 12px; flex: 0 0 100%; }
+.message-row:has(> .ta-react) { flex-wrap: wrap; }
 .ta-react button { border: 1px solid var(--border-color-primary); border-radius: 999px;
   padding: 0 10px; background: var(--background-fill-primary); cursor: pointer; }
 .ta-react button[aria-pressed="true"] { background: #fde68a; border-color: #f59e0b; }
@@ -63,6 +64,9 @@ def start_js() -> str:
     The stream's outcome is kept in ``window.__taLive.result`` for :data:`AWAIT_JS`.
     """
     busy = json.dumps({lang: t("status_streaming", lang) for lang in LANGS}, ensure_ascii=False)
+    labels = json.dumps(
+        {lang: {s: t(f"model_{s}", lang) for s in "ab"} for lang in LANGS}, ensure_ascii=False
+    )
     return f"""(prompt, voter, lang, battle) => {{
   const L = window.__taLive = window.__taLive || {{}};
   if (L.busy) return [prompt];
@@ -77,26 +81,34 @@ def start_js() -> str:
     line.textContent = BUSY[lang === "en" ? "en" : "ja"];
     status.appendChild(line);
   }}
-  const pane = (id) => {{
+  // One live box per view: each pane gets its side; the phone's turn-by-turn view gets
+  // both, each under its label, so A and B of this turn stand together.
+  const LABELS = {labels};
+  const live = (id, sides) => {{
     const el = document.getElementById(id);
-    if (!el) return {{ add() {{}} }};
+    if (!el) return {{}};
     const host = el.querySelector(".message-wrap") || el.querySelector("[role=log]") || el;
     const box = document.createElement("div");
     box.className = "ta-live";
     const user = document.createElement("div");
     user.className = "ta-live-user";
     user.textContent = prompt;
-    const bot = document.createElement("div");
-    bot.className = "ta-live-bot ta-waiting";
-    bot.setAttribute("aria-busy", "true");
-    box.append(user, bot);
-    host.appendChild(box);
-    el.classList.add("ta-streaming");
+    box.append(user);
     const scroller = el.querySelector(".bubble-wrap") || el;
-    scroller.scrollTop = scroller.scrollHeight;
-    let words = null;
-    return {{
-      add(piece) {{
+    const adders = {{}};
+    for (const side of sides) {{
+      if (sides.length > 1) {{
+        const tag = document.createElement("div");
+        tag.className = `ta-turn-label ta-turn-${{side}}`;
+        tag.textContent = LABELS[lang === "en" ? "en" : "ja"][side];
+        box.append(tag);
+      }}
+      const bot = document.createElement("div");
+      bot.className = "ta-live-bot ta-waiting";
+      bot.setAttribute("aria-busy", "true");
+      box.append(bot);
+      let words = null;
+      adders[side] = (piece) => {{
         const end = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
         if (words === null) {{
           words = document.createTextNode("");
@@ -105,10 +117,19 @@ def start_js() -> str:
         }}
         words.appendData(piece);
         if (end) scroller.scrollTop = scroller.scrollHeight;
-      }},
-    }};
+      }};
+    }}
+    host.appendChild(box);
+    el.classList.add("ta-streaming");
+    scroller.scrollTop = scroller.scrollHeight;
+    return adders;
   }};
-  const panes = {{ a: pane("arena-chat-a"), b: pane("arena-chat-b") }};
+  const views = [live("arena-chat-a", ["a"]), live("arena-chat-b", ["b"]),
+                 live("arena-turns", ["a", "b"])];
+  const panes = {{
+    a: {{ add: (piece) => views.forEach((v) => v.a && v.a(piece)) }},
+    b: {{ add: (piece) => views.forEach((v) => v.b && v.b(piece)) }},
+  }};
   const hint = window.__taSuggested;  // an example sent as it was suggested, or typed
   const source = hint && hint.text === prompt ? "example:" + hint.category : "typed";
   const out = {{ prompt, battle_id: battle || null, started: false, error: null,
@@ -211,49 +232,91 @@ IME_GUARD_JS = """
 """
 
 
-#: After the reveal: a thumbs up and down under each answer of both panes, sent to
-#: ``POST /api/battles/{id}/reactions`` (a second click on the same thumb takes it back).
-#: Inputs: the voter, the language and the battle id. Gradio redraws the panes' messages
-#: on the next round, and these buttons go with them.
+#: After the reveal: a thumbs up and down under each answer, in both panes and in the phone's
+#: turn-by-turn view, sent to ``POST /api/battles/{id}/reactions`` (a second click on the
+#: same thumb takes it back). Inputs: the voter, the language and the battle id. Gradio
+#: redraws the panes' messages (a language switch, a new round) and drops what others put
+#: in them, so the buttons are not placed once: a MutationObserver puts them back on every
+#: redraw, pressed as the volunteer left them, until :data:`UNREACT_JS` (the next battle).
 REACTIONS_JS = """async (voter, lang, battle) => {
-  const words = lang === "en" ? {up: "Good answer", down: "Bad answer"}
-                              : {up: "良い回答", down: "良くない回答"};
-  const until = Date.now() + 3000;
-  while (!document.querySelector("#arena-chat-a .bot-row") && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  for (const side of ["a", "b"]) {
-    const rows = document.querySelectorAll(`#arena-chat-${side} .message-row.bot-row`);
-    rows.forEach((row, k) => {
-      if (row.querySelector(".ta-react")) return;
+  const R = window.__taReact = { voter, battle, pressed: {} };
+  const WORDS = { en: { up: "Good answer", down: "Bad answer" },
+                  ja: { up: "良い回答", down: "良くない回答" } };
+  const bars = () => {
+    const found = [];
+    for (const side of ["a", "b"]) {
+      document.querySelectorAll(`#arena-chat-${side} .message-row.bot-row`)
+        .forEach((row, k) => found.push([row, side, k + 1]));
+    }
+    const seen = { a: 0, b: 0 };
+    document.querySelectorAll("#arena-turns .message-row.bot-row").forEach((row) => {
+      const tag = row.querySelector(".ta-turn-label");
+      const side = !tag ? null : tag.classList.contains("ta-turn-b") ? "b" : "a";
+      if (side) found.push([row, side, ++seen[side]]);
+    });
+    return found;
+  };
+  const paint = () => {
+    for (const b of document.querySelectorAll(".ta-react button")) {
+      const v = R.pressed[b.dataset.turn + b.dataset.side] || 0;
+      b.setAttribute("aria-pressed", String(v === Number(b.dataset.value)));
+    }
+  };
+  const decorate = () => {
+    if (window.__taReact !== R) return;
+    const words = WORDS[document.documentElement.lang === "en" ? "en" : "ja"];
+    for (const [row, side, turn] of bars()) {
+      const old = row.querySelector(".ta-react");
+      if (old && old.dataset.lang === words.up) continue;
+      if (old) old.remove();
       const bar = document.createElement("div");
       bar.className = "ta-react";
-      const make = (value, text, label) => {
+      bar.dataset.lang = words.up;
+      for (const [value, text, label] of [[1, "👍", words.up], [-1, "👎", words.down]]) {
         const b = document.createElement("button");
         b.type = "button";
         b.className = value > 0 ? "ta-react-up" : "ta-react-down";
         b.textContent = text;
         b.setAttribute("aria-label", label);
-        b.setAttribute("aria-pressed", "false");
-        b.dataset.turn = String(k + 1);
-        b.dataset.side = side;
+        Object.assign(b.dataset, { turn: String(turn), side, value: String(value) });
         b.addEventListener("click", async () => {
-          const on = b.getAttribute("aria-pressed") !== "true";
-          const r = await fetch(`/api/battles/${battle}/reactions`, {
-            method: "POST", headers: {"Content-Type": "application/json"},
-            body: JSON.stringify({voter, turn: k + 1, side, value: on ? value : 0}),
+          const key = turn + side;
+          const next = (R.pressed[key] || 0) === value ? 0 : value;
+          const r = await fetch(`/api/battles/${R.battle}/reactions`, {
+            method: "POST", headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ voter: R.voter, turn, side, value: next }),
           });
           if (!r.ok) return;
-          for (const other of bar.querySelectorAll("button")) {
-            other.setAttribute("aria-pressed", "false");
-          }
-          b.setAttribute("aria-pressed", on ? "true" : "false");
+          R.pressed[key] = next;
+          paint();
         });
-        return b;
-      };
-      bar.append(make(1, "👍", words.up), make(-1, "👎", words.down));
+        bar.appendChild(b);
+      }
       row.appendChild(bar);
+    }
+    paint();
+  };
+  if (!window.__taReactObserver) {
+    let queued = false;
+    window.__taReactObserver = new MutationObserver(() => {
+      if (queued || !window.__taReact) return;
+      queued = true;
+      requestAnimationFrame(() => { queued = false; window.__taReactDecorate(); });
     });
+    window.__taReactObserver.observe(document.body, { childList: true, subtree: true });
   }
+  window.__taReactDecorate = decorate;
+  const until = Date.now() + 3000;
+  while (!document.querySelector("#arena-chat-a .bot-row") && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  decorate();
+  return [];
+}"""
+
+#: The next battle: the reactions of the last one stop and their buttons go.
+UNREACT_JS = """() => {
+  window.__taReact = null;
+  for (const el of document.querySelectorAll(".ta-react")) el.remove();
   return [];
 }"""
