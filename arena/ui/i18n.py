@@ -451,6 +451,71 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The history chart appears after two or more runs.",
     },
     "chart_pairs_loading": {"ja": "対戦表を計算中…", "en": "Computing the pair tables…"},
+    # -- leaderboard sub-tabs: reasons per model, the seed report then and the arena now --
+    "lb_sub_ratings": {"ja": "レーティング", "en": "Ratings"},
+    "lb_sub_reasons": {"ja": "理由", "en": "Reasons"},
+    "lb_sub_then_now": {"ja": "報告時と現在", "en": "Then and now"},
+    "rs_intro": {
+        "ja": "投票者が各モデルの回答に選んだ理由です。割合は、そのモデルの対戦のうち"
+        "理由つきで投票された票に占める割合、小さい数字は件数です。数える票はレーティングと"
+        "同じ（ブラインド対戦。無効・失敗・フラグ付きの対戦は除く）で、{time} の集計までに"
+        "投じられたものです。👍/👎 は回答ごとの評価の数です。",
+        "en": "The reasons voters picked for each model's answers. A share is out of the "
+        "votes on that model's battles that came with reasons; the small number is the "
+        "count. The votes are those the ratings count (blind battles; voided, failed and "
+        "flagged ones left out), cast up to the run of {time}. 👍/👎 count the thumbs "
+        "given to single answers.",
+    },
+    "rs_good": {"ja": "良い点として選ばれた理由", "en": "Reasons given as strengths"},
+    "rs_bad": {"ja": "悪い点として選ばれた理由", "en": "Reasons given as weaknesses"},
+    "rs_with_reasons": {"ja": "理由つきの票", "en": "Votes with reasons"},
+    "rs_thumbs": {"ja": "回答への{thumb}", "en": "{thumb} on answers"},
+    "rs_none": {"ja": "理由つきの票はまだありません。", "en": "No votes with reasons yet."},
+    "rs_no_run": {
+        "ja": "理由の集計は、最初のレーティング集計のあとに表示されます。",
+        "en": "The reasons are shown once the first ratings are computed.",
+    },
+    "rs_pending": {
+        "ja": "理由を集計しています。少し待ってから「最新の結果を読み込む」を押してください。",
+        "en": "The reasons are being counted. Wait a moment, then press "
+        "“Reload the latest results”.",
+    },
+    "tn_title": {
+        "ja": "報告時（2024年8月）と現在のランキング",
+        "en": "The report then (August 2024), the arena now",
+    },
+    "tn_intro": {
+        "ja": "左は 2024年8月19〜24日の人手評価（{votes}票、13モデル）で公開された表、"
+        "右は最新の集計です。順位はどちらもレーティングの高い順で、報告は信頼区間を"
+        "公開していません。",
+        "en": "Left: the table published from the human evaluation of 19-24 August 2024 "
+        "({votes} votes, 13 models); right: the latest run. Places are by rating on both "
+        "sides; the report published no intervals.",
+    },
+    "tn_now_run": {
+        "ja": "現在：{time} の集計（{votes}票）。",
+        "en": "Now: the run of {time} ({votes} votes).",
+    },
+    "tn_no_run": {
+        "ja": "現在の集計はまだありません。報告時の表だけを示します。",
+        "en": "No run yet: the report's table alone.",
+    },
+    "tn_scale_differs": {
+        "ja": "注意：報告は {report} = 1000、現在の集計は {anchor} = 1000 が基準のため、"
+        "レーティングの値はそのままは比べられません。",
+        "en": "Note: the report is anchored at {report} = 1000 and today's run at "
+        "{anchor} = 1000, so the ratings are not on one scale.",
+    },
+    "tn_then": {"ja": "報告時", "en": "Then"},
+    "tn_now": {"ja": "現在", "en": "Now"},
+    "tn_place": {"ja": "順位", "en": "Place"},
+    "tn_change": {"ja": "順位の変化", "en": "Change"},
+    "tn_new": {"ja": "新規", "en": "new"},
+    "tn_not_rated": {"ja": "今回は評価なし", "en": "not rated now"},
+    "tn_not_published": {"ja": "未公表", "en": "not published"},
+    "tn_same": {"ja": "変化なし", "en": "no change"},
+    "tn_up": {"ja": "{n}つ上昇", "en": "up {n}"},
+    "tn_down": {"ja": "{n}つ下降", "en": "down {n}"},
     "axis_rating": {"ja": "レーティング", "en": "Rating"},
     "heat_row": {"ja": "行：モデル", "en": "Row: model"},
     "heat_col": {"ja": "列：対戦相手", "en": "Column: opponent"},

@@ -1,10 +1,13 @@
-"""The leaderboard tab: the latest rating run as a sortable table and four charts.
+"""The leaderboard tab: the latest rating run as a sortable table and four charts, the
+reasons volunteers gave per model, and the seed report's ranking beside today's.
 
 Nothing here is in the page's initial configuration: the tab fills itself when it is
 selected (or on its reload button), so no model name reaches a browser that only plays
 blind battles. The pair tables are read from the counts stored with the rating run (a
 few thousand rows at most) and kept per run in a small process-wide cache, which also
 spares runs stored before those counts their slower fallback after the first view.
+The reasons are counted per run off the handler (:class:`FeedbackCache`), since counting
+them takes seconds on a million votes.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arena.config import Settings
 from arena.db import stats
+from arena.db.feedback_stats import FeedbackCache, ModelFeedback
 from arena.render import literal
 from arena.schedule import Schedule
+from arena.seed_report import Today, then_and_now
+from arena.ui.board_views import reasons_view, then_now_view
 from arena.ui.charts import (
     HEATMAP_MODELS,
     heatmap,
@@ -46,6 +52,7 @@ class Board:
     pairs: stats.PairTable | None
     history: list[tuple]
     unrated: list[stats.UnratedRow] = field(default_factory=list)
+    feedback: list[ModelFeedback] | None = None  # None: not counted yet
 
 
 class PairCache:
@@ -147,6 +154,7 @@ class LeaderboardTab:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings | None = None) -> None:
         self.sessions = sessions
         self.cache = PairCache()
+        self.feedback = FeedbackCache(sessions)
         self.settings = settings or Settings()
         self.schedule = Schedule.from_settings(self.settings)
         self.zone = ZoneInfo(self.settings.recompute_timezone)
@@ -159,6 +167,15 @@ class LeaderboardTab:
             self.refresh = gr.Button(
                 i18n("lb_refresh"), size="sm", elem_id="leaderboard-refresh", scale=1
             )
+        with gr.Tabs(elem_id="leaderboard-views"):
+            with gr.Tab(i18n("lb_sub_ratings"), id="ratings", elem_id="leaderboard-ratings"):
+                self._build_ratings()
+            with gr.Tab(i18n("lb_sub_reasons"), id="reasons", elem_id="leaderboard-reasons-tab"):
+                self.reasons = gr.Markdown("", elem_id="leaderboard-reasons", sanitize_html=False)
+            with gr.Tab(i18n("lb_sub_then_now"), id="then-now", elem_id="leaderboard-then-now-tab"):
+                self.then_now = gr.Markdown("", elem_id="leaderboard-then-now", sanitize_html=False)
+
+    def _build_ratings(self) -> None:
         self.table = gr.Dataframe(
             value=None,
             visible=False,  # no stray empty table (headed "1 2 3") before the first run
@@ -195,11 +212,16 @@ class LeaderboardTab:
             self.history_note,
             self.winfrac,
             self.counts,
+            self.reasons,
+            self.then_now,
         ]
 
     def load(self, lang: str) -> dict:
         """Read the latest run and render the whole tab (the tab's select handler)."""
-        return self.render(read_board(self.sessions, self.cache), lang)
+        board = read_board(self.sessions, self.cache)
+        if board.run is not None:
+            board.feedback = self.feedback.get(board.run.id, board.run.created_at)
+        return self.render(board, lang)
 
     def _when(self, moment: datetime) -> str:
         return f"{moment.astimezone(self.zone):%Y-%m-%d %H:%M}"
@@ -224,6 +246,8 @@ class LeaderboardTab:
         if board.run is None:
             return {
                 **empty,
+                self.reasons: reasons_view(None, [], None, lang),
+                self.then_now: then_now_view(then_and_now([]), None, None, None, lang),
                 self.info: f"**{t('lb_empty', lang)}**\n\n{self.schedule_line(lang)}",
                 self.table: gr.update(value=None, visible=False),
             }
@@ -261,10 +285,24 @@ class LeaderboardTab:
             self.chart: interval_plot(board.rows, lang),
             self.history: history_chart(board.history, lang, self.zone) if multi_run else "",
             self.history_note: "" if multi_run or not board.rows else t("chart_history_one", lang),
+            **self.render_views(board, lang),
             self.winfrac: heatmap(board.pairs, "winfrac", lang, n_models, "winfrac")
             if board.pairs and board.rows
             else "",
             self.counts: heatmap(board.pairs, "counts", lang, n_models, "counts")
             if board.pairs and board.rows
             else "",
+        }
+
+    def render_views(self, board: Board, lang: str) -> dict:
+        """The reasons and then-and-now views of a board with a run."""
+        run = board.run
+        when = f"{self._when(run.created_at)} {run.created_at.astimezone(self.zone):%Z}"
+        today = [Today(r.model, r.rating, r.ci_lower, r.ci_upper) for r in board.rows]
+        order = [r.model for r in board.rows]
+        return {
+            self.reasons: reasons_view(board.feedback, order, when, lang),
+            self.then_now: then_now_view(
+                then_and_now(today), when, run.anchor, run.votes_used, lang
+            ),
         }
