@@ -111,6 +111,17 @@ class Progress:
             lambda s: results(s, event.id, anchor=anchor, method=method),
         )
 
+    def voted(self, slug: object = None) -> None:
+        """A vote was just stored here: count it in the cached figures (no new COUNT)."""
+        event = self.event(slug)
+        if event is not None and event.state() != "running":
+            event = None
+        with self._lock:
+            for key in ("total", ("votes", event.id) if event is not None else None):
+                hit = self._cache.get(key) if key is not None else None
+                if hit is not None:
+                    self._cache[key] = (hit[0], hit[1] + 1)  # type: ignore[operator]
+
     def figures(self, token: object, slug: object = None) -> Figures:
         """The header's figures for a voter, with the event of ``slug`` if there is one."""
         with self.sessions() as session:

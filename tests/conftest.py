@@ -254,13 +254,47 @@ def browser():
         unavailable("playwright is not installed")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
+        yield AcceptingBrowser(b)
         b.close()
+
+
+def accept_first_visit(target, version: str | None = None) -> None:
+    """Every page of ``target`` (a context or a page) starts with the first-visit dialog
+    accepted (``version``: of the wording, the built-in one by default)."""
+    from arena.consent import BUILTIN, STORAGE_KEY
+
+    target.add_init_script(
+        f"window.localStorage.setItem({STORAGE_KEY!r}, {(version or BUILTIN)!r});"
+    )
+
+
+class AcceptingBrowser:
+    """The browser, whose new contexts and pages have accepted the first-visit dialog, as
+    a returning volunteer has; ``first_visit=True`` gives one that never saw it."""
+
+    def __init__(self, browser) -> None:
+        self.raw = browser
+
+    def __getattr__(self, name: str):
+        return getattr(self.raw, name)
+
+    def new_context(self, *, first_visit: bool = False, **kw):
+        context = self.raw.new_context(**kw)
+        if not first_visit:
+            accept_first_visit(context)
+        return context
+
+    def new_page(self, *, first_visit: bool = False, **kw):
+        page = self.raw.new_page(**kw)
+        if not first_visit:
+            accept_first_visit(page)
+        return page
 
 
 @pytest.fixture
 def page(browser):
-    """A fresh browser context (no stored voter token), Japanese locale, desktop size."""
+    """A fresh browser context (no stored voter token), Japanese locale, desktop size,
+    whose volunteer has accepted the first-visit dialog (the built-in wording)."""
     context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     yield pg

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 
 import gradio as gr
+from sqlalchemy.exc import SQLAlchemyError
 
 from arena.battles import Arena
 from arena.db import repo
@@ -18,14 +19,25 @@ from arena.db.models import BattleMode
 from arena.errors import ArenaError, StorageError
 from arena.integrity import voters
 from arena.integrity.voters import GateRefused
-from arena.ui.assets import CSS, SWITCH_LANGUAGE_JS, detect_language_js
+from arena.progress import Progress
+from arena.ui.assets import CSS as BASE_CSS
+from arena.ui.assets import SWITCH_LANGUAGE_JS, detect_language_js
 from arena.ui.battle_tab import BattleTab, client_ip, status_html
 from arena.ui.battle_tab import Page as TabPage
 from arena.ui.chat_tab import ChatTab
 from arena.ui.i18n import error_text, gr_i18n, lang_of, t, warn
 from arena.ui.leaderboard import LeaderboardTab
+from arena.ui.progress import (
+    PROGRESS_CSS,
+    banner_html,
+    header_html,
+    page_load_js,
+    results_html,
+)
 
 __all__ = ["CSS", "build_ui"]
+
+CSS = BASE_CSS + PROGRESS_CSS
 
 
 def model_choices(arena: Arena) -> list[str]:
@@ -45,6 +57,7 @@ class ArenaPage:
         self.named = BattleTab(arena, BattleMode.NAMED, "named")
         self.chat = ChatTab(arena)
         self.board = LeaderboardTab(arena.sessions, arena.settings)
+        self.progress = Progress(arena.sessions, arena.settings.vote_goal)
 
     def build(self) -> tuple[gr.Blocks, gr.I18n]:
         """Lay out the page and connect its page-level events."""
@@ -53,7 +66,11 @@ class ArenaPage:
         with gr.Blocks(title="Tanuki Arena") as blocks:
             self.voter = gr.BrowserState("", storage_key="tanuki-arena-voter", secret=s.secret)
             self.lang = gr.State(s.default_language)
-            self.seen = gr.State({"leaderboard": False, "about": False})
+            self.seen = gr.State({"leaderboard": False, "about": False, "results": False})
+            # The event of the page's link (its slug, "" for none), and the slug as the
+            # page's load script read it from the address.
+            self.event = gr.State("")
+            self.event_slug = gr.Textbox(visible=False, elem_id="event-slug")
             with gr.Row(elem_classes="ta-header", equal_height=True):
                 gr.Markdown(i18n("title"), elem_id="arena-title", scale=3, min_width=320)
                 with gr.Column(scale=1, min_width=220):
@@ -85,6 +102,7 @@ class ArenaPage:
         voter, lang = self.voter, self.lang
         with gr.Tab(i18n("tab_arena"), id="arena", elem_id="tab-arena") as tab:
             self.tabs = {"tab_arena": tab}
+            self._progress_header()
             gr.Markdown(i18n("rules"), elem_id="arena-rules")
             gr.Markdown(i18n("limits"), elem_id="arena-limits")
             self.blind.build(voter, lang, i18n, self.switch)
@@ -102,6 +120,14 @@ class ArenaPage:
         with gr.Tab(i18n("tab_about"), id="about", elem_id="tab-about") as tab:
             self.about = gr.Markdown("", elem_id="about-text")
             self.about_tab = self.tabs["tab_about"] = tab
+
+    def _progress_header(self) -> None:
+        """An event's banner (with its results once ended), then the progress line."""
+        self.banner = gr.HTML("", visible=False, elem_id="event-banner", js_on_load=None)
+        with gr.Column(visible=False, elem_id="event-results-row") as self.results_row:
+            self.results_show = gr.Button("", size="sm", elem_id="event-results-show")
+            self.results = gr.HTML("", elem_id="event-results", js_on_load=None)
+        self.header = gr.HTML("", elem_id="arena-progress", js_on_load=None)
 
     def _wire_page(self, blocks: gr.Blocks) -> None:
         private = {"api_visibility": "private", "show_progress": "hidden"}
@@ -122,18 +148,22 @@ class ArenaPage:
             *self.named.outputs(),
             *self.chat.outputs,
         ]
+        top = [self.banner, self.results_row, self.results_show, self.header]
         self.switch.input(
             self.on_language,
-            [self.switch, self.seen, *pages],
-            [*redraw, self.about, *self.board.outputs],
+            [self.switch, self.seen, self.voter, self.event, *pages],
+            [*redraw, self.about, *self.board.outputs, *top, self.results],
             js=SWITCH_LANGUAGE_JS,
             **private,
         )
+        base_js = detect_language_js(
+            self.settings.default_language, pow_gate=self.settings.pow_gate
+        )
         blocks.load(  # unqueued: one plain POST, so the prompt is ready sooner
             self.on_load,
-            [self.voter, self.lang, self.switch, self.proof],
-            [self.voter, self.join_row, *redraw],
-            js=detect_language_js(self.settings.default_language, pow_gate=self.settings.pow_gate),
+            [self.voter, self.lang, self.switch, self.proof, self.event_slug],
+            [self.voter, self.join_row, *redraw, self.event, *top],
+            js=page_load_js(base_js, self.settings),
             queue=False,
             **private,
         )
@@ -143,6 +173,15 @@ class ArenaPage:
             [self.voter, self.join_row, self.join_code, *redraw],
             **private,
         )
+        # After a blind vote (the reasons step ends it): the header counts the vote.
+        for button in (self.blind.reasons_send, self.blind.reasons_skip):
+            button.click(
+                self.on_voted, [self.voter, self.lang, self.event], top, queue=False, **private
+            )
+        self.results_show.click(
+            self.on_results, [self.lang, self.event, self.seen], [self.results, self.seen],
+            **private,
+        )  # fmt: skip
 
     # -- handlers -------------------------------------------------------------------
 
@@ -179,8 +218,39 @@ class ArenaPage:
         out[self.join_row] = gr.update(visible=needs_code)
         return out
 
+    def _top(self, lang: str, token: object, slug: object) -> dict:
+        """The progress header and the event's banner (nothing if the database fails)."""
+        slug = slug if isinstance(slug, str) else ""
+        try:
+            figures = self.progress.figures(token, slug)
+        except SQLAlchemyError:
+            return {}
+        ended = figures.event is not None and figures.event.state() == "ended"
+        return {
+            self.header: header_html(figures, lang),
+            self.banner: gr.update(value=banner_html(figures, lang, slug), visible=bool(slug)),
+            self.results_row: gr.update(visible=ended),
+            self.results_show: gr.update(value=t("event_results", lang)),
+        }
+
+    async def on_voted(self, token: str, lang: str, slug: str) -> dict:
+        """A blind vote was stored: count it and redraw the header and the banner."""
+        self.progress.voted(slug)
+        return await asyncio.to_thread(self._top, lang_of(lang), token, slug)
+
+    def on_results(self, lang: str, slug: str, seen: dict) -> dict:
+        """An ended event's results, on request (they name models)."""
+        event = self.progress.event(slug)
+        if event is None or event.state() != "ended":
+            return {self.results: "", self.seen: seen}
+        s = self.settings
+        rows = self.progress.results(event, anchor=s.rating_anchor, method=s.rating_ci)
+        votes = self.progress.event_votes(event)
+        page = results_html(event, votes, rows, lang_of(lang))
+        return {self.results: page, self.seen: {**seen, "results": True}}
+
     async def on_load(
-        self, token: str, _state: str, choice: str, proof: str = "",
+        self, token: str, _state: str, choice: str, proof: str = "", slug: str = "",
         request: gr.Request | None = None,
     ) -> dict:  # fmt: skip
         """Draw the tabs in the browser's language and make sure it holds a voter.
@@ -191,12 +261,15 @@ class ArenaPage:
         so JS cannot set the ``lang`` state directly).
         """
         lang = lang_of(choice)
-        out = self._views(lang, TabPage(), TabPage(), TabPage())
+        slug = slug[:80] if isinstance(slug, str) else ""
+        out = {**self._views(lang, TabPage(), TabPage(), TabPage()), self.event: slug}
         try:
             if not await asyncio.to_thread(self._known, token):
                 token = await self.arena.issue_voter(client_ip(request), pow_payload=proof)
         except (ArenaError, StorageError) as exc:
+            out.update(await asyncio.to_thread(self._top, lang, "", slug))
             return self._without_voter(lang, exc, out)
+        out.update(await asyncio.to_thread(self._top, lang, token, slug))
         return {**out, self.voter: token, self.join_row: gr.update(visible=False)}
 
     async def on_join(
@@ -215,10 +288,12 @@ class ArenaPage:
         return {**out, self.voter: token, self.join_row: gr.update(visible=False),
                 self.join_code: ""}  # fmt: skip
 
-    def on_language(self, choice: str, seen: dict, *pages: object) -> dict:
+    def on_language(self, choice: str, seen: dict, token: str, slug: str, *pages: object) -> dict:
         """Redraw every text made at run time in the newly chosen language."""
         lang = lang_of(choice)
-        out = self._views(lang, *pages, labels=True)
+        out = {**self._views(lang, *pages, labels=True), **self._top(lang, token, slug)}
+        if seen.get("results"):
+            out[self.results] = self.on_results(lang, slug, seen)[self.results]
         if seen.get("about"):
             out[self.about] = self.about_text(lang)
         if seen.get("leaderboard"):

@@ -675,6 +675,67 @@ Tokyo Matsuo-Iwasawa Lab's Tanuki-8×8B report.
         "en": "The browser check failed. Please reload the page.",
     },
     "err_error": {"ja": "エラーが発生しました：{message}", "en": "Something went wrong: {message}"},
+    # -- issue 18: first-visit dialog, progress header, event mode (arena/ui/progress.py) --
+    "consent_title": {"ja": "はじめに", "en": "Before you start"},
+    "consent_intro": {
+        "ja": "Tanuki Arenaへようこそ。最初の質問を送る前に、次の点をご確認ください。",
+        "en": "Welcome to Tanuki Arena. Before you send your first prompt, please note:",
+    },
+    "consent_points": {
+        "ja": "プロンプトに個人情報（名前・住所・連絡先など）を書かないでください。\n"
+        "AIの回答は間違っていることがあります。\n"
+        "会話と投票は研究のため匿名で公開されます。",
+        "en": "Do not write personal information (names, addresses, contacts) in prompts.\n"
+        "AI answers can be wrong.\n"
+        "Conversations and votes will be published anonymously for research.",
+    },
+    "consent_license": {
+        "ja": "公開データのライセンス：{license}",
+        "en": "License of the published data: {license}",
+    },
+    "consent_accept": {"ja": "同意して始める", "en": "I agree, let's start"},
+    "progress_own": {"ja": "あなたの投票：{own}票", "en": "Your votes: {own}"},
+    "progress_total": {
+        "ja": "アリーナ全体：{total} / 目標{goal}票",
+        "en": "Arena total: {total} of {goal} votes",
+    },
+    "progress_gauge": {"ja": "目標までの進み具合", "en": "Progress toward the goal"},
+    "event_votes": {"ja": "{votes} / 目標{goal}票", "en": "{votes} of {goal} votes"},
+    "event_left": {"ja": "締め切りまで残り{time}", "en": "{time} left"},
+    "event_upcoming": {
+        "ja": "{time}後に始まります。始まるまでの投票はイベントに数えられません。",
+        "en": "Starts in {time}. Votes before the start do not count for the event.",
+    },
+    "event_days": {"ja": "{d}日{h}時間", "en": "{d} d {h} h"},
+    "event_hours": {"ja": "{h}時間{m}分", "en": "{h} h {m} min"},
+    "event_ended": {
+        "ja": "このイベントは終了しました。ご参加ありがとうございました！",
+        "en": "This event has ended. Thank you for taking part!",
+    },
+    "event_after": {
+        "ja": "これからの投票も通常のアリーナで数えられます。",
+        "en": "Your votes from now on still count in the arena.",
+    },
+    "event_results": {"ja": "イベントの結果を見る", "en": "See the event's results"},
+    "event_results_title": {
+        "ja": "「{name}」の結果（{votes}票から）",
+        "en": "Results of “{name}” (from {votes} votes)",
+    },
+    "event_results_none": {
+        "ja": "まだ結果を出せるだけの投票がありません。",
+        "en": "There are not enough votes for results yet.",
+    },
+    "event_col_rank": {"ja": "順位", "en": "Rank"},
+    "event_col_model": {"ja": "モデル", "en": "Model"},
+    "event_col_rating": {"ja": "レーティング", "en": "Rating"},
+    "event_col_battles": {"ja": "対戦数", "en": "Battles"},
+    "event_col_record": {"ja": "勝 / 分 / 負", "en": "Won / tied / lost"},
+    "event_unknown": {
+        "ja": "リンクのイベント「{slug}」は見つかりませんでした。"
+        "このまま通常のアリーナで投票できます。",
+        "en": "We could not find the event “{slug}” from your link. "
+        "You can still vote in the arena.",
+    },
     "toast_warning": {"ja": "注意", "en": "Warning"},
 }
 
