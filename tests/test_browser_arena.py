@@ -36,6 +36,7 @@ WORDS = {
         "ready": "回答がそろいました",
         "reveal": r"モデル([AB])：\s*(Demo-\w+)",
         "thanks": "投票ありがとうございました",
+        "card": ["重みが公開されたモデル（誰でもダウンロードして使えます）", "回答時間", "文字"],
     },
     "en": {
         "votes": ["A is better", "B is better", "Tie", "Both are bad"],
@@ -44,6 +45,7 @@ WORDS = {
         "ready": "Both answers are in",
         "reveal": r"Model ([AB]):\s*(Demo-\w+)",
         "thanks": "Thank you for voting",
+        "card": ["Open-weight model (anyone can download and run it)", "Answer time", "characters"],
     },
 }
 OTHER = {"ja": "en", "en": "ja"}
@@ -98,11 +100,28 @@ def test_blind_battle(browser, demo_app: RunningApp, artifacts: Path, lang: str,
             assert page.is_disabled(button)
         for button in ("#arena-regenerate", "#arena-new-round"):
             assert page.is_disabled(button)
+        # a phone shows no empty panes before the first prompt; a desktop shows both
+        expect(page.locator("#arena-chat-a")).to_be_visible(visible=device == "desktop")
+        expect(page.locator("#arena-turns")).to_be_hidden()
         shot(page, artifacts, f"{name}-1-start")
 
         page.fill("#arena-prompt textarea", "人生最後の日に何をしたいですか？")
         page.press("#arena-prompt textarea", "Enter")
         wait_ready(page)
+        if device == "phone":  # a second turn: answers are grouped turn by turn
+            page.fill("#arena-prompt textarea", "その理由は？")
+            page.press("#arena-prompt textarea", "Enter")
+            expect(page.locator("#arena-turns .message-row")).to_have_count(6, timeout=30_000)
+            wait_ready(page)
+            order = page.eval_on_selector_all(
+                "#arena-turns .message-row",
+                "rows => rows.map(r => r.classList.contains('user-row') ? 'user' :"
+                " r.querySelector('.ta-turn-a') ? 'a' : r.querySelector('.ta-turn-b') ? 'b' : '?')",
+            )
+            assert order == ["user", "a", "b", "user", "a", "b"]
+            labels = page.locator("#arena-turns .ta-turn-label").all_inner_texts()
+            blind = ["モデルA", "モデルB"] if lang == "ja" else ["Model A", "Model B"]
+            assert labels == blind * 2  # still blind
         expect(page.locator("#arena-status")).to_contain_text(words["ready"])
         for pane in ("#arena-chat-a", "#arena-chat-b"):
             assert "人生最後の日" in page.inner_text(pane)
@@ -110,12 +129,18 @@ def test_blind_battle(browser, demo_app: RunningApp, artifacts: Path, lang: str,
         assert not page.is_disabled("#arena-regenerate")
         # The chat panes have no clear (trash) button that would empty them locally.
         assert page.locator(".ta-pane .top-panel button:visible").count() == 0
-        if device == "phone":
-            a = page.locator("#arena-chat-a").bounding_box()
-            b = page.locator("#arena-chat-b").bounding_box()
-            assert a and b and b["y"] >= a["y"] + a["height"] - 1  # stacked
+        if device == "phone":  # one view, turn by turn, the two panes out of the way
+            expect(page.locator("#arena-turns")).to_be_visible()
+            expect(page.locator("#arena-chat-a")).to_be_hidden()
+            expect(page.locator("#arena-chat-b")).to_be_hidden()
+            turns = page.locator("#arena-turns").bounding_box()
+            assert (
+                turns
+                and turns["y"] + turns["height"] <= page.locator("#vote-a").bounding_box()["y"]
+            )
             assert no_horizontal_scroll(page)
         else:
+            expect(page.locator("#arena-turns")).to_be_hidden()
             a = page.locator("#arena-chat-a").bounding_box()
             b = page.locator("#arena-chat-b").bounding_box()
             assert a and b and abs(a["y"] - b["y"]) < 2 and b["x"] > a["x"]  # side by side
@@ -131,6 +156,10 @@ def test_blind_battle(browser, demo_app: RunningApp, artifacts: Path, lang: str,
         # one line per side
         lines = [line for line in reveal.splitlines() if re.search(words["reveal"], line)]
         assert len(lines) == 2
+        for side in "ab":  # a card per model, in plain words
+            card = page.inner_text(f"#arena-card-{side}")
+            assert all(word in card for word in words["card"]), card
+        assert page.locator(".ta-card-chosen").count() == 0  # a tie marks no side
         for button in ("#vote-a", "#vote-b", "#vote-tie", "#vote-bothbad", "#arena-send"):
             assert page.is_disabled(button)
         assert page.is_disabled("#arena-regenerate") and page.is_disabled("#arena-prompt textarea")
@@ -216,9 +245,19 @@ def test_language_switch_is_remembered(page: Page, demo_app: RunningApp, artifac
     page.click("#vote-a")
     skip_reasons(page)
     expect(page.locator("#arena-reveal")).to_contain_text("モデルA：")
+    up = page.locator("#arena-chat-a .ta-react-up")
+    expect(up).to_have_count(1, timeout=10_000)
+    up.click()
+    expect(up).to_have_attribute("aria-pressed", "true")
     page.locator("#lang-switch").get_by_text("English").click()
     expect(page.locator("#vote-a")).to_have_text("A is better")
     expect(page.locator("#arena-reveal")).to_contain_text("Model A: Demo-")
+    expect(page.locator("#arena-card-a")).to_contain_text("Open-weight model")
+    # Gradio redrew the panes in English: the thumbs are back, in English, as pressed
+    expect(page.locator("#arena-chat-a .ta-react-up")).to_have_count(1, timeout=10_000)
+    expect(page.locator("#arena-chat-b .ta-react-down")).to_have_count(1)
+    expect(up).to_have_attribute("aria-label", "Good answer")
+    expect(up).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#arena-status")).to_contain_text("Vote recorded")
     expect(page.locator("#tab-leaderboard-button")).to_have_text("Leaderboard")
     limits = page.inner_text("#arena-limits")
@@ -264,6 +303,8 @@ def test_named_mode_and_direct_chat(page: Page, demo_app: RunningApp, artifacts:
     assert page.is_disabled("#named-pick-a input")
     page.click("#named-vote-a")
     expect(page.locator("#named-arena-reveal")).to_contain_text("レーティングには含まれません")
+    expect(page.locator("#named-arena-reveal .ta-card-chosen")).to_have_count(1)
+    expect(page.locator("#named-arena-card-a")).to_contain_text("Demo-Echo")
     shot(page, artifacts, "named-reveal")
 
     page.click("#tab-chat-button")

@@ -66,17 +66,18 @@ def test_keys_vote_and_the_panes_reveal_the_names(
     try:
         page.goto(f"{demo_app.url}/?lang={lang}", wait_until="domcontentloaded")
         page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
-        # the vote row: below both panes, above the prompt
-        panes_bottom = max(
-            page.locator(f"#arena-chat-{s}").bounding_box()["y"]
-            + page.locator(f"#arena-chat-{s}").bounding_box()["height"]
-            for s in "ab"
-        )
-        assert panes_bottom <= top(page, "#vote-a") < top(page, "#arena-prompt")
         page.keyboard.press(key)  # nothing to vote on yet: nothing happens
         page.fill("#arena-prompt textarea", "鍵で投票します")
         page.press("#arena-prompt textarea", "Enter")
         expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
+        # the vote row: below the answers (both panes; on a phone, the turn-by-turn
+        # view), above the prompt
+        views = ["#arena-chat-a", "#arena-chat-b"] if size == "desktop" else ["#arena-turns"]
+        answers_bottom = max(
+            page.locator(v).bounding_box()["y"] + page.locator(v).bounding_box()["height"]
+            for v in views
+        )
+        assert answers_bottom <= top(page, "#vote-a") < top(page, "#arena-prompt")
         assert (header(page, "a"), header(page, "b")) == (words["a"], words["b"])
         page.locator("#arena-prompt textarea").blur()
         page.keyboard.press(key)
@@ -172,13 +173,13 @@ def test_reasons_are_asked_before_the_reveal_and_stored_with_the_vote(
         assert set(reasons) == {("a", "natural_japanese"), ("b", "mixed_languages")}
         comment = rows(demo_app, "SELECT comment FROM votes WHERE battle_id = ?", battle)
         assert comment == [("Bは英語が混ざった <b>x</b>",)]
-        # after the reveal: thumbs on each answer, stored with turn and side
-        page.locator("#arena-chat-a .ta-react-up").first.click()
-        page.locator("#arena-chat-b .ta-react-up").first.click()
-        page.locator("#arena-chat-b .ta-react-down").first.click()  # changed its mind
-        expect(page.locator("#arena-chat-b .ta-react-down")).to_have_attribute(
-            "aria-pressed", "true"
-        )
+        # after the reveal: thumbs on each answer (in the view on screen: the panes, or
+        # the phone's turn-by-turn view), stored with turn and side
+        thumb = ".ta-react-{}[data-side='{}']:visible"
+        page.locator(thumb.format("up", "a")).first.click()
+        page.locator(thumb.format("up", "b")).first.click()
+        page.locator(thumb.format("down", "b")).first.click()  # changed its mind
+        expect(page.locator(thumb.format("down", "b"))).to_have_attribute("aria-pressed", "true")
         expect_rows = {(1, "a", 1), (1, "b", -1)}
         query = "SELECT turn, side, value FROM reactions WHERE battle_id = ?"
         for _ in range(50):  # the like events run on the server after the clicks
@@ -209,7 +210,7 @@ def test_skipped_reasons_store_nothing_and_no_thumbs_before_the_reveal(
         battle = battle_of(demo_app, "スキップする質問")
         assert rows(demo_app, "SELECT * FROM vote_reasons WHERE battle_id = ?", battle) == []
         assert rows(demo_app, "SELECT comment FROM votes WHERE battle_id = ?", battle) == [(None,)]
-        expect(page.locator(".ta-pane .ta-react-up")).to_have_count(2)  # one per answer
+        expect(page.locator(".ta-pane .ta-react-up:visible")).to_have_count(2)  # one per answer
         up = page.locator("#arena-chat-a .ta-react-up")
         expect(up).to_have_attribute("aria-label", "良い回答")
     finally:

@@ -123,7 +123,8 @@ def answer_html(turn: Mapping[str, Any], side: Side, lang: str) -> str:
     answer = render(turn[side.value])
     if turn[f"err_{side.value}"]:
         code = turn[f"err_{side.value}"].split(":", 1)[0].strip()
-        answer += render(side_failure_text(code, lang))
+        partial = bool(turn[side.value].strip())
+        answer += render(side_failure_text(code, lang, partial=partial))
     return answer
 
 
@@ -181,7 +182,7 @@ def reveal_markdown(
         + t("your_vote", lang, verdict=t(VERDICT_KEYS[reveal.winner], lang))
     ]
     if cards:
-        lines.append(cards_html(cards, lang, specs))
+        lines.append(cards_html(cards, lang, specs, "named-" if mode is BattleMode.NAMED else ""))
     for side in SIDES if not cards else ():
         weights = reveal.weights[side]
         weights_text = t(f"weights_{weights}", lang) if weights in ("open", "closed") else weights

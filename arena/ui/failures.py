@@ -20,14 +20,18 @@ UNREACHABLE = frozenset({"connection", "saturated", "no_api_key", "model_unavail
 SELF_EXPLAINED = frozenset({"prompt_empty", "prompt_invalid", "prompt_too_long", "rate_limited"})
 
 
-def side_failure_text(code: str, lang: str) -> str:
-    """Why a side has no answer to vote on, and what the volunteer can do."""
+def side_failure_text(code: str, lang: str, *, partial: bool = False) -> str:
+    """Why a side has no answer to vote on, and what the volunteer can do.
+
+    ``partial``: some of the answer was shown, so a lost connection reads as an answer
+    that broke off (not as a model that cannot be reached).
+    """
     own = f"side_error_{code}"
     if own in TEXT:  # a blank answer: its own sentence (it names the retry button)
         return f"{t(own, lang)} {t('fail_battle_way', lang)}"
     if code in STALLED:
         what = "fail_stalled"
-    elif code in CUT:
+    elif code in CUT or partial:
         what = "fail_cut"
     elif code in UNREACHABLE or code.startswith("http_"):
         what = "fail_unreachable"

@@ -56,12 +56,16 @@ def card_facts(card: Card, lang: str) -> list[tuple[str, str]]:
 
 
 def cards_html(
-    cards: Mapping[Side, Card], lang: str, specs: Mapping[str, ModelSpec] | None = None
+    cards: Mapping[Side, Card],
+    lang: str,
+    specs: Mapping[str, ModelSpec] | None = None,
+    prefix: str = "",
 ) -> str:
     """Both cards side by side (one under the other on a phone), on one line of HTML.
 
     A description comes from ``specs`` in ``lang`` when configured (the page's language
-    may have changed since the cards were read).
+    may have changed since the cards were read). ``prefix`` starts the cards' ids
+    (``named-`` in the named tab, so that both tabs' ids stay unique).
     """
     parts = []
     for side, card in sorted(cards.items(), key=lambda kv: kv[0].value):
@@ -79,10 +83,12 @@ def cards_html(
         desc = f'<p class="ta-card-desc">{_text(description)}</p>' if description else ""
         chosen = " ta-card-is-chosen" if card.chosen else ""
         parts.append(
-            f'<div class="ta-card ta-card-{side.value}{chosen}" id="arena-card-{side.value}">'
+            f'<div class="ta-card ta-card-{side.value}{chosen}" '
+            f'id="{prefix}arena-card-{side.value}">'
             f'<h4 class="ta-card-title">{_text(title)}</h4>{badge}<ul>{facts}</ul>{desc}</div>'
         )
-    return f'<div class="ta-cards" id="arena-cards">{"".join(parts)}</div>' if parts else ""
+    joined = "".join(parts)
+    return f'<div class="ta-cards" id="{prefix}arena-cards">{joined}</div>' if parts else ""
 
 
 def _excerpt(text: str) -> str:

@@ -59,7 +59,9 @@ SHARE_JS = """async (raw, withPrompt) => {
     let yy = write(s.label + (s.chosen ? "  ★ " + data.chosen : ""), x + 20, top + 16,
                    colW - 40, 24, ink, true);
     yy = write(s.name, x + 20, yy + 4, colW - 40, 32, "#111827", true, 2);
-    for (const fact of s.facts) yy = write(fact, x + 20, yy + 6, colW - 40, 21, "#374151", false, 2);
+    for (const fact of s.facts) {
+      yy = write(fact, x + 20, yy + 6, colW - 40, 21, "#374151", false, 2);
+    }
     if (priv && priv.answers && priv.answers[s.side]) {
       write("“" + priv.answers[s.side] + "”", x + 20, top + boxH + 12, colW - 40, 19,
             "#4b5563", false, 3);
