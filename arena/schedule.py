@@ -32,7 +32,8 @@ from arena.db.models import RatingRun, Vote, utcnow
 from arena.db.stats import aware
 from arena.errors import ConfigError
 from arena.integrity.screen import Rules
-from arena.recompute import LockBusy, NoVotes, RecomputeError, SessionFactory, recompute
+from arena.joblock import LockBusy, SessionFactory
+from arena.recompute import NoVotes, RecomputeError, recompute
 
 logger = logging.getLogger(__name__)
 

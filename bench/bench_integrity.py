@@ -55,7 +55,8 @@ sys.path.insert(0, str(ROOT))
 from arena.db import make_engine, migrate, repo, session_factory  # noqa: E402
 from arena.db.models import Battle, BattleMode, BattleStatus, Model, Vote, Voter  # noqa: E402
 from arena.integrity.screen import Rules  # noqa: E402
-from arena.recompute import recompute, screened_votes  # noqa: E402
+from arena.recompute import recompute  # noqa: E402
+from arena.votecounts import screened_votes  # noqa: E402
 from ratings import WINNER_CODES, leaderboard_from_counts  # noqa: E402
 from tests.loopback import Behaviour, LoopbackLLM  # noqa: E402
 

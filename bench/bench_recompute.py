@@ -245,7 +245,7 @@ def main() -> None:
             # In-process split of the fast path: the GROUP BY alone.
             from arena.db import make_engine, session_factory
             from arena.integrity.screen import Rules
-            from arena.recompute import count_votes
+            from arena.votecounts import count_votes
 
             engine = make_engine(url)
             with session_factory(engine)() as s:

@@ -39,16 +39,9 @@ from arena.db.models import (
     Voter,
     Winner,
 )
-from arena.recompute import (
-    LOCK_NAME,
-    LockBusy,
-    NoVotes,
-    count_votes,
-    job_lock,
-    latest_run,
-    recompute,
-    run_history,
-)
+from arena.joblock import LockBusy, job_lock
+from arena.recompute import LOCK_NAME, NoVotes, latest_run, recompute, run_history
+from arena.votecounts import count_votes
 from ratings import WINNER_CODES, leaderboard_from_counts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -452,7 +445,7 @@ def test_a_stale_lock_is_taken_over_and_noted(engine: Engine, caplog) -> None:
 
 def test_the_lock_is_not_released_for_its_successor(engine: Engine) -> None:
     factory = session_factory(engine)
-    with job_lock(factory) as lock:
+    with job_lock(factory, LOCK_NAME) as lock:
         assert lock_holders(engine) == [lock.holder]
         with factory() as s, s.begin():  # another run took it over meanwhile
             s.get(JobLock, LOCK_NAME).holder = "successor:2:def"
