@@ -40,12 +40,12 @@ def _ordered(items: Sequence[ModelFeedback], order: Sequence[str]) -> list[Model
 
 
 def _tag_table(items: Sequence[ModelFeedback], tags: Sequence[str], good: bool, lang: str) -> str:
-    thumb, rgb = ("👍", GOOD_RGB) if good else ("👎", BAD_RGB)
+    thumbs_label, rgb = ("rs_thumbs_up", GOOD_RGB) if good else ("rs_thumbs_down", BAD_RGB)
     kind = "good" if good else "bad"
     head = [
         f'<th scope="col" class="ta-corner"{_HEAD}>{_e(t("col_model", lang))}</th>',
         f'<th scope="col"{_HEAD}>{_e(t("rs_with_reasons", lang))}</th>',
-        f'<th scope="col"{_HEAD}>{_e(t("rs_thumbs", lang, thumb=thumb))}</th>',
+        f'<th scope="col"{_HEAD}>{_e(t(thumbs_label, lang))}</th>',
     ]
     head += [f'<th scope="col"{_HEAD}>{_e(t(f"tag_{tag}", lang))}</th>' for tag in tags]
     body = []
@@ -63,8 +63,9 @@ def _tag_table(items: Sequence[ModelFeedback], tags: Sequence[str], good: bool, 
                 cells.append(f'<td class="ta-none" title="{_e(f.model)} / {_e(label)}">—</td>')
                 continue
             tip = f"{f.model} / {label}: {share:.0%} ({n:,}/{f.with_reasons:,})"
+            look = f"background:{_shade(share, rgb)}" if n else "color:#999"
             cells.append(
-                f'<td style="background:{_shade(share, rgb)}" title="{_e(tip)}" '
+                f'<td style="{look}" title="{_e(tip)}" '
                 f'data-tag="{tag}" data-count="{n}">{share:.0%}<br><small>{n:,}</small></td>'
             )
         body.append(f'<tr data-model="{_e(f.model)}">{"".join(cells)}</tr>')
@@ -139,17 +140,14 @@ def then_now_view(
         if anchor != REPORT_ANCHOR:
             lines.append(t("tn_scale_differs", lang, report=REPORT_ANCHOR, anchor=anchor))
     then, now = t("tn_then", lang), t("tn_now", lang)
-    cols = [
-        (t("col_model", lang), ""),
-        (f"{then}: {t('tn_place', lang)}", "then"),
-        (f"{then}: {t('col_rating', lang)}", "then"),
-        (f"{then}: {t('col_ci', lang)}", "then"),
-        (f"{now}: {t('tn_place', lang)}", "now"),
-        (f"{now}: {t('col_rating', lang)}", "now"),
-        (f"{now}: {t('col_ci', lang)}", "now"),
-        (t("tn_change", lang), ""),
-    ]
-    head = "".join(f'<th scope="col"{_HEAD}>{_e(c)}</th>' for c, _ in cols)
+    cols = [(t("col_model", lang), "")]
+    for when_word in (then, now):
+        cols += [(when_word, t(k, lang)) for k in ("tn_place", "col_rating", "col_ci")]
+    cols.append((t("tn_change", lang), ""))
+    head = "".join(
+        f'<th scope="col"{_HEAD}>{_e(top)}{"<br>" + _e(sub) if sub else ""}</th>'
+        for top, sub in cols
+    )
     unpublished = _e(t("tn_not_published", lang))
     body = []
     for r in rows:

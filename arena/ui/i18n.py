@@ -455,21 +455,24 @@ TEXT: dict[str, dict[str, str]] = {
     "lb_sub_ratings": {"ja": "レーティング", "en": "Ratings"},
     "lb_sub_reasons": {"ja": "理由", "en": "Reasons"},
     "lb_sub_then_now": {"ja": "報告時と現在", "en": "Then and now"},
+    "lb_when": {"ja": "{time}（{zone}）", "en": "{time} {zone}"},
     "rs_intro": {
         "ja": "投票者が各モデルの回答に選んだ理由です。割合は、そのモデルの対戦のうち"
         "理由つきで投票された票に占める割合、小さい数字は件数です。数える票はレーティングと"
         "同じ（ブラインド対戦。無効・失敗・フラグ付きの対戦は除く）で、{time} の集計までに"
-        "投じられたものです。👍/👎 は回答ごとの評価の数です。",
+        "投じられたものです。「良い回答」「良くない回答」は、名前の表示後に回答ごとに"
+        "押された評価の数です。",
         "en": "The reasons voters picked for each model's answers. A share is out of the "
         "votes on that model's battles that came with reasons; the small number is the "
         "count. The votes are those the ratings count (blind battles; voided, failed and "
-        "flagged ones left out), cast up to the run of {time}. 👍/👎 count the thumbs "
-        "given to single answers.",
+        "flagged ones left out), cast up to the run of {time}. “Good answer” and “Bad "
+        "answer” count the thumbs given to single answers after the reveal.",
     },
     "rs_good": {"ja": "良い点として選ばれた理由", "en": "Reasons given as strengths"},
     "rs_bad": {"ja": "悪い点として選ばれた理由", "en": "Reasons given as weaknesses"},
     "rs_with_reasons": {"ja": "理由つきの票", "en": "Votes with reasons"},
-    "rs_thumbs": {"ja": "回答への{thumb}", "en": "{thumb} on answers"},
+    "rs_thumbs_up": {"ja": "「良い回答」の評価", "en": "“Good answer” thumbs"},
+    "rs_thumbs_down": {"ja": "「良くない回答」の評価", "en": "“Bad answer” thumbs"},
     "rs_none": {"ja": "理由つきの票はまだありません。", "en": "No votes with reasons yet."},
     "rs_no_run": {
         "ja": "理由の集計は、最初のレーティング集計のあとに表示されます。",

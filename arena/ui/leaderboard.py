@@ -297,7 +297,8 @@ class LeaderboardTab:
     def render_views(self, board: Board, lang: str) -> dict:
         """The reasons and then-and-now views of a board with a run."""
         run = board.run
-        when = f"{self._when(run.created_at)} {run.created_at.astimezone(self.zone):%Z}"
+        zone = run.created_at.astimezone(self.zone).strftime("%Z")
+        when = t("lb_when", lang, time=self._when(run.created_at), zone=zone)
         today = [Today(r.model, r.rating, r.ci_lower, r.ci_upper) for r in board.rows]
         order = [r.model for r in board.rows]
         return {
