@@ -8,7 +8,7 @@ before the hash is computed, so concurrent guesses cannot overrun it.
 
 :class:`AdminConsole` holds the actions -- list and show battles, void and restore a
 vote, enable and disable a model, today's figures, delete a voter's data, recompute the
-ratings, export -- and writes an ``audit_log`` row for each in the same transaction.
+ratings, export, events -- and writes an ``audit_log`` row for each in the same transaction.
 :class:`ExportStore` keeps the admin page's exports in a private folder for one download.
 """
 
@@ -42,6 +42,7 @@ from sqlalchemy import Engine, case, delete, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
+from arena import events as event_repo
 from arena.config import Settings
 from arena.db import repo
 from arena.db.engine import session_factory
@@ -779,6 +780,37 @@ class AdminConsole:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return out, manifest_path(out), manifest
+
+    # -- events (issue 18: time-boxed drives, arena/events.py) --
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event, latest deadline first, with its state, votes so far and link."""
+        with self.sessions() as s:
+            return [
+                {**e.as_dict(), "state": e.state(), "votes": event_repo.event_votes(s, e.id)}
+                for e in event_repo.list_events(s)
+            ]
+
+    def save_event(self, actor: str, **fields: Any) -> dict[str, Any]:
+        """Create the event of ``slug`` or change it (arena.events.save_event; audited)."""
+        try:
+            with self.sessions.begin() as s:
+                event = event_repo.save_event(s, **fields)
+                detail = json.dumps(event.as_dict(), ensure_ascii=False)
+                repo.audit(s, actor, "save_event", event.slug, detail)
+        except event_repo.EventError as exc:
+            raise AdminError(str(exc), code=exc.code) from exc
+        return event.as_dict()
+
+    def delete_event(self, actor: str, slug: str) -> dict[str, Any]:
+        """Remove an event; its battles stay, untagged (audited)."""
+        try:
+            with self.sessions.begin() as s:
+                event_repo.delete_event(s, slug)
+                repo.audit(s, actor, "delete_event", slug)
+        except event_repo.EventError as exc:
+            raise AdminError(str(exc), code=exc.code) from exc
+        return {"deleted": slug}
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.sessions() as s:

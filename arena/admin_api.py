@@ -139,6 +139,18 @@ class VoterBody(BaseModel):
     voter: str
 
 
+class EventBody(BaseModel):
+    """An event to create or change (times: ``YYYY-MM-DD`` or ISO, UTC unless an offset)."""
+
+    slug: str
+    name: str
+    goal: int
+    starts_at: str
+    ends_at: str
+    thanks_ja: str = ""
+    thanks_en: str = ""
+
+
 def _flag(value: str | None) -> bool | None:
     if value in (None, "", "any"):
         return None
@@ -147,6 +159,16 @@ def _flag(value: str | None) -> bool | None:
     if value.lower() in ("no", "false", "0"):
         return False
     raise HTTPException(400, f"expected yes, no or any, got {value!r}")
+
+
+def event_fields(given: dict[str, Any]) -> dict[str, Any]:
+    """An event form's fields for :meth:`AdminConsole.save_event`: the times parsed (a bare
+    date as the deadline means the end of that day, UTC)."""
+    starts = parse_moment((given.get("starts_at") or "").strip() or None)
+    ends = parse_moment((given.get("ends_at") or "").strip() or None, end=True)
+    if starts is None or ends is None:
+        raise AdminError("an event needs a start and a deadline", code="invalid")
+    return {**given, "starts_at": starts, "ends_at": ends}
 
 
 def _too_many(exc: RateLimited) -> HTTPException:
@@ -261,6 +283,21 @@ def admin_router(console: AdminConsole, auth: AdminAuth, exports: ExportStore) -
     def clear_identity(battle_id: str, user: str = User) -> dict[str, Any]:
         with http_errors():
             return console.clear_identity(user, battle_id)
+
+    @r.get("/events")
+    def events(user: str = User) -> list[dict[str, Any]]:
+        return console.events()
+
+    @r.post("/events")
+    def save_event(body: EventBody, user: str = User) -> dict[str, Any]:
+        """Create or change an event; the answer gives its link (``/?event=<slug>``)."""
+        with http_errors():
+            return console.save_event(user, **event_fields(body.model_dump()))
+
+    @r.delete("/events/{slug}")
+    def delete_event(slug: str, user: str = User) -> dict[str, Any]:
+        with http_errors():
+            return console.delete_event(user, slug)
 
     @r.get("/audit")
     def audit(user: str = User, limit: int = 100) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """The admin console page (mounted at ``/admin`` behind Gradio's login, never linked from
 the volunteer page): battles, one battle's conversation, voiding votes, models, today's
-figures, export, deleting a voter's data, recomputing, flags, and the audit log.
+figures, export, deleting a voter's data, recomputing, flags, events (arena/ui/admin_events.py)
+and the audit log.
 
 The page never hands a file to Gradio (Gradio serves the files of any event from every
 app of the server): an export waits in the :class:`ExportStore` and the page shows a link
@@ -363,6 +364,8 @@ def _audit_tab(console: AdminConsole, auth: AdminAuth) -> None:
 
 def build_admin(console: AdminConsole, auth: AdminAuth, exports: ExportStore) -> gr.Blocks:
     """The admin page. It returns no files: exports wait in ``exports`` for their download."""
+    from arena.ui.admin_events import events_tab  # it builds on this module's helpers
+
     with gr.Blocks(title="Tanuki Arena admin") as blocks:
         gr.Markdown("# Tanuki Arena admin", elem_id="admin-title")
         with gr.Tabs(elem_id="admin-tabs"):
@@ -374,6 +377,7 @@ def build_admin(console: AdminConsole, auth: AdminAuth, exports: ExportStore) ->
                 ("Privacy", _privacy_tab),
                 ("Ratings", _ratings_tab),
                 ("Flags", _flags_tab),
+                ("Events", events_tab),
                 ("Audit log", _audit_tab),
             ):
                 with gr.Tab(label, elem_id=f"admin-tab-{label.split()[0].lower()}"):

@@ -1,0 +1,102 @@
+"""Events in the admin console (issue 18): the console's actions on SQLite and PostgreSQL
+(audited, refusals as AdminError), the JSON routes of the launched app (HTTP Basic), and
+the admin page's Events tab in Chromium, whose link then shows the event to volunteers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from arena.admin import AdminConsole, AdminError, hash_password
+from arena.config import Settings
+from arena.db.models import AuditLog
+from tests.conftest import RunningApp
+
+ROOT_PW = "root-pw-events"
+ADMINS = f"root:{hash_password(ROOT_PW, iterations=1000)}"
+NOW = datetime.now(UTC)
+
+
+def test_console_saves_lists_and_deletes_events_audited(engine) -> None:
+    console = AdminConsole(Settings(database_url=str(engine.url)), engine)
+    made = console.save_event(
+        "alice", slug="drive-1", name="第1回", goal=300, starts_at=NOW - timedelta(hours=1),
+        ends_at=NOW + timedelta(days=1), thanks_ja="感謝", thanks_en="Thanks",
+    )  # fmt: skip
+    assert made["link"] == "/?event=drive-1"
+    listed = console.events()
+    assert [(e["slug"], e["state"], e["votes"], e["goal"]) for e in listed] == [
+        ("drive-1", "running", 0, 300)
+    ]
+    with pytest.raises(AdminError) as bad:
+        console.save_event("alice", slug="Bad Slug", name="x", goal=1, starts_at=NOW,
+                           ends_at=NOW + timedelta(hours=1))  # fmt: skip
+    assert bad.value.code == "invalid"
+    console.delete_event("alice", "drive-1")
+    with pytest.raises(AdminError) as gone:
+        console.delete_event("alice", "drive-1")
+    assert gone.value.code == "not_found" and console.events() == []
+    with Session(engine) as s:
+        actions = s.scalars(select(AuditLog.action).where(AuditLog.actor == "alice")).all()
+    assert actions == ["save_event", "delete_event"]
+
+
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory: pytest.TempPathFactory, module_app_db_url: str) -> Iterator:
+    app = RunningApp(
+        tmp_path_factory.mktemp("admin-events"), env={"ARENA_ADMIN_USERS": ADMINS},
+        database_url=module_app_db_url,
+    )  # fmt: skip
+    yield app
+    app.stop()
+
+
+def test_event_routes_need_an_admin_and_check_the_event(launched: RunningApp) -> None:
+    body = {
+        "slug": "api-drive", "name": "API drive", "goal": 50,
+        "starts_at": (NOW - timedelta(hours=1)).isoformat(), "ends_at": "2099-01-31",
+    }  # fmt: skip
+    with httpx.Client(base_url=launched.url, timeout=30) as c:
+        assert c.post("/api/admin/events", json=body).status_code == 401
+        assert c.get("/api/admin/events").status_code == 401
+        r = c.post("/api/admin/events", json=body, auth=("root", ROOT_PW))
+        assert r.status_code == 200, r.text
+        assert r.json()["link"] == "/?event=api-drive"
+        assert r.json()["ends_at"] == "2099-02-01T00:00:00+00:00"  # the end of that day
+        listed = c.get("/api/admin/events", auth=("root", ROOT_PW)).json()
+        assert [(e["slug"], e["state"]) for e in listed] == [("api-drive", "running")]
+        for bad in ({"goal": 0}, {"ends_at": "2000-01-01"}, {"starts_at": "soon"}):
+            r = c.post("/api/admin/events", json={**body, **bad}, auth=("root", ROOT_PW))
+            assert r.status_code == 400, (bad, r.text)
+        assert c.delete("/api/admin/events/nope", auth=("root", ROOT_PW)).status_code == 404
+        assert c.delete("/api/admin/events/api-drive", auth=("root", ROOT_PW)).status_code == 200
+        assert c.get("/api/admin/events", auth=("root", ROOT_PW)).json() == []
+
+
+@pytest.mark.browser
+def test_events_tab_gives_the_link_volunteers_follow(launched: RunningApp, page) -> None:
+    page.goto(launched.url + "/admin/", wait_until="domcontentloaded")
+    page.wait_for_selector("input[type=password]", timeout=30_000)
+    page.locator("input").first.fill("root")
+    page.fill("input[type=password]", ROOT_PW)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#admin-title", timeout=30_000)
+    page.get_by_role("tab", name="Events").click()
+    page.fill("#admin-event-slug textarea, #admin-event-slug input", "page-drive")
+    page.fill("#admin-event-name textarea, #admin-event-name input", "ページの回")
+    page.fill("#admin-event-goal input", "20")
+    page.fill("#admin-event-start textarea, #admin-event-start input", "2020-01-01")
+    page.fill("#admin-event-end textarea, #admin-event-end input", "2099-12-31")
+    page.click("#admin-event-save")
+    link = page.locator("#admin-event-href")
+    expect(link).to_have_text("/?event=page-drive", timeout=15_000)
+    expect(page.locator("#admin-events")).to_contain_text("page-drive")
+    page.goto(launched.url + "/?event=page-drive&lang=ja", wait_until="domcontentloaded")
+    expect(page.locator("#event-name")).to_have_text("ページの回", timeout=30_000)
+    expect(page.locator("#event-gauge")).to_have_attribute("max", "20")
