@@ -128,7 +128,8 @@ async def test_language_switch_redraws_dynamic_texts(
     page_ui: tuple[ArenaPage, gr.Blocks],
 ) -> None:
     ui = page_ui[0]
-    out = ui.on_language("en", {"leaderboard": True, "about": True}, Page(), Page(), Page())
+    seen = {"leaderboard": True, "about": True}
+    out = ui.on_language("en", seen, "", "", Page(), Page(), Page())
     assert out[ui.lang] == "en"
     assert "Type a prompt and send it." in out[ui.blind.status]
     assert out[ui.tabs["tab_about"]]["label"] == "About"

@@ -32,7 +32,7 @@ from arena.ui.failures import failure_text, side_failure_text
 from arena.ui.i18n import EXAMPLE_PROMPTS, PROMPT_CATEGORIES, lang_of, t
 from arena.ui.live import AWAIT_JS, CLEAR_JS, REACTIONS_JS, UNREACT_JS, start_js, suggest_js
 from arena.ui.reveal import cards_html, share_data
-from arena.ui.share import SHARE_JS, UNSHARE_JS
+from arena.ui.share import UNSHARE_JS, share_js
 
 #: Characters of a side's reasoning shown in the reveal (escaped, on one line).
 REASONING_SHOWN = 4000
@@ -256,6 +256,12 @@ class BattleTab:
                     )
                     for side in SIDES
                 ]
+        # Phones (CSS: narrow screens only): one view, turn by turn, shown once a prompt
+        # was sent, above the panes' retry buttons; its messages go as a plain value.
+        self.turns = chat_pane(
+            show_label=False, elem_id=self.eid("arena-turns"), elem_classes="ta-pane ta-turns",
+            height="70vh", group_consecutive_messages=False,
+        )  # fmt: skip
         self.chats: dict[Side, gr.Chatbot] = {}
         self.retries: dict[Side, gr.Button] = {}
         with gr.Row(equal_height=True, elem_classes="ta-panes"):
@@ -274,12 +280,6 @@ class BattleTab:
                         variant="stop",
                         elem_id=self.eid(f"arena-retry-{side.value}"),
                     )
-        # Phones (CSS: narrow screens only): one view, turn by turn, shown once a prompt
-        # was sent; its messages go as a plain value, like the panes'.
-        self.turns = chat_pane(
-            show_label=False, elem_id=self.eid("arena-turns"), elem_classes="ta-pane ta-turns",
-            height="70vh", group_consecutive_messages=False,
-        )  # fmt: skip
         self.end = gr.Button(
             i18n("end_battle"), visible=False, size="sm", elem_id=self.eid("arena-end")
         )
@@ -478,7 +478,8 @@ class BattleTab:
                 show_progress="hidden",
             ).then(None, js=leave, queue=False, api_visibility="private")  # fmt: skip
         self.share.click(
-            None, [self.share_data, self.share_prompt], None, js=SHARE_JS, queue=False,
+            None, [self.share_data, self.share_prompt], None,
+            js=share_js(self.eid("arena-share-row")), queue=False,
             api_visibility="private",
         )  # fmt: skip
 

@@ -12,7 +12,15 @@ test can check that the prompt is absent unless opted in.
 
 from __future__ import annotations
 
-#: JS of the share button. Inputs: the share data (JSON) and the opt-in checkbox.
+import json
+
+
+def share_js(row_id: str) -> str:
+    """JS of the share button; the preview goes after the element ``row_id`` (the share
+    row of the tab). Inputs: the share data (JSON) and the opt-in checkbox."""
+    return SHARE_JS.replace("ROW_ID", json.dumps(row_id))
+
+
 SHARE_JS = """async (raw, withPrompt) => {
   let data;
   try { data = JSON.parse(raw || ""); } catch (e) { return []; }
@@ -76,7 +84,7 @@ SHARE_JS = """async (raw, withPrompt) => {
   const blob = await new Promise((r) => canvas.toBlob(r, "image/png"));
   const url = canvas.toDataURL("image/png");
   window.__taShare = { lines, width: W, height: H, withPrompt: !!priv, size: blob.size };
-  const row = document.getElementById("arena-share-row") || document.body;
+  const row = document.getElementById(ROW_ID) || document.body;
   for (const old of document.querySelectorAll(".ta-share-preview")) old.remove();
   const img = document.createElement("img");
   img.className = "ta-share-preview"; img.id = "arena-share-image";
