@@ -409,14 +409,7 @@ class AdminAuth:
 # -- the console --------------------------------------------------------------------
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _iso(moment: datetime | None) -> str | None:
-    moment = _aware(moment)
     return moment.isoformat(timespec="seconds") if moment else None
 
 

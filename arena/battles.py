@@ -68,7 +68,6 @@ from arena.db.models import (
     Voter,
     Winner,
 )
-from arena.db.stats import aware
 from arena.errors import ArenaError, BackendError, BattleRejected, StorageError, VoteRejected
 from arena.events import tagging, valid_slug
 from arena.integrity import voters
@@ -1096,7 +1095,7 @@ class Arena:
         self, ready_at: datetime | None, now: datetime, chars_a: int, chars_b: int,
         day_votes: int, address: str | None,
     ) -> dict[str, object]:  # fmt: skip
-        seconds = (now - aware(ready_at)).total_seconds() if ready_at else None
+        seconds = (now - ready_at).total_seconds() if ready_at else None
         s_ = self.settings
         return {
             "seconds_to_vote": seconds,

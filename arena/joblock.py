@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
@@ -55,11 +55,6 @@ class LockBusy(LockError):
 
 class LockLost(LockError):
     """The lock was taken over (thought stale) before this run could store its results."""
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything the arena stores is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -109,7 +104,7 @@ def _take_over_stale(factory: SessionFactory, lock: HeldLock, stale_after: timed
         row = session.get(JobLock, lock.name)
         if row is None:
             return False
-        holder, since = row.holder, _aware(row.acquired_at)
+        holder, since = row.holder, row.acquired_at
         if utcnow() - since < stale_after:
             raise LockBusy(lock.name, holder, since)
         # Compare-and-set on the old holder: of two runs taking over, one wins.

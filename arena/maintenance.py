@@ -40,12 +40,6 @@ def stale_after(settings: Settings) -> float:
     return settings.total_timeout + min(SWEEP_MARGIN, settings.total_timeout)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)  # SQLite gives back naive UTC
-
-
 def stale_streaming(session: Session, cutoff: datetime) -> dict[str, tuple[int, bool]]:
     """Battles streaming with nothing stored since ``cutoff``: id -> (turns, surely stale).
 
@@ -64,7 +58,7 @@ def stale_streaming(session: Session, cutoff: datetime) -> dict[str, tuple[int, 
     ).all()
     stale = {}
     for battle_id, turns, created, ready, message in rows:
-        latest = max(m for m in map(_aware, (created, ready, message)) if m is not None)
+        latest = max(m for m in (created, ready, message) if m is not None)
         if latest < cutoff:
             stale[battle_id] = (turns, message is None)
     return stale

@@ -36,7 +36,6 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from arena.config import Settings, load_settings
 from arena.db.engine import make_engine, session_factory
 from arena.db.models import JobLock, ModelRating, RatingRun, RunPairCount, utcnow
-from arena.db.stats import aware
 from arena.errors import ArenaError, ConfigError
 from arena.integrity.screen import REASONS, Rules
 from arena.joblock import STALE_AFTER, LockBusy, LockError, SessionFactory, confirm_lock, job_lock
@@ -164,7 +163,7 @@ def recompute(
                 precheck(session)
             if min_interval is not None:
                 last = _newest(session)
-                if last is not None and utcnow() - aware(last.created_at) < min_interval:
+                if last is not None and utcnow() - last.created_at < min_interval:
                     raise RecentRun(
                         f"rating run #{last.id} was stored less than {min_interval} ago"
                     )
@@ -255,7 +254,7 @@ def run_history(session: Session, limit: int = 30) -> list[HistoryPoint]:
         .order_by(RatingRun.created_at.desc(), RatingRun.id.desc())
         .limit(limit)
     ).all()
-    points = {run_id: HistoryPoint(aware(at), {}) for run_id, at in reversed(runs)}
+    points = {run_id: HistoryPoint(at, {}) for run_id, at in reversed(runs)}
     if points:
         rows = session.execute(
             select(ModelRating.run_id, ModelRating.model, ModelRating.rating).where(

@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from arena.config import Settings
 from arena.db.models import RatingRun, Vote, utcnow
-from arena.db.stats import aware
 from arena.errors import ConfigError
 from arena.integrity.screen import Rules
 from arena.joblock import LockBusy, SessionFactory
@@ -155,7 +154,7 @@ def _check(session: Session, slot: Slot, until_votes: int) -> None:
         raise Grown(f"{votes} votes: provisional runs end at {until_votes}")
     newest_vote = session.scalar(select(func.max(Vote.created_at)))
     newest_run = session.scalar(select(func.max(RatingRun.created_at)))
-    if newest_vote is None or (newest_run is not None and aware(newest_vote) <= aware(newest_run)):
+    if newest_vote is None or (newest_run is not None and newest_vote <= newest_run):
         raise NothingNew("no vote since the last run")
 
 

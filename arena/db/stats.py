@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import exists, func, select
@@ -29,11 +29,6 @@ from arena.db.models import (
     Vote,
     Winner,
 )
-
-
-def aware(moment: datetime) -> datetime:
-    """``moment`` as a UTC-aware datetime (SQLite returns naive ones)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -128,7 +123,7 @@ def latest_run(session: Session) -> RunInfo | None:
     excluded = {why: getattr(run, f"excluded_{why}") or 0 for why in EXCLUSION_REASONS}
     return RunInfo(
         run.id,
-        aware(run.created_at),
+        run.created_at,
         run.method,
         run.anchor,
         run.level,
@@ -259,4 +254,4 @@ def history(
         .where(RatingRun.id.in_(recent), ModelRating.model.in_(models))
         .order_by(RatingRun.created_at, ModelRating.model)
     )
-    return [(aware(at), model, rating) for at, model, rating in rows]
+    return [(at, model, rating) for at, model, rating in rows]
