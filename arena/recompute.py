@@ -25,13 +25,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
-from typing import NamedTuple
+from datetime import timedelta
 
 import numpy as np
 from sqlalchemy import Engine, insert, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from arena.config import Settings, load_settings
 from arena.db.engine import make_engine, session_factory
@@ -224,46 +223,6 @@ def recompute(
             len(run.ratings),
         )
         return run
-
-
-# -- reading runs -------------------------------------------------------------------
-
-
-def latest_run(session: Session) -> RatingRun | None:
-    """The newest rating run with its ratings loaded (best rating first), or None."""
-    order = (RatingRun.created_at.desc(), RatingRun.id.desc())
-    run = session.scalars(
-        select(RatingRun).options(selectinload(RatingRun.ratings)).order_by(*order).limit(1)
-    ).first()
-    if run is not None:
-        run.ratings.sort(key=lambda r: (-r.rating, r.model))
-    return run
-
-
-class HistoryPoint(NamedTuple):
-    """One past run for the history chart: when it ran and each model's rating."""
-
-    created_at: datetime
-    ratings: dict[str, float]
-
-
-def run_history(session: Session, limit: int = 30) -> list[HistoryPoint]:
-    """The last ``limit`` runs, oldest first, as (run time in UTC, {model: rating})."""
-    runs = session.execute(
-        select(RatingRun.id, RatingRun.created_at)
-        .order_by(RatingRun.created_at.desc(), RatingRun.id.desc())
-        .limit(limit)
-    ).all()
-    points = {run_id: HistoryPoint(at, {}) for run_id, at in reversed(runs)}
-    if points:
-        rows = session.execute(
-            select(ModelRating.run_id, ModelRating.model, ModelRating.rating).where(
-                ModelRating.run_id.in_(list(points))
-            )
-        )
-        for run_id, model, rating in rows:
-            points[run_id].ratings[model] = rating
-    return list(points.values())
 
 
 # -- command line -------------------------------------------------------------------

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from arena.dataset import conv_metadata, estimate_tokens
+from arena.dataset import conv_metadata, estimate_tokens, with_conv_metadata
 from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Side, Vote, Voter
 from arena.export import (
     COLUMNS,
@@ -87,23 +87,27 @@ def _battle(
     )  # fmt: skip
     s.add(battle)
     conv: dict[str, list[dict]] = {"a": [], "b": []}
+    stored: list[Message] = []
     for turn in range(1, turns + 1):
         for side in (Side.A, Side.B) if b else (Side.A,):
             prompt = f"質問 {turn} {text}"
             answer = f"{side.value} の答え {turn}: {text}"
             why = (finish or {}).get((side.value, turn), "stop")
-            s.add(Message(battle_id=bid, side=side, turn=turn, role="user", content=prompt))
-            s.add(
+            stored.append(Message(battle_id=bid, side=side, turn=turn, role="user", content=prompt))
+            stored.append(
                 Message(battle_id=bid, side=side, turn=turn, role="assistant", content=answer,
                         latency_ms=900, ttft_ms=120, completion_tokens=12, finish_reason=why,
                         finish_raw=RAW_FINISH if why == "length" else why,
                         reasoning=REASONING)
             )  # fmt: skip
+            s.add_all(stored[-2:])
             conv[side.value] += [
                 {"role": "user", "content": prompt, "finish_reason": None,
                  "num_tokens": estimate_tokens(prompt)},
                 {"role": "assistant", "content": answer, "finish_reason": why, "num_tokens": 12},
             ]  # fmt: skip
+    if int(bid, 16) % 2:  # as the arena keeps it since it does (the others: counted at export)
+        battle.meta = with_conv_metadata(None, stored)
     if winner is not None:
         s.add(
             Vote(battle_id=bid, voter_id=voter.id, winner=winner, seconds_to_vote=5.0,
@@ -590,10 +594,10 @@ def test_import_refuses_unknown_finish_reason(message: dict, problem: str) -> No
 
 
 def test_round_trip_ratings_fit_matches_recompute(engine: Engine, tmp_path: Path) -> None:
-    from arena.recompute import latest_run, recompute
+    from arena.recompute import recompute
 
     seed(engine, n_random=400)
-    recompute(engine, anchor=ANCHOR)
+    run = recompute(engine, anchor=ANCHOR)  # returned with its ratings loaded
     out = tmp_path / "rt.jsonl"
     r = _cli("export", "--format", "jsonl", "--out", str(out), url=_url(engine))
     assert r.returncode == 0, r.stderr
@@ -603,10 +607,7 @@ def test_round_trip_ratings_fit_matches_recompute(engine: Engine, tmp_path: Path
     )  # fmt: skip
     assert fit.returncode == 0, fit.stderr
     fitted = {row["model"]: row for row in json.loads(fit.stdout)}
-    with Session(engine) as s:
-        run = latest_run(s)
-        assert run is not None
-        stored = {r.model: r for r in run.ratings}
+    stored = {r.model: r for r in run.ratings}
     assert set(fitted) == set(stored) and len(stored) == 4
     for model, row in stored.items():
         assert fitted[model]["rating"] == pytest.approx(row.rating, abs=0.01), model

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import Engine, delete, func, insert, make_url, select
+from sqlalchemy.orm import Session
 
-from arena.db import session_factory
+from arena.db import session_factory, stats
 from arena.db.models import (
     Battle,
     BattleMode,
@@ -40,7 +41,7 @@ from arena.db.models import (
     Winner,
 )
 from arena.joblock import LockBusy, job_lock
-from arena.recompute import LOCK_NAME, NoVotes, latest_run, recompute, run_history
+from arena.recompute import LOCK_NAME, NoVotes, recompute
 from arena.votecounts import count_votes
 from ratings import WINNER_CODES, leaderboard_from_counts
 
@@ -192,6 +193,16 @@ def cli(database_url: str, *args: str, cwd: Path) -> subprocess.Popen:
 
 def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def latest_run(session: Session) -> RatingRun | None:
+    """The newest stored run with its ratings, best first (read here, not by the app)."""
+    run = session.scalars(
+        select(RatingRun).order_by(RatingRun.created_at.desc(), RatingRun.id.desc()).limit(1)
+    ).first()
+    if run is not None:
+        run.ratings.sort(key=lambda r: (-r.rating, r.model))
+    return run
 
 
 def count_runs(engine: Engine) -> int:
@@ -382,7 +393,8 @@ def test_no_votes_stores_no_run(engine: Engine) -> None:
         recompute(engine, anchor=ANCHOR)
     assert count_runs(engine) == 0
     with session_factory(engine)() as s:
-        assert latest_run(s) is None and run_history(s) == []
+        assert latest_run(s) is None and stats.latest_run(s) is None
+        assert stats.history(s, MODELS) == []
 
 
 def test_latest_run_and_history(engine: Engine) -> None:
@@ -393,20 +405,17 @@ def test_latest_run_and_history(engine: Engine) -> None:
     second = recompute(engine, anchor=ANCHOR)
     third = recompute(engine, anchor=ANCHOR, method="bootstrap", rounds=50)
     with session_factory(engine)() as s:
-        newest = latest_run(s)
-        history = run_history(s)
-        last_two = run_history(s, limit=2)
-    assert newest is not None and newest.id == third.id
-    assert [r.rating for r in newest.ratings] == sorted(
-        (r.rating for r in newest.ratings), reverse=True
-    )  # loaded, usable after the session closed
-    assert [h.ratings for h in history] == [
-        {r.model: r.rating for r in run.ratings} for run in (first, second, third)
-    ]
-    assert [h.created_at for h in history] == sorted(h.created_at for h in history)
-    assert all(h.created_at.tzinfo is not None for h in history)
-    assert history[1].ratings[MODELS[1]] > history[0].ratings[MODELS[1]]
-    assert last_two == history[1:]
+        newest = stats.latest_run(s)
+        history = stats.history(s, MODELS)
+        last_two = stats.history(s, MODELS, runs=2)
+    assert newest is not None and newest.id == third.id and newest.method == "bootstrap"
+    expected = [(run.created_at, r.model, r.rating) for run in (first, second, third)
+                for r in sorted(run.ratings, key=lambda r: r.model)]  # fmt: skip
+    assert [(at, m, pytest.approx(v)) for at, m, v in history] == expected
+    assert all(at.tzinfo is not None for at, _, _ in history)
+    rating_of = {(at, m): v for at, m, v in history}
+    assert rating_of[(second.created_at, MODELS[1])] > rating_of[(first.created_at, MODELS[1])]
+    assert last_two == [row for row in history if row[0] != first.created_at]
 
 
 # -- the lock -----------------------------------------------------------------------
