@@ -20,10 +20,17 @@ export unchanged. The counts are taken from each side's answers (assistant messa
 model's reported usage (``completion_tokens``) for an answer, else an estimate:
 ceil(UTF-8 bytes / 3), about one token per Japanese character and one per three or four
 Latin ones.
+
+A battle's ``conv_metadata`` never changes once its turn is stored, so the arena keeps it
+in ``battles.meta`` then (:func:`with_conv_metadata`, called as each turn is stored) and
+an export passes it on as stored, instead of decoding and counting both conversations of
+every row (a battle stored without it, before this was done, is counted at export).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import stat
@@ -99,6 +106,46 @@ def conv_metadata(
         out[f"context_{side}_tokens"] = before_last
         out.update(style_counts("\n".join(texts), side))
     return out
+
+
+def message_tokens(role: str, content: str, num_tokens: int | None, completion: int | None) -> int:
+    """A stored message's ``num_tokens`` as an export writes it: the file's own count, else
+    an answer's reported usage, else :func:`estimate_tokens`."""
+    if num_tokens is not None:
+        return num_tokens
+    if role == "assistant" and completion is not None:
+        return completion
+    return estimate_tokens(content)
+
+
+def with_conv_metadata(meta: str | None, messages: Sequence[Any]) -> str:
+    """``battles.meta`` (JSON) with the ``conv_metadata`` of a battle's stored messages.
+
+    Parameters
+    ----------
+    meta : str or None
+        The battle's ``meta`` so far (other keys are kept).
+    messages : sequence of arena.db.models.Message
+        All the battle's messages; each side's are taken in the order of turn, then of
+        storing (the order an export writes them in).
+
+    Returns
+    -------
+    str
+        Compact JSON, as an export writes it.
+    """
+    sides: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
+    order = sorted(
+        enumerate(messages),
+        key=lambda item: (item[1].turn, math.inf if item[1].id is None else item[1].id, item[0]),
+    )
+    for _, m in order:
+        side = getattr(m.side, "value", m.side)
+        tokens = message_tokens(m.role, m.content or "", m.num_tokens, m.completion_tokens)
+        sides[side].append({"role": m.role, "content": m.content or "", "num_tokens": tokens})
+    kept = json.loads(meta) if meta else {}
+    kept["conv_metadata"] = conv_metadata(sides["a"], sides["b"])
+    return json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
 
 
 # -- the dataset card ----------------------------------------------------------------

@@ -247,7 +247,6 @@ def _query(options: ExportOptions, model_ids: dict[str, int], *, raw_time: bool 
             Voter.token,
             Battle.flag_identity,
             Battle.flag_moderation,
-            Battle.meta,
         )
         .select_from(Vote)
         .join(Battle, Vote.battle_id == Battle.id)
@@ -310,6 +309,26 @@ _PG_MESSAGE = (
     """THEN m.completion_tokens END, (octet_length(m.content) + 2) / 3) || '}'"""
 )
 _PG_SIDE = "string_agg({msg}, ',' ORDER BY m.turn, m.id) FILTER (WHERE m.side = '{side}')"
+
+
+# battles.meta split by the database: conv_metadata as JSON text (kept as the battle's
+# turns were stored, see arena.dataset), passed to the file as it is, and the other keys
+# (an imported battle's), decoded only when there are any.
+_SQLITE_META = (
+    "json_extract(battles.meta, '$.conv_metadata')",
+    "json_remove(battles.meta, '$.conv_metadata')",
+)
+_PG_META = (
+    "(battles.meta::json -> 'conv_metadata')::text",
+    "(battles.meta::jsonb - 'conv_metadata')::text",
+)
+
+
+def _with_meta(q: Select, dialect: str) -> Select:
+    """``q`` with the battle's stored conv_metadata (JSON text) and its other meta keys."""
+    return q.add_columns(
+        *map(literal_column, _PG_META if dialect == "postgresql" else _SQLITE_META)
+    )
 
 
 def _with_conversations(q: Select, dialect: str) -> Select:
@@ -396,6 +415,7 @@ def iter_rows(
     names = dict(conn.execute(select(Model.id, Model.name)).all())
     dialect = conn.dialect.name
     q = _query(options, {n: i for i, n in names.items()}, raw_time=dialect == "sqlite")
+    q = _with_meta(q, dialect)
     if options.conversations:
         q = _with_conversations(q, dialect)
     sql, params = _compile(q.order_by(Vote.created_at, Vote.id), conn)
@@ -406,20 +426,20 @@ def iter_rows(
         if len(judges) > 100_000:
             judges.clear()
         for bid, a, b, mode, turns, lang, winner, at, token, *rest in part:
-            identity, moderation, meta, *conversations = rest
+            identity, moderation, stored, other, *conversations = rest
             judge = judges.get(token)
             if judge is None:
                 judge = judges[token] = pseudonym(token, salt)
             if type(at) is str:  # SQLite keeps times as ISO text in UTC (see _query)
                 at = datetime.fromisoformat(at)
             tstamp = (at - (EPOCH if at.tzinfo else NAIVE_EPOCH)).total_seconds()
-            kept = json.loads(meta) if meta else {}
+            kept = json.loads(other) if other and other != "{}" else {}
             flags = ["identity"] if identity else []
             if moderation:  # an imported battle keeps the source's own verdicts
                 given = [f for f in kept.get("flags", ()) if f != "identity"]
                 flags += given or ["moderation"]
-            metadata = kept.get("conv_metadata")
-            if metadata is None and conversations:
+            metadata: Any = None if stored is None else RawJson(stored.encode())
+            if metadata is None and conversations:  # a battle stored before it was kept
                 metadata = conv_metadata(json.loads(conversations[0]), json.loads(conversations[1]))
             tail = (
                 turns, mode == "anony", LANGUAGE_NAMES.get(lang, lang), tstamp, metadata,
@@ -479,6 +499,8 @@ def json_value(value: Any, encode: Callable[[Any], str]) -> str:
         return int.__repr__(value)
     if kind is float and math.isfinite(value):
         return float.__repr__(value)
+    if not value and (kind is list or kind is dict):  # flags and metadata, mostly
+        return "[]" if kind is list else "{}"
     return encode(value)
 
 

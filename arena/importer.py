@@ -59,9 +59,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import AddConstraint, DropConstraint
+from sqlalchemy.types import TypeDecorator
 
 from arena.backends.base import FINISH_REASONS
-from arena.dataset import conv_metadata, estimate_tokens
 from arena.db.engine import dialect_insert
 from arena.db.models import (
     Battle,
@@ -302,31 +302,19 @@ def _refuse_surrogates(texts: dict[str, str], conv_a: list, conv_b: list, meta: 
             )
 
 
-def _derived(given: dict[str, Any], conv_a: list[dict], conv_b: list[dict]) -> bool:
-    """Whether a file's conv_metadata is what an export computes from these messages (the
-    token sums compared first: they differ for another tokenizer's counts)."""
-    answers = sum(
-        m.get("num_tokens") or estimate_tokens(m["content"])
-        for m in conv_a
-        if m["role"] == "assistant"
-    )
-    return given.get("sum_assistant_a_tokens") == answers and given == conv_metadata(conv_a, conv_b)
-
-
 def _meta(row: dict[str, Any], schema: str) -> str | None:
     """What ``battles.meta`` keeps of a row: JSON, or None when there is nothing (its
     ``flags`` too, so that an export names the source's verdicts, not only the column)."""
     kept = {k: row[k] for k in ("conv_metadata", "category_tag", "metadata", "flags") if row[k]}
-    # An export computes conv_metadata from the stored messages; keep the file's only if
-    # it says something else (another tokenizer's counts), e.g. not for our own exports.
-    given = kept.get("conv_metadata")
-    if given and _derived(given, row["conversation_a"], row["conversation_b"]):
-        del kept["conv_metadata"]
+    # conv_metadata is kept as the file gives it (an export passes the stored one on
+    # instead of counting the conversations again), our own exports' too.
     if not kept:
         return None
     kept["schema"] = schema
     try:  # a Parquet column of times or bytes: kept as its text
-        return json.dumps(kept, ensure_ascii=False, separators=(",", ":"), default=str)
+        return json.dumps(
+            kept, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False
+        )
     except ValueError as exc:  # a float that is not finite, a cycle
         raise RowError(f"metadata cannot be kept as JSON: {exc}") from None
 
@@ -469,6 +457,8 @@ def bulk_insert(
 
 def _pg_type(kind: Any) -> str:
     # Binary COPY needs each column's PostgreSQL type (enums are stored as VARCHAR).
+    if isinstance(kind, TypeDecorator):  # e.g. a DateTime that converts to UTC
+        kind = kind.impl
     if isinstance(kind, DateTime):
         return "timestamptz" if kind.timezone else "timestamp"
     for sa_type, pg in ((Boolean, "bool"), (Integer, "int4"), (Float, "float8"), (Text, "text")):

@@ -150,10 +150,9 @@ def test_lmarena_140k_parts_tokens_both_bad(engine: Engine, tmp_path: Path, fmt:
     answer = next(m for m in first.messages if m.side.value == "a" and m.role == "assistant")
     assert answer.content.startswith("## Recursion\n\n**Recursion**") and answer.num_tokens == 24
     meta = _meta(first)
-    # The file's conv_metadata is what an export computes from these messages: not kept
-    # twice, and exported the same.
-    assert "conv_metadata" not in meta
+    # The file's conv_metadata is kept as given, and exported the same.
     given = {r["id"]: r["conv_metadata"] for r in _rows(GOLDEN / "lmarena_140k.jsonl")}
+    assert meta["conv_metadata"] == given[first.source_id]
     out = tmp_path / "again.jsonl"
     export(engine, out, "jsonl", EVERYTHING, SALT)
     assert {r["question_id"]: r["conv_metadata"] for r in _rows(out)} == given
