@@ -314,3 +314,24 @@ def skip_reasons(page, prefix: str = "") -> None:
 
     expect(page.locator("#vote-reasons")).to_be_visible(timeout=15_000)
     page.click("#vote-reasons-skip")
+
+
+# -- markers ------------------------------------------------------------------------
+
+#: Fixtures that start Chromium, and the parameter values that mean PostgreSQL.
+BROWSER_FIXTURES = {"browser", "page"}
+POSTGRES_PARAMS = {"postgresql"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by what it needs, from its fixtures, so ``-m`` selects them all:
+    ``browser`` (Chromium) and ``postgres`` (a PostgreSQL server, directly or through a
+    database parameter)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        callspec = getattr(item, "callspec", None)
+        params = set(map(str, callspec.params.values())) if callspec else set()
+        if "pg_admin" in names or params & POSTGRES_PARAMS:
+            item.add_marker(pytest.mark.postgres)

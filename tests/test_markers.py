@@ -1,0 +1,27 @@
+"""Every test carries the marker of what it needs (conftest's collection hook), so
+``-m "not browser"`` or ``-m "not postgres"`` leaves out exactly those tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def collected(*args: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *args],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    return [line for line in out.stdout.splitlines() if "::" in line]
+
+
+def test_browser_and_postgres_markers_follow_the_fixtures() -> None:
+    everything = collected("tests/test_admin.py", "tests/test_recompute.py")
+    no_browser = collected("-m", "not browser", "tests/test_admin.py", "tests/test_recompute.py")
+    no_pg = collected("-m", "not postgres", "tests/test_admin.py", "tests/test_recompute.py")
+    browser_tests = set(everything) - set(no_browser)
+    assert browser_tests and all(t.startswith("tests/test_admin.py::") for t in browser_tests)
+    pg_tests = set(everything) - set(no_pg)
+    assert pg_tests == {t for t in everything if "postgresql" in t}
+    assert any("test_recompute.py" in t for t in pg_tests)
