@@ -59,6 +59,7 @@ html[lang="en"] .ta-ja, html:not([lang="en"]) .ta-en { display: none !important;
   padding: 10px 14px; background: var(--color-accent-soft); }
 .ta-event h2 { margin: 0 0 6px; font-size: 1.15rem; }
 .ta-event-line { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 16px; }
+.ta-event-results { overflow-x: auto; }
 .ta-event-results table { border-collapse: collapse; width: 100%; }
 .ta-event-results th, .ta-event-results td { padding: 4px 8px;
   border-bottom: 1px solid var(--border-color-primary); text-align: left; }
