@@ -107,7 +107,8 @@ def test_first_visit_dialog_must_be_accepted_once(
         page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
         page.keyboard.press("Escape")  # no way around it
         expect(dialog).to_be_visible()
-        page.screenshot(path=str(artifacts / f"first-visit-{lang}-{size}.png"))
+        shot = f"first-visit-{lang}.png" if size == "desktop" else f"first-visit-{lang}-phone.png"
+        page.screenshot(path=str(artifacts / shot))
         # The page behind is inert; a script's click or Enter is stopped as well.
         before = len(battles(demo_app))
         page.evaluate(
