@@ -112,4 +112,8 @@ async def test_the_share_data_keeps_the_prompt_apart(arena) -> None:
     assert len(data["private"]["prompt"]) == len(data["private"]["answers"]["a"]) == EXCERPT_CHARS
     assert [s["name"] for s in data["sides"]] == [cards[Side.A].name, cards[Side.B].name]
     assert data["sides"][0]["chosen"] and data["verdict"] == "あなたの投票：Aの方が良い"
+    facts = {s["name"]: s["facts"] for s in data["sides"]}  # the cards' key numbers
+    assert "Japanese MT-Bench: 7.25 · Nejumi LB3: 0.57" in facts[arena.settings.models[0].name]
+    assert all(any("回答の長さ" in f for f in side) for side in facts.values())
+    assert all(len(side) <= 4 for side in facts.values())
     assert share_data({}, Winner.MODEL_A, turns, "ja") == ""

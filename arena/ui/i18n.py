@@ -143,7 +143,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Include my prompt and the answers' opening lines",
     },
     "share_title": {"ja": "Tanuki Arena の対戦結果", "en": "Tanuki Arena result"},
-    "share_prompt_label": {"ja": "質問", "en": "Prompt"},
+    "share_prompt_label": {"ja": "質問：", "en": "Prompt: "},
     "share_saved": {
         "ja": "画像を作りました（下に表示し、保存しました）。",
         "en": "The image is ready (shown below, and downloaded).",

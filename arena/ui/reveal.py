@@ -111,16 +111,18 @@ def share_data(
     }[winner]
     sides = []
     for side, card in sorted(cards.items(), key=lambda kv: kv[0].value):
-        keep = ("ta-card-dev", "ta-card-size", "ta-card-mtb", "ta-card-nejumi", "ta-card-time")
+        said = {kind: " ".join(text.split()) for kind, text in card_facts(card, lang)}
+        # At most four lines a card: who, how big, the scores, this battle's numbers.
+        groups = (("ta-card-dev",), ("ta-card-size",), ("ta-card-mtb", "ta-card-nejumi"),
+                  ("ta-card-time", "ta-card-length"))  # fmt: skip
+        facts = [" · ".join(said[k] for k in group if k in said) for group in groups]
         sides.append(
             {
                 "side": side.value,
                 "label": t(f"model_{side.value}", lang),
                 "name": " ".join(card.name.split()),
                 "chosen": card.chosen,
-                "facts": [
-                    " ".join(text.split()) for k, text in card_facts(card, lang) if k in keep
-                ],
+                "facts": [fact for fact in facts if fact],
             }
         )
     first = turns[0] if turns else {}

@@ -32,12 +32,19 @@ SHARE_JS = """async (raw, withPrompt) => {
   const FONT = '"Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", "Yu Gothic", sans-serif';
   const lines = [];
   const font = (px, bold) => { g.font = `${bold ? "700" : "400"} ${px}px ${FONT}`; };
-  // Wrap by characters (Japanese has no spaces); at most `max` lines, the last with "…".
+  // Wrap between characters of Japanese and between Latin words (a word longer than a
+  // line is cut); at most `max` lines, the last ending in "…".
   const wrap = (text, width, max) => {
     const out = []; let cur = "";
-    for (const ch of Array.from(text)) {
-      if (g.measureText(cur + ch).width > width && cur) { out.push(cur); cur = ch; }
-      else cur += ch;
+    const pieces = text.match(/[!-~]+|\\s+|[^]/gu) || [];
+    for (const piece of pieces) {
+      if (g.measureText(cur + piece).width <= width) { cur += piece; continue; }
+      if (cur.trim()) out.push(cur.trimEnd());
+      cur = "";
+      for (const ch of Array.from(piece.trimStart())) {
+        if (g.measureText(cur + ch).width > width && cur) { out.push(cur); cur = ch; }
+        else cur += ch;
+      }
     }
     if (cur) out.push(cur);
     if (out.length > max) { out.length = max; out[max - 1] = out[max - 1].slice(0, -1) + "…"; }
@@ -58,7 +65,7 @@ SHARE_JS = """async (raw, withPrompt) => {
   const colW = (W - 3 * PAD) / 2, top = y + 16;
   const COLORS = { a: ["#1d4ed8", "#eff6ff"], b: ["#c2410c", "#fff7ed"] };
   const priv = withPrompt && data.private ? data.private : null;
-  const boxH = priv ? 250 : 380;
+  const boxH = priv ? 280 : 380;
   data.sides.forEach((s, k) => {
     const x = PAD + k * (colW + PAD);
     const [ink, bg] = COLORS[s.side] || COLORS.a;
@@ -72,11 +79,11 @@ SHARE_JS = """async (raw, withPrompt) => {
     }
     if (priv && priv.answers && priv.answers[s.side]) {
       write("“" + priv.answers[s.side] + "”", x + 20, top + boxH + 12, colW - 40, 19,
-            "#4b5563", false, 3);
+            "#4b5563", false, 2);
     }
   });
   if (priv && priv.prompt) {
-    write(priv.prompt_label + "：" + priv.prompt, PAD, H - 104, W - 2 * PAD, 22, "#111827",
+    write(priv.prompt_label + priv.prompt, PAD, H - 104, W - 2 * PAD, 22, "#111827",
           true, 2);
   }
   font(18, false); g.fillStyle = "#6b7280";
