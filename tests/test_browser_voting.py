@@ -249,3 +249,39 @@ def test_a_category_suggests_an_example_and_the_battle_records_it(
         ]
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_thumbs_survive_the_language_switch_after_the_reveal(
+    browser: Browser, demo_app: RunningApp, lang: str, size: str
+) -> None:
+    """Gradio redraws the answers on a language switch: the thumbs are put back, in the
+    new language and pressed as they were (the panes, or the phone's turn view)."""
+    other = "en" if lang == "ja" else "ja"
+    label = {"ja": "良い回答", "en": "Good answer"}
+    vote_a = {"ja": "Aの方が良い", "en": "A is better"}
+    context = browser.new_context(viewport=SIZES[size], locale="ja-JP" if lang == "ja" else "en")
+    page = context.new_page()
+    try:
+        page.goto(f"{demo_app.url}/?lang={lang}", wait_until="domcontentloaded")
+        page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
+        page.fill("#arena-prompt textarea", f"言語を切り替える {lang} {size}")
+        page.press("#arena-prompt textarea", "Enter")
+        expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
+        page.click("#vote-a")
+        page.click("#vote-reasons-skip")
+        expect(page.locator("#arena-reveal")).to_contain_text("Demo-", timeout=15_000)
+        up = page.locator(".ta-react-up[data-side='b']:visible")
+        expect(up).to_have_count(1, timeout=10_000)
+        expect(up).to_have_attribute("aria-label", label[lang])
+        up.click()
+        expect(up).to_have_attribute("aria-pressed", "true")
+        page.locator("#lang-switch").get_by_text("English" if other == "en" else "日本語").click()
+        expect(page.locator("#vote-a")).to_have_text(vote_a[other])  # the switch is done
+        expect(up).to_have_count(1, timeout=10_000)
+        expect(up).to_have_attribute("aria-label", label[other])
+        expect(up).to_have_attribute("aria-pressed", "true")
+        expect(page.locator(".ta-react-down[data-side='a']:visible")).to_have_count(1)
+    finally:
+        context.close()
