@@ -10,7 +10,7 @@
    pandas and builds the pair tables there. Figure: server time <= 300 ms. One vote in
    three carries reasons (about 1,000,000 reason rows) and one in eight thumbs: the
    handler's first view of a run starts counting them (``FeedbackCache``) and waits at
-   most 0.2 s; the count itself (``feedback_by_model``) is timed on its own.
+   most 0.1 s; the count itself (``feedback_by_model``) is timed on its own.
 2. Page: ``python app.py`` (demo models), headless Chromium, time from navigation to an
    interactive prompt (the load event has run), in fresh browser contexts. Figure:
    median <= 2 s.
@@ -251,6 +251,7 @@ class _Fixed:
 
 def bench_leaderboard(args: argparse.Namespace) -> None:
     from arena.db import stats
+    from arena.db.counted import EXCLUSIONS
     from arena.db.feedback_stats import FeedbackCache, feedback_by_model
     from arena.recompute import recompute
     from arena.ui.leaderboard import LeaderboardTab, PairCache
@@ -296,11 +297,16 @@ def bench_leaderboard(args: argparse.Namespace) -> None:
     with gr.Blocks():
         tab.build(gr.I18n(ja={}, en={}))
     out = tab.load("ja")
-    assert tab.table in out and len(out[tab.table]) == n_models
+    assert tab.table in out and len(out[tab.table]["value"]) == n_models
     with sessions() as s:  # the stored counts give the same tables as the votes
         run = stats.latest_run(s)
         top = [r.model for r in stats.board(s, run.id)[:20]]
         stored, counted = stats.pair_table(s, run, top), stats.pair_table_from_votes(s, top)
+    screened = sum(n for why, n in run.excluded.items() if why not in EXCLUSIONS)
+    if screened:  # the rigging defences left votes out: the stored tables count fewer
+        print(f"{screened:,} votes screened out by the run's rigging defences")
+        assert (stored.battles <= counted.battles).all()
+    else:
         assert (stored.battles == counted.battles).all() and (stored.wins == counted.wins).all()
     with sessions() as s:  # every reason of the bench is counted, on the right model
         given = s.scalar(text("SELECT count(*) FROM vote_reasons"))

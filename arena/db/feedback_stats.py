@@ -140,7 +140,7 @@ class FeedbackCache:
     next view has them.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], size: int = 2, wait: float = 0.2) -> None:
+    def __init__(self, sessions: sessionmaker[Session], size: int = 2, wait: float = 0.1) -> None:
         self.sessions, self.size, self.wait = sessions, size, wait
         self._counts: OrderedDict[tuple[int, datetime], Future[list[ModelFeedback]]] = OrderedDict()
         self._lock = threading.Lock()
