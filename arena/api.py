@@ -32,6 +32,7 @@ from arena.events import EVENT_COOKIE, valid_slug
 from arena.feedback import react
 from arena.integrity.limits import RateLimited
 from arena.integrity.voters import GateRefused, UnknownVoter
+from arena.separation import neighbours
 
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; "
@@ -303,6 +304,7 @@ def create_api(arena: Arena) -> FastAPI:
             run = stats.latest_run(s)
             rows = stats.board(s, run.id) if run else []
             unrated = stats.unrated(s, run, [r.model for r in rows]) if run else []
+            pairs = neighbours(s, run, rows) if run else []
         if run is None:
             return JSONResponse({"run": None, "models": [], "not_rated": []})
         return JSONResponse(
@@ -324,6 +326,9 @@ def create_api(arena: Arena) -> FastAPI:
                 # Models with votes but no rating (fewer than min_votes, or never compared
                 # with the rated ones), with their battles.
                 "not_rated": [asdict(u) for u in unrated],
+                # Each pair of neighbours, best first: further votes until their intervals
+                # separate at the current sampling (0: already; null: not within 10 million).
+                "neighbours": [asdict(p) for p in pairs],
             }
         )
 

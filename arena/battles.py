@@ -75,7 +75,8 @@ from arena.integrity import voters
 from arena.integrity.identity import IdentityDetector
 from arena.integrity.limits import Limits
 from arena.metrics import Metrics
-from arena.sampling import Health, PairCounter, SharedOut, choose_pair
+from arena.sampling import Board, Health, PairCounter, SharedOut, choose_active, choose_pair
+from arena.separation import load_board, refresh_board
 
 logger = logging.getLogger(__name__)
 
@@ -315,6 +316,8 @@ class Arena:
             upto = time.time()
             self.pairs = PairCounter(repo.anony_pair_counts(s, until=_utc(upto)), upto=upto)
             self.health.merge(repo.models_out(s))
+            # The latest rating run, for active sampling (reloaded when a new run appears).
+            self.board: Board | None = load_board(s) if settings.sampling == "active" else None
 
     # -- storage helpers ------------------------------------------------------------
 
@@ -380,6 +383,11 @@ class Arena:
             n: s.sample_weight for n, s in self.specs.items() if n in enabled and n in self.backends
         }
         pairs = self.pairs.snapshot()
+        if self.settings.sampling == "active":
+            board = self.board
+            return self.health.draw(
+                lambda out: choose_active(weights, pairs, self.rng, out, board=board)
+            )
         return self.health.draw(lambda out: choose_pair(weights, pairs, self.rng, out))
 
     async def send(
@@ -459,6 +467,8 @@ class Arena:
             window = repo.anony_pair_counts(s, since=_utc(self.pairs.upto), until=_utc(upto))
             self.pairs.advance(window, upto)
             self.health.merge(repo.models_out(s))
+            if self.settings.sampling == "active":
+                self.board = refresh_board(s, self.board)
 
         self._sharing = task = asyncio.ensure_future(self._db(read))
         _FINISHING.add(task)

@@ -170,6 +170,12 @@ class Settings:
     rating_min_votes: int = _setting(
         20, "Votes a model needs in the fit to be rated; fewer: listed as not enough votes yet."
     )
+    sampling: str = _setting(
+        "weighted",
+        "How blind battles pick their pair (weighted|active): weighted by sample_weight, rare "
+        "pairs first; active: mostly the pair whose vote settles the board's order soonest "
+        "(from the latest rating run), 30% weighted (docs/ratings.md).",
+    )
     admin_users: str = _setting(
         "",
         "Admins as user:HASH pairs, comma-separated (env only); HASH from python -m arena "
@@ -508,6 +514,8 @@ def _check(s: Settings, where: str) -> None:
         raise ConfigError(f"{where}: arena.default_language: expected 'ja' or 'en'")
     if s.rating_ci not in ("sandwich", "bootstrap"):
         raise ConfigError(f"{where}: arena.rating_ci: expected 'sandwich' or 'bootstrap'")
+    if s.sampling not in ("weighted", "active"):
+        raise ConfigError(f"{where}: arena.sampling: expected 'weighted' or 'active'")
     if s.reasoning_timeout <= 0:
         raise ConfigError(f"{where}: arena.reasoning_timeout: must be > 0")
     for name in ("max_turns", "max_prompt_chars", "stream_concurrency", "port", "max_output_chars",

@@ -6,6 +6,13 @@ pairs catch up. Models that failed repeatedly are left out for a back-off that d
 while they keep failing, then let back in for one probe battle. One model's outage
 never closes the arena while two others are healthy. An empty draw is an explicit
 error, never the NaN of normalising zero weights.
+
+With the setting ``sampling = "active"`` (:func:`choose_active`) most draws instead
+play the pair whose next vote shrinks most the interval overlaps that decide ranks,
+valued from the latest rating run (:class:`Board`, cached by :class:`BoardCache`) and
+the pair counts so far by :func:`ratings.separation.pair_values`; a share ``epsilon``
+of draws still follows the weighted rule, so every pair keeps being seen. Without a
+run the weighted rule decides alone.
 """
 
 from __future__ import annotations
@@ -18,7 +25,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
+
 from arena.errors import BattleRejected
+from ratings.separation import pair_values
 
 Pick = TypeVar("Pick", bound=tuple[str, ...])
 
@@ -48,6 +58,75 @@ def choose_pair(
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
     scores = [weights[a] * weights[b] / (1 + pair_counts.get((a, b), 0)) for a, b in pairs]
     a, b = rng.choices(pairs, weights=scores, k=1)[0]
+    return (a, b) if rng.random() < 0.5 else (b, a)
+
+
+#: Share of draws that follow the weighted rule under active sampling.
+ACTIVE_EPSILON = 0.3
+#: Neighbours further than this from separating wait (ratings.separation.neighbour_weight).
+ACTIVE_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Board:
+    """What active sampling needs of a rating run: each rated model's rating and
+    interval half-width, and the battles per pair the run was fitted on."""
+
+    run_id: int
+    models: tuple[str, ...]
+    rating: np.ndarray
+    half: np.ndarray
+    fitted: np.ndarray  # (k, k) battles per pair in the run's fit
+    level: float = 0.95
+
+    def games(self, pair_counts: Mapping[tuple[str, str], int]) -> np.ndarray:
+        """Battles per pair among the board's models from ``pair_counts`` (unordered keys)."""
+        index = {m: i for i, m in enumerate(self.models)}
+        games = np.zeros((len(self.models), len(self.models)))
+        for (a, b), n in pair_counts.items():
+            i, j = index.get(a), index.get(b)
+            if i is not None and j is not None and i != j:
+                games[i, j] += n
+                games[j, i] += n
+        return games
+
+
+def choose_active(
+    weights: Mapping[str, float],
+    pair_counts: Mapping[tuple[str, str], int],
+    rng: random.Random,
+    exclude: Iterable[str] = (),
+    *,
+    board: Board | None,
+    epsilon: float = ACTIVE_EPSILON,
+) -> tuple[str, str]:
+    """Draw two different models, most often the pair of greatest value for the board.
+
+    With probability ``epsilon``, without a board, or when no two of the board's models
+    may play, this is :func:`choose_pair`. Otherwise it plays the pair maximising
+    ``pair_values * w_a * w_b`` (ties broken at random) among the board's models that
+    may play (weight above 0, not in ``exclude``); models the board does not rate yet
+    play only in the weighted draws, whose damping by pair counts brings them in fast.
+    ``pair_counts`` (battles so far, newer than the run too) move the values on between
+    runs: a pair just played is worth less. The order (which is A) is random.
+    """
+    excluded = set(exclude)
+    if board is None or rng.random() < epsilon:
+        return choose_pair(weights, pair_counts, rng, excluded)
+    w = np.array([weights.get(m, 0.0) for m in board.models], dtype=np.float64)
+    w[[m in excluded for m in board.models]] = 0.0
+    if np.count_nonzero(w > 0) < 2:
+        return choose_pair(weights, pair_counts, rng, excluded)
+    values = pair_values(
+        board.rating, board.half, board.games(pair_counts), level=board.level,
+        fitted=board.fitted, threshold=ACTIVE_THRESHOLD,
+    ) * np.outer(w, w)  # fmt: skip
+    best = float(values.max())
+    if not best > 0:
+        return choose_pair(weights, pair_counts, rng, excluded)
+    top = np.argwhere(np.triu(values >= best * (1 - 1e-12), 1))
+    i, j = top[rng.randrange(len(top))]
+    a, b = board.models[i], board.models[j]
     return (a, b) if rng.random() < 0.5 else (b, a)
 
 

@@ -195,3 +195,40 @@ def test_a_battle_records_how_its_first_prompt_came(app_server) -> None:
         stored = [s.get(Battle, i).prompt_source for i in ids]
     engine.dispose()
     assert stored == ["example:email", "typed", None]
+
+
+def test_leaderboard_json_says_votes_until_neighbours_separate(tmp_path, app_db_url) -> None:
+    from itertools import pairwise
+
+    from arena.db import make_engine
+    from arena.db.models import Winner
+    from arena.recompute import recompute
+    from tests.conftest import RunningApp
+    from tests.test_recompute import add_battles
+
+    app = RunningApp(tmp_path, database_url=app_db_url)
+    try:
+        engine = make_engine(app_db_url)
+        try:  # Echo well ahead of Haiku and Lister, who are level
+            for a, b, winner, n in (
+                ("Demo-Echo", "Demo-Haiku", Winner.MODEL_A, 40),
+                ("Demo-Echo", "Demo-Haiku", Winner.MODEL_B, 2),
+                ("Demo-Echo", "Demo-Lister", Winner.MODEL_A, 40),
+                ("Demo-Echo", "Demo-Lister", Winner.MODEL_B, 2),
+                ("Demo-Haiku", "Demo-Lister", Winner.MODEL_A, 15),
+                ("Demo-Haiku", "Demo-Lister", Winner.MODEL_B, 15),
+            ):
+                add_battles(engine, a, b, winner, n)
+            recompute(engine, anchor="Demo-Echo", min_votes=20)
+        finally:
+            engine.dispose()
+        body = httpx.get(app.url + "/api/leaderboard").json()
+        models = [m["model"] for m in body["models"]]
+        assert models[0] == "Demo-Echo"
+        pairs = body["neighbours"]
+        assert [(p["upper"], p["lower"]) for p in pairs] == list(pairwise(models))
+        assert pairs[0]["votes"] == 0  # Echo's interval is clear of the next one's
+        second = pairs[1]  # Haiku and Lister, 15 to 15: no gap to separate
+        assert second["gap"] < 1 and second["votes"] is None
+    finally:
+        app.stop()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from arena.errors import BattleRejected
-from arena.sampling import Health, PairCounter, choose_pair, pair_key
+from arena.sampling import Board, Health, PairCounter, choose_active, choose_pair, pair_key
 
 
 def test_never_a_self_battle_and_both_orders_occur() -> None:
@@ -144,3 +145,81 @@ def test_two_model_arena_with_one_failing_refuses_with_no_models() -> None:
     with pytest.raises(BattleRejected) as info:
         health.draw(lambda out: choose_pair({"a": 1, "b": 1}, {}, random.Random(0), out))
     assert info.value.code == "no_models"
+
+
+# -- active sampling ---------------------------------------------------------------------
+
+
+def deciding_board() -> Board:
+    """Four models: Top far ahead, Bottom far behind, Upper and Lower 30 points apart with
+    intervals that overlap a little (r = 0.6): only their order is still to decide."""
+    models = ("Top", "Upper", "Lower", "Bottom")
+    rating = np.array([1400.0, 1030.0, 1000.0, 600.0])
+    half = np.array([20.0, 25.0, 25.0, 20.0])
+    fitted = 200.0 * (np.ones((4, 4)) - np.eye(4))
+    return Board(1, models, rating, half, fitted)
+
+
+def fitted_counts(board: Board) -> dict[tuple[str, str], int]:
+    m = board.models
+    return {pair_key(m[i], m[j]): int(board.fitted[i, j]) for i in range(4) for j in range(i)}
+
+
+def test_active_sampling_prefers_the_pair_that_decides_ranks() -> None:
+    board = deciding_board()
+    rng = random.Random(5)
+    weights = dict.fromkeys(board.models, 1.0)
+    counts = fitted_counts(board)
+    seen = Counter()
+    for _ in range(300):  # each draw counted, as the arena's pair counter does
+        pick = choose_active(weights, counts, rng, board=board, epsilon=0.0)
+        seen[pair_key(*pick)] += 1
+        counts[pair_key(*pick)] += 1
+    assert all({"Upper", "Lower"} & set(pair) for pair in seen)
+    assert ("Bottom", "Top") not in seen
+    # With the weighted rule the same board's models are drawn evenly.
+    weighted = Counter(
+        pair_key(*choose_pair(weights, fitted_counts(board), rng)) for _ in range(600)
+    )
+    assert weighted[("Bottom", "Top")] > 60
+
+
+def test_active_sampling_respects_exclusions_zero_weights_and_never_self_pairs() -> None:
+    board = deciding_board()
+    rng = random.Random(6)
+    weights = {"Top": 1.0, "Upper": 0.0, "Lower": 1.0, "Bottom": 1.0, "New": 1.0}
+    counts = fitted_counts(board)
+    for epsilon in (0.0, 0.3, 1.0):
+        for _ in range(300):
+            a, b = choose_active(weights, counts, rng, exclude={"Bottom"}, board=board,
+                                 epsilon=epsilon)  # fmt: skip
+            assert a != b and not {a, b} & {"Upper", "Bottom"}
+    with pytest.raises(BattleRejected):
+        choose_active({"Top": 1.0, "Upper": 1.0}, counts, rng, exclude={"Top"}, board=board)
+
+
+def test_every_pair_stays_reachable_with_epsilon() -> None:
+    board = deciding_board()
+    rng = random.Random(7)
+    weights = dict.fromkeys((*board.models, "New"), 1.0)
+    counts = fitted_counts(board)
+    seen = Counter()
+    for _ in range(4000):
+        pair = pair_key(*choose_active(weights, counts, rng, board=board, epsilon=0.3))
+        seen[pair] += 1
+        counts[pair] = counts.get(pair, 0) + 1
+    names = sorted(weights)
+    assert all(seen[(a, b)] > 0 for i, a in enumerate(names) for b in names[i + 1 :])
+    # The model without a rating yet plays only in the weighted draws, which favour its
+    # pairs (never played); the rest of the time the deciding pair's models play.
+    assert sum(n for pair, n in seen.items() if "New" in pair) > 0.15 * 4000
+    assert sum(n for pair, n in seen.items() if {"Upper", "Lower"} & set(pair)) > 0.7 * 4000
+
+
+def test_without_a_run_active_sampling_is_the_weighted_rule() -> None:
+    weights = {"a": 1.0, "b": 2.0, "c": 1.0}
+    counts = {("a", "b"): 5}
+    first, second = random.Random(8), random.Random(8)
+    assert [choose_active(weights, counts, first, board=None) for _ in range(200)] == [
+        choose_pair(weights, counts, second) for _ in range(200)
+    ]
