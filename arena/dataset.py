@@ -229,6 +229,9 @@ def dataset_card(manifest: Mapping[str, Any], license_id: str, excluded: Mapping
         *kept,
         "- Reasoning text, raw finish reasons, IP hashes and voter tokens never leave the "
         "database; `judge` is an HMAC pseudonym of the voter.",
+        "- Prompts, answers and comments are free text typed by volunteers and models, "
+        "published as written: flagged battles are left out unless asked for, and an export "
+        "without conversations leaves the comments out too.",
         "",
         "## Columns",
         "",
@@ -248,6 +251,14 @@ def dataset_card(manifest: Mapping[str, Any], license_id: str, excluded: Mapping
         "| category_tag | object or null | an imported battle's category tags |",
         "| flags | list of string | identity, moderation, toxic_chat (flagged rows only) |",
         "| metadata | object | an imported battle's other columns |",
+        "| reasons_a, reasons_b | list of string | the volunteer's reason tags for each side "
+        "(optional; codes in docs/data.md) |",
+        "| comment | string or null | the volunteer's free comment (left out with the "
+        "conversations) |",
+        "| reactions | list of {turn, side, value} | thumbs up (1) or down (-1) on single "
+        "answers after the reveal |",
+        "| prompt_source | string or null | typed, or example:<category> (a suggested first "
+        "prompt sent unchanged) |",
         "",
         "In the CSV form the list and object columns are JSON text in their cells "
         "(`json.loads` gives them back).",

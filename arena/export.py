@@ -4,9 +4,12 @@ One row per counted vote: ``question_id, model_a, model_b, winner, judge,
 conversation_a, conversation_b, turn, anony, language, tstamp`` -- the columns of the
 published Chatbot Arena files, so pandas and ``datasets`` load an export as they load
 those -- and LMArena's ``conv_metadata``, ``category_tag``, plus ``flags`` and
-``metadata`` (an imported battle's other columns). Each message is ``{role, content,
-finish_reason, num_tokens}``: the normalised finish reason (``stop``, ``length``, ...)
-lets a reader drop truncated answers, ``num_tokens`` and ``conv_metadata`` feed
+``metadata`` (an imported battle's other columns), and the volunteer's feedback
+(``reasons_a``, ``reasons_b``, ``comment``, ``reactions``) and the battle's
+``prompt_source``. The comment is free text typed by a volunteer: it goes out with the
+conversations, or not at all (``conversations=False`` leaves both out). Each message is
+``{role, content, finish_reason, num_tokens}``: the normalised finish reason (``stop``,
+``length``, ...) lets a reader drop truncated answers, ``num_tokens`` and ``conv_metadata`` feed
 FastChat's long-conversation filter and style control (:mod:`arena.dataset`); reasoning
 text is never exported. Formats: JSON lines, a JSON array (FastChat's command line),
 CSV (lists and objects as JSON text) and Parquet. Voters appear only as ``judge``, an
@@ -77,9 +80,10 @@ from arena.db.models import (
 )
 from arena.errors import ArenaError
 
+#: 4: the volunteer's feedback: reasons_a, reasons_b, comment, reactions; prompt_source.
 #: 3: messages carry ``num_tokens``; conv_metadata, category_tag, flags, metadata added.
 #: 2: every message carries ``finish_reason`` (1: ``{role, content}`` only).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FORMATS = ("jsonl", "json", "csv", "parquet")
 COLUMNS = (
     "question_id",
@@ -97,7 +101,16 @@ COLUMNS = (
     "category_tag",
     "flags",
     "metadata",
+    "reasons_a",
+    "reasons_b",
+    "comment",
+    "reactions",
+    "prompt_source",
 )
+#: Free text typed by people: left out together by ``--no-conversations``.
+FREE_TEXT = ("conversation_a", "conversation_b", "comment")
+#: The keys of each reaction in ``reactions``, in this order.
+REACTION_KEYS = ("turn", "side", "value")
 #: The keys of each message of ``conversation_a`` / ``conversation_b``, in this order.
 MESSAGE_KEYS = ("role", "content", "finish_reason", "num_tokens")
 JUDGE_PREFIX = "arena_user_"
@@ -227,7 +240,7 @@ def columns(options: ExportOptions) -> tuple[str, ...]:
     """The columns an export with ``options`` has (conversations may be left out)."""
     if options.conversations:
         return COLUMNS
-    return tuple(c for c in COLUMNS if not c.startswith("conversation_"))
+    return tuple(c for c in COLUMNS if c not in FREE_TEXT)
 
 
 def _query(options: ExportOptions, model_ids: dict[str, int], *, raw_time: bool = False) -> Select:
@@ -247,6 +260,8 @@ def _query(options: ExportOptions, model_ids: dict[str, int], *, raw_time: bool 
             Voter.token,
             Battle.flag_identity,
             Battle.flag_moderation,
+            Battle.prompt_source,
+            Vote.comment,
         )
         .select_from(Vote)
         .join(Battle, Vote.battle_id == Battle.id)
@@ -281,6 +296,7 @@ class RawJson(bytes):
 
 
 _quote = json.encoder.encode_basestring  # the C encoder; keeps non-ASCII as is
+_EMPTY = RawJson(b"[]")
 
 # The conversations are the bulk of an export (eight messages a battle in the benchmark),
 # so the database writes them: each side as one JSON array of MESSAGE_KEYS objects (the
@@ -328,6 +344,40 @@ def _with_meta(q: Select, dialect: str) -> Select:
     """``q`` with the battle's stored conv_metadata (JSON text) and its other meta keys."""
     return q.add_columns(
         *map(literal_column, _PG_META if dialect == "postgresql" else _SQLITE_META)
+    )
+
+
+# The volunteer's feedback as JSON text made by the database: each side's reason tags in
+# the order given, and the reactions to answers ({turn, side, value}, by turn and side).
+_SQLITE_REASONS = (
+    "'[' || coalesce((SELECT group_concat(t, ',') FROM (SELECT json_quote(r.tag) AS t "
+    "FROM vote_reasons AS r WHERE r.battle_id = battles.id AND r.side = '{side}' "
+    "ORDER BY r.id)), '') || ']'"
+)
+_SQLITE_REACTIONS = (
+    "'[' || coalesce((SELECT group_concat(t, ',') FROM (SELECT json_object('turn', x.turn, "
+    "'side', x.side, 'value', x.value) AS t FROM reactions AS x "
+    "WHERE x.battle_id = battles.id ORDER BY x.turn, x.side)), '') || ']'"
+)
+_PG_REASONS = (
+    "'[' || coalesce((SELECT string_agg(to_json(r.tag)::text, ',' ORDER BY r.id) "
+    "FROM vote_reasons AS r WHERE r.battle_id = battles.id AND r.side = '{side}'), '') || ']'"
+)
+_PG_REACTIONS = (
+    """'[' || coalesce((SELECT string_agg('{"turn":' || x.turn || ',"side":' """
+    """|| to_json(x.side)::text || ',"value":' || x.value || '}', ',' ORDER BY x.turn, x.side) """
+    """FROM reactions AS x WHERE x.battle_id = battles.id), '') || ']'"""
+)
+
+
+def _with_feedback(q: Select, dialect: str) -> Select:
+    """``q`` with reasons_a, reasons_b and reactions as JSON text."""
+    pg = dialect == "postgresql"
+    reasons, reactions = (
+        (_PG_REASONS, _PG_REACTIONS) if pg else (_SQLITE_REASONS, _SQLITE_REACTIONS)
+    )
+    return q.add_columns(
+        *(literal_column(reasons.format(side=side)) for side in "ab"), literal_column(reactions)
     )
 
 
@@ -415,7 +465,7 @@ def iter_rows(
     names = dict(conn.execute(select(Model.id, Model.name)).all())
     dialect = conn.dialect.name
     q = _query(options, {n: i for i, n in names.items()}, raw_time=dialect == "sqlite")
-    q = _with_meta(q, dialect)
+    q = _with_feedback(_with_meta(q, dialect), dialect)
     if options.conversations:
         q = _with_conversations(q, dialect)
     sql, params = _compile(q.order_by(Vote.created_at, Vote.id), conn)
@@ -426,7 +476,8 @@ def iter_rows(
         if len(judges) > 100_000:
             judges.clear()
         for bid, a, b, mode, turns, lang, winner, at, token, *rest in part:
-            identity, moderation, stored, other, *conversations = rest
+            identity, moderation, source, comment, stored, other, *rest = rest
+            reasons_a, reasons_b, reactions, *conversations = rest
             judge = judges.get(token)
             if judge is None:
                 judge = judges[token] = pseudonym(token, salt)
@@ -444,12 +495,20 @@ def iter_rows(
             tail = (
                 turns, mode == "anony", LANGUAGE_NAMES.get(lang, lang), tstamp, metadata,
                 kept.get("category_tag"), flags, kept.get("metadata") or {},
+                _raw_list(reasons_a), _raw_list(reasons_b),
             )  # fmt: skip
             if conversations:
                 conv = (RawJson(conversations[0]), RawJson(conversations[1]))
-                yield (bid, names[a], names[b], winner, judge, *conv, *tail)
-            else:
-                yield (bid, names[a], names[b], winner, judge, *tail)
+                yield (bid, names[a], names[b], winner, judge, *conv, *tail,
+                       comment, _raw_list(reactions), source)  # fmt: skip
+            else:  # free text stays out: the conversations and the comment
+                yield (bid, names[a], names[b], winner, judge, *tail, _raw_list(reactions), source)
+
+
+def _raw_list(text: str | bytes) -> RawJson:
+    """A JSON list the database wrote (the empty one, most rows' reasons, shared)."""
+    data = text.encode() if type(text) is str else bytes(text)
+    return _EMPTY if data == b"[]" else RawJson(data)
 
 
 def count_rows(conn: Connection, options: ExportOptions) -> int:
@@ -505,7 +564,9 @@ def json_value(value: Any, encode: Callable[[Any], str]) -> str:
 
 
 #: Columns with few distinct values: the JSONL writer encodes each value once.
-REPEATING = frozenset({"model_a", "model_b", "winner", "judge", "anony", "language", "turn"})
+REPEATING = frozenset(
+    {"model_a", "model_b", "winner", "judge", "anony", "language", "turn", "prompt_source"}
+)
 
 
 class JsonlWriter:
@@ -648,6 +709,11 @@ class ParquetWriter:
             "conversation_b": pa.list_(message),
             "conv_metadata": self.meta,
             "flags": pa.list_(pa.string()),
+            "reasons_a": pa.list_(pa.string()),
+            "reasons_b": pa.list_(pa.string()),
+            "reactions": pa.list_(
+                pa.struct([(k, pa.string() if k == "side" else pa.int64()) for k in REACTION_KEYS])
+            ),
         }
         # category_tag and metadata have no fixed shape: JSON text, as LMArena 100k has.
         self.as_text = [c in ("category_tag", "metadata") for c in cols]

@@ -69,8 +69,10 @@ from arena.db.models import (
     BattleStatus,
     Message,
     Model,
+    Reaction,
     Vote,
     Voter,
+    VoteReason,
     Winner,
     utcnow,
 )
@@ -199,9 +201,62 @@ class Row(NamedTuple):
     judge_given: str | None  # the judge as the file gave it
     flags: tuple[str, ...]  # moderation, toxic_chat, identity
     meta: str | None  # JSON: conv_metadata, category_tag, metadata
+    feedback: Feedback  # this arena's own export: the volunteer's reasons, comment, reactions
     # Both sides' rows of MESSAGE_COLUMNS; for PostgreSQL already in COPY's text format,
     # made by the worker process that validates, so the importing process only sends it.
     messages: list[tuple] | bytes
+
+
+class Feedback(NamedTuple):
+    """What a volunteer told besides the verdict, as this arena's export writes it."""
+
+    reasons: tuple[tuple[str, str], ...] = ()  # (side, tag), in the order given
+    comment: str | None = None
+    reactions: tuple[tuple[int, str, int], ...] = ()  # (turn, side, value)
+    prompt_source: str | None = None
+
+
+NO_FEEDBACK = Feedback()
+#: The export's feedback columns (schema version 4); in other layouts they are metadata.
+FEEDBACK_COLUMNS = ("reasons_a", "reasons_b", "comment", "reactions", "prompt_source")
+MAX_TAG = 40
+
+
+def _feedback(metadata: dict[str, Any]) -> Feedback:
+    """Take the feedback columns out of a row's other columns and check them."""
+    if not any(k in metadata for k in FEEDBACK_COLUMNS):
+        return NO_FEEDBACK
+    given = {k: metadata.pop(k) for k in FEEDBACK_COLUMNS if k in metadata}
+    reasons = []
+    for side in ("a", "b"):
+        tags = given.get(f"reasons_{side}") or []
+        if not isinstance(tags, list) or any(
+            type(t) is not str or not 0 < len(t) <= MAX_TAG or "\x00" in t for t in tags
+        ):
+            raise RowError(
+                f"reasons_{side} must be a list of tags (text of 1-{MAX_TAG} characters)"
+            )
+        if len(set(tags)) != len(tags):
+            raise RowError(f"reasons_{side} names a tag twice")
+        reasons += [(side, t) for t in tags]
+    reactions = []
+    for k, item in enumerate(given.get("reactions") or []):
+        turn = item.get("turn") if isinstance(item, dict) else None
+        side = item.get("side") if isinstance(item, dict) else None
+        value = item.get("value") if isinstance(item, dict) else None
+        whole = type(turn) is int and type(value) is int
+        if not whole or turn < 1 or side not in ("a", "b") or value not in (1, -1):
+            raise RowError(f"reactions[{k}] must be {{turn >= 1, side a or b, value 1 or -1}}")
+        reactions.append((turn, side, value))
+    if len({r[:2] for r in reactions}) != len(reactions):
+        raise RowError("reactions holds two reactions to one answer")
+    comment = given.get("comment")
+    source = given.get("prompt_source")
+    if comment is not None and (type(comment) is not str or "\x00" in comment):
+        raise RowError("comment must be text without NUL characters")
+    if source is not None and (type(source) is not str or len(source) > MAX_TAG):
+        raise RowError(f"prompt_source must be text of at most {MAX_TAG} characters")
+    return Feedback(tuple(reasons), comment or None, tuple(reactions), source or None)
 
 
 # -- validating rows ----------------------------------------------------------------
@@ -336,10 +391,11 @@ def validate(where: int, raw: Any, *, dialect: str = "", schema: str = "fastchat
     language = _text(row["language"], "language", 64) or "und"
     conv_a = _conversation(row["conversation_a"], "conversation_a")
     conv_b = _conversation(row["conversation_b"], "conversation_b")
+    feedback = _feedback(row["metadata"]) if schema == "fastchat" else NO_FEEDBACK
     meta = _meta(row, schema)
     if suspect:
         texts = {"id": row["id"], "model_a": model_a, "model_b": model_b, "judge": judge,
-                 "language": language}  # fmt: skip
+                 "language": language, "comment": feedback.comment or ""}  # fmt: skip
         _refuse_surrogates(texts, conv_a, conv_b, meta or "")
     bid, moment = battle_id(row["id"]), _moment(row["tstamp"])
     at = _sqlite_time(moment) if dialect == "sqlite" else moment
@@ -365,6 +421,7 @@ def validate(where: int, raw: Any, *, dialect: str = "", schema: str = "fastchat
         judge_given=row["judge"],
         flags=tuple(row["flags"]),
         meta=meta,
+        feedback=feedback,
     )
 
 
@@ -423,10 +480,14 @@ def check_chunk_packed(chunk: Iterable[tuple[int, Any]], dialect: str, schema: s
 BATTLE_COLUMNS = (
     "id", "voter_id", "model_a_id", "model_b_id", "mode", "status", "language", "turns",
     "flag_identity", "flag_moderation", "created_at", "ready_at", "source_id", "meta",
+    "prompt_source",
 )  # fmt: skip
 VOTE_COLUMNS = (
     "battle_id", "voter_id", "winner", "seconds_to_vote", "created_at", "voided", "void_reason",
+    "comment",
 )  # fmt: skip
+REASON_COLUMNS = ("battle_id", "side", "tag")
+REACTION_COLUMNS = ("battle_id", "turn", "side", "value", "created_at")
 ANONY, NAMED, VOTED = BattleMode.ANONY.value, BattleMode.NAMED.value, BattleStatus.VOTED.value
 MESSAGE_COLUMNS = (
     "battle_id", "side", "turn", "role", "content", "finish_reason", "num_tokens", "created_at",
@@ -582,7 +643,7 @@ class _Loader:
             return
         self._model_ids({r.model_a for r in rows} | {r.model_b for r in rows})
         self._voter_ids({r.judge for r in rows})
-        battles, votes, messages = [], [], []
+        battles, votes, messages, reasons, reactions = [], [], [], [], []
         copy_text = self.conn.dialect.name == "postgresql"
         for r in rows:
             voter, at = self.voters[r.judge], r.at
@@ -591,10 +652,13 @@ class _Loader:
             identity, moderation = "identity" in r.flags, bool(MODERATION.intersection(r.flags))
             battles.append(
                 (r.id, voter, *ids, mode, VOTED, r.language, r.turns, identity, moderation,
-                 at, at, r.source_id, r.meta)
+                 at, at, r.source_id, r.meta, r.feedback.prompt_source)
             )  # fmt: skip
             self.report.flagged.update(r.flags)
-            votes.append((r.id, voter, r.winner, None, at, False, None))
+            votes.append((r.id, voter, r.winner, None, at, False, None, r.feedback.comment))
+            if r.feedback.reasons or r.feedback.reactions:  # (an export's rows, some of them)
+                reasons += [(r.id, side, tag) for side, tag in r.feedback.reasons]
+                reactions += [(r.id, *reaction, at) for reaction in r.feedback.reactions]
             if copy_text:
                 messages.append(r.messages)
             else:
@@ -607,6 +671,8 @@ class _Loader:
             MESSAGE_COLUMNS,
             b"".join(messages) if copy_text else messages,
         )
+        bulk_insert(self.conn, VoteReason.__table__, REASON_COLUMNS, reasons)
+        bulk_insert(self.conn, Reaction.__table__, REACTION_COLUMNS, reactions)
         self.report.imported += len(rows)
 
 

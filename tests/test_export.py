@@ -26,7 +26,18 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from arena.dataset import conv_metadata, estimate_tokens, with_conv_metadata
-from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Side, Vote, Voter
+from arena.db.models import (
+    Battle,
+    BattleMode,
+    BattleStatus,
+    Message,
+    Model,
+    Reaction,
+    Side,
+    Vote,
+    Voter,
+    VoteReason,
+)
 from arena.export import (
     COLUMNS,
     MESSAGE_KEYS,
@@ -76,14 +87,19 @@ def _battle(
     turns: int = 2,
     text: str = "",
     finish: dict[tuple[str, int], str | None] | None = None,
+    feedback: dict | None = None,
 ) -> str:
     """One battle; ``finish`` gives the stored finish reason of (side, turn) answers that
-    did not end with ``stop`` (None: an answer stored before finish reasons were kept)."""
+    did not end with ``stop`` (None: an answer stored before finish reasons were kept);
+    ``feedback``: the volunteer's ``reasons`` ({side: [tag, ...]}), ``comment``,
+    ``reactions`` ([(turn, side, value)]) and the battle's ``prompt_source``."""
+    feedback = feedback or {}
     bid = hashlib.md5(f"{voter.token}{at.isoformat()}{a.name}".encode()).hexdigest()
     battle = Battle(
         id=bid, voter_id=voter.id, model_a_id=a.id, model_b_id=b.id if b else None,
         mode=mode, status=status, language="ja", turns=turns, flag_identity=flag,
         created_at=at - timedelta(seconds=30), ready_at=at - timedelta(seconds=5),
+        prompt_source=feedback.get("prompt_source"),
     )  # fmt: skip
     s.add(battle)
     conv: dict[str, list[dict]] = {"a": [], "b": []}
@@ -111,8 +127,16 @@ def _battle(
     if winner is not None:
         s.add(
             Vote(battle_id=bid, voter_id=voter.id, winner=winner, seconds_to_vote=5.0,
-                 created_at=at, voided=voided, void_reason="spam" if voided else None)
+                 created_at=at, voided=voided, void_reason="spam" if voided else None,
+                 comment=feedback.get("comment"))
         )  # fmt: skip
+    s.flush()
+    reasons = feedback.get("reasons", {})
+    for side in ("a", "b"):
+        s.add_all(VoteReason(battle_id=bid, side=side, tag=t) for t in reasons.get(side, ()))
+        s.flush()  # ids in the order given: the export keeps it
+    reactions = feedback.get("reactions", [])
+    s.add_all(Reaction(battle_id=bid, turn=t, side=side, value=v) for t, side, v in reactions)
     s.flush()
     row = {
         "question_id": bid, "model_a": a.name, "model_b": b.name if b else None,
@@ -121,6 +145,11 @@ def _battle(
         "language": "Japanese", "tstamp": at.timestamp(),
         "conv_metadata": conv_metadata(conv["a"], conv["b"]), "category_tag": None,
         "flags": ["identity"] if flag else [], "metadata": {},
+        "reasons_a": reasons.get("a", []), "reasons_b": reasons.get("b", []),
+        "comment": feedback.get("comment"),
+        "reactions": [{"turn": t, "side": side, "value": v}
+                      for t, side, v in sorted(reactions, key=lambda r: r[:2])],
+        "prompt_source": feedback.get("prompt_source"),
     }  # fmt: skip
     if winner is None or status is BattleStatus.FAILED or b is None:
         seeded.uncounted.add(bid)
@@ -133,6 +162,15 @@ def _battle(
     else:
         seeded.counted[bid] = row
     return bid
+
+
+#: The volunteer's feedback on the first seeded battle (a comment a spreadsheet would run).
+FEEDBACK = {
+    "reasons": {"a": ["useful", "natural_japanese"], "b": ["incorrect", "mixed_languages"]},
+    "comment": "=1+1 と書いた A が自然。\n改行も",
+    "reactions": [(2, "b", -1), (1, "a", 1), (1, "b", 1)],
+    "prompt_source": "example:business_email",
+}
 
 
 def seed(engine: Engine, n_random: int = 0, rng_seed: int = 7) -> Seeded:
@@ -157,7 +195,7 @@ def seed(engine: Engine, n_random: int = 0, rng_seed: int = 7) -> Seeded:
         s.flush()
         m0, m1, m2, m3 = models
         v0, v1, v2, v3 = voters
-        _battle(s, seeded, v0, m0, m1, T0, winner="model_a", text="=1+1")
+        _battle(s, seeded, v0, m0, m1, T0, winner="model_a", text="=1+1", feedback=FEEDBACK)
         _battle(s, seeded, v1, m2, m0, T0 + timedelta(days=1), winner="tie (bothbad)",
                 finish={("b", 2): "length", ("a", 1): "content_filter"})  # fmt: skip
         _battle(s, seeded, v2, m3, m1, T0 + timedelta(days=2), winner="tie", turns=1,
@@ -201,15 +239,21 @@ def _frame(path: Path, fmt: str) -> pd.DataFrame:
     if fmt == "json":
         return pd.read_json(path, dtype=False)
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    for col in ("conversation_a", "conversation_b", "conv_metadata", "flags", "metadata"):
+    nested = ("conversation_a", "conversation_b", "conv_metadata", "flags", "metadata",
+              "reasons_a", "reasons_b", "reactions")  # fmt: skip
+    for col in nested:
         if col in df:
             df[col] = df[col].map(lambda cell: json.loads(cell) if cell else None)
+    for col in ("comment", "prompt_source"):
+        if col in df:
+            df[col] = df[col].map(lambda cell: cell or None)
     df["category_tag"] = df["category_tag"].map(lambda cell: json.loads(cell) if cell else None)
     df["turn"] = df["turn"].astype(int)
     df["tstamp"] = df["tstamp"].astype(float)
     df["anony"] = df["anony"].map({"true": True, "false": False})
-    for col in ("model_a", "model_b"):
-        df[col] = df[col].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
+    for col in ("model_a", "model_b", "comment"):
+        if col in df:
+            df[col] = df[col].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
     return df
 
 
@@ -225,8 +269,14 @@ def _records(df: pd.DataFrame) -> dict[str, dict]:
             value = rec.get(col)
             value = json.loads(value) if isinstance(value, str) else value
             rec[col] = None if isinstance(value, float) else value
-        if "flags" in rec:
-            rec["flags"] = list(rec["flags"])
+        for col in ("flags", "reasons_a", "reasons_b"):
+            if col in rec:
+                rec[col] = list(rec[col])
+        if "reactions" in rec:  # every key, in order
+            rec["reactions"] = [dict(r.items()) for r in rec["reactions"]]
+        for col in ("comment", "prompt_source"):  # pandas: NaN for null
+            if col in rec and isinstance(rec[col], float):
+                rec[col] = None
         out[rec["question_id"]] = rec
     return out
 
@@ -381,7 +431,7 @@ def test_manifest(engine: Engine, tmp_path: Path) -> None:
     assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert manifest["bytes"] == out.stat().st_size
     assert manifest["rows"] == len(out.read_text(encoding="utf-8").splitlines()) == 4
-    assert manifest["schema_version"] == 3 and manifest["format"] == "jsonl"
+    assert manifest["schema_version"] == 4 and manifest["format"] == "jsonl"
     assert manifest["filters"]["since"] == "2026-11-02T00:00:00+00:00"
     assert manifest["filters"]["include_named"] is True
     assert manifest["tool"] == {"name": "tanuki-arena", "version": "0.1.0"}
@@ -450,9 +500,12 @@ def test_filters(engine: Engine, tmp_path: Path) -> None:
     assert ids(models=(ANCHOR, "@Evil-Model")) == {list(seeded.counted)[1]}
     out, manifest = _export(engine, tmp_path, "jsonl", conversations=False)
     first = json.loads(out.read_text().splitlines()[0])
-    assert "conversation_a" not in first and manifest["columns"] == [
-        c for c in COLUMNS if not c.startswith("conversation")
+    # Without conversations, the comment (free text typed by a volunteer) goes too.
+    assert "conversation_a" not in first and "comment" not in first
+    assert manifest["columns"] == [
+        c for c in COLUMNS if not c.startswith("conversation") and c != "comment"
     ]
+    assert first["reasons_a"] == FEEDBACK["reasons"]["a"]
     with pytest.raises(ExportError, match="unknown model"):
         _export(engine, tmp_path, "jsonl", models=("nope",))
 

@@ -27,13 +27,17 @@ from scipy.optimize import minimize
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from arena.dataset import conv_metadata
 from arena.db import make_engine, migrate
-from arena.db.models import Battle, BattleMode, Voter
+from arena.db.models import Battle, BattleMode, Side, Voter, Winner
 from arena.export import ExportOptions, export
+from arena.feedback import give_reasons, react
 from arena.importer import ImportFailed, import_file
 from ratings.battlefile import BattleFileError
 from ratings.cli import main as ratings_main
 from ratings.io import read_outcomes
+from tests import test_battles
+from tests.test_battles import ALICE, play
 from tests.test_export import ANCHOR, SALT, seed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -349,3 +353,57 @@ def test_csv_and_parquet_exports_read_back_for_a_fit(engine: Engine, tmp_path: P
     frame = pd.read_csv(tmp_path / "votes.csv")
     assert json.loads(frame["conversation_a"][0])[0]["role"] == "user"
     assert json.loads(frame["conv_metadata"][0])["turns"] == frame["turn"][0] == 2
+
+
+arena = test_battles.arena  # a real Arena on the loopback server (SQLite and PostgreSQL)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "parquet"])
+async def test_the_arenas_own_battle_out_and_in_whole(arena, tmp_path: Path, fmt: str) -> None:
+    """A battle played through the Arena (two turns, a suggested first prompt), with the
+    volunteer's reasons, comment and reactions: its stored conv_metadata is what the
+    conversations give, and every format carries the feedback out and back in."""
+    first = await play(arena, ALICE, "敬語のメールを書いて", source="example:business_email")
+    battle_id = first[-1].battle_id
+    await play(arena, ALICE, "## もっと短く\n- 箇条書きで", battle_id)
+    await arena.vote(ALICE, battle_id, Winner.MODEL_B)
+    reasons = {Side.A: ["superficial"], Side.B: ["useful", "natural_japanese"]}
+    await give_reasons(arena, ALICE, battle_id, reasons, "=B の方が丁寧。\n助かりました")
+    await react(arena, ALICE, battle_id, 2, Side.B, 1)
+    await react(arena, ALICE, battle_id, 1, Side.A, -1)
+    engine = arena.sessions.kw["bind"]
+    with Session(engine) as s:
+        stored = json.loads(s.get(Battle, battle_id).meta)["conv_metadata"]
+
+    out = tmp_path / f"votes.{fmt}"
+    export(engine, out, fmt, ExportOptions(), SALT)
+    other = _second_db(tmp_path, "second.db")
+    try:
+        report = import_file(other, out)
+        assert (report.imported, report.refused) == (1, 0)
+        again = tmp_path / "again.jsonl"
+        export(other, again, "jsonl", ExportOptions(), SALT)
+        with Session(other) as s:
+            copy = s.scalar(select(Battle))
+            assert copy.prompt_source == "example:business_email"
+            assert copy.vote.comment == "=B の方が丁寧。\n助かりました"
+    finally:
+        other.dispose()
+    (row,) = _rows(again)
+    assert (
+        row["conv_metadata"]
+        == stored
+        == conv_metadata(row["conversation_a"], row["conversation_b"])
+    )
+    assert stored["turns"] == 2
+    assert (row["reasons_a"], row["reasons_b"]) == (["superficial"], ["useful", "natural_japanese"])
+    assert row["comment"] == "=B の方が丁寧。\n助かりました"
+    assert row["reactions"] == [
+        {"turn": 1, "side": "a", "value": -1},
+        {"turn": 2, "side": "b", "value": 1},
+    ]
+    assert row["prompt_source"] == "example:business_email"
+    # The arena's own export and the re-import's export are the same rows (judges aside).
+    export(engine, tmp_path / "own.jsonl", "jsonl", ExportOptions(), SALT)
+    (own,) = _rows(tmp_path / "own.jsonl")
+    assert {**own, "judge": None} == {**row, "judge": None, "question_id": own["question_id"]}
