@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from arena.db import make_engine
 from arena.db.models import Battle, Model, Reaction, Side, Vote, VoteReason
+from arena.feedback import BAD, GOOD
 from arena.recompute import recompute
 from arena.seed_report import REPORT
 from tests.conftest import RunningApp
@@ -83,12 +84,12 @@ def filled(reasons_app: RunningApp) -> tuple[dict, object]:
             ).all()
             for k, (bid, a, b) in enumerate(battles):
                 tags = []
-                if k % 3 == 0:  # one vote in three with reasons
-                    tags += [(Side.A, "natural_japanese", a), (Side.B, "mixed_languages", b)]
+                if k % 3 == 0:  # one vote in three with reasons, on either side or both
+                    tags += [(Side.A, GOOD[k % 5], a), (Side.B, BAD[k % 7], b)]
                 if k % 6 == 0:
-                    tags.append((Side.A, "mixed_languages", a))
-                if k % 7 == 0:
-                    tags.append((Side.B, "natural_japanese", b))
+                    tags.append((Side.A, BAD[(k // 6) % 8], a))
+                if k % 7 == 0:  # reasons for B alone on some of these
+                    tags.append((Side.B, GOOD[(k // 7) % 6], b))
                 thumbs = [(Side.A, 1, a), (Side.B, -1, b)] if k % 5 == 0 else []
                 s.add_all(VoteReason(battle_id=bid, side=side, tag=tag) for side, tag, _ in tags)
                 s.add_all(Reaction(battle_id=bid, turn=1, side=side, value=v)
@@ -124,17 +125,20 @@ def open_sub_tab(page: Page, url: str, which: str) -> None:
 def check_reasons(page: Page, expected: dict, lang: str) -> None:
     expect(page.locator("#reasons-good")).to_be_visible(timeout=15_000)
     words = WORDS[lang]
-    for kind, tag in (("good", "natural_japanese"), ("bad", "mixed_languages")):
+    for kind, tags in (("good", GOOD), ("bad", BAD)):
         table = page.locator(f"#reasons-{kind}")
-        expect(table.locator("thead")).to_contain_text(words[tag])
+        expect(table.locator("thead")).to_contain_text(words["natural_japanese" if kind == "good"
+                                                             else "mixed_languages"])  # fmt: skip
         for model, want in expected.items():
             row = table.locator(f'tr[data-model="{model}"]')
             assert row.locator("td.rs-n").inner_text() == f"{want['with']:,}"
             thumbs = want["up"] if kind == "good" else want["down"]
             assert row.locator("td.rs-thumbs").inner_text() == f"{thumbs:,}"
-            cell = row.locator(f'td[data-tag="{tag}"]')
-            n = want["tags"][tag]
-            assert cell.inner_text().split() == [f"{n / want['with']:.0%}", f"{n:,}"], model
+            shown = row.locator("td[data-tag]").all_inner_texts()
+            assert len(shown) == len(tags)
+            for tag, text in zip(tags, shown, strict=True):
+                n = want["tags"][tag]
+                assert text.split() == [f"{n / want['with']:.0%}", f"{n:,}"], (model, tag)
     # the leaderboard's order: best-rated first
     assert page.locator("#reasons-good tbody tr").first.get_attribute("data-model") == (
         "Calm3-22b-chat"

@@ -20,7 +20,10 @@ from arena.ui.i18n import t
 #: Cell colours at a share of 1 (white at 0): green for strengths, red for weaknesses.
 GOOD_RGB, BAD_RGB = (0, 158, 115), (213, 94, 0)
 #: Header cells: horizontal text that wraps (the heatmap's vertical names are for Latin).
-_HEAD = ' style="height:auto;white-space:normal;min-width:4.5em;vertical-align:bottom"'
+_HEAD = (
+    ' style="height:auto;white-space:normal;min-width:4.5em;vertical-align:bottom;'
+    'word-break:normal;overflow-wrap:normal"'
+)
 
 
 def _e(text: object) -> str:
