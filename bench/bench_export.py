@@ -8,8 +8,11 @@ Run from the repository root (PostgreSQL on 127.0.0.1:5432, user postgres)::
     python bench/bench_export.py --repeat 3   # the median of 3 exports and 3 imports
 
 For each database it fills an arena (not timed) with bulk inserts -- 13 models, a voter
-per ten battles, and per battle a two-turn conversation on both sides (8 messages) and
-one vote -- then times, each as a fresh subprocess so start-up and imports count:
+per ten battles, and per battle a two-turn conversation on both sides (8 messages), its
+``conv_metadata`` in ``battles.meta`` as the arena keeps it once a turn is stored (the
+arena's own function; ``--no-meta`` leaves it out, as for battles stored before it was
+kept, which the export then counts itself) and one vote -- then times, each as a fresh
+subprocess so start-up and imports count:
 
 * ``python -m arena export --format jsonl`` of every vote: rows/s and the peak RSS of the
   export process (``os.wait4`` in a small launcher, see :data:`LAUNCHER`); targets >=
@@ -86,11 +89,23 @@ def messages(bid: str, k: int) -> list[tuple]:
 # -- filling ------------------------------------------------------------------------
 
 
+def meta(bid: str, k: int) -> str:
+    """``battles.meta`` as the arena stores it after the battle's last turn."""
+    from arena.dataset import with_conv_metadata
+
+    class Stored:  # the Message columns with_conv_metadata reads
+        def __init__(self, k: int, row: tuple) -> None:
+            _, self.side, self.turn, self.role, self.content = row
+            self.id, self.num_tokens, self.completion_tokens = k, None, None
+
+    return with_conv_metadata(None, [Stored(j, m) for j, m in enumerate(messages(bid, k))])
+
+
 def _sqlite_time(t: datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def fill_sqlite(url: str, n: int) -> None:
+def fill_sqlite(url: str, n: int, with_meta: bool = True) -> None:
     from arena.db import make_engine, migrate
 
     engine = make_engine(url)
@@ -112,9 +127,12 @@ def fill_sqlite(url: str, n: int) -> None:
         rows = battles(min(CHUNK, n - start), start)
         cur.executemany(
             "INSERT INTO battles (id, voter_id, model_a_id, model_b_id, mode, status, language,"
-            " turns, flag_identity, flag_moderation, created_at, ready_at) VALUES "
-            "(?, ?, ?, ?, 'anony', 'voted', 'ja', 2, 0, 0, ?, ?)",
-            [(b, v, a, m, _sqlite_time(t), _sqlite_time(t)) for b, v, a, m, _, t in rows],
+            " turns, flag_identity, flag_moderation, created_at, ready_at, meta) VALUES "
+            "(?, ?, ?, ?, 'anony', 'voted', 'ja', 2, 0, 0, ?, ?, ?)",
+            [
+                (b, v, a, m, _sqlite_time(t), _sqlite_time(t), meta(b, k) if with_meta else None)
+                for k, (b, v, a, m, _, t) in enumerate(rows, start)
+            ],
         )
         cur.executemany(
             "INSERT INTO votes (battle_id, voter_id, winner, seconds_to_vote, created_at, voided)"
@@ -141,11 +159,14 @@ def _copy(cur: object, table: str, columns: str, lines: list[str]) -> None:
         copy.write("".join(lines))
 
 
+NULL = "\\N"
+
+
 def _esc(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
 
 
-def fill_postgres(url: str, n: int) -> None:
+def fill_postgres(url: str, n: int, with_meta: bool = True) -> None:
     import psycopg
 
     from arena.db import make_engine, migrate
@@ -163,9 +184,10 @@ def fill_postgres(url: str, n: int) -> None:
         for start in range(0, n, CHUNK):
             rows = battles(min(CHUNK, n - start), start)
             _copy(cur, "battles", "id, voter_id, model_a_id, model_b_id, mode, status, language, "
-                  "turns, flag_identity, flag_moderation, created_at, ready_at",
+                  "turns, flag_identity, flag_moderation, created_at, ready_at, meta",
                   [f"{b}\t{v}\t{a}\t{m}\tanony\tvoted\tja\t2\tf\tf\t{t.isoformat()}\t"
-                   f"{t.isoformat()}\n" for b, v, a, m, _, t in rows])  # fmt: skip
+                   f"{t.isoformat()}\t{_esc(meta(b, k)) if with_meta else NULL}\n"
+                   for k, (b, v, a, m, _, t) in enumerate(rows, start)])  # fmt: skip
             _copy(cur, "votes", "battle_id, voter_id, winner, seconds_to_vote, created_at, voided",
                   [f"{b}\t{v}\t{w}\t12.5\t{(t + timedelta(seconds=3)).isoformat()}\tf\n"
                    for b, v, _, _, w, t in rows])  # fmt: skip
@@ -334,13 +356,15 @@ def _median(runs: list[tuple[float, float, float]]) -> dict[str, float]:
     return {"s": seconds, "mb": mb, "cpu": cpu, "min": ordered[0][0], "max": ordered[-1][0]}
 
 
-def run(backend: str, n: int, naive_rows: int, repeat: int, work: Path) -> dict[str, object]:
+def run(
+    backend: str, n: int, naive_rows: int, repeat: int, work: Path, with_meta: bool = True
+) -> dict[str, object]:
     pg = backend == "postgresql"
     src = create_pg("arena_bench_export_src") if pg else f"sqlite:///{work / 'src.db'}"
     dst = f"sqlite:///{work / 'dst.db'}"
     try:
         t = time.perf_counter()
-        (fill_postgres if pg else fill_sqlite)(src, n)
+        (fill_postgres if pg else fill_sqlite)(src, n, with_meta)
         fill = time.perf_counter() - t
         print(f"[{backend}] filled {n} votes in {fill:.0f} s", file=sys.stderr)
         env = {**os.environ, "ARENA_EXPORT_SALT": SALT}
@@ -363,13 +387,15 @@ def run(backend: str, n: int, naive_rows: int, repeat: int, work: Path) -> dict[
                     f.unlink()
             imports.append(timed(["--database-url", dst, "import", str(out)], env))
             print(f"[{backend}] import {imports[-1]}", file=sys.stderr)
-        naive = naive_export(src, work / f"{backend}-naive.jsonl", naive_rows)
-        if pg:
-            dst = create_pg("arena_bench_export_dst")
-        else:
-            for f in work.glob("dst.db*"):
-                f.unlink()
-        naive_in = naive_import(dst, out, naive_rows)
+        naive = naive_in = None
+        if naive_rows:
+            naive = naive_export(src, work / f"{backend}-naive.jsonl", naive_rows)
+            if pg:
+                dst = create_pg("arena_bench_export_dst")
+            else:
+                for f in work.glob("dst.db*"):
+                    f.unlink()
+            naive_in = naive_import(dst, out, naive_rows)
         return {
             "backend": backend, "rows": n, "file_mb": out.stat().st_size / 2**20,
             "fill_s": fill, "export": _median(exports), "import": _median(imports),
@@ -389,12 +415,17 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--naive-rows", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the median counts")
+    parser.add_argument(
+        "--no-meta", action="store_true", help="battles without a stored conv_metadata"
+    )
+    parser.add_argument("--skip-naive", action="store_true", help="no naive baselines")
     args = parser.parse_args()
     n = 100_000 if args.quick else args.rows
     results = []
     with tempfile.TemporaryDirectory(prefix="arena-bench-export-") as tmp:
         for backend in args.backends.split(","):
-            results.append(run(backend.strip(), n, args.naive_rows, args.repeat, Path(tmp)))
+            naive = 0 if args.skip_naive else args.naive_rows
+            results.append(run(backend.strip(), n, naive, args.repeat, Path(tmp), not args.no_meta))
             json.dump(results[-1], sys.stderr)
             print(file=sys.stderr)
     print(f"{n:,} votes, 2 turns x 2 sides (8 messages) per battle; {os.cpu_count()} CPUs; "
@@ -412,6 +443,8 @@ def main() -> None:
                 f"| {rate:,.0f} | {m['cpu']:.0f} s | {m['mb']:.0f} MB |"
             )
         for what, key in (("export", "naive_rate"), ("import", "naive_import_rate")):
+            if r[key] is None:  # --skip-naive
+                continue
             ratio = n / r[what]["s"] / r[key]
             print(
                 f"| {r['backend']} | naive {what} ({args.naive_rows:,} rows) | "
