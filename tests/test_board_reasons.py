@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -237,3 +238,30 @@ def test_the_tab_renders_before_the_first_run_and_with_one(engine) -> None:
     assert "33%<br><small>1</small>" in reasons  # M-a: useful in 1 of its 3 votes with reasons
     assert "Votes with reasons" in reasons and "M-c" in reasons
     assert "new" in out[tab.then_now] and "not on one scale" in out[tab.then_now]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_slow_count_leaves_the_handler_and_shows_once_done(engine) -> None:
+    """A count that cannot finish (its table locked by another transaction) makes the
+    tab say it is counting, within the wait; once the lock goes, the next view has it."""
+    sessions = sessionmaker(engine)
+    with sessions() as s:
+        build(s)
+        s.add(RatingRun(created_at=T0 + timedelta(hours=1), method="sandwich", anchor="M-a",
+                        level=0.95, votes_used=5))  # fmt: skip
+        s.commit()
+    tab = LeaderboardTab(sessions)
+    with gr.Blocks():
+        tab.build(gr.I18n(ja={}, en={}))
+    with engine.connect() as blocker:
+        blocker.exec_driver_sql("LOCK TABLE vote_reasons IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        out = tab.load("ja")
+        assert time.monotonic() - started < 5  # the handler did not wait for the count
+        assert "集計しています" in out[tab.reasons]
+        blocker.rollback()
+    for _ in range(100):  # the worker's count ends once the lock is gone
+        out = tab.load("ja")
+        if "集計しています" not in out[tab.reasons]:
+            break
+    assert "33%<br><small>1</small>" in out[tab.reasons]
