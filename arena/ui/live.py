@@ -43,6 +43,10 @@ body.ta-busy #arena-new-round, body.ta-busy #arena-retry-a, body.ta-busy #arena-
 .ta-react button { border: 1px solid var(--border-color-primary); border-radius: 999px;
   padding: 0 10px; background: var(--background-fill-primary); cursor: pointer; }
 .ta-react button[aria-pressed="true"] { background: #fde68a; border-color: #f59e0b; }
+.ta-react svg { width: 16px; height: 16px; vertical-align: middle; fill: none;
+  stroke: currentColor; stroke-width: 1.8; stroke-linejoin: round; }
+.ta-react-down svg { transform: rotate(180deg); }
+.ta-react button[aria-pressed="true"] svg { fill: #f59e0b; }
 """
 
 
@@ -262,6 +266,19 @@ REACTIONS_JS = """async (voter, lang, battle) => {
       b.setAttribute("aria-pressed", String(v === Number(b.dataset.value)));
     }
   };
+  const thumb = () => {  // a thumbs-up; the "down" button turns it over (CSS)
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    for (const d of ["M2 10h4v11H2z",
+                     "M8 10l4-8c1.7 0 3 1.3 3 3v3h5.2c1.3 0 2.2 1.2 2 2.4l-1.4 8c-.2 1-1 1.6-2 1.6H8z"]) {
+      const path = document.createElementNS(ns, "path");
+      path.setAttribute("d", d);
+      svg.appendChild(path);
+    }
+    return svg;
+  };
   const decorate = () => {
     if (window.__taReact !== R) return;
     const words = WORDS[document.documentElement.lang === "en" ? "en" : "ja"];
@@ -272,12 +289,13 @@ REACTIONS_JS = """async (voter, lang, battle) => {
       const bar = document.createElement("div");
       bar.className = "ta-react";
       bar.dataset.lang = words.up;
-      for (const [value, text, label] of [[1, "👍", words.up], [-1, "👎", words.down]]) {
+      for (const [value, label] of [[1, words.up], [-1, words.down]]) {
         const b = document.createElement("button");
         b.type = "button";
         b.className = value > 0 ? "ta-react-up" : "ta-react-down";
-        b.textContent = text;
+        b.appendChild(thumb());  // drawn, not an emoji: no emoji font needed
         b.setAttribute("aria-label", label);
+        b.title = label;
         Object.assign(b.dataset, { turn: String(turn), side, value: String(value) });
         b.addEventListener("click", async () => {
           const key = turn + side;
