@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from arena.admin import AdminConsole, AdminError, hash_password
 from arena.config import Settings
-from arena.db.models import AuditLog
+from arena.db.models import AuditLog, Battle, Event
 from tests.conftest import RunningApp
 
 ROOT_PW = "root-pw-events"
@@ -100,3 +100,37 @@ def test_events_tab_gives_the_link_volunteers_follow(launched: RunningApp, page)
     page.goto(launched.url + "/?event=page-drive&lang=ja", wait_until="domcontentloaded")
     expect(page.locator("#event-name")).to_have_text("ページの回", timeout=30_000)
     expect(page.locator("#event-gauge")).to_have_attribute("max", "20")
+
+
+def test_battles_of_the_api_are_tagged_by_body_or_cookie(launched: RunningApp) -> None:
+    """A program names the event in the body, the page's link sets the cookie."""
+    body = {"slug": "api-tags", "name": "Tags", "goal": 5,
+            "starts_at": "2020-01-01", "ends_at": "2099-12-31"}  # fmt: skip
+    with httpx.Client(base_url=launched.url, timeout=60) as c:
+        assert c.post("/api/admin/events", json=body, auth=("root", ROOT_PW)).status_code == 200
+        voter = c.post("/api/voters").json()["voter"]
+
+        def battle(**kw) -> str:
+            sent = {"voter": voter, "prompt": "タグ", **kw}
+            with c.stream("POST", "/api/battles", json=sent) as r:
+                assert r.status_code == 200, r.read()
+                lines = list(r.iter_lines())  # to the end of the turn
+            first = next(line for line in lines if line.startswith("data:"))
+            return first.split('"battle_id": "')[1].split('"')[0]
+
+        by_body = battle(event="api-tags")
+        c.cookies.set("tanuki-arena-event", "api-tags")
+        by_cookie = battle()
+        c.cookies.set("tanuki-arena-event", "Not a slug!")
+        untagged = battle()
+        c.cookies.clear()
+        bad = c.post("/api/battles", json={"voter": voter, "prompt": "x", "event": "Bad Slug"})
+        assert bad.status_code == 400
+    engine = create_engine(launched.database_url)
+    try:
+        with Session(engine) as s:
+            event_id = s.scalar(select(Event.id).where(Event.slug == "api-tags"))
+            tags = {b: s.get(Battle, b).event_id for b in (by_body, by_cookie, untagged)}
+    finally:
+        engine.dispose()
+    assert tags == {by_body: event_id, by_cookie: event_id, untagged: None}
