@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import Counter
 
@@ -10,6 +11,7 @@ import pytest
 
 from arena.errors import BattleRejected
 from arena.sampling import Board, Health, PairCounter, choose_active, choose_pair, pair_key
+from tests.test_recompute import add_models
 
 
 def test_never_a_self_battle_and_both_orders_occur() -> None:
@@ -223,3 +225,40 @@ def test_without_a_run_active_sampling_is_the_weighted_rule() -> None:
     assert [choose_active(weights, counts, first, board=None) for _ in range(200)] == [
         choose_pair(weights, counts, second) for _ in range(200)
     ]
+
+
+async def test_an_active_arena_plays_the_pairs_its_latest_run_has_not_settled(engine, llm) -> None:
+    from arena.backends import build_backends, make_client
+    from arena.backends.base import Timeouts
+    from arena.battles import Arena
+    from arena.db import session_factory, stats
+    from arena.separation import neighbours
+    from tests.test_battles import settings_for
+    from tests.test_separation import NAMES, add_run
+
+    settings = settings_for(llm, str(engine.url))
+    specs = tuple(dataclasses.replace(settings.models[0], name=n) for n in NAMES)
+    add_models(engine, NAMES)
+    add_run(engine, 3)
+    with session_factory(engine)() as s:
+        run = stats.latest_run(s)
+        open_pairs = [p for p in neighbours(s, run, stats.board(s, run.id)) if p.votes != 0]
+    assert open_pairs  # some order on this board is not settled yet
+    undecided = {m for p in open_pairs for m in (p.upper, p.lower)}
+    client = make_client(Timeouts(connect=2, first_token=2))
+    try:
+        draws = {}
+        for sampling in ("weighted", "active"):
+            arena = Arena(
+                dataclasses.replace(settings, models=specs, sampling=sampling),
+                session_factory(engine), build_backends(specs, client), rng=random.Random(9),
+            )  # fmt: skip
+            assert (arena.board is not None) == (sampling == "active")
+            if arena.board is not None:
+                assert arena.board.run_id == run.id
+            draws[sampling] = Counter(pair_key(*arena.draw_pair(set(NAMES))) for _ in range(400))
+    finally:
+        await client.aclose()
+    top, n = draws["active"].most_common(1)[0]
+    assert n > 0.6 * 400 and set(top) <= undecided
+    assert draws["weighted"].most_common(1)[0][1] < 0.4 * 400
