@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from arena.battles import SIDES, Arena, VoterRef
-from arena.db.models import Battle, BattleMode, BattleStatus, Model, Reaction, Side, VoteReason
+from arena.db.models import Battle, BattleStatus, Reaction, Side, VoteReason
 from arena.errors import BattleRejected
 
 #: Tags for what an answer did well, then what it did badly (codes; words in arena.ui.i18n).
@@ -99,32 +98,3 @@ async def react(arena: Arena, voter: VoterRef, battle_id: str, turn: int, side: 
             s.add(Reaction(battle_id=battle.id, turn=turn, side=side, value=value))
 
     await arena.with_own_battle(voter, battle_id, store)
-
-
-@dataclass(frozen=True)
-class ReasonCount:
-    """How often volunteers gave ``tag`` for ``model``'s answers in blind battles."""
-
-    model: str
-    tag: str
-    count: int
-
-
-def reason_counts(session: Session) -> list[ReasonCount]:
-    """Every model's reason tags over the blind battles, counted in the database."""
-    model_id = case((VoteReason.side == Side.A, Battle.model_a_id), else_=Battle.model_b_id).label(
-        "model_id"
-    )
-    counted = (
-        select(model_id, VoteReason.tag, func.count().label("n"))
-        .join(Battle, Battle.id == VoteReason.battle_id)
-        .where(Battle.mode == BattleMode.ANONY)
-        .group_by(model_id, VoteReason.tag)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Model.name, counted.c.tag, counted.c.n)
-        .join(counted, counted.c.model_id == Model.id)
-        .order_by(Model.name, counted.c.tag)
-    )
-    return [ReasonCount(name, tag, n) for name, tag, n in rows]

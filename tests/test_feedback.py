@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from arena.battles import Arena
+from arena.db.feedback_stats import feedback_by_model
 from arena.db.models import Reaction, Side, Vote, VoteReason, Winner
 from arena.errors import BattleRejected
-from arena.feedback import give_reasons, react, reason_counts
+from arena.feedback import give_reasons, react
 from tests import test_battles
 from tests.test_battles import ALICE, BOB, names_of, play
 
@@ -47,10 +48,12 @@ async def test_reasons_and_comment_are_stored_once_by_the_voter(arena) -> None:
     assert again.value.code == "reasons_repeat"
     assert (Side.A, "creative") not in stored_reasons(arena, battle_id)
 
-    counts = {(c.model, c.tag): c.count for c in reason_counts(arena.sessions())}
+    with arena.sessions() as s:
+        board = {f.model: f for f in feedback_by_model(s)}
     names = names_of(arena, battle_id)
-    assert counts[(names[Side.A], "natural_japanese")] == 1
-    assert counts[(names[Side.B], "incorrect")] == 1
+    assert board[names[Side.A]].tags == {"natural_japanese": 1, "useful": 1}
+    assert board[names[Side.B]].tags == {"incorrect": 1}
+    assert board[names[Side.A]].with_reasons == board[names[Side.B]].with_reasons == 1
 
 
 async def test_no_reasons_for_someone_elses_or_an_unvoted_battle(arena) -> None:
