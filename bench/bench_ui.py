@@ -12,10 +12,12 @@
    handler's first view of a run starts counting them (``FeedbackCache``) and waits at
    most 0.1 s; the count itself (``feedback_by_model``) is timed on its own.
 2. Page: ``python app.py`` (demo models), headless Chromium, time from navigation to an
-   interactive prompt (the load event has run), in fresh browser contexts. Figure:
-   median <= 2 s.
+   interactive prompt (the load event has run), in fresh browser contexts: a returning
+   volunteer's, and a first visit's (until the first-visit dialog can be accepted).
+   ``--baseline DIR`` also loads an older checkout in the same run. Figure: median <= 2 s.
 
     python bench/bench_ui.py [--db postgresql|sqlite] [--votes 1000000] [--quick]
+    python bench/bench_ui.py --only page --loads 15 --baseline /tmp/bench-base
 
 The filled PostgreSQL database ``arena_bench_ui`` is dropped at the end.
 """
@@ -357,33 +359,52 @@ def bench_leaderboard(args: argparse.Namespace) -> None:
 
 
 def bench_first_load(args: argparse.Namespace) -> None:
+    """Fresh loads (empty cache each time) of the page as a returning volunteer, who
+    accepted the first-visit dialog before (kept in the browser), until the prompt is
+    enabled; and as a first visit, until the dialog's accept button can be pressed and
+    the prompt behind it is enabled. With ``--baseline DIR`` the same loads of the app
+    checked out in DIR (an older commit) alternate with these, in the same run."""
     from playwright.sync_api import sync_playwright
 
-    from tests.conftest import CHROMIUM, CHROMIUM_ARGS, RunningApp
+    from tests.conftest import CHROMIUM, CHROMIUM_ARGS, RunningApp, accept_first_visit
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-ui-page-"))
-    app = RunningApp(tmp)
-    times = []
+    apps = {"this commit": RunningApp(Path(tempfile.mkdtemp(prefix="bench-ui-page-")))}
+    if args.baseline:
+        base = Path(args.baseline).resolve()
+        apps[f"baseline ({base.name})"] = RunningApp(
+            Path(tempfile.mkdtemp(prefix="bench-ui-base-")), root=base
+        )
+    kinds = ("returning volunteer", "first visit (dialog shown)")
+    times: dict[tuple[str, str], list[float]] = {}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for k in range(args.loads + 1):
-                context = browser.new_context(locale="ja-JP")
-                page = context.new_page()
-                start = time.perf_counter()
-                page.goto(app.url, wait_until="domcontentloaded")
-                page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
-                elapsed = time.perf_counter() - start
-                if k:  # the first load warms the app's and the browser's caches
-                    times.append(elapsed)
-                context.close()
+                for name, app in apps.items():
+                    for kind in kinds if name == "this commit" else kinds[:1]:
+                        context = browser.new_context(locale="ja-JP")
+                        first = kind.startswith("first")
+                        if not first:
+                            accept_first_visit(context)
+                        page = context.new_page()
+                        start = time.perf_counter()
+                        page.goto(app.url, wait_until="domcontentloaded")
+                        if first:
+                            page.wait_for_selector("#first-visit-accept:visible", timeout=30_000)
+                        page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
+                        elapsed = time.perf_counter() - start
+                        if k:  # the first round warms the apps' and the browser's caches
+                            times.setdefault((name, kind), []).append(elapsed)
+                        context.close()
             browser.close()
     finally:
-        app.stop()
-    print(
-        f"\nfirst load to an interactive prompt, {len(times)} fresh contexts: median "
-        f"{statistics.median(times):.2f} s (min {min(times):.2f}, max {max(times):.2f})"
-    )
+        for app in apps.values():
+            app.stop()
+    print("\nfirst load to an interactive prompt, fresh contexts, s:")
+    print("| app | load | median | min–max |\n| --- | --- | ---: | ---: |")
+    for (name, kind), runs in times.items():
+        print(f"| {name} | {kind} | {statistics.median(runs):.2f} | "
+              f"{min(runs):.2f}–{max(runs):.2f} |")  # fmt: skip
 
 
 def main() -> None:
@@ -394,6 +415,9 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="20,000 votes, 3 repeats")
     parser.add_argument("--only", choices=("leaderboard", "page"))
+    parser.add_argument(
+        "--baseline", help="page: also load the app checked out in this folder (an older commit)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.votes, args.repeat, args.loads = 20_000, 3, 3

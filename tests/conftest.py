@@ -142,6 +142,7 @@ class RunningApp:
         config: str = "",
         env: dict[str, str] | None = None,
         database_url: str | None = None,
+        root: Path = ROOT,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -161,7 +162,7 @@ class RunningApp:
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "app.py", "--port", str(self.port)],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                cwd=root, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         self._wait()
 
