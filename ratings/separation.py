@@ -131,6 +131,53 @@ def field_variances(info: ArrayLike) -> NDArray[np.float64]:
     return np.where(connected[..., None], var, np.inf)
 
 
+def projected_variances(
+    info_now: ArrayLike, info_vote: ArrayLike, steps: ArrayLike
+) -> NDArray[np.float64]:
+    """``diag((I_now + m I_vote)^+)`` for each ``m`` in ``steps``, at the cost of one.
+
+    On the contrasts (the space orthogonal to the constants) both informations are
+    diagonalised at once: with ``B = L L^T`` (``I_vote``, positive definite when the
+    future votes connect every model) and ``L^-1 A L^-T = U diag(lam) U^T``
+    (``A = I_now``), ``(A + m B)^-1 = W diag(1 / (lam + m)) W^T`` with
+    ``W = L^-T U``, so each ``m`` costs one matrix product. When the future votes leave
+    a model out, every ``m`` is decomposed on its own (:func:`field_variances`).
+
+    Parameters
+    ----------
+    info_now, info_vote : array_like, shape (n, n)
+        The information today and the information one vote adds on average.
+    steps : array_like, shape (g,)
+        Numbers of further votes.
+
+    Returns
+    -------
+    ndarray, shape (g, n)
+        Variances relative to the field mean (``inf`` where nothing pins them).
+    """
+    info_now = np.asarray(info_now, dtype=np.float64)
+    info_vote = np.asarray(info_vote, dtype=np.float64)
+    steps = np.asarray(steps, dtype=np.float64)
+    n = info_now.shape[0]
+    basis = np.linalg.qr(np.eye(n)[:, : n - 1] - 1.0 / n)[0]  # orthonormal, sums to 0
+    a = basis.T @ info_now @ basis
+    b = basis.T @ info_vote @ basis
+    try:
+        chol = np.linalg.cholesky(b)
+    except np.linalg.LinAlgError:
+        return field_variances(info_now + steps[:, None, None] * info_vote)
+    if np.linalg.cond(chol) > 1.0 / np.sqrt(_NULL):
+        return field_variances(info_now + steps[:, None, None] * info_vote)
+    inv_l = np.linalg.inv(chol)
+    lam, u = np.linalg.eigh(inv_l @ a @ inv_l.T)
+    lam = np.maximum(lam, 0.0)
+    w = basis @ inv_l.T @ u  # (n, n - 1)
+    total = lam[None, :] + steps[:, None]  # (g, n - 1)
+    with np.errstate(divide="ignore"):
+        inverse = np.where(total > 0, 1.0 / np.where(total > 0, total, 1.0), np.inf)
+    return np.where(np.isinf(inverse).any(axis=1)[:, None], np.inf, inverse @ (w**2).T)
+
+
 def _z(level: float) -> float:
     if not 0.0 < level < 1.0:
         raise InvalidInputError(f"level must be strictly between 0 and 1, got {level}")
@@ -213,7 +260,7 @@ def votes_until_separated(
     info_now = fisher_information(theta, games)
     info_vote = fisher_information(theta, share / total)
     steps = np.concatenate([[0.0], np.geomspace(1.0, horizon, GRID_POINTS)])
-    fisher = z * ELO_SCALE * np.sqrt(field_variances(info_now + steps[:, None, None] * info_vote))
+    fisher = z * ELO_SCALE * np.sqrt(projected_variances(info_now, info_vote, steps))
     projected = _calibration(half, fisher[0]) * fisher  # (grid, k)
     margin = gap[None, :] - projected[:, upper] - projected[:, lower]
     votes = np.full(k - 1, np.inf)

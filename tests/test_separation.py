@@ -20,6 +20,7 @@ from ratings.separation import (
     fisher_information,
     neighbour_weight,
     pair_values,
+    projected_variances,
     votes_until_separated,
 )
 from tests.test_recompute import add_battles, add_models
@@ -43,6 +44,24 @@ def test_fisher_information_is_the_hessian_of_the_fit() -> None:
     score = rng.integers(0, 20, size=(5, 5)).astype(float)
     np.fill_diagonal(score, 0)
     assert np.allclose(fisher_information(theta, score + score.T), hessian(theta, score))
+
+
+def test_projected_variances_are_each_steps_own_pseudo_inverse() -> None:
+    rng = np.random.default_rng(1)
+    theta = rng.normal(size=8)
+    games = rng.integers(0, 30, size=(8, 8)).astype(float)
+    games = games + games.T
+    np.fill_diagonal(games, 0)
+    share = rng.random((8, 8))
+    share = share + share.T
+    np.fill_diagonal(share, 0)
+    now, vote = fisher_information(theta, games), fisher_information(theta, share)
+    steps = np.array([0.0, 1.0, 10.0, 1000.0, 1e6])
+    each = field_variances(now + steps[:, None, None] * vote)
+    assert np.allclose(projected_variances(now, vote, steps), each, rtol=1e-9)
+    never = np.zeros((8, 8))  # no votes yet: nothing pinned today, pinned after one vote
+    first = projected_variances(fisher_information(theta, never), vote, steps)
+    assert np.isinf(first[0]).all() and np.isfinite(first[1:]).all()
 
 
 def test_far_apart_and_already_separated_needs_no_votes() -> None:
