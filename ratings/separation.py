@@ -336,8 +336,7 @@ def pair_values(
     Sherman-Morrison each model's variance falls by
     ``w (I^+ x)_i^2 / (1 + w x^T I^+ x)``. The value of the pair is
     ``sum g (shrink_u + shrink_l) / s`` over the pairs of neighbours, each model's
-    half-width shrink calibrated as in the module docstring: the first-order fall of
-    the weighted sum of ``r`` over all neighbours.
+    half-width shrink calibrated as in the module docstring.
 
     Parameters
     ----------
@@ -350,12 +349,12 @@ def pair_values(
         Symmetric battle counts so far (may include battles newer than the ratings).
     level : float
         Interval coverage the half-widths are for.
-    threshold : float
-        Of :func:`neighbour_weight`.
     fitted : array_like, shape (k, k), optional
         The battle counts ``half`` was computed from (default ``games``): the
         calibration ``kappa`` is taken there, and today's half-widths are projected
         from them to ``games``, so values move on as battles come in between fits.
+    threshold : float
+        Of :func:`neighbour_weight`.
 
     Returns
     -------
