@@ -148,7 +148,7 @@ def _schema(engine: Engine) -> dict[str, tuple]:
     }
 
 
-@pytest.mark.parametrize("workers", [0, 1])
+@pytest.mark.parametrize("workers", [0, 1, 2])
 def test_bulk_and_worker_loads_store_the_same(engine: Engine, tmp_path: Path, workers: int) -> None:
     """Into an empty database the import loads in bulk (indexes rebuilt at the end), and
     with a worker process validating: the rows, the report and the schema come out as a
