@@ -9,7 +9,8 @@ error, never the NaN of normalising zero weights.
 
 With the setting ``sampling = "active"`` (:func:`choose_active`) most draws instead
 play the pair whose next vote shrinks most the interval overlaps that decide ranks,
-valued from the latest rating run (:class:`Board`, cached by :class:`BoardCache`) and
+valued from the latest rating run (:class:`Board`, which the arena reloads through
+:func:`arena.separation.refresh_board` when a new run appears) and
 the pair counts so far by :func:`ratings.separation.pair_values`; a share ``epsilon``
 of draws still follows the weighted rule, so every pair keeps being seen. Without a
 run the weighted rule decides alone.
