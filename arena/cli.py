@@ -161,7 +161,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--include-named", action="store_true", help="also named-mode battles")
     e.add_argument("--include-flagged", action="store_true", help="also flagged battles")
     e.add_argument("--include-voided", action="store_true", help="also voided votes")
-    e.add_argument("--no-conversations", action="store_true", help="leave conversations out")
+    e.add_argument(
+        "--no-conversations",
+        action="store_true",
+        help="leave conversations out (and the volunteers' comments with them)",
+    )
     bar = e.add_mutually_exclusive_group()
     bar.add_argument("--progress", action="store_true", default=None, help="always show progress")
     bar.add_argument("--no-progress", dest="progress", action="store_false")
