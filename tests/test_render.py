@@ -204,7 +204,8 @@ def test_chat_messages_render_html_with_error_line_and_ellipsis() -> None:
     assert [m["role"] for m in a] == ["user", "assistant"] * 2
     assert a[1]["content"] == '<div class="prose"><p><strong>ok</strong></p></div>'
     last = a[3]["content"].removeprefix('<div class="prose">').removesuffix("</div>")
-    assert last.startswith("<p>part ```&lt;form&gt;</p>") and "did not finish answering in time" in last
+    assert last.startswith("<p>part ```&lt;form&gt;</p>")
+    assert "did not finish answering in time" in last
     assert problems(last) == []
     assert [m["content"] for m in chat_messages(page, Side.B, "en")][1::2] == ["…", "…"]
 

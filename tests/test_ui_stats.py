@@ -225,3 +225,33 @@ def test_overlap_groups() -> None:
     ]
     assert overlap_groups(rows) == [["b", "c", "d"]]
     assert overlap_groups(rows[:2]) == []
+
+
+def test_the_board_says_how_many_votes_until_each_model_separates_from_the_next(
+    engine, session: Session
+) -> None:
+    from arena.db import session_factory
+    from arena.separation import neighbours
+    from arena.ui.leaderboard import PairCache, read_board, table_frame
+
+    names = ["M-a", "M-b", "M-c", "M-d"]
+    add_models(session, names)
+    seed_votes(session, dict(zip(names, (1300, 1000, 990, 700), strict=True)), 600, seed=5)
+    session.commit()
+    recompute(engine, anchor="M-b")
+    cache = PairCache()
+    board = read_board(session_factory(engine), cache)
+    expected = {n.upper: n.votes for n in neighbours(session, board.run, board.rows)}
+    assert board.separate == expected and len(expected) == 3
+    order = [r.model for r in board.rows]
+    # Far apart (300 points, 600 votes): separated; 10 points apart: a positive count or
+    # out of sight; the last model has nobody below it.
+    assert board.separate[order[0]] == 0
+    close = board.separate[order[1]] if {order[1], order[2]} == {"M-b", "M-c"} else None
+    assert close is None or close > 0
+    for lang, done, column in (("ja", "分離済み", "次の順位と分離まで（票）"),
+                               ("en", "separated", "Votes to separate from next")):  # fmt: skip
+        cells = list(table_frame(board.rows, lang, board.separate)[column])
+        assert cells[0] == done and cells[-1] == ""
+        assert all(c for c in cells[:-1])
+    assert read_board(session_factory(engine), cache).separate is board.separate  # cached

@@ -428,6 +428,10 @@ TEXT: dict[str, dict[str, str]] = {
     "col_weights": {"ja": "モデル重みの公開", "en": "Weights"},
     "col_mt_bench": {"ja": "Japanese MT-Bench", "en": "Japanese MT-Bench"},
     "col_nejumi": {"ja": "Nejumi LB3", "en": "Nejumi LB3"},
+    # -- votes until separated (issue 15: arena.separation) --
+    "col_separate": {"ja": "次の順位と分離まで（票）", "en": "Votes to separate from next"},
+    "sep_done": {"ja": "分離済み", "en": "separated"},
+    "sep_not_in_sight": {"ja": "見込みなし", "en": "not in sight"},
     "not_reported": {"ja": "（報告無し）", "en": "(not reported)"},
     "chart_ratings": {
         "ja": "レーティングと95%信頼区間",

@@ -29,6 +29,7 @@ from arena.db.feedback_stats import FeedbackCache, ModelFeedback
 from arena.render import literal
 from arena.schedule import Schedule
 from arena.seed_report import Today, then_and_now
+from arena.separation import neighbours
 from arena.ui.board_views import reasons_view, then_now_view
 from arena.ui.charts import (
     HEATMAP_MODELS,
@@ -53,6 +54,9 @@ class Board:
     history: list[tuple]
     unrated: list[stats.UnratedRow] = field(default_factory=list)
     feedback: list[ModelFeedback] | None = None  # None: not counted yet
+    #: Each model's further votes until its interval separates from the next one down
+    #: (arena.separation; 0 separated, None not in sight); the last model has none.
+    separate: dict[str, int | None] = field(default_factory=dict)
 
 
 class PairCache:
@@ -62,6 +66,19 @@ class PairCache:
         self.size = size
         self._tables: OrderedDict[tuple[int, tuple[str, ...]], stats.PairTable] = OrderedDict()
         self._lock = threading.Lock()
+        self._separate: dict[int, dict[str, int | None]] = {}  # the latest run's only
+
+    def separate(
+        self, session: Session, run: stats.RunInfo, rows: list[stats.BoardRow]
+    ) -> dict[str, int | None]:
+        """Votes until each model separates from the next one down (read once per run)."""
+        with self._lock:
+            if run.id in self._separate:
+                return self._separate[run.id]
+        found = {n.upper: n.votes for n in neighbours(session, run, rows)}
+        with self._lock:
+            self._separate = {run.id: found}
+        return found
 
     def get(self, session: Session, run: stats.RunInfo, models: list[str]) -> stats.PairTable:
         """The pair table of ``models`` for ``run`` (read on first use)."""
@@ -89,7 +106,8 @@ def read_board(sessions: sessionmaker[Session], cache: PairCache) -> Board:
         shown = [r.model for r in rows[:HISTORY_MODELS]]
         hist = stats.history(session, shown, HISTORY_RUNS)
         unrated = stats.unrated(session, run, [r.model for r in rows])
-    return Board(run, rows, pairs, hist, unrated)
+        separate = cache.separate(session, run, rows)
+    return Board(run, rows, pairs, hist, unrated, separate=separate)
 
 
 def _score(value: float | None, digits: int) -> str:
@@ -103,10 +121,21 @@ def ci_text(r: stats.BoardRow) -> str:
     return f"+{up}/-{down}"
 
 
-def table_frame(rows: list[stats.BoardRow], lang: str) -> pd.DataFrame:
-    """The seed's columns, translated, one row per model."""
+def separate_text(votes: int | None, lang: str) -> str:
+    """Votes until a model separates from the next: a count, "separated" or "not in sight"."""
+    if votes is None:
+        return t("sep_not_in_sight", lang)
+    return t("sep_done", lang) if votes == 0 else f"{votes:,}"
+
+
+def table_frame(
+    rows: list[stats.BoardRow], lang: str, separate: dict[str, int | None] | None = None
+) -> pd.DataFrame:
+    """The seed's columns, translated, one row per model, and the votes until each model
+    separates from the next one down (the last model: empty)."""
     weights = {"open": t("weights_open", lang), "closed": t("weights_closed", lang)}
     missing = t("not_reported", lang)
+    separate = separate or {}
     data = [
         {
             t("col_rank", lang): r.rank,
@@ -118,6 +147,9 @@ def table_frame(rows: list[stats.BoardRow], lang: str) -> pd.DataFrame:
             t("col_weights", lang): weights.get(r.weights or "", r.weights or ""),
             t("col_mt_bench", lang): _score(r.japanese_mt_bench, 1) or missing,
             t("col_nejumi", lang): _score(r.nejumi_lb3, 2) or missing,
+            t("col_separate", lang): (
+                separate_text(separate[r.model], lang) if r.model in separate else ""
+            ),
         }
         for r in rows
     ]
@@ -275,7 +307,7 @@ class LeaderboardTab:
             **empty,
             self.info: "\n\n".join(info),
             self.table: gr.update(
-                value=table_frame(board.rows, lang) if board.rows else None,
+                value=table_frame(board.rows, lang, board.separate) if board.rows else None,
                 visible=bool(board.rows),
             ),
             self.note: t("lb_overlap", lang, groups="; ".join(", ".join(g) for g in groups))

@@ -271,8 +271,8 @@ REACTIONS_JS = """async (voter, lang, battle) => {
     const svg = document.createElementNS(ns, "svg");
     svg.setAttribute("viewBox", "0 0 24 24");
     svg.setAttribute("aria-hidden", "true");
-    for (const d of ["M2 10h4v11H2z",
-                     "M8 10l4-8c1.7 0 3 1.3 3 3v3h5.2c1.3 0 2.2 1.2 2 2.4l-1.4 8c-.2 1-1 1.6-2 1.6H8z"]) {
+    const hand = "M8 10l4-8c1.7 0 3 1.3 3 3v3h5.2c1.3 0 2.2 1.2 2 2.4l-1.4 8c-.2 1-1 1.6-2 1.6H8z";
+    for (const d of ["M2 10h4v11H2z", hand]) {
       const path = document.createElementNS(ns, "path");
       path.setAttribute("d", d);
       svg.appendChild(path);
