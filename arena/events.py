@@ -21,7 +21,8 @@ import numpy as np
 from sqlalchemy import ScalarSelect, delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from arena.db.models import Battle, BattleMode, BattleStatus, Event, Model, Vote
+from arena.db.counted import counted
+from arena.db.models import Battle, Event, Model, Vote
 from arena.errors import ArenaError
 from ratings import WINNER_CODES, RatingsError
 from ratings import leaderboard_from_counts as fit_leaderboard
@@ -199,8 +200,8 @@ def results(
 ) -> list[ResultRow]:
     """Ratings from the event's votes only, fitted as the leaderboard's are.
 
-    The votes are those the leaderboard would count (not voided, failed, named or
-    flagged), grouped by pair and verdict in SQL; a model the event's comparisons do
+    The votes are those the leaderboard would count (:func:`arena.db.counted.counted`),
+    grouped by pair and verdict in SQL; a model the event's comparisons do
     not connect to the others is left out (``on_disconnected="largest"``).
     """
     ma, mb = aliased(Model), aliased(Model)
@@ -210,14 +211,7 @@ def results(
         .join(Battle, Vote.battle_id == Battle.id)
         .join(ma, Battle.model_a_id == ma.id)
         .join(mb, Battle.model_b_id == mb.id)
-        .where(
-            Battle.event_id == event_id,
-            Vote.voided.is_(False),
-            Battle.status != BattleStatus.FAILED,
-            Battle.mode == BattleMode.ANONY,
-            Battle.flag_identity.is_(False),
-            Battle.flag_moderation.is_(False),
-        )
+        .where(Battle.event_id == event_id, counted())
         .group_by(ma.name, mb.name, Vote.winner)
     ).all()
     if not rows:

@@ -330,3 +330,39 @@ def test_volunteer_feedback_comes_and_goes_with_the_data_kept(db_url: str) -> No
         assert _counts(engine, counts) == counts
     finally:
         engine.dispose()
+
+
+def test_events_come_and_go_with_the_data_kept(db_url: str) -> None:
+    # 0009: events, and the event a battle was started under (NULL for older battles).
+    engine = make_engine(db_url)
+    try:
+        migrate(engine, "0008")
+        counts = _fill(engine, "0008")
+        before = _values(engine)
+        migrate(engine)
+        assert _values(engine) == before
+        with engine.begin() as conn:
+            assert set(conn.execute(text("SELECT event_id FROM battles")).all()) == {(None,)}
+            conn.execute(
+                text("INSERT INTO events (id, slug, name, goal, starts_at, ends_at, thanks_ja, "
+                     "thanks_en, created_at) VALUES (7, 'lab-week', 'Lab week', 500, :when, "
+                     ":when, '', '', :when)"),
+                {"when": WHEN},
+            )  # fmt: skip
+            conn.execute(text("UPDATE battles SET event_id = 7 WHERE id = 'b-voted'"))
+        with engine.begin() as conn, pytest.raises(IntegrityError):  # slugs are unique
+            conn.execute(
+                text("INSERT INTO events (slug, name, goal, starts_at, ends_at, thanks_ja, "
+                     "thanks_en, created_at) VALUES ('lab-week', 'Again', 1, :when, :when, "
+                     "'', '', :when)"),
+                {"when": WHEN},
+            )  # fmt: skip
+        downgrade(engine, "0008")
+        assert _counts(engine, counts) == counts
+        assert _values(engine) == before
+        assert "events" not in set(inspect(engine).get_table_names())
+        assert "event_id" not in {c["name"] for c in inspect(engine).get_columns("battles")}
+        migrate(engine)
+        assert _counts(engine, counts) == counts
+    finally:
+        engine.dispose()
