@@ -30,7 +30,8 @@ from typing import Any
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from arena.db.models import Battle, BattleMode, BattleStatus, Vote
+from arena.db.counted import counted
+from arena.db.models import Battle, Vote
 from arena.errors import ArenaError
 from arena.export import StagedFile, check_target
 from arena.render import render
@@ -89,14 +90,8 @@ class Shown:
 
 
 def _counted(q: Any) -> Any:
-    return q.where(
-        Battle.mode == BattleMode.ANONY,
-        Battle.status == BattleStatus.VOTED,
-        Battle.model_b_id.is_not(None),
-        Battle.flag_identity.is_(False),
-        Battle.flag_moderation.is_(False),
-        Vote.voided.is_(False),
-    )
+    """Only battles whose vote counts (:func:`arena.db.counted.counted`)."""
+    return q.where(counted())
 
 
 def choose(
