@@ -133,6 +133,18 @@ def llm(loopback):
 # -- the app as users launch it -----------------------------------------------------
 
 
+def loopback_config(base_url: str, models: dict[str, str], arena: str = "retries = 0\n") -> str:
+    """An arena.toml with ``models`` (name -> served name) on the loopback vLLM server
+    at ``base_url``, and ``arena`` as the [arena] section's lines."""
+    parts = [f"[arena]\n{arena}"]
+    for name, served in models.items():
+        parts.append(
+            f'[[models]]\nname = "{name}"\nprovider = "vllm"\nmodel = "{served}"\n'
+            f'base_url = "{base_url}"\n'
+        )
+    return "\n".join(parts)
+
+
 class RunningApp:
     """``python app.py`` in a subprocess, on its own SQLite file or on ``database_url``."""
 

@@ -16,17 +16,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
-from tests.conftest import RunningApp
+from tests.conftest import OPEN_LIMITS, RunningApp, loopback_config
 from tests.loopback import Behaviour, LoopbackLLM
 
 pytestmark = pytest.mark.browser
 
 MODELS = {"Fail-One": "loop/fail-one", "Fail-Two": "loop/fail-two"}
-ENV = {
-    "ARENA_RATE_VOTERS_PER_ADDRESS": "1000/hour",
-    "ARENA_RATE_BATTLES_PER_VOTER": "1000/10 minutes",
-    "ARENA_RATE_TURNS_PER_VOTER": "1000/10 minutes",
-}
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 812}}
 FAULTS = {
     "error": (Behaviour(mode="status_503", retry_after=""), "unreachable"),
@@ -53,13 +48,9 @@ def server() -> Iterator[LoopbackLLM]:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, server: LoopbackLLM) -> Iterator[RunningApp]:
-    parts = ["[arena]\nretries = 0\nfirst_token_timeout = 2.0\ntotal_timeout = 8.0\n"]
-    for name, served in MODELS.items():
-        parts.append(
-            f'[[models]]\nname = "{name}"\nprovider = "vllm"\nmodel = "{served}"\n'
-            f'base_url = "{server.base_url}"\n'
-        )
-    running = RunningApp(tmp_path_factory.mktemp("ui-failures"), "\n".join(parts), ENV)
+    arena = "retries = 0\nfirst_token_timeout = 2.0\ntotal_timeout = 8.0\n"
+    config = loopback_config(server.base_url, MODELS, arena)
+    running = RunningApp(tmp_path_factory.mktemp("ui-failures"), config, OPEN_LIMITS)
     yield running
     running.stop()
 

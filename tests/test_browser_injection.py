@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from arena.render import TAGS
-from tests.conftest import OPEN_LIMITS, RunningApp, skip_reasons
+from tests.conftest import OPEN_LIMITS, RunningApp, loopback_config, skip_reasons
 from tests.loopback import Behaviour, LoopbackLLM
 
 pytestmark = pytest.mark.browser
@@ -119,16 +119,6 @@ ALLOWED = sorted(TAGS)
 ALLOWED_ATTRS = {"a": ["href", "target", "rel"], "ol": ["start"], "th": ["align"], "td": ["align"]}
 
 
-def loopback_config(base_url: str) -> str:
-    parts = ["[arena]\nretries = 0\nmax_turns = 3\n"]
-    for name, served in MODELS.items():
-        parts.append(
-            f'[[models]]\nname = "{name}"\nprovider = "vllm"\nmodel = "{served}"\n'
-            f'base_url = "{base_url}"\n'
-        )
-    return "\n".join(parts)
-
-
 def answer_batches() -> list[str]:
     texts = [p["text"] for p in CORPUS]
     return ["\n\n".join(texts[i : i + ANSWER_BATCH]) for i in range(0, len(texts), ANSWER_BATCH)]
@@ -155,9 +145,8 @@ def server() -> Iterator[LoopbackLLM]:
 def inject_app(
     tmp_path_factory: pytest.TempPathFactory, server: LoopbackLLM
 ) -> Iterator[RunningApp]:
-    app = RunningApp(
-        tmp_path_factory.mktemp("ui-inject"), loopback_config(server.base_url), OPEN_LIMITS
-    )
+    config = loopback_config(server.base_url, MODELS, "retries = 0\nmax_turns = 3\n")
+    app = RunningApp(tmp_path_factory.mktemp("ui-inject"), config, OPEN_LIMITS)
     yield app
     app.stop()
 

@@ -20,18 +20,12 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.conftest import RunningApp, skip_reasons
+from tests.conftest import OPEN_LIMITS, RunningApp, loopback_config, skip_reasons
 from tests.loopback import Behaviour, LoopbackLLM
 
 pytestmark = pytest.mark.browser
 
 MODELS = {"Live-One": "loop/live-one", "Live-Two": "loop/live-two"}
-ENV = {
-    "ARENA_RATE_VOTERS_PER_ADDRESS": "1000/hour",
-    "ARENA_RATE_BATTLES_PER_VOTER": "1000/10 minutes",
-    "ARENA_RATE_TURNS_PER_VOTER": "1000/10 minutes",
-    "ARENA_RATE_VOTES_PER_VOTER": "1000/10 minutes",
-}
 PHISH = '<form id="phish" action="https://evil.example/"><input name="pw"></form>'
 PWN = '<img src="x" onerror="window.__pwned = 1"><script>window.__pwned = 2</script>'
 WORDS = {
@@ -48,13 +42,8 @@ def server() -> Iterator[LoopbackLLM]:
 
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory: pytest.TempPathFactory, server: LoopbackLLM) -> Iterator[RunningApp]:
-    parts = ["[arena]\nretries = 0\nmax_turns = 3\n"]
-    for name, served in MODELS.items():
-        parts.append(
-            f'[[models]]\nname = "{name}"\nprovider = "vllm"\nmodel = "{served}"\n'
-            f'base_url = "{server.base_url}"\n'
-        )
-    app = RunningApp(tmp_path_factory.mktemp("ui-live"), "\n".join(parts), ENV)
+    config = loopback_config(server.base_url, MODELS, "retries = 0\nmax_turns = 3\n")
+    app = RunningApp(tmp_path_factory.mktemp("ui-live"), config, OPEN_LIMITS)
     yield app
     app.stop()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.conftest import RunningApp
+from tests.conftest import OPEN_LIMITS, RunningApp
 
 pytestmark = pytest.mark.browser
 
@@ -28,15 +28,6 @@ WORDS = {
            "new": "New round"},
 }  # fmt: skip
 KEYS = {"1": "a", "2": "b", "3": None, "4": None}
-
-
-#: Every test here comes from 127.0.0.1 with a new voter and battles: the per-address
-#: limits (voters, battles, turns, votes) would stop the module halfway.
-OPEN_LIMITS = {
-    f"ARENA_RATE_{k}": "1000/10 minutes"
-    for k in ("VOTERS_PER_ADDRESS", "BATTLES_PER_ADDRESS", "TURNS_PER_ADDRESS",
-              "VOTES_PER_ADDRESS")
-}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
