@@ -10,6 +10,7 @@ appears (:func:`refresh_board`). The numerics are :mod:`ratings.separation`'s.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,14 +46,36 @@ def _arrays(
     return models, rating, half, games
 
 
+#: The latest runs' neighbours (a run never changes once stored), keyed by database,
+#: run id and run time (a process may read several databases, whose ids overlap).
+_NEIGHBOURS: dict[tuple[str, int, object], list[Neighbours]] = {}
+_NEIGHBOURS_LOCK = threading.Lock()
+
+
 def neighbours(
     session: Session, run: stats.RunInfo, rows: list[stats.BoardRow]
 ) -> list[Neighbours]:
     """Votes until each pair of neighbours of the run's board separates, best pair first.
 
     ``rows`` are the run's board (:func:`arena.db.stats.board`); the future votes are
-    assumed to fall on pairs in the shares the run's own votes did.
+    assumed to fall on pairs in the shares the run's own votes did. Worked out once per
+    run (the leaderboard and ``/api/leaderboard`` both ask on every view).
     """
+    key = (str(session.get_bind().url), run.id, run.created_at)
+    with _NEIGHBOURS_LOCK:
+        if key in _NEIGHBOURS:
+            return _NEIGHBOURS[key]
+    found = _neighbours(session, run, rows)
+    with _NEIGHBOURS_LOCK:
+        if len(_NEIGHBOURS) >= 8:
+            _NEIGHBOURS.pop(next(iter(_NEIGHBOURS)))
+        _NEIGHBOURS[key] = found
+    return found
+
+
+def _neighbours(
+    session: Session, run: stats.RunInfo, rows: list[stats.BoardRow]
+) -> list[Neighbours]:
     if len(rows) < 2:
         return []
     models, rating, half, games = _arrays(session, run, rows)

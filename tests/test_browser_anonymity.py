@@ -76,14 +76,10 @@ def loopback_config(base_url: str, anchor: str = "Zephyrine-Alpha-7B") -> str:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LoopbackLLM]:
-    with LoopbackLLM() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def loop_app(tmp_path_factory: pytest.TempPathFactory, server: LoopbackLLM) -> Iterator[RunningApp]:
-    app = RunningApp(tmp_path_factory.mktemp("ui-loop"), loopback_config(server.base_url))
+def loop_app(
+    tmp_path_factory: pytest.TempPathFactory, loopback: LoopbackLLM
+) -> Iterator[RunningApp]:
+    app = RunningApp(tmp_path_factory.mktemp("ui-loop"), loopback_config(loopback.base_url))
     yield app
     app.stop()
 
@@ -101,9 +97,9 @@ def leaks(text: str) -> list[str]:
 
 
 def test_no_model_name_reaches_the_page_before_the_vote(
-    page: Page, loop_app: RunningApp, server: LoopbackLLM, artifacts: Path
+    page: Page, loop_app: RunningApp, loopback: LoopbackLLM, artifacts: Path
 ) -> None:
-    server.reset()
+    loopback.reset()
     responses: list[Response] = []
     frames: list[str] = []
     page.add_init_script(CAPTURE_JS)
@@ -167,11 +163,11 @@ def test_no_model_name_reaches_the_page_before_the_vote(
 
 
 def test_a_failing_model_gets_a_per_side_error_and_retry(
-    page: Page, loop_app: RunningApp, server: LoopbackLLM, artifacts: Path
+    page: Page, loop_app: RunningApp, loopback: LoopbackLLM, artifacts: Path
 ) -> None:
-    server.reset()
+    loopback.reset()
     for served, _ in MODELS.values():
-        server.set(served, Behaviour(mode="status_500"))
+        loopback.set(served, Behaviour(mode="status_500"))
     page.goto(loop_app.url, wait_until="domcontentloaded")
     page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
     page.fill("#arena-prompt textarea", "失敗するはずの質問")
@@ -187,7 +183,7 @@ def test_a_failing_model_gets_a_per_side_error_and_retry(
     assert page.is_disabled("#vote-a") and page.is_disabled("#arena-send")
     page.screenshot(path=str(artifacts / "arena-side-error.png"), full_page=True)
 
-    server.reset()  # the models recover
+    loopback.reset()  # the models recover
     page.click("#arena-retry-a")
     expect(page.locator("#arena-retry-a")).to_be_hidden(timeout=30_000)
     expect(page.locator("#arena-retry-b")).to_be_visible()

@@ -41,25 +41,12 @@ TECHNICAL = ("http_", "503", "timeout", "truncated", "Traceback", "Error:", "str
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LoopbackLLM]:
-    with LoopbackLLM() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, server: LoopbackLLM) -> Iterator[RunningApp]:
+def app(tmp_path_factory: pytest.TempPathFactory, loopback: LoopbackLLM) -> Iterator[RunningApp]:
     arena = "retries = 0\nfirst_token_timeout = 2.0\ntotal_timeout = 8.0\n"
-    config = loopback_config(server.base_url, MODELS, arena)
+    config = loopback_config(loopback.base_url, MODELS, arena)
     running = RunningApp(tmp_path_factory.mktemp("ui-failures"), config, OPEN_LIMITS)
     yield running
     running.stop()
-
-
-@pytest.fixture
-def llm(server: LoopbackLLM) -> Iterator[LoopbackLLM]:
-    server.reset()
-    yield server
-    server.reset()
 
 
 def open_page(browser: Browser, app: RunningApp, lang: str, size: str) -> Page:

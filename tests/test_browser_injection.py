@@ -136,23 +136,17 @@ def prompt_batches() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LoopbackLLM]:
-    with LoopbackLLM() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def inject_app(
-    tmp_path_factory: pytest.TempPathFactory, server: LoopbackLLM
+    tmp_path_factory: pytest.TempPathFactory, loopback: LoopbackLLM
 ) -> Iterator[RunningApp]:
-    config = loopback_config(server.base_url, MODELS, "retries = 0\nmax_turns = 3\n")
+    config = loopback_config(loopback.base_url, MODELS, "retries = 0\nmax_turns = 3\n")
     app = RunningApp(tmp_path_factory.mktemp("ui-inject"), config, OPEN_LIMITS)
     yield app
     app.stop()
 
 
 def test_corpus_as_answers_and_prompts_stays_inert(
-    page: Page, inject_app: RunningApp, server: LoopbackLLM, artifacts: Path
+    page: Page, inject_app: RunningApp, loopback: LoopbackLLM, artifacts: Path
 ) -> None:
     answers, prompts = answer_batches(), prompt_batches()
     battles = max((len(answers) + 1) // 2, len(prompts))
@@ -169,7 +163,7 @@ def test_corpus_as_answers_and_prompts_stays_inert(
     for k in range(battles):
         for i, served in enumerate(MODELS.values()):
             text = answers[(2 * k + i) % len(answers)]
-            server.set(served, Behaviour(text=text, tokens=12))
+            loopback.set(served, Behaviour(text=text, tokens=12))
         prompt = prompts[k % len(prompts)]
         page.fill("#arena-prompt textarea", prompt)
         expect(page.locator("#arena-prompt textarea")).to_have_value(prompt)

@@ -35,24 +35,13 @@ WORDS = {
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LoopbackLLM]:
-    with LoopbackLLM() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def live_app(tmp_path_factory: pytest.TempPathFactory, server: LoopbackLLM) -> Iterator[RunningApp]:
-    config = loopback_config(server.base_url, MODELS, "retries = 0\nmax_turns = 3\n")
+def live_app(
+    tmp_path_factory: pytest.TempPathFactory, loopback: LoopbackLLM
+) -> Iterator[RunningApp]:
+    config = loopback_config(loopback.base_url, MODELS, "retries = 0\nmax_turns = 3\n")
     app = RunningApp(tmp_path_factory.mktemp("ui-live"), config, OPEN_LIMITS)
     yield app
     app.stop()
-
-
-@pytest.fixture
-def llm(server: LoopbackLLM) -> Iterator[LoopbackLLM]:
-    server.reset()
-    yield server
-    server.reset()
 
 
 def open_arena(page: Page, url: str, lang: str) -> None:

@@ -254,4 +254,5 @@ def test_the_board_says_how_many_votes_until_each_model_separates_from_the_next(
         cells = list(table_frame(board.rows, lang, board.separate)[column])
         assert cells[0] == done and cells[-1] == ""
         assert all(c for c in cells[:-1])
-    assert read_board(session_factory(engine), cache).separate is board.separate  # cached
+    again = read_board(session_factory(engine), cache).separate
+    assert again == board.separate

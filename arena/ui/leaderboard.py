@@ -66,19 +66,6 @@ class PairCache:
         self.size = size
         self._tables: OrderedDict[tuple[int, tuple[str, ...]], stats.PairTable] = OrderedDict()
         self._lock = threading.Lock()
-        self._separate: dict[int, dict[str, int | None]] = {}  # the latest run's only
-
-    def separate(
-        self, session: Session, run: stats.RunInfo, rows: list[stats.BoardRow]
-    ) -> dict[str, int | None]:
-        """Votes until each model separates from the next one down (read once per run)."""
-        with self._lock:
-            if run.id in self._separate:
-                return self._separate[run.id]
-        found = {n.upper: n.votes for n in neighbours(session, run, rows)}
-        with self._lock:
-            self._separate = {run.id: found}
-        return found
 
     def get(self, session: Session, run: stats.RunInfo, models: list[str]) -> stats.PairTable:
         """The pair table of ``models`` for ``run`` (read on first use)."""
@@ -106,7 +93,7 @@ def read_board(sessions: sessionmaker[Session], cache: PairCache) -> Board:
         shown = [r.model for r in rows[:HISTORY_MODELS]]
         hist = stats.history(session, shown, HISTORY_RUNS)
         unrated = stats.unrated(session, run, [r.model for r in rows])
-        separate = cache.separate(session, run, rows)
+        separate = {n.upper: n.votes for n in neighbours(session, run, rows)}
     return Board(run, rows, pairs, hist, unrated, separate=separate)
 
 
