@@ -17,7 +17,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from arena.battles import SIDES, Arena, VoterRef
-from arena.db.models import Battle, BattleStatus, Reaction, Side, VoteReason
+from arena.db.engine import dialect_insert
+from arena.db.models import Battle, BattleStatus, Reaction, Side, VoteReason, utcnow
 from arena.errors import BattleRejected
 
 #: Tags for what an answer did well, then what it did badly (codes; words in arena.ui.i18n).
@@ -92,9 +93,17 @@ async def react(arena: Arena, voter: VoterRef, battle_id: str, turn: int, side: 
         _voted(battle)
         if not 1 <= turn <= battle.turns:
             raise BattleRejected("no such answer", code="vote_invalid")
-        where = (Reaction.battle_id == battle.id, Reaction.turn == turn, Reaction.side == side)
-        s.execute(delete(Reaction).where(*where))
-        if value:
-            s.add(Reaction(battle_id=battle.id, turn=turn, side=side, value=value))
+        if not value:
+            where = (Reaction.battle_id == battle.id, Reaction.turn == turn, Reaction.side == side)
+            s.execute(delete(Reaction).where(*where))
+            return
+        # One statement, so two presses at once cannot both insert (the unique key).
+        row = {"battle_id": battle.id, "turn": turn, "side": side, "value": value,
+               "created_at": utcnow()}  # fmt: skip
+        stmt = dialect_insert(s.get_bind().dialect.name)(Reaction).values(row)
+        s.execute(stmt.on_conflict_do_update(
+            index_elements=[Reaction.battle_id, Reaction.turn, Reaction.side],
+            set_={"value": stmt.excluded.value, "created_at": stmt.excluded.created_at},
+        ))  # fmt: skip
 
     await arena.with_own_battle(voter, battle_id, store)

@@ -97,3 +97,14 @@ async def test_reactions_are_one_per_answer_and_can_change_or_go(arena) -> None:
         await react(arena, BOB, open_battle, 1, Side.A, 1)
     assert early.value.code == "vote_not_ready"
     assert stored() == {(1, Side.A, -1)}
+
+
+async def test_many_presses_at_once_leave_one_reaction_and_no_error(arena) -> None:
+    import asyncio
+
+    battle_id = await voted_battle(arena)
+    presses = [react(arena, ALICE, battle_id, 1, Side.A, (-1, 1)[k % 2]) for k in range(40)]
+    await asyncio.gather(*presses)  # a race on the unique key would raise StorageError
+    with arena.sessions() as s:
+        rows = s.execute(select(Reaction.turn, Reaction.side, Reaction.value)).all()
+    assert len(rows) == 1 and rows[0][:2] == (1, Side.A) and rows[0][2] in (-1, 1)
