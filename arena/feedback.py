@@ -13,12 +13,13 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from arena.battles import SIDES, Arena, VoterRef
 from arena.db.engine import dialect_insert
-from arena.db.models import Battle, BattleStatus, Reaction, Side, VoteReason, utcnow
+from arena.db.models import Battle, BattleStatus, Reaction, Side, Vote, VoteReason, utcnow
 from arena.errors import BattleRejected
 
 #: Tags for what an answer did well, then what it did badly (codes; words in arena.ui.i18n).
@@ -75,9 +76,21 @@ async def give_reasons(
         given = s.scalar(select(func.count()).where(VoteReason.battle_id == battle.id))
         if given or battle.vote.comment is not None:
             raise BattleRejected("the reasons were already given", code="reasons_repeat")
-        s.add_all(VoteReason(battle_id=battle.id, side=side, tag=t) for side in SIDES
-                  for t in tags[side])  # fmt: skip
-        battle.vote.comment = text
+        repeat = BattleRejected("the reasons were already given", code="reasons_repeat")
+        try:  # two sends at once: the unique key or the comment's guard stops the second
+            with s.begin_nested():
+                s.add_all(VoteReason(battle_id=battle.id, side=side, tag=t) for side in SIDES
+                          for t in tags[side])  # fmt: skip
+                s.flush()
+        except IntegrityError as exc:
+            raise repeat from exc
+        if text is not None:
+            done = s.execute(
+                update(Vote).where(Vote.id == battle.vote.id, Vote.comment.is_(None))
+                .values(comment=text)
+            ).rowcount  # fmt: skip
+            if done != 1:
+                raise repeat
         return sum(len(v) for v in tags.values())
 
     return await arena.with_own_battle(voter, battle_id, store)

@@ -108,3 +108,20 @@ async def test_many_presses_at_once_leave_one_reaction_and_no_error(arena) -> No
     with arena.sessions() as s:
         rows = s.execute(select(Reaction.turn, Reaction.side, Reaction.value)).all()
     assert len(rows) == 1 and rows[0][:2] == (1, Side.A) and rows[0][2] in (-1, 1)
+
+
+async def test_reasons_sent_twice_at_once_are_stored_once(arena) -> None:
+    import asyncio
+
+    battle_id = await voted_battle(arena)
+    sends = [give_reasons(arena, ALICE, battle_id, {Side.A: ["useful"]}, f"コメント{k}")
+             for k in range(12)]  # fmt: skip
+    outcomes = await asyncio.gather(*sends, return_exceptions=True)
+    stored = [o for o in outcomes if o == 1]
+    refused = [o for o in outcomes if isinstance(o, BattleRejected)]
+    assert len(stored) == 1 and len(refused) == 11, outcomes
+    assert all(r.code == "reasons_repeat" for r in refused)
+    assert stored_reasons(arena, battle_id) == {(Side.A, "useful")}
+    with arena.sessions() as s:
+        comment = s.scalar(select(Vote.comment).where(Vote.battle_id == battle_id))
+    assert comment.startswith("コメント")
