@@ -98,30 +98,38 @@ def detector_at(rev: str, models: Sequence[ModelSpec]) -> IdentityDetector:
 
     import arena.integrity as package
 
-    names_key = "arena.integrity.identity_names"
-    saved = sys.modules.get(names_key)
-    saved_attribute = getattr(package, "identity_names", None)
+    # The detector's modules, dependencies first; a revision holds those it had (before
+    # issue 16 only identity_names and identity). Each is loaded under its own name while
+    # the next ones import it, and the current modules are put back afterwards.
+    parts = ("identity_text", "identity_names", "identity_context", "identity_rules",
+             "identity_signed")  # fmt: skip
+    saved = {part: sys.modules.get(f"arena.integrity.{part}") for part in parts}
+    saved_attributes = {part: getattr(package, part, None) for part in parts}
     try:
-        modules = []
-        for path, name in (
-            ("arena/integrity/identity_names.py", names_key),
-            ("arena/integrity/identity.py", f"_identity_at_{rev}"),
-        ):
-            source = show(path)
+        module = None
+        for part in (*parts, "identity"):
+            source = show(f"arena/integrity/{part}.py")
             if source is None:
                 continue
+            name = f"arena.integrity.{part}" if part in parts else f"_identity_at_{rev}"
             module = types.ModuleType(name)
             sys.modules[name] = module  # dataclasses look their module up
-            if name == names_key:  # "from arena.integrity import identity_names" reads this
-                package.identity_names = module  # type: ignore[attr-defined]
-            exec(compile(source, f"{rev}:{path}", "exec"), module.__dict__)
-            modules.append(module)
-        return modules[-1].IdentityDetector(models)
+            if part in parts:  # "from arena.integrity import identity_names" reads this
+                setattr(package, part, module)
+            exec(compile(source, f"{rev}:arena/integrity/{part}.py", "exec"), module.__dict__)
+        assert module is not None, rev
+        return module.IdentityDetector(models)
     finally:
-        if saved is not None:
-            sys.modules[names_key] = saved
-        if saved_attribute is not None:
-            package.identity_names = saved_attribute  # type: ignore[attr-defined]
+        for part in parts:
+            key = f"arena.integrity.{part}"
+            if saved[part] is not None:
+                sys.modules[key] = saved[part]
+            else:
+                sys.modules.pop(key, None)
+            if saved_attributes[part] is not None:
+                setattr(package, part, saved_attributes[part])
+            elif hasattr(package, part):
+                delattr(package, part)
 
 
 def load(name: str) -> list[dict]:

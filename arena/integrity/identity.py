@@ -3,7 +3,7 @@
 A blind battle stays blind only while neither answer says which model wrote it. A plain
 substring search over product names flags ordinary answers ("Google Maps", "calmly", "a
 swallow", "bombard") and misses other spellings (「クロード」, "ＧＰＴ", "Cl\\u200baude",
-"C l a u d e"). Here the text is normalised first (:mod:`arena.integrity.identity_names`),
+"C l a u d e"). Here the text is normalised first (:mod:`arena.integrity.identity_text`),
 and a name counts only where the speaker identifies itself by it.
 
 What :meth:`IdentityDetector.find` flags, all after :func:`normalise`:
@@ -54,346 +54,34 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from arena.config import ModelSpec
+from arena.integrity import identity_context as around
 from arena.integrity import identity_names as w
-from arena.integrity.identity_names import FAMILIES, ORDINARY, PHRASE_CHARS, normalise
+from arena.integrity.identity_names import FAMILIES, ORDINARY, PHRASE_CHARS, Name, is_specific
+from arena.integrity.identity_rules import (
+    ENABLES,
+    LATIN_MARKS,
+    MARKS,
+    OTHER_MARKS,
+    PREFIXES,
+    RULES,
+    UNTESTED,
+    WHOLE_END,
+)
+from arena.integrity.identity_signed import header, signature
+from arena.integrity.identity_text import (
+    LETTERS,
+    NAME_ENDS,
+    Alignment,
+    alternation,
+    char_kind,
+    is_letter,
+    normalise,
+    normalise_cased,
+)
 
 __all__ = ["FAMILIES", "IdentityDetector", "normalise"]
-
-
-@dataclass(frozen=True)
-class _Rule:
-    """A self-identifying phrase: what stands left of the name and what right of it.
-
-    ``triggers``, ``near`` and ``soon`` are cheap tests (at most one per rule) that spare
-    most regex searches: whenever the rule can match, one of ``triggers`` is among the words
-    found in the 120 characters before the name, one of ``near`` in the last 24 of them, or
-    one of ``soon`` in the 60 after it (words of :data:`_MARKS` and :data:`_OTHER_MARKS`,
-    found once per answer). A rule with none is tried on names near the start of the answer.
-    """
-
-    left: re.Pattern[str] | None
-    right: re.Pattern[str]
-    triggers: frozenset[str] = frozenset()
-    near: frozenset[str] = frozenset()
-    soon: frozenset[str] = frozenset()
-    ja: bool = False  # Japanese: skip when the sentence goes on to a negation
-    capital: bool = False  # English: an everyday-word name must be capitalised, no compound
-    opening: bool = False  # only at the start of the answer
-    gated: bool = False  # needs a prompt to the assistant, a greeting or a service offer
-    gated_common: bool = False  # gated only for a name that is an everyday word
-    weak: bool = False  # a profile line or signature: void if the prompt names the same
-    bridge: bool = False  # the "bridge" group must pass w.bridge_ok
-    reach: int = 120  # how far left of the name the left part may start (0: its line)
-
-    @property
-    def tests(self) -> tuple[frozenset[str], ...]:
-        """The words of the cheap tests, by zone: before, its tail, and soon after."""
-        return self.triggers, self.near, self.soon
-
-
-def _rule(
-    left: str | None,
-    right: str,
-    triggers: tuple[str, ...] = (),
-    near: tuple[str, ...] = (),
-    soon: tuple[str, ...] = (),
-    **kw: Any,
-) -> _Rule:
-    left_re = re.compile(left) if left else None
-    words = frozenset(triggers), frozenset(near), frozenset(soon)
-    return _Rule(left_re, re.compile(right), *words, **kw)
-
-
-# The rules, tried in this order on each name with its cheap test passed. fmt: off keeps one
-# rule to a few lines; every regex runs over normalised text (see identity_names).
-# fmt: off
-_RULES: tuple[_Rule, ...] = (
-    # 私はClaudeです / ワイはClaudeやで / 拙者、Claudeと申す者にござる / 俺？ChatGPTだけど
-    _rule(w.JA_SELF, rf"{w.TAIL}(?:{w.JA_SUFFIX}|{w.CLOSE}(?=[。!]|$)"
-          rf"|{w.CLOSE}[、,]\s?(?=よろしく|なんでも|何でも|お手伝い|どうぞ))",
-          w.JA_I_ALL, ja=True, reach=56),
-    # 私はOpenAIによって開発されたAIです / おらは東大で作られたAIだっぺ
-    _rule(w.JA_SELF, rf"{w.TAIL}{w.JA_DEV}", w.JA_I_ALL, ja=True, reach=56),
-    # 私はLlama 3をベースにしています / 本アシスタントはGPT-4oで動いています
-    _rule(w.JA_SELF, rf"{w.TAIL}{w.JA_BASE}", w.JA_I_ALL, ja=True, reach=56),
-    # 私の名前はPLaMo / ボクの名前はＣｌａｕｄｅ！/ 私の開発元はOpenAI / 私を開発したのはAnthropic
-    _rule(rf"{w.JA_MY}(?:(?:の|[、,]\s?)(?:{w.any_of(w.JA_MY_NOUNS)})(?:は|って|:|\?|、)"
-          rf"|を\s?{w.JA_MAKE}(?:し|っ|り)?(?:てくれ)?た(?:のは|会社は|企業は|組織は|チームは"
-          rf"|研究室は|研究所は|人は|人たちは))\s?{w.STOP}{{0,15}}$",
-          w.JA_AFTER_NOUN, w.JA_I_ALL, ja=True, reach=48),
-    _rule(rf"{w.JA_MY}こと\s?$", rf"{w.TAIL}{w.JA_NOT_NEG}", w.JA_I_ALL, ja=True, reach=12),
-    # (自己紹介して) 名前はクロード、開発元はAnthropic社です / 中の人はGPT-4oです
-    _rule(rf"(?:^|[。!?\n]\s?)(?:自己紹介(?:します|しますね|をします|させてください"
-          rf"|させていただきます)[。!、]?\s?)?(?:{w.any_of(w.JA_SELF_NOUNS)})(?:は|:|\?)\s?"
-          rf"{w.STOP}{{0,10}}$", w.JA_AFTER_NOUN, w.JA_SELF_NOUNS, ja=True, gated=True),
-    # OpenAIが私を開発しました / Claudeと呼んでください / Google製のAI、それが私です
-    _rule(None, rf"{w.TAIL}(?:社|さん)?\s?(?:が|は)\s?{w.JA_MY}を\s?{w.JA_MAKE}",
-          soon=w.JA_I_ALL, ja=True),
-    _rule(None, rf"{w.TAIL}{w.CLOSE}\s?(?:と|って)\s?(?:呼んで|お呼び)", soon=("呼",), ja=True),
-    _rule(None, rf"{w.TAIL}(?:{w.STOP}{{0,30}}?(?:それが|これが){w.JA_MY}|\s?(?:は|が)\s?"
-          rf"{w.JA_MY}の(?:名前|呼び名))(?:です|だ|でございます)", soon=w.JA_I_ALL, ja=True),
-    # Claudeとして申し上げますと / GPT-4oであるわたしからすると / ChatGPTこと私
-    _rule(None, rf"{w.TAIL}(?:社|さん)?{w.CLOSE}\s?として[、,]?\s?(?:申し上げ|お答え"
-          r"|回答(?:し|いた|さ|を)|言わせ|お伝え|ご提案|提案(?:し|いた)|助言|アドバイス|お手伝い"
-          rf"|一言|意見を|申しますと|言うと|言えば|お話し|ご説明|説明(?:し|いた)|お約束|{w.JA_I})",
-          soon=("として",), ja=True),
-    _rule(None, rf"{w.TAIL}(?:社|さん)?{w.CLOSE}\s?(?:(?:である|たる|としての|こと)\s?{w.JA_I}"
-          rf"|の\s?{w.JA_I}(?!の))",
-          soon=w.JA_I_ALL, ja=True),
-    # あなたが今話している相手はGPT-4o miniです
-    _rule(r"(?:あなたが|貴方が|君が|きみが)?\s?(?:今|いま|現在|ただいま)?\s?(?:話して|会話して"
-          r"|お話しして|やり取りして|やりとりして|チャットして|対話して|話しかけて)(?:い)?る(?:相手"
-          rf"|ai|モデル|アシスタント|の|チャットボット|存在)は\s?{w.STOP}{{0,6}}$",
-          w.JA_AFTER_NOUN, w.JA_TALK, ja=True),
-    # (a sentence) Google製のAIなので / Anthropicに訓練されたモデルなので / OpenAIが作ったAIとして、
-    _rule(w.JA_SENTENCE, rf"{w.TAIL}(?:社|さん)?\s?(?:(?:によって|により|に|の手で|で|にて)\s?"
-          rf"(?:{w.JA_MAKE}(?:され|させ|られ|れ)|(?:訓練|学習|トレーニング|教育|開発)を受け)た"
-          rf"|が\s?{w.JA_MAKE}(?:し|っ|り)?た|製の?|の|生まれの"
-          rf"|出身の)\s?[^。!?\nはがを]{{0,12}}?{w.JA_DESC}\s?(?:なので|ですので|だから|ですから"
-          rf"|であるため|のため|{w.JA_AS}(?:[、,]|\s?(?:申し上げ|お答え|回答|言わせ|お伝え|ご説明"
-          r"|お話し|一言)))",
-          soon=("なので", "ですので", "だから", "ですから", "ため", "として"), ja=True),
-    # こんにちは、Claudeです / はい、Claudeです / (あなたは誰?) Anthropicが開発したAIです
-    _rule(w.JA_START, rf"{w.TAIL}{w.JA_SUFFIX}", ja=True, opening=True, gated=True),
-    _rule(w.JA_START, rf"{w.TAIL}{w.JA_DEV}", ja=True, opening=True, gated=True),
-    # Xと申します (humble: said only of oneself) / Geminiがお答えします / GPT-4o、参上！
-    _rule(None, rf"{w.TAIL}(?:社|さん)?{w.CLOSE}\s?と申(?:します|しま|す)", soon=("と申",),
-          ja=True),
-    _rule(None, rf"{w.TAIL}(?:社|さん)?\s?が\s?(?:お答え|お手伝い|ご説明|ご案内|お届け|担当)"
-          r"(?:いた|致)?し(?:ます|ました)",
-          soon=("お答え", "お手伝い", "ご説明", "ご案内", "お届け", "担当"), ja=True),
-    _rule(None, rf"{w.TAIL}[、,!]?\s?(?:参上|見参|推参)", soon=("参上", "見参", "推参"), ja=True),
-    _rule(r"(?:^|[。!?\n]\s?)$", rf"{w.TAIL}(?:社|さん)?\s?から(?:の)?(?:一言|ひとこと|お知らせ"
-          r"|ご提案|アドバイス|回答|お返事|メッセージ)", soon=("から",), ja=True, weak=True),
-    _rule(r"(?:わたくしども|私ども|われわれ|我々|われら|我ら)\s?$",
-          rf"{w.TAIL}(?:社)?の\s?{w.JA_DESC}", near=("ども", "われわれ", "我々", "われら", "我ら"),
-          ja=True),
-    _rule(r"(?:^|[。!?\n、]\s?)$", rf"{w.TAIL}\s?(?:にて|で)\s?(?:お答え|回答|応答)(?:して|いた)"
-          r"(?:おり|い)?ます", soon=("お答え", "回答", "応答"), ja=True),
-    # この回答はClaudeが生成しました
-    _rule(r"(?:この|本)(?:回答|返答|メッセージ|応答)は[、,]?\s?(?:[^\s。、]{1,15}の)?$",
-          rf"{w.TAIL}(?:社|さん)?\s?(?:が|によって|により|で)\s?(?:生成|作成|執筆|書き|書い|出力"
-          rf"|回答){w.HEDGED}", near=("回答は", "返答は", "メッセージは", "応答は"), ja=True),
-    # - 名前: Claude / **Name:** Claude / Developer: Anthropic (a profile)
-    _rule(w.LABEL, w.LABEL_VALUE, near=(":", "="), capital=True, weak=True, reach=0,
-          gated_common=True),
-    # I am Claude / I'm y'all's friendly neighbourhood Llama / I'm Google's Gemini model
-    _rule(rf"(?<![a-z']){w.EN_NOT_SAID}(?:i am|i'm){w.EN_WORDS % 6} [\"“'*_]{{0,2}}$",
-          rf"{w.TAIL}(?:'s (?:[a-z]+ ){{0,3}}?{w.EN_DESC}s?(?![a-z])|(?!'s))",
-          ("i am", "i'm"), capital=True, bridge=True),
-    # my name is Gemini / call me Claude / I go by Sonnet, Claude 3.5 Sonnet / you've reached X
-    _rule(r"(?<![a-z])(?:my (?:model |real |full |official )?name(?: is|'s)|(?:you can |you may"
-          r" |please |just )?call me|(?:they|people|folks|everyone|friends) call me|i go by"
-          r"|(?:^|(?<=[.!?\n] ))name's"
-          r"(?: the name(?: of)?)?|i identify as|(?:i'm|i am) (?:known as|called|named|nicknamed"
-          r"|dubbed|codenamed|referred to as)|i answer to|the name(?:'s| is)|(?:think of|know"
-          r"|see|refer to|address) me as|consider me"
-          r"|(?:that's|that is) me:?"
-          r"|(?<!when )(?<!if )(?<!while )(?<!whenever )(?<!unless )(?<!before )(?<!after )"
-          r"you(?:'re| are|'ve been| have been) (?:now |currently |actually )?(?:chatting|talking"
-          r"|speaking|interacting) (?:with|to)(?: (?:right now|now|here|today))?(?: is| =|:)?"
-          r"|you(?:'ve| have) reached)"
-          r"(?P<bridge>(?: [a-z0-9][a-z0-9']*){0,3}?)"
-          r" [\"“'*_]{0,2}$",
-          rf"{w.TAIL}(?!'s)", ("my ", "call me", "go by", "identify as", "known as", " me", "you'",
-                               "you are", "you have", "name"), capital=True, bridge=True, reach=90),
-    # my developer is Google / my training was done by OpenAI / my underlying model is Llama
-    _rule(w.EN_MY_ORIGIN, w.TAIL, ("my ", "our "), capital=True, reach=100),
-    # Claude here! / Yo! ChatGPT in the house. / Gemini, at your service. / Claude (Anthropic) here
-    _rule(rf"(?:^|[.!?\n:)]\s?|(?:^|[.!?\n]\s?){w.EN_GREETING}[!,.]*\s?)[^\w\s]{{0,3}}\s?"
-          r"(?:(?:it's|this is|it is|just|yep|yes|yeah|yup)[!,]?\s)?(?:[a-z]+'s |(?:your|ur)"
-          r"(?: [a-z]+){0,2} )?$", w.EN_HERE,
-          soon=("here", "speaking", "at your", "in the house", "reporting", "checking in",
-                "on the line", "on duty", "signing off", "to the rescue", "again", "ready",
-                "standing by", "online"), capital=True),
-    # This is Gemini, an AI assistant / This is Gemini. How can I help?
-    _rule(r"(?:^|[.!?\n(]\s?|(?:hi|hello|hey)[!,.]?\s|, )(?:this is|it's|it is) $",
-          rf"{w.TAIL}(?:,? (?:an?|your|the) (?:[a-z]+ ){{0,3}}?{w.EN_DESC}(?![a-z])|[.!,]? (?:how"
-          r" can i|what can i|how may i|nice to meet|happy to help|glad to help|ready to help"
-          r"|here to help)| (?:speaking|answering|writing|responding|replying|talking|here)"
-          r"(?![a-z']))", near=("this is", "it's", "it is"), capital=True),
-    # As ChatGPT, I ... / Speaking as Gemini: ... / I, Claude, ... / As an OpenAI model, I ...
-    _rule(r"(?:^|[.!?\n(]\s?|, )(?:as|being) $",
-          rf"{w.TAIL}(?:'s (?:[a-z]+ ){{0,3}}?{w.EN_DESC}s?)?,? (?:i|my|me|let me|i'd|i'll|i'm"
-          r"|myself)(?![a-z])", near=("as", "being"), capital=True),
-    _rule(r"(?<![a-z])(?:speaking|answering|writing|responding|replying|talking) as $",
-          rf"{w.TAIL}(?:[,:.!]|$| i | myself| here)", near=("as",), capital=True),
-    _rule(r"(?:^|[.!?\n]\s?)i, $", rf"{w.TAIL},", near=("i,",), capital=True),
-    _rule(r"(?<![a-z])(?:as|being) an? $",
-          rf"{w.TAIL}(?: [a-z]+){{0,2}}? {w.EN_DESC}s?(?: [a-z]+){{0,3}}?,? i(?![a-z])",
-          near=("as a", "being a")),
-    # I was made by OpenAI / I'm an assistant from Anthropic / I was fine-tuned from Mixtral
-    # / I'm y'all's Llama, cooked up by the folks at Meta / As an AI developed by Google
-    _rule(w.EN_MADE_BY, w.TAIL, (*w.EN_I, "as a", "being a"), bridge=True, capital=True),
-    # Anthropic created me / OpenAI is the company that built me / Google is my creator
-    _rule(None, w.EN_MADE_ME, soon=(" me",)),
-    _rule(None, rf"{w.TAIL} (?:is|are|was|were) (?:my|our) (?:creators?|developers?|makers?"
-          r"|parents?|parent company|trainers?|designers?|origin|base|foundation|base model"
-          r"|underlying model|real name|name|true name|architect|family)(?![a-z])",
-          soon=("my ", "our ")),
-    # (who are you?) An AI assistant developed by Google. / (what am I?) A Google AI.
-    _rule(rf"^\s*(?:(?P<greet>{w.EN_GREETING})[!,.]*\s)?(?:(?:i'm|i am|just|simply|only|merely"
-          rf"|basically|me\?|who am i\?)\s?)*an? (?:[a-z]+,? ){{0,4}}?{w.EN_DESC}s?,?"
-          rf" (?:{w.EN_MAKE}(?: and {w.EN_MAKE})? (?:by|at)|from|by) {w.EN_TEAM}(?:the )?$",
-          rf"{w.TAIL}(?:\s?[.!\n]|$|,? (?:and |here |ready |at your )|[,;] i(?:'m| am| can)"
-          r"(?![a-z]))", opening=True, gated=True),
-    _rule(rf"^\s*(?:(?P<greet>{w.EN_GREETING})[!,.]*\s)?(?:(?:i'm|i am|just|simply|only|me\?"
-          r"|who am i\?|what am i\?)\s?)*(?:an?|the) $",
-          rf"{w.TAIL}(?:'s)? (?:[a-z]+ ){{0,2}}?{w.EN_DESC}s?(?![a-z])(?:\s?[.!,\n]|$)",
-          opening=True, gated=True),
-    # (who are you?) Claude, made by Anthropic. / Claude.
-    _rule(rf"^\s*(?:(?P<greet>{w.EN_GREETING})[!,.]*\s)?$",
-          rf"{w.TAIL}(?:\s?[.!](?:\s|$)|\s?$|,? (?:an?|the|your) [a-z ]{{0,30}}?(?:{w.EN_DESC}s?"
-          rf"|by|from)(?![a-z])|,? (?:{w.EN_MAKE}) by)", opening=True, gated=True, capital=True),
-    # Hey, it's Claude! (an answer that opens by naming itself)
-    _rule(rf"^\s*(?:(?P<greet>{w.EN_GREETING})[!,.]*\s)?(?:it's|this is|it is|yes,? it's"
-          r"|who am i\?|me\?|my name\?) $",
-          rf"{w.TAIL}\s?(?:[.!]|$)", opening=True, gated=True, capital=True),
-    # This answer was generated by Gemini / the following text was written by Claude
-    _rule(r"(?<![a-z])(?:(?:this|these|my) (?:answer|response|reply|output|message)s?"
-          r"|(?:the following|the above) (?:answer|response|reply|text|message|output|content"
-          r"|summary|translation|poem|story|code|essay|article|email|draft|post|list|table"
-          r"|explanation|haiku)s?) (?:was |is |has been |were |have been )?(?:(?:automatically"
-          r"|entirely|fully|partly|partially) )?(?:generated|written|produced|created|composed"
-          r"|authored|drafted|powered|brought to you|provided|prepared|crafted) (?:by|with|using"
-          r"|via) (?:the )?$", w.TAIL,
-          near=("generated", "written", "produced", "created", "composed", "authored", "drafted",
-                "powered", "brought", "provided", "prepared", "crafted"), capital=True),
-    _rule(r"(?<![a-z])my (?:answers|responses|replies|outputs|words) (?:are |were )?(?:(?:generated"
-          r"|written|produced|powered|brought to you) (?:by|with)|come from|came from) (?:the )?$",
-          w.TAIL, ("my ",), capital=True),
-    # your assistant today is Claude / the model behind this chat is GPT-4o / this chat runs on X
-    _rule(r"(?<![a-z])(?:(?:your|today's) (?:assistant|ai|model|helper|guide|chatbot|bot)"
-          r"(?: for today| today| here| for this chat)? (?:is|will be|:)|(?:the )?(?:model|ai|llm"
-          r"|engine|brain|system|assistant) (?:behind|powering|running|answering in|generating"
-          r"|writing|producing|answering) (?:this|the|these|you|your) (?:chat"
-          r"|conversation|assistant|app|service|answer|reply|response|text|words|message|output)s?"
-          r" (?:is|=|:)|(?:this|the)"
-          r" (?:chat|conversation|assistant|app|service) (?:is|was) (?:powered by|running on|based"
-          r" on|built on|brought to you by|made with)|this (?:assistant|chatbot|bot) (?:is|=|:)"
-          r"|(?:this|my) (?:answer|reply|response|message|output) (?:comes|came|is coming|is) from"
-          r"|(?:this|my) (?:answer|reply|response|message|output) comes to you from) (?:the )?$",
-          w.TAIL, capital=True, reach=90,
-          triggers=("your ", "today's", "behind", "powering", "running", "generating", "writing",
-                    "producing", "answering", "this chat", "this conversation", "this assistant",
-                    "this app", "this service", "the chat", "the conversation", "the assistant",
-                    "this chatbot", "this bot", "this answer", "this reply", "this response",
-                    "this message", "this output", "my answer", "my reply", "my response",
-                    "my message", "my output")),
-    # the model you're using is Claude
-    _rule(r"(?<![a-z])(?:the|this) (?:model|ai|assistant|bot|chatbot|system|llm|one|service)"
-          r" (?:that |which |who )?you(?:'re| are)(?: currently| now)? (?:using|talking to"
-          r"|chatting with|speaking with|speaking to|interacting with)(?: right now| now| here)?"
-          r" (?:is|=|:) $", w.TAIL, ("you're", "you are"), capital=True),
-    # Trained by Google DeepMind, I can ... / Built on Llama 3, my answers ...
-    _rule(w.EN_FRONTED, rf"{w.TAIL}(?:'s [a-z ]{{1,30}}?)?(?: and [a-z ]{{1,40}}?)?,? (?:i|i'm"
-          r"|i've|i'd|i'll|my|me)(?![a-z])", near=("by", "at", "in", "from", "on", "upon"),
-          capital=True),
-    # I'm an assistant that OpenAI trained / I am the model Google built
-    _rule(w.EN_RELATIVE, rf"{w.TAIL}(?:'s (?:team|engineers|researchers))? (?:has |have |had )?"
-          rf"(?:{w.EN_MAKE}|trains?|builds?|makes?|develops?|runs?|hosts?|serves?|owns?)(?![a-z])",
-          ("i am", "i'm"), capital=True),
-    # こちらGPT-4o、ご質問にお答えします (a radio-style "this is")
-    _rule(r"(?:^|[。!?\n、]\s?)こちら\s?$",
-          rf"{w.TAIL}{w.CLOSE}(?:[、,!。]|です|でございます|より)", near=("こちら",), ja=True),
-    # We at Anthropic ... / Your friendly neighbourhood AI, Claude, is here / Hello from Claude!
-    _rule(r"(?<![a-z])(?:we|us|all of us|we here|our team|us folks|we folks) (?:here )?at $",
-          w.TAIL, near=("we at", "us at", "we here at", "our team at", "folks at"), capital=True,
-          weak=True),
-    _rule(r"(?:^|[.!?\n]\s?)(?:(?:this is|it's|it is|meet) )?(?:your|ur) (?:[a-z']+ ){0,3}(?:ai"
-          r"|assistant|helper|chatbot|bot|model|buddy|companion|pal|guide)(?: [a-z]+)?,? $",
-          rf"{w.TAIL}(?:,| here| is here| at your| reporting|[.!]|$)", capital=True,
-          near=("ai", "assistant", "helper", "chatbot", "bot", "model", "buddy", "companion",
-                "pal", "guide")),
-    _rule(r"(?:^|[.!?\n]\s?)(?:hello|hi|hey|greetings|cheers|love|regards|best wishes)"
-          r"(?: again)? from (?:your |the )?$", rf"{w.TAIL}(?: team| folks| crew)?(?: at [a-z]+)?"
-          r"(?:[!.,]|$| here)", near=("from",), capital=True),
-    # from me (Gemini): ...
-    _rule(r"(?<![a-z'])(?:me|myself)\s?\(\s?$", rf"{w.TAIL}\s?\)", near=("me", "myself"),
-          capital=True),
-    # 本日の回答担当はGPT-4o miniです
-    _rule(r"(?:^|[。!?\n]\s?)(?:(?:本日|今日|今回)の)?(?:回答|応答|対応|案内|お相手)(?:担当|役|係)は\s?$",
-          rf"{w.TAIL}{w.JA_SUFFIX}", near=("担当は", "役は", "係は"), ja=True),
-    # ChatGPT (that's me!) can help / Ain't nobody here but me, Gemini
-    _rule(None, rf"{w.TAIL}\s?[(,]\s?(?:that's|that is|which is|aka|i e|i\.e\.|yes,?|yep,?) me"
-          r"(?![a-z])", soon=(" me",), capital=True),
-    _rule(r"(?<![a-z])(?:it's|it is|just|only|but|that's|that is|yep|yes|yeah) me[,:!]?"
-          r" (?:your |the |yours truly )?$", rf"{w.TAIL}(?:[,.!]|$| here| at| ready)",
-          near=(" me",), capital=True),
-)
-# fmt: on
-#: Each rule has at most one kind of cheap test; those with none are tried on any name near
-#: the start of the answer.
-assert all(sum(map(bool, r.tests)) <= 1 for r in _RULES)
-_UNTESTED = frozenset(i for i, r in enumerate(_RULES) if not any(r.tests))
-_VOCABULARY = frozenset().union(*(t for r in _RULES for t in r.tests))
-#: Latin words are found only after a blank or an opening mark (a whole word; and a pattern
-#: whose first character is one of a few is tried at few places), the others anywhere.
-_LATIN_MARKS = {x.lstrip(): x for x in _VOCABULARY if x.isascii() and x.lstrip()[:1].isalpha()}
-_MARKS = re.compile(rf"[ \n(\"'*\[/](?P<a>{w.alternation(dict.fromkeys(_LATIN_MARKS, ''))})")
-_OTHER_MARKS = re.compile(
-    w.alternation(dict.fromkeys(_VOCABULARY - set(_LATIN_MARKS.values()), ""))
-)  # two regexes: one alternation of both is several times slower
-#: A word found stands for the shorter words it starts with too ("as a" for "as"). For each
-#: word, the rules it enables when found before the name, in the last 24 characters before
-#: it, and in the 60 after it.
-_IMPLIED = {x: frozenset(v for v in _VOCABULARY if x.startswith(v)) for x in _VOCABULARY}
-_ENABLES = {
-    x: tuple(
-        frozenset(i for i, r in enumerate(_RULES) if r.tests[zone] & implied) for zone in range(3)
-    )
-    for x, implied in _IMPLIED.items()
-}
-#: The words a word found starts with, longest first: "my answer" in "my answers" is no
-#: word, but "my " is.
-_PREFIXES = {x: sorted(i, key=len, reverse=True) for x, i in _IMPLIED.items()}
-#: Latin words count only as whole words (" me" not in " meta"); "as a" and "being a" may go
-#: on ("as an").
-_WHOLE_END = frozenset(
-    x for x in _VOCABULARY if x.isascii() and x[-1].isalpha() and not x.endswith(" a")
-)
-
-
-def _letter(c: str) -> bool:
-    """Whether ``c`` is a Latin letter."""
-    return c.isascii() and c.isalpha()
-
-
-@dataclass(frozen=True)
-class _Name:
-    """What a normalised spelling stands for."""
-
-    key: str  # the family ("claude") or the configured model name it identifies
-    specific: bool  # counts anywhere, not only in self-identifying phrases
-    ordinary: bool  # an everyday word too: English name patterns want it capitalised
-    common: bool = False  # an everyday word in any script ("タヌキ", "gemini")
-
-
-def _is_specific(spelling: str) -> bool:
-    """Rule 1: a digit, or two or more tokens, and at least 4 characters (normalised)."""
-    return len(spelling) >= 4 and (" " in spelling or any(c.isdigit() for c in spelling))
-
-
-def _kind(c: str) -> str:
-    if c.isascii() and c.isalnum():
-        return "latin"
-    if "\u30a1" <= c <= "\u30fa" or c == "\u30fc":
-        return "katakana"
-    return "other"
-
-
-_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))  # a-z kept, the rest blank
-_AFTER = {  # what may not follow a name, by the kind of its last character and specificity
-    ("latin", True): "(?![a-z0-9])",
-    ("latin", False): "(?![a-z])",  # "calm3", "gpt4o": a version may follow
-    ("katakana", True): "(?![ァ-ヺー])",
-    ("katakana", False): "(?![ァ-ヺー])",
-    ("other", True): "",
-    ("other", False): "",
-}
 
 
 @dataclass(frozen=True)
@@ -421,28 +109,28 @@ class IdentityDetector:
     """Finds the phrase by which an answer names the model that wrote it (see module doc)."""
 
     def __init__(self, models: Sequence[ModelSpec]) -> None:
-        names: dict[str, _Name] = {}
+        names: dict[str, Name] = {}
         for family, spellings in FAMILIES.items():
             for spelling in spellings:
                 norm = normalise(spelling)
-                names[norm] = _Name(family, False, norm in ORDINARY, norm in w.COMMON)
+                names[norm] = Name(family, False, norm in ORDINARY, norm in w.COMMON)
         for spec in models:
             served = spec.served_name
             for spelling in (spec.name, served, served.rsplit("/", 1)[-1], *spec.aliases):
                 norm = normalise(spelling).strip()
                 if norm:
-                    specific = _is_specific(norm)
+                    specific = is_specific(norm)
                     ordinary = not specific and norm.isascii() and norm.isalpha()
-                    names[norm] = _Name(spec.name, specific, ordinary, ordinary)
+                    names[norm] = Name(spec.name, specific, ordinary, ordinary)
         self._names = names
-        after = {x: _AFTER[_kind(x[-1]), n.specific] for x, n in names.items()}
-        self._names_re = re.compile(w.alternation(after))
+        after = {x: NAME_ENDS[char_kind(x[-1]), n.specific] for x, n in names.items()}
+        self._names_re = re.compile(alternation(after))
         # Where names may start: Latin ones by whole words (C-speed bytes methods: a regex of
         # all names tried at every position of a long answer is several times slower).
-        lettered = [x for x in names if _letter(x[0])]
-        self._heads = {x.encode().translate(_LETTERS).split()[0] for x in lettered}
-        others = {x: a for x, a in after.items() if not _letter(x[0])}  # 「クロード」, "4o"
-        self._others_re = re.compile(w.alternation(others)) if others else None
+        lettered = [x for x in names if is_letter(x[0])]
+        self._heads = {x.encode().translate(LETTERS).split()[0] for x in lettered}
+        others = {x: a for x, a in after.items() if not is_letter(x[0])}  # 「クロード」, "4o"
+        self._others_re = re.compile(alternation(others)) if others else None
         self._others_ascii = any(x.isascii() for x in others)
 
     def find(self, answer: str, prompts: Sequence[str] = ()) -> str | None:
@@ -453,7 +141,7 @@ class IdentityDetector:
         self-identification they quote, or a model they ask the assistant to play is not a
         leak.
         """
-        cased = w.normalise_cased(answer)
+        cased = normalise_cased(answer)
         norm = cased.casefold()
         hits = self._hits(norm)
         if not hits:
@@ -462,10 +150,10 @@ class IdentityDetector:
         context = _Prompts(
             texts,
             {n.key for p in texts for _, _, n in self._hits(p)},
-            any(w.ROLEPLAY.search(p) for p in texts),
+            any(around.ROLEPLAY.search(p) for p in texts),
         )
-        addressed = not texts or any(w.ADDRESSED.search(p) for p in texts)
-        align = w.Alignment(answer)
+        addressed = not texts or any(around.ADDRESSED.search(p) for p in texts)
+        align = Alignment(answer)
         matches = self._matches(norm, cased, hits, answer, align, addressed, True)
         for start, end, key, _, weak in matches:
             if self._excused(norm[start:end].strip(), key, weak, prompts, context):
@@ -473,7 +161,10 @@ class IdentityDetector:
             first = align.original(start)
             last = align.original(end - 1, end=True)
             return answer[max(first, last - PHRASE_CHARS) : last].strip().lstrip(".!?:;,)。！？、 ")
-        for signed in (self._signature(answer), self._header(answer)):
+        for signed in (
+            signature(answer, self._names_re, self._names),
+            header(answer, self._names_re, self._names),
+        ):
             if signed and not self._excused(signed[1], signed[2], True, prompts, context):
                 return signed[0]
         return None
@@ -494,78 +185,16 @@ class IdentityDetector:
 
     def _self_named(self, prompt: str) -> set[str]:
         """Models and families that ``prompt`` has speak in the first person (a quotation)."""
-        cased = w.normalise_cased(prompt)
+        cased = normalise_cased(prompt)
         norm = cased.casefold()
-        align = w.Alignment(prompt)
+        align = Alignment(prompt)
         matches = self._matches(norm, cased, self._hits(norm), prompt, align, True, False)
         return {key for _, _, key, phrase, _ in matches if phrase}
 
-    def _header(self, answer: str) -> tuple[str, str, str] | None:
-        """A speaker label or byline opening the answer ("**Claude:** Sure", "By Gemini")."""
-        lines = [x.strip() for x in answer.strip().splitlines() if x.strip()]
-        if len(lines) < 2:
-            return None
-        first = normalise(lines[0]).lstrip("*_[<(# ")
-        byline = w.BYLINE.match(first)
-        nm = self._names_re.match(first, byline.end() if byline else 0)
-        if nm is None:
-            return None
-        name = self._names[nm.group()]
-        rest = first[w.TAIL_RE.match(first, nm.end()).end() :]
-        if byline:
-            if not re.fullmatch(r"[*_)\]>]{0,2}[.!]?", rest.strip()):
-                return None
-        elif (
-            not (label := w.HEADER_LABEL.match(rest))
-            or not w.REPLY_START.match(rest, label.end())
-            or any(self._names_re.match(normalise(x).lstrip("*_[<( -")) for x in lines[1:])
-        ):
-            return None  # "ChatGPT: …\nClaude: …" is a list, not a speaker
-        raw = lines[0].lstrip("*_[<(# ")
-        if name.ordinary and not raw[len(raw) - len(raw.lstrip()) :][:1].isupper():
-            return None
-        return lines[0], first, name.key
-
-    def _signature(self, answer: str) -> tuple[str, str, str] | None:
-        """A signature or footer on the answer's last line: (line, its name, the key)."""
-        lines = [x.strip() for x in answer.strip().splitlines() if x.strip()]
-        if not lines:
-            return None
-        last, prev = lines[-1], (lines[-2] if len(lines) > 1 else "")
-        values: list[tuple[str, str]] = []  # (text opening with the name, what may follow it)
-        dash = w.SIG_DASH.match(last)
-        if dash and prev and not (last[:1] in "-*•・~〜ー" and w.BULLET.match(prev)):
-            values.append((dash.group("rest"), w.SIG_END))
-        elif inline := w.SIG_INLINE.search(last):
-            values.append((inline.group("rest"), w.SIG_END))
-        if prev:
-            if w.CLOSING.match(normalise(prev).strip()):
-                values.append((last, w.SIG_END))
-            values.append((last, w.SIG_LETTER))  # 「Gemini より」
-            if not w.BULLET.match(last) and not self._names_re.match(
-                normalise(prev).lstrip("*_[<( ")
-            ):
-                values.append((last, w.SIG_PAREN))  # "Claude (Anthropic)", not in a list
-            plain = normalise(last).strip().strip("*_[] ").lstrip("(")
-            footer = w.FOOTER.match(plain)
-            if footer:
-                values.append((plain[footer.end() :], w.SIG_END))
-        for text, ending in values:
-            value = normalise(text).strip().strip("*_[] ").lstrip("(").strip()
-            if prefix := w.SIG_PREFIX.match(value):
-                value = value[prefix.end() :]  # "— your assistant, Gemini"
-            nm = self._names_re.match(value)
-            if nm is None:
-                continue
-            rest = re.fullmatch(ending, value[w.TAIL_RE.match(value, nm.end()).end() :].strip())
-            if rest and (ending != w.SIG_PAREN or self._names_re.match(rest["inner"].strip())):
-                return last, value, self._names[nm.group()].key
-        return None
-
-    def _hits(self, norm: str) -> list[tuple[int, int, _Name]]:
+    def _hits(self, norm: str) -> list[tuple[int, int, Name]]:
         """Every name in ``norm`` standing as a word of its own: (start, end, name)."""
         starts: list[int] = []
-        words = set(norm.encode("ascii", "replace").translate(_LETTERS).split())
+        words = set(norm.encode("ascii", "replace").translate(LETTERS).split())
         for word in words & self._heads:
             head = word.decode()
             i = norm.find(head)
@@ -574,20 +203,20 @@ class IdentityDetector:
                 i = norm.find(head, i + 1)
         if self._others_re and (self._others_ascii or not norm.isascii()):
             starts.extend(m.start() for m in self._others_re.finditer(norm))
-        hits: list[tuple[int, int, _Name]] = []
+        hits: list[tuple[int, int, Name]] = []
         done = 0
         for start in sorted(starts):
             m = self._names_re.match(norm, start) if start >= done else None
             if m is None:
                 continue
-            kind = _kind(norm[start])
-            if start and kind != "other" and _kind(norm[start - 1]) == kind:
+            kind = char_kind(norm[start])
+            if start and kind != "other" and char_kind(norm[start - 1]) == kind:
                 continue  # inside a longer word ("bombard", "ドラマ")
             hits.append((start, m.end(), self._names[m.group()]))
             done = m.end()
         done = 0  # names spelled out letter by letter: "C l a u d e"
-        for hint in w.SPACED_HINT.finditer(" " + norm):
-            m = w.SPACED.match(norm, hint.start()) if hint.start() >= done else None
+        for hint in around.SPACED_HINT.finditer(" " + norm):
+            m = around.SPACED.match(norm, hint.start()) if hint.start() >= done else None
             if m:
                 done = m.end()
                 joined = m.group().replace(" ", "")
@@ -601,9 +230,9 @@ class IdentityDetector:
         self,
         norm: str,
         cased: str,
-        hits: list[tuple[int, int, _Name]],
+        hits: list[tuple[int, int, Name]],
         text: str,
-        align: w.Alignment,
+        align: Alignment,
         addressed: bool,
         quotes: bool,
     ) -> Iterator[tuple[int, int, str, bool, bool]]:
@@ -619,17 +248,17 @@ class IdentityDetector:
                 windows[-1][1] = end + 60
             else:
                 windows.append([max(0, start - 120), end + 60])
-        marks: list[tuple[int, str]] = []  # words of _MARKS in them, in order
+        marks: list[tuple[int, str]] = []  # words of MARKS in them, in order
         padded = " " + norm  # padded[i + 1] is norm[i]: a word at the start has a blank before
         for a, b in windows:
-            for m in _MARKS.finditer(padded, a, b + 1):
+            for m in MARKS.finditer(padded, a, b + 1):
                 p = m.start("a")
-                for word in _PREFIXES[_LATIN_MARKS[m.group("a")]]:  # longest whole word first
+                for word in PREFIXES[LATIN_MARKS[m.group("a")]]:  # longest whole word first
                     q = p + len(word.lstrip())
-                    if not (word in _WHOLE_END and _letter(padded[q : q + 1])):
+                    if not (word in WHOLE_END and is_letter(padded[q : q + 1])):
                         marks.append((p - 1, word))
                         break
-            for m in _OTHER_MARKS.finditer(norm, a, b):
+            for m in OTHER_MARKS.finditer(norm, a, b):
                 marks.append((m.start(), m.group()))
         marks.sort()
         places = [p for p, _ in marks]
@@ -642,9 +271,9 @@ class IdentityDetector:
             i, j = bisect_left(places, start - 120), bisect_left(places, end + 60)
             span = None
             if i < j or start <= 60:
-                rules: set[int] = set(_UNTESTED) if start <= 60 else set()
+                rules: set[int] = set(UNTESTED) if start <= 60 else set()
                 for p, word in marks[i:j]:
-                    enables = _ENABLES[word]
+                    enables = ENABLES[word]
                     if p < start:
                         rules.update(enables[0])
                         if p >= start - 24:
@@ -664,22 +293,22 @@ class IdentityDetector:
         """Whether a specific name is only mentioned: in code or quotes, or talked about."""
         line = norm[norm.rfind("\n", 0, start) + 1 : start]
         return bool(
-            w.in_code(norm, start)
+            around.in_code(norm, start)
             or line.count('"') % 2
-            or (not line.strip(" *_#>+•・|0123456789.)") and w.LIST_ITEM.match(norm, end))
-            or w.quoted(norm, start, end)
-            or w.MENTION_AFTER.match(norm, end)
-            or w.MENTION_BEFORE.search(norm, max(0, start - 20), start)
+            or (not line.strip(" *_#>+•・|0123456789.)") and around.LIST_ITEM.match(norm, end))
+            or around.quoted(norm, start, end)
+            or around.MENTION_AFTER.match(norm, end)
+            or around.MENTION_BEFORE.search(norm, max(0, start - 20), start)
         )
 
     def _phrase(
-        self, norm: str, start: int, end: int, name: _Name, context: _Context
+        self, norm: str, start: int, end: int, name: Name, context: _Context
     ) -> tuple[int, int, bool] | None:
         """(start, end, weak) of the first rule that the name at ``norm[start:end]`` meets."""
         cut, stop = max(0, start - 120), min(len(norm), end + 120)
         latin = context.latin or (norm[cut:start].isascii() and norm[end:stop].isascii())
         for index in sorted(context.rules):
-            rule = _RULES[index]
+            rule = RULES[index]
             if (rule.opening and start > 60) or (rule.ja and latin):
                 continue
             rm = rule.right.match(norm, end, stop)
@@ -695,25 +324,27 @@ class IdentityDetector:
                     since = max(cut, norm.rfind("\n", cut, start))
                 lm = rule.left.search(norm, since, start)
                 tries = 3  # a later "I'm" may start a clean bridge: "I'm not X, I'm Claude"
-                while lm is not None and rule.bridge and not w.bridge_ok(lm.group("bridge")):
+                while lm is not None and rule.bridge and not around.bridge_ok(lm.group("bridge")):
                     tries -= 1
                     lm = rule.left.search(norm, lm.start() + 1, start) if tries else None
                 if lm is None:
                     continue
                 bridge = lm.group("bridge") if rule.bridge else None
                 if bridge is not None and not norm[lm.end("bridge") : start].strip(" ,\"“'*_"):
-                    if w.ARTICLE_END.search(lm.group()) and not w.EN_AFTER_ARTICLE.match(norm, end):
+                    if around.ARTICLE_END.search(lm.group()) and not around.EN_AFTER_ARTICLE.match(
+                        norm, end
+                    ):
                         continue  # "I am a Gemini" is a zodiac sign, "I am a Gemini model" not
                     if (
-                        w.ARTICLE.search(bridge)
-                        and not w.PLAIN_NEXT.match(norm, w.TAIL_RE.match(norm, end).end())
-                        and not w.EN_AFTER_ARTICLE.match(norm, end)
+                        around.ARTICLE.search(bridge)
+                        and not around.PLAIN_NEXT.match(norm, w.TAIL_RE.match(norm, end).end())
+                        and not around.EN_AFTER_ARTICLE.match(norm, end)
                     ):
                         continue  # "I'm an early Gemini adopter": the name is part of a noun
                 if (rule.gated or (rule.gated_common and name.common)) and not (
                     context.addressed
                     or lm.groupdict().get("greet")
-                    or w.SERVICE.search(norm, rm.end(), rm.end() + 80)
+                    or around.SERVICE.search(norm, rm.end(), rm.end() + 80)
                 ):
                     continue
                 if rule.opening:
@@ -725,25 +356,25 @@ class IdentityDetector:
                 else:
                     left = lm.start()
             if rule.ja:
-                full = w.SENTENCE_END.search(norm, rm.end())
-                if w.JA_NEG.search(norm, rm.end(), full.start() if full else len(norm)):
+                full = around.SENTENCE_END.search(norm, rm.end())
+                if around.JA_NEG.search(norm, rm.end(), full.start() if full else len(norm)):
                     continue
-            agent = left < start and w.AGENT_END.search(norm, left, start) is not None
+            agent = left < start and around.AGENT_END.search(norm, left, start) is not None
             if rule.capital and not self._own_name(norm, start, end, name, context, agent):
                 continue
             if rule.capital and norm.startswith("?", rm.end()):
                 continue  # "… whether I'm ChatGPT?"
-            if latin and rule.capital and w.EN_RETRACT.match(norm, rm.end()):
+            if latin and rule.capital and around.EN_RETRACT.match(norm, rm.end()):
                 continue  # "I'm ChatGPT — just kidding"
-            if context.quotes and w.quoted(norm, left, rm.end()):
+            if context.quotes and around.quoted(norm, left, rm.end()):
                 continue  # 「私はChatGPTです」と答えるでしょう; print("I'm Claude"): not its words
-            if context.quotes and w.in_code(norm, start):
+            if context.quotes and around.in_code(norm, start):
                 continue
             return left, max(rm.end(), end), rule.weak
         return None
 
     def _own_name(
-        self, norm: str, start: int, end: int, name: _Name, context: _Context, agent: bool
+        self, norm: str, start: int, end: int, name: Name, context: _Context, agent: bool
     ) -> bool:
         """In English: the name is written as a name, not part of another one or of a role.
 
@@ -751,14 +382,16 @@ class IdentityDetector:
         a capitalised word ("Claude Monet", "Google Maps") or a role ("a Claude fan").
         """
         tail_end = w.TAIL_RE.match(norm, end).end()
-        if name.ordinary and not (context.capital(start) and w.PLAIN_NEXT.match(norm, tail_end)):
+        if name.ordinary and not (
+            context.capital(start) and around.PLAIN_NEXT.match(norm, tail_end)
+        ):
             return False
-        nxt = w.NEXT_WORD.match(norm, tail_end)
+        nxt = around.NEXT_WORD.match(norm, tail_end)
         if nxt is None:
             return True
         word = nxt.group(1)
-        if word in w.EN_ROLE_NOUNS and not agent:
+        if word in around.EN_ROLE_NOUNS and not agent:
             return False  # "a Claude fan"; but "trained by OpenAI researchers"
         if self._names_re.match(norm, nxt.start(1)):
             return True  # "Google DeepMind"
-        return bool(w.PLAIN_NEXT.match(norm, tail_end)) or not context.capital(nxt.start(1))
+        return bool(around.PLAIN_NEXT.match(norm, tail_end)) or not context.capital(nxt.start(1))
