@@ -60,7 +60,8 @@ from arena.export import (
     stored_salt,
 )
 from arena.integrity import review
-from arena.integrity.limits import _open_storage, storage_kind
+from arena.integrity.limits import storage_kind
+from arena.integrity.limits_storage import open_storage
 
 logger = logging.getLogger(__name__)
 PBKDF2_ITERATIONS = 600_000
@@ -244,7 +245,7 @@ class RateLimiter:
     @classmethod
     def for_settings(cls, settings: Settings, engine: Engine, **kw: Any) -> RateLimiter:
         """A limiter on the storage ``limits_storage`` names (key prefix ``arena``)."""
-        storage = _open_storage(storage_kind(settings), settings, engine, "arena")
+        storage = open_storage(storage_kind(settings), settings, engine, "arena")
         return cls(storage=storage, **kw)
 
     @property

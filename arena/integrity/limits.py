@@ -8,10 +8,11 @@ several separated by ``;``), parsed with :func:`limits.parse_many`, and counted 
     limits' :class:`~limits.storage.MemoryStorage`. Counters live in this process only:
     right for one process (the SQLite default), wrong for several.
 ``database``
-    :class:`DatabaseStorage`, this module's ``limits`` storage on the app's own database
-    (table ``rate_counters``). One atomic multi-row upsert per call (every counter of the
-    call, or of a batch of calls: :meth:`Limits.hit_many`), so processes sharing a
-    PostgreSQL database (or a SQLite file on one host) can never together pass a limit.
+    :class:`~arena.integrity.limits_storage.DatabaseStorage`, a ``limits`` storage on the
+    app's own database (table ``rate_counters``). One atomic multi-row upsert per call
+    (every counter of the call, or of a batch of calls: :meth:`Limits.hit_many`), so
+    processes sharing a PostgreSQL database (or a SQLite file on one host) can never
+    together pass a limit.
 ``redis``
     limits' :class:`~limits.storage.RedisStorage`, from ``ARENA_REDIS_URL``.
 
@@ -41,33 +42,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
-import logging
 import math
-import random
 import re
 import threading
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import limits
 import limits.errors
-from limits.storage import MemoryStorage, RedisStorage, Storage, storage_from_string
+from limits.storage import RedisStorage
 from limits.strategies import FixedWindowRateLimiter
-from sqlalchemy import Engine, Executable, bindparam, case, delete, select, text, update
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError
 
 from arena.config import Settings, env_name
-from arena.db.engine import UPSERT_DIALECTS, dialect_insert
-from arena.db.models import RateCounter
+from arena.db.engine import UPSERT_DIALECTS
 from arena.errors import ArenaError, ConfigError, StorageError
-
-log = logging.getLogger(__name__)
+from arena.integrity.limits_storage import DatabaseStorage, open_storage
 
 ACTIONS = ("voter", "battle", "turn", "vote")
 STORAGES = ("auto", "memory", "database", "redis")
@@ -83,13 +79,6 @@ RULE_SETTINGS = {
 }
 _ZERO_PERIOD = re.compile(r"(/|per)\s*0+\s*[a-z]", re.IGNORECASE)
 _PREFIX = re.compile(r"[a-z0-9_-]{1,40}")
-_TABLE = RateCounter.__table__
-_REDIS_UNDO = """
-if redis.call('exists', KEYS[1]) == 1 then
-  return redis.call('decrby', KEYS[1], ARGV[1])
-end
-return 0
-"""
 
 
 class RateLimited(ArenaError):
@@ -174,170 +163,6 @@ def check_rules(settings: Settings) -> None:
         )
 
 
-class DatabaseStorage(Storage):
-    """Fixed-window counters in the ``rate_counters`` table, for limits' fixed-window limiter.
-
-    Each :meth:`incr` is one ``INSERT ... ON CONFLICT (key) DO UPDATE ... RETURNING count``
-    that restarts an expired window or adds to the current one, so the count it returns
-    is exact however many processes hit the same key. Expired rows are deleted on about
-    one hit in ``cleanup_every``, and by :meth:`reset`. Built directly (it needs the app's
-    engine), not through :func:`limits.storage.storage_from_string`.
-    """
-
-    def __init__(self, engine: Engine, *, key_prefix: str = "arena", cleanup_every: int = 1000):
-        super().__init__(wrap_exceptions=True)
-        if engine.dialect.name not in UPSERT_DIALECTS:
-            raise ConfigError(
-                f"rate limits in the database support PostgreSQL and SQLite, not "
-                f"{engine.dialect.name}"
-            )
-        self.engine = engine
-        self.key_prefix = key_prefix
-        self.cleanup_every = cleanup_every
-        self._insert = dialect_insert(engine.dialect.name)
-
-    @property
-    def base_exceptions(self) -> type[Exception]:
-        return SQLAlchemyError
-
-    def prefixed_key(self, key: str) -> str:
-        full = f"{self.key_prefix}:{key}"
-        if len(full) > _TABLE.c.key.type.length:
-            raise ValueError(f"rate-limit key longer than the column: {full!r}")
-        return full
-
-    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        now = time.time()
-        params = {"key": self.prefixed_key(key), "count": amount, "expires_at": now + expiry,
-                  "now": now}  # fmt: skip
-        with self.engine.begin() as conn:
-            count = conn.execute(self._upsert, params).one().count
-        if random.randrange(self.cleanup_every) == 0:
-            self._purge_expired_quietly()
-        return int(count)
-
-    def incr_many(self, amounts: Mapping[str, tuple[int, int]]) -> dict[str, int]:
-        """:meth:`incr` for several keys in one statement: ``{key: (expiry, amount)}`` to
-        ``{key: count after}``. Rows go in key order, so two batches sharing keys lock them
-        in the same order and cannot deadlock."""
-        if not amounts:
-            return {}
-        now = time.time()
-        rows = [
-            {"key": self.prefixed_key(key), "count": amount, "expires_at": now + expiry}
-            for key, (expiry, amount) in sorted(amounts.items())
-        ]
-        try:
-            with self.engine.begin() as conn:
-                after = dict(conn.execute(self._upsert.values(rows), {"now": now}).all())
-        except SQLAlchemyError as exc:
-            raise limits.errors.StorageError(exc) from exc
-        if random.randrange(self.cleanup_every) == 0:
-            self._purge_expired_quietly()
-        return {key: int(after[self.prefixed_key(key)]) for key in amounts}
-
-    @functools.cached_property
-    def _upsert(self) -> Executable:
-        """Restart an expired window or add to the live one; key and count after (built once)."""
-        stmt = self._insert(_TABLE)
-        expired = _TABLE.c.expires_at <= bindparam("now")
-        return stmt.on_conflict_do_update(
-            index_elements=[_TABLE.c.key],
-            set_={
-                "count": case(
-                    (expired, stmt.excluded.count), else_=_TABLE.c.count + stmt.excluded.count
-                ),
-                "expires_at": case((expired, stmt.excluded.expires_at), else_=_TABLE.c.expires_at),
-            },
-        ).returning(_TABLE.c.key, _TABLE.c.count)
-
-    def decr(self, key: str, amount: int = 1) -> int:
-        """Take back ``amount`` from a live window (never below zero, never reviving one)."""
-        stmt = (
-            update(_TABLE)
-            .where(_TABLE.c.key == self.prefixed_key(key), _TABLE.c.expires_at > time.time())
-            .values(count=case((_TABLE.c.count > amount, _TABLE.c.count - amount), else_=0))
-            .returning(_TABLE.c.count)
-        )
-        try:
-            with self.engine.begin() as conn:
-                return int(conn.execute(stmt).scalar() or 0)
-        except SQLAlchemyError as exc:
-            raise limits.errors.StorageError(exc) from exc
-
-    def decr_many(self, amounts: Mapping[str, int]) -> None:
-        """:meth:`decr` for several keys in one transaction (in key order)."""
-        if not amounts:
-            return
-        now = time.time()
-        params = [{"k": self.prefixed_key(key), "n": n, "now": now}
-                  for key, n in sorted(amounts.items())]  # fmt: skip
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(self._take_back, params)
-        except SQLAlchemyError as exc:
-            raise limits.errors.StorageError(exc) from exc
-
-    @functools.cached_property
-    def _take_back(self) -> Executable:
-        n = bindparam("n")
-        return (
-            update(_TABLE)
-            .where(_TABLE.c.key == bindparam("k"), _TABLE.c.expires_at > bindparam("now"))
-            .values(count=case((_TABLE.c.count > n, _TABLE.c.count - n), else_=0))
-        )
-
-    def _live(self, key: str) -> tuple[int, float] | None:
-        now = time.time()
-        query = select(_TABLE.c.count, _TABLE.c.expires_at).where(
-            _TABLE.c.key == self.prefixed_key(key), _TABLE.c.expires_at > now
-        )
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return (int(row.count), float(row.expires_at)) if row else None
-
-    def get(self, key: str) -> int:
-        live = self._live(key)
-        return live[0] if live else 0
-
-    def get_expiry(self, key: str) -> float:
-        live = self._live(key)
-        return live[1] if live else time.time()
-
-    def check(self) -> bool:
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            return False
-        return True
-
-    def clear(self, key: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(_TABLE).where(_TABLE.c.key == self.prefixed_key(key)))
-
-    def reset(self) -> int:
-        """Delete this prefix's counters, and every expired one."""
-        mine = _TABLE.c.key.startswith(f"{self.key_prefix}:", autoescape=True)
-        with self.engine.begin() as conn:
-            deleted = conn.execute(delete(_TABLE).where(mine)).rowcount
-        self.purge_expired()
-        return deleted
-
-    def purge_expired(self) -> int:
-        """Delete the rows whose window has ended (of every prefix)."""
-        with self.engine.begin() as conn:
-            return conn.execute(delete(_TABLE).where(_TABLE.c.expires_at <= time.time())).rowcount
-
-    def _purge_expired_quietly(self) -> None:
-        # Housekeeping after a hit that already counted: a failure here (say two purges
-        # deadlocking) must not refuse the hit; the next purge catches up.
-        try:
-            self.purge_expired()
-        except SQLAlchemyError as exc:
-            log.warning("purging expired rate counters failed: %s", exc)
-
-
 @dataclass(frozen=True)
 class _Target:
     scope: str
@@ -366,7 +191,7 @@ class Limits:
             for key, name in RULE_SETTINGS.items()
         }
         self._kind = storage_kind(settings)
-        self._storage, self._undo = _open_storage(self._kind, settings, engine, prefix)
+        self._storage, self._undo = open_storage(self._kind, settings, engine, prefix)
         self._limiter = FixedWindowRateLimiter(self._storage)
         # limits' MemoryStorage is not atomic across threads (it reads a count back after
         # releasing its lock); one lock per Limits makes the in-process counts exact.
@@ -516,34 +341,3 @@ class Limits:
                 f"rate-limit counters ({self._kind}) unavailable: {type(cause).__name__}: {cause}",
                 code="storage",
             ) from cause
-
-
-def _open_storage(
-    kind: str, settings: Settings, engine: Engine | None, prefix: str
-) -> tuple[Storage, Callable[[str, int], object]]:
-    """The storage for ``kind`` and a function taking back counts from one of its keys."""
-    if kind == "memory":
-        memory = MemoryStorage()
-        return memory, memory.decr
-    if kind == "database":
-        if engine is None:
-            raise ValueError("the database rate-limit storage needs the app's engine")
-        database = DatabaseStorage(engine, key_prefix=prefix)
-        return database, database.decr
-    redis = storage_from_string(
-        settings.redis_url,
-        key_prefix=prefix,
-        wrap_exceptions=True,
-        socket_connect_timeout=5,
-        socket_timeout=5,
-    )
-    assert isinstance(redis, RedisStorage)
-    script = redis.get_connection().register_script(_REDIS_UNDO)
-
-    def undo(key: str, amount: int) -> object:
-        try:
-            return script(keys=[redis.prefixed_key(key)], args=[amount])
-        except redis.base_exceptions as exc:
-            raise limits.errors.StorageError(exc) from exc
-
-    return redis, undo
