@@ -44,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from arena import categories
 from arena.backends import (
     AnswerFailed,
     Backend,
@@ -318,6 +319,7 @@ class Arena:
             self.health.merge(repo.models_out(s))
             # The latest rating run, for active sampling (reloaded when a new run appears).
             self.board: Board | None = load_board(s) if settings.sampling == "active" else None
+        categories.detector()  # lingua's models load now, before serving (they hold the GIL)
 
     # -- storage helpers ------------------------------------------------------------
 
@@ -794,6 +796,7 @@ class Arena:
                     battle.identity_match = match
                     break
         battle.meta = with_conv_metadata(battle.meta, battle.messages)  # kept for exports
+        categories.tag_battle(s, battle)  # prompt language and categories, as turns come
 
     async def with_own_battle(
         self, voter: VoterRef, battle_id: object, fn: Callable[[Session, Battle], T]

@@ -166,6 +166,9 @@ class Battle(Base):
     event_id: Mapped[int | None] = mapped_column(
         ForeignKey("events.id", ondelete="SET NULL"), index=True
     )
+    #: The first prompt's language as arena/categories.py detected it (ISO 639-1, ``und``
+    #: when unclear); NULL until the battle's first turn is stored and tagged.
+    prompt_language: Mapped[str | None] = mapped_column(String(8), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -175,6 +178,19 @@ class Battle(Base):
         back_populates="battle", order_by="Message.id", cascade="all, delete-orphan"
     )
     vote: Mapped[Vote | None] = relationship(back_populates="battle", cascade="all, delete-orphan")
+
+
+class BattleCategory(Base):
+    """A category a battle was tagged with by the rules of arena/categories.py."""
+
+    __tablename__ = "battle_categories"
+    # The per-category leaderboard looks battles up by category.
+    __table_args__ = (Index("ix_battle_categories_category", "category", "battle_id"),)
+
+    battle_id: Mapped[str] = mapped_column(
+        ForeignKey("battles.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(24), primary_key=True)
 
 
 class Event(Base):
