@@ -25,8 +25,9 @@ from arena.backends import (
     generate,
     make_client,
 )
-from arena.backends.base import AnswerFailed, Backend
+from arena.backends.base import Backend
 from arena.backends.demo import DemoBackend
+from arena.backends.policy import AnswerFailed
 from arena.config import TANUKI_SYSTEM_PROMPT, ModelSpec, demo_models
 from arena.errors import BackendError
 from tests.loopback import Behaviour, LoopbackLLM, count_prompt_tokens
@@ -757,7 +758,7 @@ async def test_retry_after_wait_is_capped_at_the_first_token_timeout(
 
 
 def test_retry_after_parses_seconds_dates_and_milliseconds():
-    from arena.backends.base import retry_after
+    from arena.backends.wire import retry_after
 
     assert retry_after({"retry-after": "7"}) == 7.0
     assert retry_after({"retry-after-ms": "250", "retry-after": "7"}) == 0.25

@@ -6,20 +6,19 @@ import httpx
 
 from arena.backends.anthropic import AnthropicBackend
 from arena.backends.base import (
-    AnswerFailed,
     Backend,
     ChatMessage,
     Event,
-    ProviderError,
     ReasoningDelta,
     StreamEnd,
     TextDelta,
     Timeouts,
-    generate,
 )
 from arena.backends.demo import DemoBackend
 from arena.backends.gemini import GeminiBackend
 from arena.backends.openai_compat import OpenAICompatBackend
+from arena.backends.policy import AnswerFailed, generate
+from arena.backends.wire import ProviderError
 from arena.config import PROVIDERS, ModelSpec, Settings
 
 BACKENDS: dict[str, type[Backend]] = {

@@ -14,14 +14,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-from arena.backends.base import (
-    Backend,
-    ChatMessage,
-    Event,
+from arena.backends.base import Backend, ChatMessage, Event, ReasoningDelta, StreamEnd, TextDelta
+from arena.backends.wire import (
     ProviderError,
-    ReasoningDelta,
-    StreamEnd,
-    TextDelta,
     decode_frame,
     http_errors,
     read_to_end,

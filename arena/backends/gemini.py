@@ -15,14 +15,9 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-from arena.backends.base import (
-    Backend,
-    ChatMessage,
-    Event,
+from arena.backends.base import Backend, ChatMessage, Event, ReasoningDelta, StreamEnd, TextDelta
+from arena.backends.wire import (
     ProviderError,
-    ReasoningDelta,
-    StreamEnd,
-    TextDelta,
     decode_frame,
     http_errors,
     retryable_status,
