@@ -14,7 +14,6 @@ import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
 from arena import startup
-from arena.admin_api import mount_admin
 from arena.api import create_api
 from arena.backends import build_backends, client_for
 from arena.battles import Arena
@@ -25,6 +24,7 @@ from arena.errors import ConfigError
 from arena.maintenance import start_sweeper
 from arena.schedule import start_schedule
 from arena.ui import CSS, build_ui
+from arena.ui.admin_mount import mount_admin
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     blocks.queue(default_concurrency_limit=16)
     api = create_api(arena)
     try:
-        mount_admin(api, arena, engine)  # /admin and /api/admin, behind ARENA_ADMIN_USERS
+        mount_admin(api, arena, engine)  # /api/admin, then /admin, behind ARENA_ADMIN_USERS
     except ConfigError as exc:  # e.g. an exports folder others can read
         sys.exit(f"configuration error: {exc}")
     app = gr.mount_gradio_app(

@@ -1,130 +1,51 @@
-"""The admin area on the web app: JSON routes under ``/api/admin`` (HTTP Basic) and the
-admin Gradio page under ``/admin`` (Gradio's login form), both checked on the server.
+"""The admin area's JSON routes under ``/api/admin``, each behind HTTP Basic.
 
 Nothing here is reachable without an admin's credentials: every JSON route depends on
-:func:`basic_admin`'s check; the Gradio page is mounted with ``auth=``, so Gradio refuses
-its config, queue and ``/gradio_api/call`` routes before login, and each admin handler
-checks the logged-in user again. Password checks are limited per client address and per
-user name before any hash is computed (429 with ``Retry-After``) and audited.
+:func:`arena.admin_http.basic_admin`'s check. Password checks are limited per client
+address and per user name before any hash is computed (429 with ``Retry-After``) and
+audited. The page's exports are not Gradio files: they wait in :class:`ExportStore`'s
+private folder and are downloaded once from ``/admin/exports/{id}``
+(:mod:`arena.admin_downloads`); :class:`~arena.admin_http.PrivateFolderGuard` refuses
+any Gradio file URL into that folder, whichever Gradio app is asked.
 
-The page's exports are not Gradio files: they wait in :class:`ExportStore`'s private
-folder and are downloaded once from ``/admin/exports/{id}`` by the admin who made them
-(page login or HTTP Basic); :class:`PrivateFolderGuard` refuses any Gradio file URL into
-that folder, whichever Gradio app is asked.
-
-:func:`mount_admin` wires all this into the FastAPI app; call it before the volunteer page
-is mounted at ``/`` (it also moves its routes to the front, so ``/`` cannot shadow them).
+:func:`add_admin_routes` adds these routes, the downloads and the middlewares to the
+FastAPI app. This module imports no Gradio and nothing of :mod:`arena.ui`: the admin
+page (Gradio's login form, each handler checking the user again) is mounted after the
+routes by :func:`arena.ui.admin_mount.mount_admin`, which ``app.py`` calls before the
+volunteer page is mounted at ``/``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-import gradio as gr
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import PlainTextResponse, StreamingResponse
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from starlette.routing import Mount
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from arena.admin import (
     AdminAuth,
     AdminConsole,
     AdminError,
     AdminUsers,
-    AuthFailed,
     BattleFilter,
     ExportStore,
-    RateLimited,
     RateLimiter,
-    Ticket,
+)
+from arena.admin_downloads import PageSessions, export_response, exports_router
+from arena.admin_http import (
+    ClientAddressMiddleware,
+    PrivateFolderGuard,
+    basic_admin,
+    http_errors,
 )
 from arena.battles import Arena
-from arena.errors import ArenaError, StorageError
 from arena.export import ExportOptions, parse_moment
 
 logger = logging.getLogger(__name__)
-CHALLENGE = {"WWW-Authenticate": 'Basic realm="Tanuki Arena admin", charset="UTF-8"'}
-MEDIA_TYPES = {
-    "jsonl": "application/x-ndjson",
-    "json": "application/json",
-    "csv": "text/csv; charset=utf-8",
-    "parquet": "application/vnd.apache.parquet",
-    "html": "text/html; charset=utf-8",  # a gallery page, sent as an attachment
-    "md": "text/markdown; charset=utf-8",
-}
-CREDENTIALS = Depends(HTTPBasic(auto_error=False))
-CHUNK = 256 * 1024
-#: The client address of the request being served (Gradio's login callback gets none).
-CLIENT_ADDRESS: ContextVar[str | None] = ContextVar("client_address", default=None)
-
-
-class ClientAddressMiddleware:
-    """Pure ASGI middleware putting the client address (after uvicorn's trusted-proxy
-    handling) in :data:`CLIENT_ADDRESS` for the rest of the request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        client = scope.get("client")
-        token = CLIENT_ADDRESS.set(client[0] if client else None)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            CLIENT_ADDRESS.reset(token)
-
-
-class PrivateFolderGuard:
-    """Pure ASGI middleware answering 404 to any Gradio file URL (``.../file=PATH``) whose
-    PATH is inside ``folder``, on every Gradio app of the server (the volunteer page's
-    included): the admin exports are never Gradio's to serve, even if Gradio's temporary
-    folder or allowed paths were set to contain them."""
-
-    def __init__(self, app: ASGIApp, folder: Path) -> None:
-        self.app = app
-        self.folder = os.path.realpath(folder)
-
-    def _private(self, path: str) -> bool:
-        _, found, target = path.partition("/file=")
-        if not found or not target:
-            return False
-        try:
-            real = os.path.realpath(os.path.abspath(target))
-        except ValueError:  # a NUL in the path: nothing Gradio could serve either
-            return True
-        return os.path.commonpath([real, self.folder]) == self.folder
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._private(scope["path"]):
-            await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
-@contextmanager
-def http_errors() -> Iterator[None]:
-    """Admin errors as HTTP statuses: unknown things 404, refused requests 400."""
-    try:
-        yield
-    except AdminError as exc:
-        raise HTTPException(404 if exc.code == "not_found" else 400, str(exc)) from exc
-    except ArenaError as exc:
-        raise HTTPException(400, str(exc)) from exc
 
 
 class VoidBody(BaseModel):
@@ -169,36 +90,6 @@ def event_fields(given: dict[str, Any]) -> dict[str, Any]:
     if starts is None or ends is None:
         raise AdminError("an event needs a start and a deadline", code="invalid")
     return {**given, "starts_at": starts, "ends_at": ends}
-
-
-def _too_many(exc: RateLimited) -> HTTPException:
-    return HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
-
-
-def _unavailable(exc: StorageError) -> HTTPException:
-    logger.error("admin login refused: %s", exc)
-    return HTTPException(503, "admin login unavailable: its counters cannot be read")
-
-
-def basic_admin(auth: AdminAuth) -> Callable[..., str]:
-    """A dependency giving the admin named by the request's HTTP Basic credentials, checked
-    under the failure limit: 401 without or with wrong credentials, 429 with
-    ``Retry-After`` when limited, 503 when the limit's counters cannot be read."""
-
-    def admin(request: Request, creds: HTTPBasicCredentials | None = CREDENTIALS) -> str:
-        if creds is None:
-            raise HTTPException(401, "admin credentials required", headers=CHALLENGE)
-        ip = request.client.host if request.client else None
-        try:
-            return auth.check(creds.username, creds.password, ip)
-        except RateLimited as exc:
-            raise _too_many(exc) from exc
-        except StorageError as exc:
-            raise _unavailable(exc) from exc
-        except AuthFailed as exc:
-            raise HTTPException(401, str(exc), headers=CHALLENGE) from exc
-
-    return admin
 
 
 def admin_router(console: AdminConsole, auth: AdminAuth, exports: ExportStore) -> APIRouter:
@@ -328,124 +219,17 @@ def admin_router(console: AdminConsole, auth: AdminAuth, exports: ExportStore) -
     return r
 
 
-def send_detached(file: BinaryIO, name: str, facts: dict[str, Any]) -> StreamingResponse:
-    """Stream the export ``file``, open but already deleted from disk (its bytes live until
-    it is closed, at the end of the response or when the client goes away). ``facts``:
-    the manifest's ``rows``, ``sha256``, ``schema_version``, and the ``fmt``."""
-    size = os.fstat(file.fileno()).st_size
-
-    def chunks() -> Iterator[bytes]:
-        with file:
-            while chunk := file.read(CHUNK):
-                yield chunk
-
-    headers = {
-        "Content-Length": str(size),
-        "Content-Disposition": f'attachment; filename="{name}"',
-        "Cache-Control": "no-store",
-        "X-Export-Rows": str(facts["rows"]),
-        "X-Export-Sha256": facts["sha256"],
-        "X-Export-Schema-Version": str(facts["schema_version"]),
-    }
-    return StreamingResponse(chunks(), media_type=MEDIA_TYPES[facts["fmt"]], headers=headers)
-
-
-def export_response(
-    console: AdminConsole, user: str, fmt: str, options: ExportOptions, folder: Path
-) -> StreamingResponse:
-    """Export into a new private folder under ``folder``, open the file, delete the folder
-    and stream the open file (nothing is left on disk, even if the client goes away)."""
-    if fmt not in MEDIA_TYPES:
-        raise AdminError(f"unknown format {fmt!r}", code="invalid")
-    out, _, manifest = console.export_to_temp(user, fmt, options, folder)
-    try:
-        file = out.open("rb")
-    finally:
-        shutil.rmtree(out.parent, ignore_errors=True)
-    return send_detached(file, out.name, {**manifest, "fmt": fmt})
-
-
-class PageSessions:
-    """Who is logged in to the admin page, by the page's cookie: the lookup Gradio's own
-    routes make (``access-token[-unsecure]-<cookie_id>`` in the mounted app's tokens)."""
-
-    def __init__(self) -> None:
-        self.app: Any = None  # the mounted Gradio app, set by mount_admin
-
-    def user(self, request: Request) -> str | None:
-        if self.app is None:
-            return None
-        cookie_id = self.app.cookie_id
-        token = request.cookies.get(f"access-token-{cookie_id}") or request.cookies.get(
-            f"access-token-unsecure-{cookie_id}"
-        )
-        return self.app.tokens.get(token) if token else None
-
-
-def exports_router(
-    console: AdminConsole, auth: AdminAuth, exports: ExportStore, sessions: PageSessions
-) -> APIRouter:
-    """``GET /exports/{id}`` (under the page's path): one download of an export made in
-    the admin page, for the admin who made it, logged in to the page or by HTTP Basic."""
-    basic = basic_admin(auth)
-    r = APIRouter()
-
-    @r.get("/exports/{export_id}", include_in_schema=False)
-    def download(
-        export_id: str, request: Request, creds: HTTPBasicCredentials | None = CREDENTIALS
-    ) -> StreamingResponse:
-        user = sessions.user(request)
-        if not auth.is_admin(user):
-            user = basic(request, creds)
-        taken = exports.take(str(user), export_id)
-        if taken is None:
-            raise HTTPException(404, "no such export (expired, downloaded, or not yours)")
-        ticket, file = taken
-        try:
-            console.audit(str(user), "export_download", ticket.file, f"sha256={ticket.sha256}")
-        except BaseException:
-            file.close()
-            raise
-        return send_detached(file, ticket.file, _facts(ticket))
-
-    return r
-
-
-def _facts(ticket: Ticket) -> dict[str, Any]:
-    return {
-        "rows": ticket.rows, "sha256": ticket.sha256,
-        "schema_version": ticket.schema_version, "fmt": ticket.fmt,
-    }  # fmt: skip
-
-
-def gradio_login(auth: AdminAuth) -> Callable[[str, str], Any]:
-    """The ``auth=`` callback of the admin page: rate-limited, audited, PBKDF2 off the loop."""
-
-    async def login(username: str, password: str) -> bool:
-        ip = CLIENT_ADDRESS.get()
-        try:
-            await asyncio.to_thread(auth.check, username, password, ip, audit_ok=True)
-        except RateLimited as exc:
-            raise _too_many(exc) from exc
-        except StorageError as exc:
-            raise _unavailable(exc) from exc
-        except AuthFailed:
-            return False
-        return True
-
-    return login
-
-
 @dataclass(frozen=True)
 class AdminArea:
-    """What :func:`mount_admin` built (for operators' scripts and tests)."""
+    """What :func:`add_admin_routes` built (for the admin page, operators' scripts, tests)."""
 
     console: AdminConsole
     auth: AdminAuth
     exports: ExportStore
+    sessions: PageSessions  # who is logged in to the admin page, once it is mounted
 
 
-def mount_admin(
+def add_admin_routes(
     app: FastAPI,
     arena: Arena,
     engine: Engine,
@@ -455,13 +239,12 @@ def mount_admin(
     limiter: RateLimiter | None = None,
     exports: ExportStore | None = None,
 ) -> AdminArea:
-    """Add the admin JSON routes, the admin Gradio page and its export downloads to ``app``.
+    """Add the admin JSON routes, the export downloads under ``path`` and the middlewares.
 
     The login limit counts on the arena's rate-limit storage unless ``limiter`` is given;
-    exports wait in the default private folder unless ``exports`` is given.
+    exports wait in the default private folder unless ``exports`` is given. The admin page
+    itself is mounted at ``path`` afterwards (:func:`arena.ui.admin_mount.mount_admin`).
     """
-    from arena.ui.admin import build_admin
-
     users = AdminUsers(arena.settings.admin_users)
     if not users:
         logger.warning("ARENA_ADMIN_USERS is empty: nobody can log in to the admin area")
@@ -469,24 +252,8 @@ def mount_admin(
     auth = AdminAuth(users, console, limiter or RateLimiter.for_settings(arena.settings, engine))
     exports = exports or ExportStore()
     sessions = PageSessions()
-    before = len(app.router.routes)
     app.include_router(admin_router(console, auth, exports), prefix=api_prefix)
     app.include_router(exports_router(console, auth, exports, sessions), prefix=path)
-    blocks = build_admin(console, auth, exports)
-    gr.mount_gradio_app(
-        app,
-        blocks,
-        path=path,
-        auth=gradio_login(auth),
-        auth_message="Tanuki Arena admin",
-        run_history=False,
-        enable_monitoring=False,
-        footer_links=[],
-    )
-    added = app.router.routes[before:]
-    sessions.app = next(r.app for r in added if isinstance(r, Mount) and r.path == path)
-    del app.router.routes[before:]
-    app.router.routes[0:0] = added
     app.add_middleware(ClientAddressMiddleware)
     app.add_middleware(PrivateFolderGuard, folder=exports.root)
-    return AdminArea(console, auth, exports)
+    return AdminArea(console, auth, exports, sessions)

@@ -119,6 +119,18 @@ def test_cli_hash_password() -> None:
     assert AdminUsers(line).verify("ann", "s3cret")
 
 
+def test_admin_api_imports_neither_gradio_nor_the_ui() -> None:
+    """The API layer does not import the UI (issue 16): the admin page is mounted apart."""
+    probe = (
+        "import sys, arena.admin_api; "
+        "print(sorted(m for m in sys.modules if m == 'gradio' or m.startswith('arena.ui')))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=root, timeout=120)  # fmt: skip
+    assert out.stdout.strip() == "[]"
+
+
 # -- the app, served --------------------------------------------------------------------
 
 
@@ -129,12 +141,12 @@ class Served:
         import gradio as gr
         import uvicorn
 
-        from arena.admin_api import mount_admin
         from arena.api import create_api
         from arena.backends import Timeouts, build_backends, make_client
         from arena.battles import Arena
         from arena.config import Settings, demo_models
         from arena.db import session_factory
+        from arena.ui.admin_mount import mount_admin
 
         self.engine = engine
         settings = Settings(
