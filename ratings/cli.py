@@ -8,31 +8,36 @@ exactly the keys of :data:`ratings.leaderboard.JSON_KEYS` (``ties`` is both
 kinds together; an interval end the data cannot bound is ``null``). Notes
 (fallbacks, exclusions) go below the table, or to stderr with ``--json``.
 
-``recompute`` belongs to the arena (it reads the database); this module only
-hands its arguments to ``arena.recompute.main``.
+``--style-control`` fits with style control instead (:mod:`ratings.style`, the answers'
+style counts from ``conv_metadata`` or the conversations, :mod:`ratings.style_features`)
+and prints the coefficients too; ``--ties davidson`` fits the Davidson tie model
+(:mod:`ratings.ties`) and prints its likelihood against the half-win coding. Both print
+each model's plain rating and rank beside (:mod:`ratings.report`).
+
+``recompute`` belongs to the arena (it reads the database): ``python -m ratings
+recompute ARGS`` is only an alias that runs the module ``arena.recompute`` as ``python -m
+arena.recompute ARGS`` would, looked up when the command runs; nothing in ``ratings``
+imports ``arena``.
 
 Exit codes: 0 success, 2 bad arguments, an unreadable file, bad input or a refused fit
 (one line on stderr, never a traceback); ``recompute`` adds 1 (database unreachable) and 3
-(another run holds the lock), see :func:`arena.recompute.main`.
+(another run holds the lock), see ``arena.recompute``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import math
+import runpy
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import NoReturn, TextIO
 
 from ratings.battlefile import SCHEMAS
 from ratings.errors import RatingsError
 from ratings.io import Reading
-
-if TYPE_CHECKING:
-    from ratings.leaderboard import Leaderboard
 
 #: Exit status for bad input or a refused fit.
 EXIT_INPUT = 2
@@ -98,64 +103,28 @@ def _parser() -> argparse.ArgumentParser:
         help="if the models fall into never-compared groups: refuse, or keep the "
         "anchor's (else the largest) group",
     )
+    fit.add_argument(
+        "--style-control",
+        action="store_true",
+        help="hold answer length, headers, lists and bold equal (LMArena's style control; "
+        "counts from conv_metadata, else from the conversations) and print the style "
+        "coefficients; sandwich intervals only",
+    )
+    fit.add_argument(
+        "--ties",
+        choices=("half-win", "davidson"),
+        default="half-win",
+        help="a tie counts half a win (%(default)s), or is its own outcome (davidson: "
+        "prints its likelihood against the half-win coding); sandwich intervals only",
+    )
     fit.add_argument("--json", action="store_true", help="print JSON instead of a table")
     commands.add_parser(
         "recompute",
-        help="recompute the arena's ratings from its database (runs arena.recompute; "
-        "--config and --database-url may stand before or after it)",
+        help="recompute the arena's ratings from its database: an alias of `python -m "
+        "arena.recompute` (--config and --database-url may stand before or after it)",
         add_help=False,
     )
     return parser
-
-
-def _number(value: float, digits: int = 1) -> str:
-    if math.isinf(value):
-        return "+inf" if value > 0 else "-inf"
-    return f"{value:.{digits}f}"
-
-
-def format_table(board: Leaderboard) -> str:
-    """Render a leaderboard as a fixed-width text table with its notes.
-
-    Parameters
-    ----------
-    board : Leaderboard
-        The table to render.
-
-    Returns
-    -------
-    str
-        Lines of text, ending with a newline.
-    """
-    headers = ["Rank", "Model", "Rating", f"{board.level:.0%} CI", "Battles", "Wins"]
-    headers += ["Ties", "(both bad)", "Losses", "Win rate", *board.external_columns]
-    body = [
-        [
-            str(row.rank),
-            row.model,
-            _number(row.rating),
-            f"{_number(row.ci_lower)} .. {_number(row.ci_upper)}",
-            str(row.battles),
-            str(row.wins),
-            str(row.ties),
-            str(row.ties_bothbad),
-            str(row.losses),
-            f"{row.win_rate:.3f}",
-            *(str(row.external.get(column, "")) for column in board.external_columns),
-        ]
-        for row in board.rows
-    ]
-    widths = [max(len(line[k]) for line in [headers, *body]) for k in range(len(headers))]
-    lines = []
-    for line in [headers, *body]:
-        cells = [
-            cell.ljust(width) if k == 1 else cell.rjust(width)
-            for k, (cell, width) in enumerate(zip(line, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    notes = [f"note: {note}" for note in board.notes]
-    notes += [f"note: {row.model}: {row.note}" for row in board.rows if row.note]
-    return "\n".join([*lines, *(["", *notes] if notes else [])]) + "\n"
 
 
 def _start_reading(argv: list[str]) -> Reading | None:
@@ -192,19 +161,6 @@ def _fit(args: argparse.Namespace, out: TextIO, err: TextIO, reading: Reading | 
     except (OSError, ValueError) as error:  # also a corrupt Parquet file (pyarrow)
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise RatingsError(f"cannot read {args.file}: {reason}") from error
-    board = leaderboard_from_counts(
-        battles.names,
-        battles.a_idx,
-        battles.b_idx,
-        battles.outcome,
-        anchor=args.anchor,
-        ci=args.ci,
-        level=args.level,
-        rounds=args.rounds,
-        rng=np.random.default_rng(args.seed),
-        prior=args.prior,
-        on_disconnected=args.on_disconnected,
-    )
     notes = []
     if battles.non_anonymous:
         done = "kept" if battles.named_kept else "left out (--include-named keeps them)"
@@ -212,6 +168,36 @@ def _fit(args: argparse.Namespace, out: TextIO, err: TextIO, reading: Reading | 
     if battles.flagged:
         done = "kept" if battles.flagged_kept else "left out (--include-flagged keeps them)"
         notes.append(f"{battles.flagged} flagged row(s) (moderation, toxic chat) {done}")
+    joint = args.style_control or args.ties == "davidson"
+    board = leaderboard_from_counts(
+        battles.names,
+        battles.a_idx,
+        battles.b_idx,
+        battles.outcome,
+        anchor=args.anchor,
+        ci="sandwich" if joint else args.ci,
+        level=args.level,
+        rounds=args.rounds,
+        rng=np.random.default_rng(args.seed),
+        prior=args.prior,
+        on_disconnected=args.on_disconnected,
+    )
+    if joint:
+        from ratings import report
+
+        options = {
+            "anchor": args.anchor,
+            "level": args.level,
+            "prior": args.prior,
+            "on_disconnected": args.on_disconnected,
+            "notes": notes,
+            "out": out,
+            "err": err,
+            "as_json": args.json,
+        }
+        if args.style_control:
+            return report.style_board(args.file, battles, board, **options)
+        return report.davidson_board(battles, board, **options)
     if notes:
         board = replace(board, notes=(*board.notes, *notes))
     if args.json:
@@ -220,6 +206,8 @@ def _fit(args: argparse.Namespace, out: TextIO, err: TextIO, reading: Reading | 
         for note in board.notes:
             print(f"note: {note}", file=err)
     else:
+        from ratings.report import format_table
+
         out.write(format_table(board))
     return 0
 
@@ -244,16 +232,27 @@ def _recompute_at(argv: list[str]) -> int | None:
 
 
 def _recompute(argv: Sequence[str], err: TextIO) -> int:
+    """Run ``arena.recompute`` as ``python -m arena.recompute ARGV`` would (found on the
+    path when called; ``ratings`` never imports ``arena``)."""
+    saved = sys.argv
+    sys.argv = ["python -m ratings recompute", *argv]
     try:
-        module = importlib.import_module("arena.recompute")
+        with warnings.catch_warnings():  # arena.recompute imported already (by a test)
+            warnings.filterwarnings("ignore", "'arena.recompute' found in sys.modules")
+            runpy.run_module("arena.recompute", run_name="__main__", alter_sys=True)
     except ImportError as error:
         print(
-            "error: `python -m ratings recompute` runs arena.recompute, which could not "
-            f"be imported: {error}",
+            "error: `python -m ratings recompute` is an alias of `python -m arena.recompute`, "
+            f"which could not be found: {error}",
             file=err,
         )
         return EXIT_INPUT
-    return int(module.main(list(argv)) or 0)
+    except SystemExit as done:
+        code = done.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_INPUT)
+    finally:
+        sys.argv = saved
+    return 0
 
 
 def main(
@@ -279,7 +278,12 @@ def main(
     if (split := _recompute_at(argv)) is not None:
         return _recompute(argv[:split] + argv[split + 1 :], err)
     reading = _start_reading(argv)
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.style_control and args.ties == "davidson":
+        parser.error("--style-control and --ties davidson are separate fits; choose one")
+    if (args.style_control or args.ties == "davidson") and args.ci == "bootstrap":
+        parser.error("--style-control and --ties davidson have sandwich intervals only")
     try:
         return _fit(args, out, err, reading)
     except RatingsError as error:

@@ -13,7 +13,8 @@ the battles (mean 0, standard deviation 1). ``gamma[k]`` is then the change in l
 of winning per standard deviation of feature ``k``, and ``theta`` is the strength left
 when the style is held equal. Ties of both kinds count half a win for each side, as in
 the plain fit (:mod:`ratings.bt`), and the same prior (virtual ties between every pair,
-with equal style) keeps the ratings finite.
+with equal style) keeps the ratings finite; it also puts a ridge of the same weight on
+the coefficients, which only matters with a handful of battles.
 
 The fit is Newton's method on the per-battle rows (the features are continuous, so
 battles seldom share a row; identical rows may be passed once with a ``count``): per
@@ -237,16 +238,39 @@ def expit(eta: NDArray[np.float64]) -> NDArray[np.float64]:
     return p
 
 
-def _prior_matrix(n: int, prior: float) -> NDArray[np.float64] | None:
-    if not prior or n < 2:
-        return None
-    extra = np.full((n, n), prior / (2.0 * (n - 1)))
-    np.fill_diagonal(extra, 0.0)
-    return extra
+class _Prior:
+    """The prior's terms: ``prior`` virtual ties per model, spread over every pair with
+    equal style (the plain fit's, :func:`ratings.bt.regularised_score`), and a ridge
+    ``prior / 2 * |gamma|^2`` on the coefficients (as much information as ``prior``
+    battles with a feature at one standard deviation, so a handful of battles cannot
+    send a coefficient to infinity; with thousands it moves nothing measurable)."""
+
+    def __init__(self, n: int, prior: float) -> None:
+        self.n, self.prior = n, prior
+        self.ties: NDArray[np.float64] | None = None
+        if prior and n > 1:
+            self.ties = np.full((n, n), prior / (2.0 * (n - 1)))
+            np.fill_diagonal(self.ties, 0.0)
+
+    def value(self, params: NDArray[np.float64]) -> float:
+        gamma = params[self.n :]
+        out = 0.5 * self.prior * float(gamma @ gamma)
+        return out if self.ties is None else out + pair_loss(params[: self.n], self.ties)
+
+    def add_gradient(self, g: NDArray[np.float64], params: NDArray[np.float64]) -> None:
+        g[self.n :] += self.prior * params[self.n :]
+        if self.ties is not None:
+            g[: self.n] += gradient(params[: self.n], self.ties)
+
+    def add_hessian(self, h: NDArray[np.float64], params: NDArray[np.float64]) -> None:
+        n = self.n
+        h[np.arange(n, h.shape[0]), np.arange(n, h.shape[0])] += self.prior
+        if self.ties is not None:
+            h[:n, :n] += hessian(params[:n], self.ties)
 
 
 def loss(params: NDArray[np.float64], rows: StyleRows, prior: float = 0.0) -> float:
-    """Negative log-likelihood (ties as half wins) plus the prior's virtual ties.
+    """Negative log-likelihood (ties as half wins) plus the prior's terms.
 
     Parameters
     ----------
@@ -255,16 +279,15 @@ def loss(params: NDArray[np.float64], rows: StyleRows, prior: float = 0.0) -> fl
     rows : StyleRows
         The battles.
     prior : float
-        Virtual ties per model (each pair's with equal style).
+        Virtual ties per model (each pair's with equal style), and the weight of the
+        coefficients' ridge.
 
     Returns
     -------
     float
-        ``sum_r w_r (softplus(eta_r) - y_r eta_r)`` plus the prior's term.
+        ``sum_r w_r (softplus(eta_r) - y_r eta_r)`` plus the prior's terms.
     """
-    value = rows.minus_log_likelihood(rows.eta(params))
-    extra = _prior_matrix(rows.n, prior)
-    return value if extra is None else value + pair_loss(params[: rows.n], extra)
+    return rows.minus_log_likelihood(rows.eta(params)) + _Prior(rows.n, prior).value(params)
 
 
 def loss_gradient(
@@ -272,9 +295,7 @@ def loss_gradient(
 ) -> NDArray[np.float64]:
     """Gradient of :func:`loss` with respect to ``(theta, gamma)``."""
     g = rows.score(rows.weighted(expit(rows.eta(params)) - rows.y))
-    extra = _prior_matrix(rows.n, prior)
-    if extra is not None:
-        g[: rows.n] += gradient(params[: rows.n], extra)
+    _Prior(rows.n, prior).add_gradient(g, params)
     return g
 
 
@@ -284,9 +305,7 @@ def loss_hessian(
     """Hessian of :func:`loss`; singular along the constant shift of ``theta``."""
     p = expit(rows.eta(params))
     h = rows.outer(rows.weighted(p * (1.0 - p)))
-    extra = _prior_matrix(rows.n, prior)
-    if extra is not None:
-        h[: rows.n, : rows.n] += hessian(params[: rows.n], extra)
+    _Prior(rows.n, prior).add_hessian(h, params)
     return h
 
 
@@ -296,21 +315,15 @@ def _newton(
     """Damped Newton (Armijo backtracking) from ``(theta0, 0)``; sum-to-zero ``theta``."""
     n = rows.n
     params = np.concatenate([theta0 - theta0.mean(), np.zeros(rows.k)])
-    extra = _prior_matrix(n, prior)
-
-    def value(eta: NDArray[np.float64], theta: NDArray[np.float64]) -> float:
-        v = rows.minus_log_likelihood(eta)
-        return v if extra is None else v + pair_loss(theta, extra)
-
+    terms = _Prior(n, prior)
     eta = rows.eta(params)
-    current = value(eta, params[:n])
+    current = rows.minus_log_likelihood(eta) + terms.value(params)
     for _ in range(max_iter):
         p = expit(eta)
         g = rows.score(rows.weighted(p - rows.y))
         h = rows.outer(rows.weighted(p * (1.0 - p)))
-        if extra is not None:
-            g[:n] += gradient(params[:n], extra)
-            h[:n, :n] += hessian(params[:n], extra)
+        terms.add_gradient(g, params)
+        terms.add_hessian(h, params)
         step = -shifted_inverse(h, n) @ g
         step[:n] -= step[:n].mean()
         slope = float(g @ step)
@@ -318,7 +331,7 @@ def _newton(
         for _ in range(_MAX_HALVINGS):
             trial = params + t * step
             trial_eta = rows.eta(trial)
-            trial_value = value(trial_eta, trial[:n])
+            trial_value = rows.minus_log_likelihood(trial_eta) + terms.value(trial)
             if trial_value <= current + _ARMIJO * t * slope + 1e-12 * (abs(current) + 1.0):
                 break
             t *= 0.5
@@ -432,7 +445,8 @@ def fit_style(
     level : float
         Interval coverage.
     prior : float
-        Virtual ties per model (with equal style), as in :mod:`ratings.bt`.
+        Virtual ties per model (with equal style), as in :mod:`ratings.bt`, and the
+        weight of a ridge on the coefficients (see ``_Prior``).
     anchor_rating : float
         Rating of the anchor.
     on_disconnected : {"error", "largest"}
@@ -501,7 +515,13 @@ def fit_style(
     if nk:
         # The plain fit on the pair counts (milliseconds) starts Newton close by.
         theta0 = fit(regularised_score(kept.counts.score, prior)) if nk > 1 else np.zeros(nk)
-        params = _newton(rows, theta0, prior, tol, max_iter)
+        try:
+            params = _newton(rows, theta0, prior, tol, max_iter)
+        except (np.linalg.LinAlgError, RuntimeError) as error:
+            raise NoMLEError(
+                "the style coefficients have no finite estimate on these battles (too few, "
+                "or the features follow the models); use prior > 0"
+            ) from error
         eta = rows.eta(params)
         log_lik = -rows.minus_log_likelihood(eta)
         h_inv = shifted_inverse(loss_hessian(params, rows, prior), nk)

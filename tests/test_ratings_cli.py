@@ -7,7 +7,6 @@ import io
 import json
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -244,23 +243,36 @@ def test_empty_file_gives_an_empty_table(tmp_path: Path) -> None:
     assert code == 0 and json.loads(out) == [] and "nothing to rate" in err
 
 
-def test_recompute_hands_its_arguments_to_arena(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[list[str]] = []
-    fake = types.ModuleType("arena.recompute")
-    fake.main = lambda argv: seen.append(argv) or 0  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "arena.recompute", fake)
-    assert _main("recompute", "--db", "sqlite:///x.db", "--dry-run")[0] == 0
-    assert seen == [["--db", "sqlite:///x.db", "--dry-run"]]
+def test_recompute_is_an_alias_of_arena_recompute(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The alias runs `python -m arena.recompute ARGS`: its own checks and exit codes.
+    missing = tmp_path / "typo" / "arena.db"
+    code, _, _ = _main("recompute", "--database-url", f"sqlite:///{missing}")
+    assert code == 1
+    assert f"no such SQLite file {missing}" in capsys.readouterr().err
+    code, _, _ = _main("recompute", "--ci", "nope")
+    assert code == EXIT_INPUT
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+    assert not missing.parent.exists()
 
 
 def test_recompute_without_arena_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(name: str) -> types.ModuleType:
-        raise ModuleNotFoundError(f"No module named {name!r}")
-
-    monkeypatch.setattr("ratings.cli.importlib.import_module", refuse)
+    monkeypatch.setitem(sys.modules, "arena", None)  # as if arena were not installed
     code, _, err = _main("recompute")
     assert code == EXIT_INPUT
-    assert "runs arena.recompute, which could not be imported" in err
+    assert "an alias of `python -m arena.recompute`, which could not be found" in err
+
+
+def test_ratings_never_imports_arena() -> None:
+    # Only the recompute alias names arena, as a module to run, never in an import.
+    for path in sorted((ROOT / "ratings").glob("*.py")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            words = line.split()
+            assert not (words[:1] in (["import"], ["from"]) and words[1].startswith("arena")), (
+                path.name,
+                line,
+            )
 
 
 def _modules_after(statement: str) -> set[str]:
