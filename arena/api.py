@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arena.battles import SIDE_ERROR_MESSAGE, SIDES, SOURCE_PATTERN, Arena, TurnState, VoterRef
+from arena.category_board import ALL, FILTERS, category_board
 from arena.db import stats
 from arena.db.models import Side
 from arena.errors import ArenaError, StorageError
@@ -298,13 +299,27 @@ def create_api(arena: Arena) -> FastAPI:
         return Response(arena.metrics.render(), media_type=arena.metrics.content_type)
 
     @app.get("/api/leaderboard")
-    def leaderboard() -> JSONResponse:
-        """The latest rating run as JSON (an unbounded interval end is null)."""
+    def leaderboard(category: str = ALL) -> JSONResponse:
+        """The latest rating run as JSON (an unbounded interval end is null); with
+        ``?category=`` (ja, en or a category of arena.categories) that category's board,
+        fitted on its own votes (arena.category_board)."""
+        if category not in FILTERS:
+            return JSONResponse(
+                {"error": "unknown_category", "message": f"category: one of {', '.join(FILTERS)}"},
+                status_code=400,
+            )
+        view = None
         with arena.sessions() as s:
             run = stats.latest_run(s)
-            rows = stats.board(s, run.id) if run else []
-            unrated = stats.unrated(s, run, [r.model for r in rows]) if run else []
-            pairs = neighbours(s, run, rows) if run else []
+            if run is None:
+                rows, unrated, pairs = [], [], []
+            elif category != ALL:
+                view = category_board(s, run, category)
+                rows, unrated, pairs = view.rows, view.unrated, []
+            else:
+                rows = stats.board(s, run.id)
+                unrated = stats.unrated(s, run, [r.model for r in rows])
+                pairs = neighbours(s, run, rows)
         if run is None:
             return JSONResponse({"run": None, "models": [], "not_rated": []})
         return JSONResponse(
@@ -319,6 +334,10 @@ def create_api(arena: Arena) -> FastAPI:
                     "provisional": run.provisional,
                     "min_votes": run.min_votes,
                 },
+                # The filter, and its counted votes (the run's own for "all"); a category
+                # whose models all have fewer than min_votes votes has no rated model.
+                "category": category,
+                "category_votes": view.votes if view else run.votes_used,
                 "models": [
                     {**asdict(r), "ci_lower": _finite(r.ci_lower), "ci_upper": _finite(r.ci_upper)}
                     for r in rows
@@ -328,6 +347,7 @@ def create_api(arena: Arena) -> FastAPI:
                 "not_rated": [asdict(u) for u in unrated],
                 # Each pair of neighbours, best first: further votes until their intervals
                 # separate at the current sampling (0: already; null: not within 10 million).
+                # The main board's only (empty for a category).
                 "neighbours": [asdict(p) for p in pairs],
             }
         )

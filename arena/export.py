@@ -6,7 +6,8 @@ published Chatbot Arena files, so pandas and ``datasets`` load an export as they
 those -- and LMArena's ``conv_metadata``, ``category_tag``, plus ``flags`` and
 ``metadata`` (an imported battle's other columns), and the volunteer's feedback
 (``reasons_a``, ``reasons_b``, ``comment``, ``reactions``) and the battle's
-``prompt_source``. The comment is free text typed by a volunteer: it goes out with the
+``prompt_source``, and its tags (``prompt_language``, ``categories``: see
+:mod:`arena.categories`). The comment is free text typed by a volunteer: it goes out with the
 conversations, or not at all (``conversations=False`` leaves both out). Each message is
 ``{role, content, finish_reason, num_tokens}``: the normalised finish reason (``stop``,
 ``length``, ...) lets a reader drop truncated answers, ``num_tokens`` and ``conv_metadata`` feed
@@ -66,6 +67,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from arena.categories import LANGUAGES, UNDETERMINED
 from arena.dataset import conv_metadata, dataset_card, ours
 from arena.db.engine import dialect_insert
 from arena.db.models import (
@@ -80,10 +82,11 @@ from arena.db.models import (
 )
 from arena.errors import ArenaError
 
+#: 5: each battle's prompt_language (a language name, as ``language``) and categories.
 #: 4: the volunteer's feedback: reasons_a, reasons_b, comment, reactions; prompt_source.
 #: 3: messages carry ``num_tokens``; conv_metadata, category_tag, flags, metadata added.
 #: 2: every message carries ``finish_reason`` (1: ``{role, content}`` only).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 FORMATS = ("jsonl", "json", "csv", "parquet")
 COLUMNS = (
     "question_id",
@@ -106,6 +109,8 @@ COLUMNS = (
     "comment",
     "reactions",
     "prompt_source",
+    "prompt_language",
+    "categories",
 )
 #: Free text typed by people: left out together by ``--no-conversations``.
 FREE_TEXT = ("conversation_a", "conversation_b", "comment")
@@ -262,6 +267,7 @@ def _query(options: ExportOptions, model_ids: dict[str, int], *, raw_time: bool 
             Battle.flag_moderation,
             Battle.prompt_source,
             Vote.comment,
+            Battle.prompt_language,
         )
         .select_from(Vote)
         .join(Battle, Vote.battle_id == Battle.id)
@@ -381,6 +387,24 @@ def _with_feedback(q: Select, dialect: str) -> Select:
     )
 
 
+# A battle's categories (arena.categories) as a JSON list made by the database, sorted.
+_SQLITE_CATEGORIES = (
+    "'[' || coalesce((SELECT group_concat(c, ',') FROM (SELECT json_quote(x.category) AS c "
+    "FROM battle_categories AS x WHERE x.battle_id = battles.id ORDER BY x.category)), '') || ']'"
+)
+_PG_CATEGORIES = (
+    "'[' || coalesce((SELECT string_agg(to_json(x.category)::text, ',' ORDER BY x.category) "
+    "FROM battle_categories AS x WHERE x.battle_id = battles.id), '') || ']'"
+)
+
+
+def _with_categories(q: Select, dialect: str) -> Select:
+    """``q`` with the battle's categories as JSON text."""
+    return q.add_columns(
+        literal_column(_PG_CATEGORIES if dialect == "postgresql" else _SQLITE_CATEGORIES)
+    )
+
+
 def _with_conversations(q: Select, dialect: str) -> Select:
     """``q`` with the two conversations (JSON arrays as UTF-8 bytes) as its last columns."""
     if dialect != "postgresql":
@@ -465,7 +489,7 @@ def iter_rows(
     names = dict(conn.execute(select(Model.id, Model.name)).all())
     dialect = conn.dialect.name
     q = _query(options, {n: i for i, n in names.items()}, raw_time=dialect == "sqlite")
-    q = _with_feedback(_with_meta(q, dialect), dialect)
+    q = _with_categories(_with_feedback(_with_meta(q, dialect), dialect), dialect)
     if options.conversations:
         q = _with_conversations(q, dialect)
     sql, params = _compile(q.order_by(Vote.created_at, Vote.id), conn)
@@ -476,8 +500,8 @@ def iter_rows(
         if len(judges) > 100_000:
             judges.clear()
         for bid, a, b, mode, turns, lang, winner, at, token, *rest in part:
-            identity, moderation, source, comment, stored, other, *rest = rest
-            reasons_a, reasons_b, reactions, *conversations = rest
+            identity, moderation, source, comment, prompt_lang, stored, other, *rest = rest
+            reasons_a, reasons_b, reactions, tags, *conversations = rest
             judge = judges.get(token)
             if judge is None:
                 judge = judges[token] = pseudonym(token, salt)
@@ -497,12 +521,22 @@ def iter_rows(
                 kept.get("category_tag"), flags, kept.get("metadata") or {},
                 _raw_list(reasons_a), _raw_list(reasons_b),
             )  # fmt: skip
+            tagged = (_language_name(prompt_lang), _raw_list(tags))
             if conversations:
                 conv = (RawJson(conversations[0]), RawJson(conversations[1]))
                 yield (bid, names[a], names[b], winner, judge, *conv, *tail,
-                       comment, _raw_list(reactions), source)  # fmt: skip
+                       comment, _raw_list(reactions), source, *tagged)  # fmt: skip
             else:  # free text stays out: the conversations and the comment
-                yield (bid, names[a], names[b], winner, judge, *tail, _raw_list(reactions), source)
+                yield (bid, names[a], names[b], winner, judge, *tail, _raw_list(reactions),
+                       source, *tagged)  # fmt: skip
+
+
+def _language_name(code: str | None) -> str | None:
+    """A stored prompt language as the public files spell languages (``unknown`` when
+    undetermined); None for a battle not tagged yet."""
+    if code is None:
+        return None
+    return "unknown" if code == UNDETERMINED else LANGUAGES.get(code, code)
 
 
 def _raw_list(text: str | bytes) -> RawJson:
@@ -565,8 +599,9 @@ def json_value(value: Any, encode: Callable[[Any], str]) -> str:
 
 #: Columns with few distinct values: the JSONL writer encodes each value once.
 REPEATING = frozenset(
-    {"model_a", "model_b", "winner", "judge", "anony", "language", "turn", "prompt_source"}
-)
+    {"model_a", "model_b", "winner", "judge", "anony", "language", "turn", "prompt_source",
+     "prompt_language"}
+)  # fmt: skip
 
 
 class JsonlWriter:
@@ -711,6 +746,7 @@ class ParquetWriter:
             "flags": pa.list_(pa.string()),
             "reasons_a": pa.list_(pa.string()),
             "reasons_b": pa.list_(pa.string()),
+            "categories": pa.list_(pa.string()),
             "reactions": pa.list_(
                 pa.struct([(k, pa.string() if k == "side" else pa.int64()) for k in REACTION_KEYS])
             ),

@@ -132,8 +132,9 @@ class ArenaPage:
     def _wire_page(self, blocks: gr.Blocks) -> None:
         private = {"api_visibility": "private", "show_progress": "hidden"}
         board_out = [*self.board.outputs, self.seen]
-        for trigger in (self.board_tab.select, self.board.refresh.click):
-            trigger(self.on_leaderboard, [self.lang, self.seen], board_out, **private)
+        view = self.board.controls  # the leaderboard's view switches (e.g. its category)
+        for trigger in (self.board_tab.select, self.board.refresh.click, *(c.input for c in view)):
+            trigger(self.on_leaderboard, [self.lang, self.seen, *view], board_out, **private)
         self.named_tab.select(self.on_named_pickers, None, self.named.pickers, **private)
         self.chat_tab.select(self.on_chat_picker, None, self.chat.picker, **private)
         self.about_tab.select(
@@ -151,7 +152,7 @@ class ArenaPage:
         top = [self.banner, self.results_row, self.results_show, self.header]
         self.switch.input(
             self.on_language,
-            [self.switch, self.seen, self.voter, self.event, *pages],
+            [self.switch, self.seen, self.voter, self.event, *pages, *view],
             [*redraw, self.about, *self.board.outputs, *top, self.results],
             js=SWITCH_LANGUAGE_JS,
             **private,
@@ -288,8 +289,10 @@ class ArenaPage:
         return {**out, self.voter: token, self.join_row: gr.update(visible=False),
                 self.join_code: ""}  # fmt: skip
 
-    def on_language(self, choice: str, seen: dict, token: str, slug: str, *pages: object) -> dict:
-        """Redraw every text made at run time in the newly chosen language."""
+    def on_language(self, choice: str, seen: dict, token: str, slug: str, *rest: object) -> dict:
+        """Redraw every text made at run time in the newly chosen language (``rest``: the
+        three battle pages, then the leaderboard's view switches)."""
+        pages, view = rest[:3], rest[3:]
         lang = lang_of(choice)
         out = {**self._views(lang, *pages, labels=True), **self._top(lang, token, slug)}
         if seen.get("results"):
@@ -297,12 +300,12 @@ class ArenaPage:
         if seen.get("about"):
             out[self.about] = self.about_text(lang)
         if seen.get("leaderboard"):
-            out.update(self.board.load(lang))
+            out.update(self.board.load(lang, *view))
         return out
 
-    def on_leaderboard(self, lang: str, seen: dict) -> dict:
-        """Fill the leaderboard (its tab was selected or reloaded)."""
-        return {**self.board.load(lang_of(lang)), self.seen: {**seen, "leaderboard": True}}
+    def on_leaderboard(self, lang: str, seen: dict, *view: str) -> dict:
+        """Fill the leaderboard (its tab was selected or reloaded, or its view changed)."""
+        return {**self.board.load(lang_of(lang), *view), self.seen: {**seen, "leaderboard": True}}
 
     def on_named_pickers(self) -> list[dict]:
         """Fill the named mode's pickers when its tab is selected (never at page load)."""

@@ -455,6 +455,38 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The history chart appears after two or more runs.",
     },
     "chart_pairs_loading": {"ja": "対戦表を計算中…", "en": "Computing the pair tables…"},
+    # -- the board by category (issue 15: arena.category_board, arena.categories) --
+    "lb_category_label": {"ja": "対象の対戦", "en": "Battles shown"},
+    "bc_all": {"ja": "すべて", "en": "All"},
+    "bc_ja": {"ja": "日本語のプロンプト", "en": "Japanese prompts"},
+    "bc_en": {"ja": "英語のプロンプト", "en": "English prompts"},
+    "bc_coding": {"ja": "プログラミング", "en": "Coding"},
+    "bc_math": {"ja": "数学", "en": "Math"},
+    "bc_creative_writing": {"ja": "創作・文章", "en": "Writing and creative"},
+    "bc_japanese_culture": {"ja": "日本の文化・知識", "en": "Japanese culture and knowledge"},
+    "bc_multi_turn": {"ja": "複数ターン", "en": "Multi-turn"},
+    "bc_long_answer": {"ja": "長い回答", "en": "Long answers"},
+    "lb_cat_run": {
+        "ja": "「{category}」の対戦だけで計算したレーティングです：使用した投票数 {votes}"
+        "（{time}（{zone}）の集計までの投票。基準モデルと信頼区間の計算は全体と同じ"
+        "サンドイッチ推定）。",
+        "en": "Ratings fitted on the “{category}” battles alone: {votes} votes (cast before "
+        "the run of {time} {zone}; same anchor as the main board, sandwich intervals).",
+    },
+    "lb_cat_screen": {
+        "ja": "カテゴリ別の表では、除外ルール（無効・失敗・ブラインドでない・フラグ付き）は"
+        "全体と同じですが、速すぎる投票や上限超過などの不正対策の選別は行っていません。"
+        "分類のルールは docs/ratings.md にあります。",
+        "en": "A category's board leaves out the same votes as the main board (voided, "
+        "failed, not blind, flagged) but not those the rigging screen (too fast, over a "
+        "cap, ...) would; the rules that sort battles are in docs/ratings.md.",
+    },
+    "lb_cat_too_few": {
+        "ja": "「{category}」の対戦の投票はまだ {votes} 票で、レーティングを付けるには"
+        "足りません（1モデルあたり {n} 票以上が必要です）。",
+        "en": "Too few votes in “{category}” so far: {votes} votes, and a model needs "
+        "{n} to be rated.",
+    },
     # -- leaderboard sub-tabs: reasons per model, the seed report then and the arena now --
     "lb_sub_ratings": {"ja": "レーティング", "en": "Ratings"},
     "lb_sub_reasons": {"ja": "理由", "en": "Reasons"},

@@ -8,6 +8,11 @@ few thousand rows at most) and kept per run in a small process-wide cache, which
 spares runs stored before those counts their slower fallback after the first view.
 The reasons are counted per run off the handler (:class:`FeedbackCache`), since counting
 them takes seconds on a million votes.
+
+The ratings view can be narrowed to one prompt language or category (the radio above the
+table; :mod:`arena.category_board` fits and keeps those boards). The view's choices are
+the page's ``controls``, passed to :meth:`LeaderboardTab.load` in order, so a further
+view switch is one more control and one more parameter.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import gradio as gr
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from arena.category_board import ALL, FILTERS, CategoryBoard, category_board
 from arena.config import Settings
 from arena.db import stats
 from arena.db.feedback_stats import FeedbackCache, ModelFeedback
@@ -57,6 +63,8 @@ class Board:
     #: Each model's further votes until its interval separates from the next one down
     #: (arena.separation; 0 separated, None not in sight); the last model has none.
     separate: dict[str, int | None] = field(default_factory=dict)
+    #: The board of one category or prompt language, when the view is narrowed to one.
+    view: CategoryBoard | None = None
 
 
 class PairCache:
@@ -81,8 +89,9 @@ class PairCache:
         return table
 
 
-def read_board(sessions: sessionmaker[Session], cache: PairCache) -> Board:
-    """The latest run, its rows, its pair tables (top models) and the rating history."""
+def read_board(sessions: sessionmaker[Session], cache: PairCache, category: str = ALL) -> Board:
+    """The latest run, its rows, its pair tables (top models) and the rating history; and
+    the board of ``category`` (a key of arena.category_board.FILTERS) unless ``all``."""
     with sessions() as session:
         run = stats.latest_run(session)
         if run is None:
@@ -94,7 +103,18 @@ def read_board(sessions: sessionmaker[Session], cache: PairCache) -> Board:
         hist = stats.history(session, shown, HISTORY_RUNS)
         unrated = stats.unrated(session, run, [r.model for r in rows])
         separate = {n.upper: n.votes for n in neighbours(session, run, rows)}
-    return Board(run, rows, pairs, hist, unrated, separate=separate)
+        view = category_board(session, run, category) if category != ALL else None
+    return Board(run, rows, pairs, hist, unrated, separate=separate, view=view)
+
+
+def category_choices(lang: str) -> list[tuple[str, str]]:
+    """The view's choices in ``lang``: all battles, each prompt language, each category."""
+    return [(t(f"bc_{key}", lang), key) for key in FILTERS]
+
+
+def _top(pairs: stats.PairTable, n: int) -> stats.PairTable:
+    """The pair table of its first ``n`` models (the board's best)."""
+    return stats.PairTable(pairs.models[:n], pairs.battles[:n, :n], pairs.wins[:n, :n])
 
 
 def _score(value: float | None, digits: int) -> str:
@@ -118,11 +138,10 @@ def separate_text(votes: int | None, lang: str) -> str:
 def table_frame(
     rows: list[stats.BoardRow], lang: str, separate: dict[str, int | None] | None = None
 ) -> pd.DataFrame:
-    """The seed's columns, translated, one row per model, and the votes until each model
-    separates from the next one down (the last model: empty)."""
+    """The seed's columns, translated, one row per model, and with ``separate`` the votes
+    until each model separates from the next one down (the last model: empty)."""
     weights = {"open": t("weights_open", lang), "closed": t("weights_closed", lang)}
     missing = t("not_reported", lang)
-    separate = separate or {}
     data = [
         {
             t("col_rank", lang): r.rank,
@@ -134,12 +153,13 @@ def table_frame(
             t("col_weights", lang): weights.get(r.weights or "", r.weights or ""),
             t("col_mt_bench", lang): _score(r.japanese_mt_bench, 1) or missing,
             t("col_nejumi", lang): _score(r.nejumi_lb3, 2) or missing,
-            t("col_separate", lang): (
-                separate_text(separate[r.model], lang) if r.model in separate else ""
-            ),
         }
         for r in rows
     ]
+    if separate is not None:
+        for r, row in zip(rows, data, strict=True):
+            known = r.model in separate
+            row[t("col_separate", lang)] = separate_text(separate[r.model], lang) if known else ""
     return pd.DataFrame(data)
 
 
@@ -188,13 +208,18 @@ class LeaderboardTab:
             )
         with gr.Tabs(elem_id="leaderboard-views"):
             with gr.Tab(i18n("lb_sub_ratings"), id="ratings", elem_id="leaderboard-ratings"):
-                self._build_ratings()
+                self._build_ratings(i18n)
             with gr.Tab(i18n("lb_sub_reasons"), id="reasons", elem_id="leaderboard-reasons-tab"):
                 self.reasons = gr.Markdown("", elem_id="leaderboard-reasons", sanitize_html=False)
             with gr.Tab(i18n("lb_sub_then_now"), id="then-now", elem_id="leaderboard-then-now-tab"):
                 self.then_now = gr.Markdown("", elem_id="leaderboard-then-now", sanitize_html=False)
 
-    def _build_ratings(self) -> None:
+    def _build_ratings(self, i18n: gr.I18n) -> None:
+        lang = self.settings.default_language
+        self.category = gr.Radio(
+            category_choices(lang), value=ALL, label=i18n("lb_category_label"),
+            elem_id="leaderboard-category",
+        )  # fmt: skip
         self.table = gr.Dataframe(
             value=None,
             visible=False,  # no stray empty table (headed "1 2 3") before the first run
@@ -219,9 +244,15 @@ class LeaderboardTab:
             self.counts = gr.Markdown(elem_id="leaderboard-counts", min_width=320, **chart)
 
     @property
+    def controls(self) -> list[gr.components.Component]:
+        """The view's switches, in the order :meth:`load` takes them after the language."""
+        return [self.category]
+
+    @property
     def outputs(self) -> list[gr.components.Component]:
         """Every component :meth:`render` updates."""
         return [
+            self.category,
             self.info,
             self.table,
             self.note,
@@ -235,9 +266,11 @@ class LeaderboardTab:
             self.then_now,
         ]
 
-    def load(self, lang: str) -> dict:
-        """Read the latest run and render the whole tab (the tab's select handler)."""
-        board = read_board(self.sessions, self.cache)
+    def load(self, lang: str, category: str = ALL) -> dict:
+        """Read the latest run (and ``category``'s board, unless ``all``) and render the
+        whole tab (the tab's select, reload and view handlers)."""
+        category = category if category in FILTERS else ALL
+        board = read_board(self.sessions, self.cache, category)
         if board.run is not None:
             board.feedback = self.feedback.get(board.run.id, board.run.created_at)
         return self.render(board, lang)
@@ -262,6 +295,7 @@ class LeaderboardTab:
         """The tab's outputs for ``board`` in ``lang``."""
         empty = {c: "" for c in (self.note, self.unrated, self.chart, self.history_note)}
         empty.update({c: "" for c in (self.winfrac, self.counts, self.history)})
+        empty[self.category] = gr.update(choices=category_choices(lang))
         if board.run is None:
             return {
                 **empty,
@@ -270,9 +304,9 @@ class LeaderboardTab:
                 self.info: f"**{t('lb_empty', lang)}**\n\n{self.schedule_line(lang)}",
                 self.table: gr.update(value=None, visible=False),
             }
+        if board.view is not None:
+            return {**empty, **self.render_views(board, lang), **self.render_category(board, lang)}
         run = board.run
-        groups = overlap_groups(board.rows)
-        n_models = len(board.rows)
         multi_run = len({at for at, *_ in board.history}) >= 2
         zone = run.created_at.astimezone(self.zone).strftime("%Z")
         info = [t("lb_provisional", lang)] if run.provisional else []
@@ -293,24 +327,54 @@ class LeaderboardTab:
         return {
             **empty,
             self.info: "\n\n".join(info),
+            **self._ratings(board.rows, board.pairs, board.separate, lang),
+            self.unrated: unrated_markdown(board, lang),
+            self.history: history_chart(board.history, lang, self.zone) if multi_run else "",
+            self.history_note: "" if multi_run or not board.rows else t("chart_history_one", lang),
+            **self.render_views(board, lang),
+        }
+
+    def render_category(self, board: Board, lang: str) -> dict:
+        """The ratings view narrowed to one category (``board.view``): its own votes,
+        table and charts, or plainly that it has too few votes; no history chart."""
+        run, view = board.run, board.view
+        assert run is not None and view is not None
+        name = t(f"bc_{view.category}", lang)
+        zone = run.created_at.astimezone(self.zone).strftime("%Z")
+        votes = f"{view.votes:,}"
+        info = [t("lb_cat_run", lang, category=name, votes=votes, time=self._when(run.created_at),
+                  zone=zone)]  # fmt: skip
+        if view.too_few:
+            n = view.min_votes or 1
+            info.append(f"**{t('lb_cat_too_few', lang, category=name, votes=votes, n=n)}**")
+        info += [t("lb_cat_screen", lang), self.schedule_line(lang)]
+        narrowed = Board(run, view.rows, view.pairs, [], view.unrated)
+        return {
+            self.info: "\n\n".join(info),
+            **self._ratings(view.rows, view.pairs, None, lang),
+            self.unrated: unrated_markdown(narrowed, lang),
+        }
+
+    def _ratings(
+        self,
+        rows: list[stats.BoardRow],
+        pairs: stats.PairTable | None,
+        separate: dict[str, int | None] | None,
+        lang: str,
+    ) -> dict:
+        """The table, the overlap note, the interval chart and the pair heatmaps."""
+        groups = overlap_groups(rows)
+        top = _top(pairs, HEATMAP_MODELS) if pairs is not None and rows else None
+        return {
             self.table: gr.update(
-                value=table_frame(board.rows, lang, board.separate) if board.rows else None,
-                visible=bool(board.rows),
+                value=table_frame(rows, lang, separate) if rows else None, visible=bool(rows)
             ),
             self.note: t("lb_overlap", lang, groups="; ".join(", ".join(g) for g in groups))
             if groups
             else "",
-            self.unrated: unrated_markdown(board, lang),
-            self.chart: interval_plot(board.rows, lang),
-            self.history: history_chart(board.history, lang, self.zone) if multi_run else "",
-            self.history_note: "" if multi_run or not board.rows else t("chart_history_one", lang),
-            **self.render_views(board, lang),
-            self.winfrac: heatmap(board.pairs, "winfrac", lang, n_models, "winfrac")
-            if board.pairs and board.rows
-            else "",
-            self.counts: heatmap(board.pairs, "counts", lang, n_models, "counts")
-            if board.pairs and board.rows
-            else "",
+            self.chart: interval_plot(rows, lang),
+            self.winfrac: heatmap(top, "winfrac", lang, len(rows), "winfrac") if top else "",
+            self.counts: heatmap(top, "counts", lang, len(rows), "counts") if top else "",
         }
 
     def render_views(self, board: Board, lang: str) -> dict:
