@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from arena.dataset import conv_metadata, estimate_tokens, with_conv_metadata
 from arena.db.models import (
     Battle,
+    BattleCategory,
     BattleMode,
     BattleStatus,
     Message,
@@ -99,9 +100,11 @@ def _battle(
         id=bid, voter_id=voter.id, model_a_id=a.id, model_b_id=b.id if b else None,
         mode=mode, status=status, language="ja", turns=turns, flag_identity=flag,
         created_at=at - timedelta(seconds=30), ready_at=at - timedelta(seconds=5),
-        prompt_source=feedback.get("prompt_source"),
+        prompt_source=feedback.get("prompt_source"), prompt_language="ja",
     )  # fmt: skip
     s.add(battle)
+    tags = ["multi_turn"] if turns > 1 else []  # as arena.categories would tag it
+    s.add_all(BattleCategory(battle_id=bid, category=c) for c in tags)
     conv: dict[str, list[dict]] = {"a": [], "b": []}
     stored: list[Message] = []
     for turn in range(1, turns + 1):
@@ -150,6 +153,7 @@ def _battle(
         "reactions": [{"turn": t, "side": side, "value": v}
                       for t, side, v in sorted(reactions, key=lambda r: r[:2])],
         "prompt_source": feedback.get("prompt_source"),
+        "prompt_language": "Japanese", "categories": tags,
     }  # fmt: skip
     if winner is None or status is BattleStatus.FAILED or b is None:
         seeded.uncounted.add(bid)
@@ -240,11 +244,11 @@ def _frame(path: Path, fmt: str) -> pd.DataFrame:
         return pd.read_json(path, dtype=False)
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     nested = ("conversation_a", "conversation_b", "conv_metadata", "flags", "metadata",
-              "reasons_a", "reasons_b", "reactions")  # fmt: skip
+              "reasons_a", "reasons_b", "reactions", "categories")  # fmt: skip
     for col in nested:
         if col in df:
             df[col] = df[col].map(lambda cell: json.loads(cell) if cell else None)
-    for col in ("comment", "prompt_source"):
+    for col in ("comment", "prompt_source", "prompt_language"):
         if col in df:
             df[col] = df[col].map(lambda cell: cell or None)
     df["category_tag"] = df["category_tag"].map(lambda cell: json.loads(cell) if cell else None)
@@ -269,12 +273,12 @@ def _records(df: pd.DataFrame) -> dict[str, dict]:
             value = rec.get(col)
             value = json.loads(value) if isinstance(value, str) else value
             rec[col] = None if isinstance(value, float) else value
-        for col in ("flags", "reasons_a", "reasons_b"):
+        for col in ("flags", "reasons_a", "reasons_b", "categories"):
             if col in rec:
                 rec[col] = list(rec[col])
         if "reactions" in rec:  # every key, in order
             rec["reactions"] = [dict(r.items()) for r in rec["reactions"]]
-        for col in ("comment", "prompt_source"):  # pandas: NaN for null
+        for col in ("comment", "prompt_source", "prompt_language"):  # pandas: NaN for null
             if col in rec and isinstance(rec[col], float):
                 rec[col] = None
         out[rec["question_id"]] = rec
@@ -431,7 +435,7 @@ def test_manifest(engine: Engine, tmp_path: Path) -> None:
     assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert manifest["bytes"] == out.stat().st_size
     assert manifest["rows"] == len(out.read_text(encoding="utf-8").splitlines()) == 4
-    assert manifest["schema_version"] == 4 and manifest["format"] == "jsonl"
+    assert manifest["schema_version"] == 5 and manifest["format"] == "jsonl"
     assert manifest["filters"]["since"] == "2026-11-02T00:00:00+00:00"
     assert manifest["filters"]["include_named"] is True
     assert manifest["tool"] == {"name": "tanuki-arena", "version": "0.1.0"}
