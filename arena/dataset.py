@@ -259,6 +259,10 @@ def dataset_card(manifest: Mapping[str, Any], license_id: str, excluded: Mapping
         "answers after the reveal |",
         "| prompt_source | string or null | typed, or example:<category> (a suggested first "
         "prompt sent unchanged) |",
+        "| prompt_language | string or null | the first prompt's language as detected "
+        "(Japanese, English, ..., unknown); null: not tagged |",
+        "| categories | list of string | coding, math, creative_writing, japanese_culture, "
+        "multi_turn, long_answer (rules in arena/categories.py) |",
         "",
         "In the CSV form the list and object columns are JSON text in their cells "
         "(`json.loads` gives them back).",
