@@ -366,3 +366,48 @@ def test_events_come_and_go_with_the_data_kept(db_url: str) -> None:
         assert _counts(engine, counts) == counts
     finally:
         engine.dispose()
+
+
+def test_categories_come_and_go_with_the_data_kept(db_url: str) -> None:
+    # 0010: each battle's prompt language and categories; the upgrade tags the battles
+    # that have a prompt (arena.categories' rules), the others stay untagged.
+    engine = make_engine(db_url)
+    try:
+        migrate(engine, "0009")
+        counts = _fill(engine, "0009")
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO messages (battle_id, side, turn, role, content, created_at) "
+                     "VALUES ('b-ready', 'a', 1, 'user', 'Pythonでソートする関数を書いて', :when), "
+                     "('b-ready', 'a', 1, 'assistant', '```python\nsorted(x)\n```', :when), "
+                     "('b-ready', 'b', 1, 'user', 'Pythonでソートする関数を書いて', :when)"),
+                {"when": WHEN},
+            )  # fmt: skip
+        counts = _counts(engine, counts)
+        before = _values(engine)
+        migrate(engine)
+        assert _values(engine) == before and _counts(engine, counts) == counts
+        with engine.begin() as conn:
+            languages = dict(conn.execute(text("SELECT id, prompt_language FROM battles")).all())
+            tags = conn.execute(text("SELECT battle_id, category FROM battle_categories")).all()
+            assert languages.pop("b-ready") == "ja" and languages.pop("b-voted") is not None
+            assert set(languages.values()) == {None}  # no prompt: nothing to tag
+            assert sorted(tags) == [("b-ready", "coding")]
+        with engine.begin() as conn, pytest.raises(IntegrityError):  # one row per category
+            conn.execute(
+                text("INSERT INTO battle_categories (battle_id, category) "
+                     "VALUES ('b-ready', 'coding')")
+            )  # fmt: skip
+        downgrade(engine, "0009")
+        assert _counts(engine, counts) == counts
+        assert _values(engine) == before
+        assert "battle_categories" not in set(inspect(engine).get_table_names())
+        columns = {c["name"] for c in inspect(engine).get_columns("battles")}
+        assert "prompt_language" not in columns
+        migrate(engine)  # up again: tagged again
+        assert _counts(engine, counts) == counts
+        with engine.connect() as conn:
+            again = conn.execute(text("SELECT battle_id, category FROM battle_categories")).all()
+        assert again == [("b-ready", "coding")]
+    finally:
+        engine.dispose()
