@@ -25,22 +25,20 @@ COPY, SQLite's executemany).
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 import multiprocessing
 import os
 import pickle
-import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import (
     Boolean,
     DateTime,
@@ -61,10 +59,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import AddConstraint, DropConstraint
 from sqlalchemy.types import TypeDecorator
 
-from arena.backends.base import FINISH_REASONS
 from arena.db.engine import dialect_insert
 from arena.db.models import (
     Battle,
+    BattleCategory,
     BattleMode,
     BattleStatus,
     Message,
@@ -73,19 +71,29 @@ from arena.db.models import (
     Vote,
     Voter,
     VoteReason,
-    Winner,
     utcnow,
 )
 from arena.errors import ArenaError, StorageError
+from arena.import_columns import (
+    Block,
+    category_rows,
+    check_block,
+    check_block_packed,
+    joined,
+    unpack_block,
+)
+from arena.import_rows import (
+    Row,
+    check_chunk,
+    check_chunk_packed,
+    voter_token,
+)
 from ratings.battlefile import (
     FORMATS,
     SCHEMAS,
-    BattleRowError,
-    decode_record,
     detect_format,
     detect_schema,
     file_columns,
-    normalise,
     record_unit,
     records,
 )
@@ -96,10 +104,6 @@ PARALLEL_BYTES = 16 << 20
 SQLITE_CACHE_KIB = 64 << 10
 PG_SORT_MEMORY = "256MB"
 MAX_PROBLEMS = 10_000
-WINNERS = {w.value: w for w in Winner}
-HEX32 = re.compile(r"[0-9a-fA-F]{32}")
-ROLES = ("user", "assistant", "system")
-NULL = "\\N"  # a null in PostgreSQL's COPY text format
 IMPORTED_PROVIDER = "imported"
 #: Flags a file can carry that become ``battles.flag_moderation``.
 MODERATION = frozenset({"moderation", "toxic_chat"})
@@ -113,10 +117,6 @@ class ImportFailed(ArenaError):
     def __init__(self, message: str, report: ImportReport) -> None:
         super().__init__(message, code="import_failed")
         self.report = report
-
-
-class RowError(ValueError):
-    """One row is unusable; the message is the reason shown to the operator."""
 
 
 @dataclass
@@ -184,304 +184,15 @@ class ImportReport:
         }
 
 
-class Row(NamedTuple):
-    """A validated battle row, its times already in the form the database stores."""
-
-    where: int
-    id: str
-    model_a: str
-    model_b: str
-    winner: str  # a Winner value
-    judge: str
-    turns: int
-    anony: bool
-    language: str
-    at: Any  # the vote's time: a datetime, or SQLite's text
-    source_id: str | None  # the id the file gave, if any
-    judge_given: str | None  # the judge as the file gave it
-    flags: tuple[str, ...]  # moderation, toxic_chat, identity
-    meta: str | None  # JSON: conv_metadata, category_tag, metadata
-    feedback: Feedback  # this arena's own export: the volunteer's reasons, comment, reactions
-    # Both sides' rows of MESSAGE_COLUMNS; for PostgreSQL already in COPY's text format,
-    # made by the worker process that validates, so the importing process only sends it.
-    messages: list[tuple] | bytes
-
-
-class Feedback(NamedTuple):
-    """What a volunteer told besides the verdict, as this arena's export writes it."""
-
-    reasons: tuple[tuple[str, str], ...] = ()  # (side, tag), in the order given
-    comment: str | None = None
-    reactions: tuple[tuple[int, str, int], ...] = ()  # (turn, side, value)
-    prompt_source: str | None = None
-
-
-NO_FEEDBACK = Feedback()
-#: The export's feedback columns (schema version 4); in other layouts they are metadata.
-FEEDBACK_COLUMNS = ("reasons_a", "reasons_b", "comment", "reactions", "prompt_source")
-MAX_TAG = 40
-
-
-def _feedback(metadata: dict[str, Any]) -> Feedback:
-    """Take the feedback columns out of a row's other columns and check them."""
-    if not any(k in metadata for k in FEEDBACK_COLUMNS):
-        return NO_FEEDBACK
-    given = {k: metadata.pop(k) for k in FEEDBACK_COLUMNS if k in metadata}
-    reasons = []
-    for side in ("a", "b"):
-        tags = given.get(f"reasons_{side}") or []
-        if not isinstance(tags, list) or any(
-            type(t) is not str or not 0 < len(t) <= MAX_TAG or "\x00" in t for t in tags
-        ):
-            raise RowError(
-                f"reasons_{side} must be a list of tags (text of 1-{MAX_TAG} characters)"
-            )
-        if len(set(tags)) != len(tags):
-            raise RowError(f"reasons_{side} names a tag twice")
-        reasons += [(side, t) for t in tags]
-    reactions = []
-    for k, item in enumerate(given.get("reactions") or []):
-        turn = item.get("turn") if isinstance(item, dict) else None
-        side = item.get("side") if isinstance(item, dict) else None
-        value = item.get("value") if isinstance(item, dict) else None
-        whole = type(turn) is int and type(value) is int
-        if not whole or turn < 1 or side not in ("a", "b") or value not in (1, -1):
-            raise RowError(f"reactions[{k}] must be {{turn >= 1, side a or b, value 1 or -1}}")
-        reactions.append((turn, side, value))
-    if len({r[:2] for r in reactions}) != len(reactions):
-        raise RowError("reactions holds two reactions to one answer")
-    comment = given.get("comment")
-    source = given.get("prompt_source")
-    if comment is not None and (type(comment) is not str or "\x00" in comment):
-        raise RowError("comment must be text without NUL characters")
-    if source is not None and (type(source) is not str or len(source) > MAX_TAG):
-        raise RowError(f"prompt_source must be text of at most {MAX_TAG} characters")
-    return Feedback(tuple(reasons), comment or None, tuple(reactions), source or None)
-
-
-# -- validating rows ----------------------------------------------------------------
-
-
-def battle_id(question_id: str) -> str:
-    """The battle id of a row's id: itself if 32 hex digits, else a hash of it."""
-    if HEX32.fullmatch(question_id):
-        return question_id.lower()
-    return hashlib.sha256(b"question_id:" + question_id.encode()).hexdigest()[:32]
-
-
-def voter_token(judge: str) -> str:
-    """The voters.token of an imported judge (64 characters, unlike browser tokens)."""
-    return "imp_" + hashlib.sha256(b"judge:" + judge.encode()).hexdigest()[:60]
-
-
-def _text(value: str | None, key: str, limit: int) -> str:
-    """A normalised text field, checked for length and NUL (empty when missing)."""
-    if value is None:
-        return ""
-    if len(value) > limit:
-        raise RowError(f"{key} longer than {limit} characters")
-    if "\x00" in value:
-        raise RowError(f"{key} contains a NUL character")
-    return value
-
-
-Message_ = tuple[int, str, str, str | None, int | None]  # turn, role, content, finish, tokens
-
-
-def _conversation(messages: list[dict[str, Any]], key: str) -> list[Message_]:
-    """``(turn, role, content, finish_reason, num_tokens)`` of each message. A user
-    message starts a turn; system messages come first, as turn 0; ``finish_reason`` (an
-    export's, one of FINISH_REASONS) is only for an answer."""
-    out: list[Message_] = []
-    turn = 0
-    for k, msg in enumerate(messages):
-        role, content, finish = msg["role"], msg["content"], msg.get("finish_reason")
-        where = f"{key}[{k}]"
-        if role == "user":
-            turn += 1
-        elif role == "system" and turn:
-            raise RowError(f"{where} is a system message after the conversation started")
-        elif role == "assistant" and not turn:
-            raise RowError(f"{key} starts with an assistant message")
-        if "\x00" in content:
-            raise RowError(f"{where}.content contains a NUL character")
-        if finish is not None:
-            if role != "assistant":
-                raise RowError(f"{where}.finish_reason must be null for a {role} message")
-            if type(finish) is not str or finish not in FINISH_REASONS:
-                known = ", ".join(sorted(FINISH_REASONS))
-                raise RowError(
-                    f"{where}.finish_reason must be null or one of {known}, got {finish!r}"
-                )
-        out.append((turn, role, content, finish, msg.get("num_tokens")))
-    return out
-
-
-def _moment(value: float | None) -> datetime:
-    if value is None:
-        raise RowError("missing tstamp (the vote's time)")
-    if not 0 < value < 4.1e9:
-        raise RowError(f"tstamp out of range: {value!r}")
-    return datetime.fromtimestamp(value, UTC)
-
-
-def _turns(value: Any, conv_a: list, conv_b: list) -> int:
-    if value is None or value == "":
-        return max(1, conv_a[-1][0] if conv_a else 0, conv_b[-1][0] if conv_b else 0)
-    try:
-        if isinstance(value, bool) or float(value) != int(float(value)):
-            raise ValueError
-        turns = int(float(value))
-    except (TypeError, ValueError):
-        raise RowError(f"turn must be a whole number, got {value!r}") from None
-    if turns < 1:
-        raise RowError(f"turn must be at least 1, got {turns}")
-    return turns
-
-
-SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _refuse_surrogates(texts: dict[str, str], conv_a: list, conv_b: list, meta: str) -> None:
-    """Raise :class:`RowError` naming the first text holding a lone surrogate: Python's
-    JSON decoder lets one through from an escape, and no database can store it."""
-    named = [*texts.items(), ("metadata", meta)]
-    for key, conv in (("conversation_a", conv_a), ("conversation_b", conv_b)):
-        named += [(f"{key}[{k}].content", m[2]) for k, m in enumerate(conv)]
-    for name, text in named:
-        found = None if text.isascii() else SURROGATE.search(text)
-        if found:
-            raise RowError(
-                f"{name} is not valid Unicode: it holds a lone surrogate "
-                f"(U+{ord(found.group()):04X}, half of a character cut in two)"
-            )
-
-
-def _meta(row: dict[str, Any], schema: str) -> str | None:
-    """What ``battles.meta`` keeps of a row: JSON, or None when there is nothing (its
-    ``flags`` too, so that an export names the source's verdicts, not only the column)."""
-    kept = {k: row[k] for k in ("conv_metadata", "category_tag", "metadata", "flags") if row[k]}
-    # conv_metadata is kept as the file gives it (an export passes the stored one on
-    # instead of counting the conversations again), our own exports' too.
-    if not kept:
-        return None
-    kept["schema"] = schema
-    try:  # a Parquet column of times or bytes: kept as its text
-        return json.dumps(
-            kept, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False
-        )
-    except ValueError as exc:  # a float that is not finite, a cycle
-        raise RowError(f"metadata cannot be kept as JSON: {exc}") from None
-
-
-def validate(where: int, raw: Any, *, dialect: str = "", schema: str = "fastchat") -> Row:
-    """Check one row of ``schema`` (a dict, or a JSON line as bytes); raise
-    :class:`RowError` with the reason. Times and messages come in the form ``dialect``'s
-    database takes (see :class:`Row`)."""
-    # Only a \uD800-\uDFFF escape can put a lone surrogate into a JSON line (raw UTF-8
-    # cannot hold one); rows that came as objects are looked through every time.
-    suspect = type(raw) is not bytes or b"\\ud" in raw or b"\\uD" in raw
-    try:
-        row = normalise(decode_record(raw), schema)
-    except BattleRowError as exc:
-        raise RowError(str(exc)) from None
-    source = _text(row["id"], "id", 200) if not row["metadata"].get("id_derived") else None
-    model_a, model_b = _text(row["model_a"], "model_a", 200), _text(row["model_b"], "model_b", 200)
-    judge = _text(row["judge"], "judge", 200)
-    language = _text(row["language"], "language", 64) or "und"
-    conv_a = _conversation(row["conversation_a"], "conversation_a")
-    conv_b = _conversation(row["conversation_b"], "conversation_b")
-    feedback = _feedback(row["metadata"]) if schema == "fastchat" else NO_FEEDBACK
-    meta = _meta(row, schema)
-    if suspect:
-        texts = {"id": row["id"], "model_a": model_a, "model_b": model_b, "judge": judge,
-                 "language": language, "comment": feedback.comment or ""}  # fmt: skip
-        _refuse_surrogates(texts, conv_a, conv_b, meta or "")
-    bid, moment = battle_id(row["id"]), _moment(row["tstamp"])
-    at = _sqlite_time(moment) if dialect == "sqlite" else moment
-    messages: list[tuple] | bytes
-    if dialect == "postgresql":
-        messages = _copy_messages(bid, conv_a, conv_b, moment)
-    else:
-        messages = [(bid, "a", *message, at) for message in conv_a]
-        messages += [(bid, "b", *message, at) for message in conv_b]
-    return Row(
-        where=where,
-        id=bid,
-        model_a=model_a,
-        model_b=model_b,
-        winner=WINNERS[row["winner"]].value,
-        judge=judge,
-        turns=_turns(row["turn"], conv_a, conv_b),
-        anony=bool(row["anony"]),
-        language=language,
-        at=at,
-        messages=messages,
-        source_id=source,
-        judge_given=row["judge"],
-        flags=tuple(row["flags"]),
-        meta=meta,
-        feedback=feedback,
-    )
-
-
-def _copy_escape(text: str) -> str:
-    """``text`` as a field of PostgreSQL's COPY text format (NUL is refused earlier)."""
-    if "\\" in text:
-        text = text.replace("\\", "\\\\")
-    if "\n" in text:
-        text = text.replace("\n", "\\n")
-    if "\r" in text:
-        text = text.replace("\r", "\\r")
-    if "\t" in text:
-        text = text.replace("\t", "\\t")
-    return text
-
-
-def _copy_messages(bid: str, conv_a: list, conv_b: list, at: datetime) -> bytes:
-    """The rows of MESSAGE_COLUMNS of one battle in COPY's text format. Only the content
-    needs escaping: the id is hex, the side, role, turn, finish reason and token count
-    are checked (``\\N`` is COPY's null), the time is ISO."""
-    tail = f"\t{at.isoformat()}\n"
-    lines = [
-        f"{bid}\t{side}\t{turn}\t{role}\t{_copy_escape(content)}\t{finish or NULL}\t"
-        f"{NULL if tokens is None else tokens}{tail}"
-        for side, conv in (("a", conv_a), ("b", conv_b))
-        for turn, role, content, finish, tokens in conv
-    ]
-    return "".join(lines).encode()
-
-
-def check_chunk(
-    chunk: Iterable[tuple[int, Any]], dialect: str, schema: str = "fastchat"
-) -> list[Row | tuple]:
-    """Validate a chunk of raw rows: a :class:`Row` for each good one, ``(where, reason)``
-    for each refused one, in order. Runs in a worker process for a big file."""
-    out: list[Row | tuple] = []
-    for where, raw in chunk:
-        try:
-            out.append(validate(where, raw, dialect=dialect, schema=schema))
-        except RowError as exc:
-            out.append((where, str(exc)))
-    return out
-
-
-def check_chunk_packed(chunk: Iterable[tuple[int, Any]], dialect: str, schema: str) -> bytes:
-    """:func:`check_chunk`, pickled by the worker process itself. Otherwise the pool's
-    result thread would unpickle the rows, holding the GIL that the importing thread takes
-    back after every row SQLite stores; as bytes they cross whole, and the importing
-    thread unpickles them between its batches (:func:`_unpacked`)."""
-    return pickle.dumps(check_chunk(chunk, dialect, schema), pickle.HIGHEST_PROTOCOL)
-
-
 # -- writing ------------------------------------------------------------------------
 
 
 BATTLE_COLUMNS = (
     "id", "voter_id", "model_a_id", "model_b_id", "mode", "status", "language", "turns",
     "flag_identity", "flag_moderation", "created_at", "ready_at", "source_id", "meta",
-    "prompt_source",
+    "prompt_source", "prompt_language",
 )  # fmt: skip
+CATEGORY_COLUMNS = ("battle_id", "category")
 VOTE_COLUMNS = (
     "battle_id", "voter_id", "winner", "seconds_to_vote", "created_at", "voided", "void_reason",
     "comment",
@@ -494,13 +205,8 @@ MESSAGE_COLUMNS = (
 )  # fmt: skip
 
 
-def _sqlite_time(moment: datetime) -> str:
-    # The text SQLAlchemy stores for a DateTime on SQLite (UTC, no offset).
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
 def bulk_insert(
-    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple] | bytes
+    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple] | bytes | memoryview
 ) -> None:
     """Insert many rows in the connection's transaction, the fastest way the database has.
 
@@ -516,6 +222,15 @@ def bulk_insert(
         raise StorageError(f"the database refused rows of {table.name}: {exc}") from exc
 
 
+def insert_table(conn: Connection, table: Table, columns: Sequence[Any]) -> None:
+    """Insert Arrow columns, in the order of the importer's column list for ``table``, as
+    :func:`bulk_insert`'s rows (SQLite and other databases; PostgreSQL takes COPY text)."""
+    names = {"battles": BATTLE_COLUMNS, "votes": VOTE_COLUMNS, "messages": MESSAGE_COLUMNS,
+             "battle_categories": CATEGORY_COLUMNS}  # fmt: skip
+    rows = list(zip(*(column.to_pylist() for column in columns), strict=True))
+    bulk_insert(conn, table, names[table.name], rows)
+
+
 def _pg_type(kind: Any) -> str:
     # Binary COPY needs each column's PostgreSQL type (enums are stored as VARCHAR).
     if isinstance(kind, TypeDecorator):  # e.g. a DateTime that converts to UTC
@@ -529,11 +244,11 @@ def _pg_type(kind: Any) -> str:
 
 
 def _bulk_insert(
-    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple] | bytes
+    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple] | bytes | memoryview
 ) -> None:
     dialect = conn.dialect.name
     names = ", ".join(columns)
-    if dialect == "postgresql" and isinstance(rows, bytes):
+    if dialect == "postgresql" and isinstance(rows, bytes | memoryview):
         with (
             conn.connection.dbapi_connection.cursor() as cur,  # type: ignore[union-attr]
             cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
@@ -623,27 +338,33 @@ class _Loader:
             for token, vid in found:
                 self.voters[want[token]] = vid
 
+    def _taken(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` (distinct) are already stored, counted as duplicates; the
+        others are taken from now on."""
+        if self.seen is None:
+            existing = set(self.conn.scalars(select(Battle.id).where(self._among(Battle.id, ids))))
+        else:  # the database had no battles: only this import's own ids can repeat
+            existing = {i for i in ids if int(i, 16) in self.seen}
+            self.seen.update(int(i, 16) for i in ids if i not in existing)
+        self.report.duplicates += len(existing)
+        return existing
+
     def load(self, batch: list[Row]) -> None:
+        if not batch:
+            return
         fresh: dict[str, Row] = {}
         for row in batch:
             if row.id in fresh:
                 self.report.duplicates += 1
             else:
                 fresh[row.id] = row
-        if self.seen is None:
-            existing = set(
-                self.conn.scalars(select(Battle.id).where(self._among(Battle.id, fresh)))
-            )
-        else:  # the database had no battles: only this import's own ids can repeat
-            existing = {i for i in fresh if int(i, 16) in self.seen}
-            self.seen.update(int(i, 16) for i in fresh if i not in existing)
-        self.report.duplicates += len(existing)
+        existing = self._taken(fresh)
         rows = [r for r in fresh.values() if r.id not in existing]
         if not rows:
             return
         self._model_ids({r.model_a for r in rows} | {r.model_b for r in rows})
         self._voter_ids({r.judge for r in rows})
-        battles, votes, messages, reasons, reactions = [], [], [], [], []
+        battles, votes, messages, reasons, reactions, tags = [], [], [], [], [], []
         copy_text = self.conn.dialect.name == "postgresql"
         for r in rows:
             voter, at = self.voters[r.judge], r.at
@@ -652,13 +373,15 @@ class _Loader:
             identity, moderation = "identity" in r.flags, bool(MODERATION.intersection(r.flags))
             battles.append(
                 (r.id, voter, *ids, mode, VOTED, r.language, r.turns, identity, moderation,
-                 at, at, r.source_id, r.meta, r.feedback.prompt_source)
+                 at, at, r.source_id, r.meta, r.feedback.prompt_source,
+                 r.feedback.prompt_language)
             )  # fmt: skip
             self.report.flagged.update(r.flags)
             votes.append((r.id, voter, r.winner, None, at, False, None, r.feedback.comment))
             if r.feedback.reasons or r.feedback.reactions:  # (an export's rows, some of them)
                 reasons += [(r.id, side, tag) for side, tag in r.feedback.reasons]
                 reactions += [(r.id, *reaction, at) for reaction in r.feedback.reactions]
+            tags += [(r.id, category) for category in r.feedback.categories]
             if copy_text:
                 messages.append(r.messages)
             else:
@@ -673,7 +396,75 @@ class _Loader:
         )
         bulk_insert(self.conn, VoteReason.__table__, REASON_COLUMNS, reasons)
         bulk_insert(self.conn, Reaction.__table__, REACTION_COLUMNS, reactions)
+        bulk_insert(self.conn, BattleCategory.__table__, CATEGORY_COLUMNS, tags)
         self.report.imported += len(rows)
+
+    def load_block(self, block: Block) -> None:
+        """A block's plain rows, as :mod:`arena.import_columns` made them (distinct ids;
+        no flags, reasons or reactions). On PostgreSQL the worker wrote their COPY text
+        but for the voter and model ids, put in here; elsewhere they are Arrow tables."""
+        battles, messages = block.battles, block.messages
+        if battles is None:
+            return
+        existing = self._taken(battles.column("id").to_pylist())
+        if existing:
+            taken = pa.array(sorted(existing))
+            battles = battles.filter(pc.invert(pc.is_in(battles["id"], taken)))
+            if messages is not None:
+                messages = messages.filter(pc.invert(pc.is_in(messages["battle_id"], taken)))
+        if not battles.num_rows:
+            return
+        names = pa.chunked_array([*battles["model_a"].chunks, *battles["model_b"].chunks])
+        self._model_ids(set(pc.unique(names).to_pylist()))
+        judges = battles["judge"].to_pylist()
+        self._voter_ids(set(judges))
+        voter = pa.array([self.voters[j] for j in judges], pa.int64())
+        a, b = (
+            pa.array([self.models[m] for m in battles[side].to_pylist()], pa.int64())
+            for side in ("model_a", "model_b")
+        )
+        if messages is None:
+            self._copy_lines(battles, voter, a, b)
+        else:
+            self._insert_tables(battles, messages, voter, a, b)
+        self.report.imported += battles.num_rows
+
+    def _copy_lines(self, battles: pa.Table, voter: pa.Array, a: pa.Array, b: pa.Array) -> None:
+        ids, voter_text = battles["id"].combine_chunks(), pc.cast(voter, pa.string())
+        tails = (battles["battle_tail"].combine_chunks(), battles["vote_tail"].combine_chunks())
+        lines = pc.binary_join_element_wise(
+            ids, voter_text, pc.cast(a, pa.string()), pc.cast(b, pa.string()), tails[0], "\t"
+        )
+        bulk_insert(self.conn, Battle.__table__, BATTLE_COLUMNS, joined(lines))
+        lines = pc.binary_join_element_wise(ids, voter_text, tails[1], "\t")
+        bulk_insert(self.conn, Vote.__table__, VOTE_COLUMNS, joined(lines))
+        bulk_insert(self.conn, Message.__table__, MESSAGE_COLUMNS, joined(battles["messages"]))
+        tags = joined(battles["category_lines"])
+        bulk_insert(self.conn, BattleCategory.__table__, CATEGORY_COLUMNS, tags)
+
+    def _insert_tables(
+        self, battles: pa.Table, messages: pa.Table, voter: pa.Array, a: pa.Array, b: pa.Array
+    ) -> None:
+        n = battles.num_rows
+        at, no, nothing = battles["at"], pa.repeat(False, n), pa.nulls(n, pa.string())
+        columns = {
+            "id": battles["id"], "voter_id": voter, "model_a_id": a, "model_b_id": b,
+            "mode": battles["mode"], "status": pa.repeat(VOTED, n),
+            "language": battles["language"], "turns": battles["turns"], "flag_identity": no,
+            "flag_moderation": no, "created_at": at, "ready_at": at,
+            "source_id": battles["source_id"], "meta": battles["meta"],
+            "prompt_source": battles["prompt_source"],
+            "prompt_language": battles["prompt_language"],
+        }  # fmt: skip
+        insert_table(self.conn, Battle.__table__, [columns[c] for c in BATTLE_COLUMNS])
+        columns = {
+            "battle_id": battles["id"], "voter_id": voter, "winner": battles["winner"],
+            "seconds_to_vote": pa.nulls(n, pa.float64()), "created_at": at, "voided": no,
+            "void_reason": nothing, "comment": battles["comment"],
+        }  # fmt: skip
+        insert_table(self.conn, Vote.__table__, [columns[c] for c in VOTE_COLUMNS])
+        insert_table(self.conn, Message.__table__, [messages[c] for c in MESSAGE_COLUMNS])
+        insert_table(self.conn, BattleCategory.__table__, category_rows(battles))
 
 
 #: INSERT constructs that know ON CONFLICT, by dialect.
@@ -768,35 +559,43 @@ def _chunks(path: Path, fmt: str, size: int) -> Iterator[Any]:
         yield chunk
 
 
-def _checked(chunks: Iterator[Any], dialect: str, schema: str, workers: int) -> Iterator[list]:
-    """:func:`check_chunk` of each chunk, in order. With ``workers``, worker processes
-    check a few chunks ahead while this process writes: decoding and validating are
-    about half of an import's work, and the database's half stays here."""
+def _checked(
+    chunks: Iterator[Any], dialect: str, schema: str, workers: int, columnar: bool
+) -> Iterator[Block]:
+    """Each chunk checked, in order: with ``columnar`` (JSON lines) by
+    :func:`arena.import_columns.check_block`, its plain rows as arrays; else row by row
+    (:func:`check_chunk`). With ``workers``, worker processes check a few chunks ahead
+    while this process writes: decoding and validating are about half of an import's
+    work, and the database's half stays here."""
     if not workers:
         for chunk in chunks:
-            yield check_chunk(chunk, dialect, schema)
+            if columnar:
+                yield check_block(chunk, dialect, schema)
+            else:
+                yield Block(None, None, check_chunk(chunk, dialect, schema))
         return
+    check = check_block_packed if columnar else check_chunk_packed
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     pending: deque[Future] = deque()
     try:
         for chunk in chunks:
-            pending.append(pool.submit(check_chunk_packed, chunk, dialect, schema))
+            pending.append(pool.submit(check, chunk, dialect, schema))
             if len(pending) > 2 * workers:
-                yield _unpacked(pending.popleft().result())
+                yield _unpacked(pending.popleft().result(), columnar)
         while pending:
-            yield _unpacked(pending.popleft().result())
+            yield _unpacked(pending.popleft().result(), columnar)
     finally:
         pool.shutdown(cancel_futures=True)
 
 
-def _unpacked(data: bytes) -> list:
-    """A chunk :func:`check_chunk_packed` made. The cyclic garbage collector is held off
-    while it is unpickled: the chunk's tens of thousands of new tuples would start many
-    collections over objects that cannot form cycles (about half the unpickling time)."""
+def _unpacked(data: bytes, columnar: bool) -> Block:
+    """A chunk a worker checked. The cyclic garbage collector is held off while it is
+    unpickled: the chunk's tens of thousands of new tuples would start many collections
+    over objects that cannot form cycles (about half the unpickling time)."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return pickle.loads(data)
+        return unpack_block(data) if columnar else Block(None, None, pickle.loads(data))
     finally:
         if collecting:
             gc.enable()
@@ -828,6 +627,7 @@ def import_file(
     progress: Progress | None = None,
     on_commit: Callable[[Connection, ImportReport], None] | None = None,
     batch_size: int = BATCH,
+    columnar: bool | None = None,
 ) -> ImportReport:
     """Import ``path`` in one transaction and return the report.
 
@@ -840,6 +640,8 @@ def import_file(
     database has no battles) drops and rebuilds indexes around the load; on PostgreSQL
     it locks the tables until the commit. ``workers``: processes that validate (default:
     :data:`MAX_WORKERS` for a file of 16 MB or more, given more than one CPU).
+    ``columnar`` (default: for JSON lines of FastChat's layout) checks blocks of JSON
+    lines as arrays (:mod:`arena.import_columns`); the stored rows are the same.
     """
     path = Path(path)
     report = ImportReport(file=path.name)
@@ -863,13 +665,23 @@ def import_file(
                 # key violation on insert: the import rolls back, nothing is lost.
                 loader = _Loader(conn, report, path.name, empty=empty)
                 batch: list[Row] = []
-                for checked in _checked(_chunks(path, fmt, batch_size), dialect, schema, workers):
-                    for item in checked:
+                if columnar is None:
+                    columnar = fmt == "jsonl" and schema == "fastchat"
+                columnar = columnar and fmt == "jsonl"
+                chunks = _chunks(path, fmt, batch_size)
+                for block in _checked(chunks, dialect, schema, workers, columnar):
+                    for item in block.others:
                         report.rows += 1
                         if isinstance(item, Row):
                             batch.append(item)
                         else:
                             report.refuse(*item)
+                    if block.battles is not None:
+                        # The rows before these first: the first of a repeated id wins.
+                        loader.load(batch)
+                        batch = []
+                        report.rows += block.battles.num_rows
+                        loader.load_block(block)
                     if len(batch) >= batch_size:
                         loader.load(batch)
                         batch = []

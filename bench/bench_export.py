@@ -289,7 +289,7 @@ def naive_import(url: str, path: Path, limit: int) -> float:
 
     from arena.db import make_engine, migrate
     from arena.db.models import Battle, BattleMode, BattleStatus, Message, Model, Vote, Voter
-    from arena.importer import validate, voter_token
+    from arena.import_rows import validate, voter_token
 
     engine = make_engine(url)
     migrate(engine)

@@ -62,7 +62,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: Columns that hold JSON in a CSV cell (objects, lists).
 NESTED = frozenset(
     {"conversation_a", "conversation_b", "conv_metadata", "category_tag", "openai_moderation",
-     "toxic_chat_tag", "flags", "metadata", "dedup_tag", "reasons_a", "reasons_b", "reactions"}
+     "toxic_chat_tag", "flags", "metadata", "dedup_tag", "reasons_a", "reasons_b", "reactions",
+     "categories"}
 )  # fmt: skip
 #: Columns a layout reads itself (everything else of a row goes to ``metadata``).
 _FASTCHAT_OWN = frozenset(

@@ -636,7 +636,7 @@ def test_import_stores_exported_finish_reasons(engine: Engine, tmp_path: Path) -
     ],
 )  # fmt: skip
 def test_import_refuses_unknown_finish_reason(message: dict, problem: str) -> None:
-    from arena.importer import RowError, validate
+    from arena.import_rows import RowError, validate
 
     prompt = {"role": "user", "content": "q"}
     row = {"question_id": "q1", "model_a": "A", "model_b": "B", "winner": "tie",

@@ -9,7 +9,7 @@ to either cannot pass unnoticed by changing the expectation with it.
 from __future__ import annotations
 
 from arena.export import pseudonym
-from arena.importer import battle_id
+from arena.import_rows import battle_id
 
 SALT = "a-salt-of-32-characters-or-more!"
 

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from arena.db.models import AuditLog, Base, Battle, BattleMode, Message, Model, Vote, Voter
 from arena.export import ExportOptions, export
-from arena.importer import ImportFailed, battle_id, import_file, voter_token
+from arena.import_rows import battle_id, voter_token
+from arena.importer import ImportFailed, import_file
 from tests.test_export import SALT, seed
 
 ROOT = Path(__file__).resolve().parents[1]
