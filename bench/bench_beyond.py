@@ -4,8 +4,28 @@ Run from the repository root::
 
     python bench/bench_beyond.py --only sampling            # about 4 minutes on 2 cores
     python bench/bench_beyond.py --only sampling --quick    # a few seeds, seconds
+    python bench/bench_beyond.py --only style               # 200 simulated arenas, ~10 s
+    python bench/bench_beyond.py --only timing              # 1,000,000 votes, 100 models
 
 It prints markdown tables (recorded in docs/benchmarks.md, "Beyond (issue 15)").
+
+Style control
+-------------
+Each run simulates an arena of the seed's 13 models (their ratings as the truth) whose
+answers differ in style: per model a typical length (log-normal, the models' medians
+spread by a factor of about 2) and typical header, list and bold counts (Poisson). Votes
+follow :mod:`ratings.style`'s model with a known length effect (``LENGTH_EFFECT`` log-odds
+per standard deviation of the normalised length difference, a little more than LMArena
+reported, about 0.25) and small Markdown effects, ties taken evenly from both sides as
+below. Reported over the runs: how often the plain fit's interval misses the truth (and
+how its error follows the models' verbosity), how often the style-controlled interval
+covers it (target at least 90%), and the coefficients recovered.
+
+Timing
+------
+The fits of issue 15 on 1,000,000 votes between 100 models (uniform pairs, four style
+features): the plain fit (aggregate, Newton, sandwich), the style-controlled fit (target
+at most 1 s) and the Davidson fit, each the median of a few repeats.
 
 Sampling
 --------
@@ -52,7 +72,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from arena.sampling import ACTIVE_EPSILON, Board, choose_active, choose_pair, pair_key  # noqa: E402
-from ratings import ELO_SCALE, PairCounts, rate  # noqa: E402
+from ratings import ELO_SCALE, PairCounts, aggregate, rate  # noqa: E402
 from ratings.bt import expit  # noqa: E402
 
 SEED_TABLE = ROOT / "tests" / "golden" / "seed_table.json"
@@ -207,9 +227,167 @@ def report(outcomes: list[Outcome], budget: int) -> str:
     return "\n".join(lines)
 
 
+#: Log-odds per standard deviation of the length feature in the style simulation.
+LENGTH_EFFECT = 0.4
+#: Log-odds per standard deviation of the header, list and bold features.
+MARKDOWN_EFFECTS = (0.05, 0.05, 0.05)
+#: Votes per simulated arena in the style simulation.
+STYLE_VOTES = 10_000
+
+
+@dataclass
+class StyleRun:
+    """One simulated arena with a style bias: what the style section reports."""
+
+    plain_covered: int
+    style_covered: int
+    models: int
+    plain_error: float  # mean |plain - truth| over models, rating points
+    style_error: float
+    verbosity_corr: float  # correlation of the plain error with the models' log length
+    coef: np.ndarray
+    coef_covered: np.ndarray
+
+
+def style_run(seed: int, votes: int = STYLE_VOTES) -> StyleRun:
+    """One arena: votes with a known length bias, the plain and style-controlled fits."""
+    from ratings.style import fit_style, normalised_differences
+
+    names, truth, anchor = seed_ratings()
+    n = len(names)
+    rng = np.random.default_rng(seed)
+    log_length = rng.normal(5.5, 0.35, n)  # medians about 250 tokens, x2 apart at +-1 sd
+    markdown = rng.gamma(2.0, 1.0, (n, 3))  # typical headers, list items, bold spans
+    a = rng.integers(0, n, votes)
+    b = (a + rng.integers(1, n, votes)) % n
+
+    def answers(side: np.ndarray) -> np.ndarray:
+        tokens = np.exp(log_length[side] + 0.5 * rng.normal(size=side.size))
+        return np.column_stack([tokens, rng.poisson(markdown[side])])
+
+    x = normalised_differences(answers(a), answers(b))
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    effects = np.array([LENGTH_EFFECT, *MARKDOWN_EFFECTS])
+    theta = truth / ELO_SCALE
+    p = expit(theta[a] - theta[b] + z @ effects)
+    tie = 2 * TIE_SHARE * np.minimum(p, 1 - p)
+    u = rng.random(votes)
+    outcome = np.where(u < p - tie / 2, 0, np.where(u < p + tie / 2, 2, 1))
+
+    style = fit_style(a, b, outcome, x, n_models=n, anchor=anchor)
+    plain = rate(aggregate(a, b, outcome, n), anchor=anchor)
+    centred = truth - truth.mean()
+
+    def covered(fit_rating: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+        shift = fit_rating.mean()
+        return (lower - shift <= centred) & (centred <= upper - shift)
+
+    plain_err = plain.rating - plain.rating.mean() - centred
+    style_err = style.ratings.rating - style.ratings.rating.mean() - centred
+    return StyleRun(
+        plain_covered=int(covered(plain.rating, plain.ci_lower, plain.ci_upper).sum()),
+        style_covered=int(
+            covered(style.ratings.rating, style.ratings.ci_lower, style.ratings.ci_upper).sum()
+        ),
+        models=n,
+        plain_error=float(np.abs(plain_err).mean()),
+        style_error=float(np.abs(style_err).mean()),
+        verbosity_corr=float(np.corrcoef(plain_err, log_length)[0, 1]),
+        coef=style.coef,
+        coef_covered=(style.coef_lower <= effects) & (effects <= style.coef_upper),
+    )
+
+
+def style_report(runs: list[StyleRun]) -> str:
+    models = sum(r.models for r in runs)
+    coef = np.array([r.coef for r in runs])
+    cover = np.array([r.coef_covered for r in runs])
+    effects = [LENGTH_EFFECT, *MARKDOWN_EFFECTS]
+    biased = sum(r.plain_covered < r.models for r in runs)
+    lines = [
+        "| fit | interval covers the truth (models) | runs with every model covered "
+        "| mean abs error (points) | error vs verbosity (corr., mean) |",
+        "| --- | --- | --- | --- | --- |",
+        f"| plain | {sum(r.plain_covered for r in runs) / models:.1%} "
+        f"| {len(runs) - biased}/{len(runs)} "
+        f"| {statistics.fmean(r.plain_error for r in runs):.1f} "
+        f"| {statistics.fmean(r.verbosity_corr for r in runs):+.2f} |",
+        f"| style control | {sum(r.style_covered for r in runs) / models:.1%} "
+        f"| {sum(r.style_covered == r.models for r in runs)}/{len(runs)} "
+        f"| {statistics.fmean(r.style_error for r in runs):.1f} | — |",
+        "",
+        "| coefficient | true | mean estimate | sd over runs | 95% interval covers |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for k, name in enumerate(("length", "headers", "lists", "bold")):
+        lines.append(
+            f"| {name} | {effects[k]:.2f} | {coef[:, k].mean():.3f} | {coef[:, k].std():.3f} "
+            f"| {cover[:, k].mean():.1%} |"
+        )
+    return "\n".join(lines)
+
+
+def _median_time(call: object, repeats: int) -> tuple[float, float, float]:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()  # type: ignore[operator]
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), min(times), max(times)
+
+
+def timing(votes: int = 1_000_000, models: int = 100, repeats: int = 5) -> str:
+    """Seconds per fit on ``votes`` votes between ``models`` models."""
+    from ratings.style import fit_style, normalised_differences
+    from ratings.ties import fit_davidson
+
+    rng = np.random.default_rng(0)
+    theta = rng.normal(0.0, 1.0, models)
+    a = rng.integers(0, models, votes)
+    b = (a + rng.integers(1, models, votes)) % models
+    length = rng.normal(5.5, 0.35, models)
+
+    def answers(side: np.ndarray) -> np.ndarray:
+        tokens = np.rint(np.exp(length[side] + 0.5 * rng.normal(size=side.size)))
+        return np.column_stack([tokens, rng.poisson(2.0, (side.size, 3))])
+
+    x = normalised_differences(answers(a), answers(b))
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    p = expit(theta[a] - theta[b] + z @ np.array([0.4, 0.05, 0.05, 0.05]))
+    tie = 2 * TIE_SHARE * np.minimum(p, 1 - p)
+    u = rng.random(votes)
+    outcome = np.where(u < p - tie / 2, 0, np.where(u < p + tie / 2, 2, 1)).astype(np.int8)
+    unique = np.unique(np.column_stack([a, b, outcome, x]), axis=0).shape[0]
+    calls = {
+        "plain fit (aggregate, Newton, sandwich)": lambda: rate(
+            aggregate(a, b, outcome, models), anchor=0
+        ),
+        "style control (4 features, Newton on the rows, sandwich)": lambda: fit_style(
+            a, b, outcome, x, n_models=models, anchor=0
+        ),
+        "Davidson ties (aggregate, Newton, sandwich, comparison)": lambda: fit_davidson(
+            a, b, outcome, n_models=models, anchor=0
+        ),
+    }
+    lines = [
+        f"{votes:,} votes, {models} models; distinct (a, b, outcome, features) rows: "
+        f"{unique:,} ({unique / votes:.1%}), so the style fit works on the rows as they are",
+        "",
+        f"| fit | median of {repeats} (s) | min–max (s) |",
+        "| --- | --- | --- |",
+    ]
+    for name, call in calls.items():
+        median, low, high = _median_time(call, repeats)
+        lines.append(f"| {name} | **{median:.3f}** | {low:.3f}–{high:.3f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["sampling"], default=None, help="run one section")
+    parser.add_argument(
+        "--only", choices=["sampling", "style", "timing"], default=None, help="run one section"
+    )
+    parser.add_argument("--runs", type=int, default=200, help="style: simulated arenas")
     parser.add_argument("--quick", action="store_true", help="a few seeds (for tests)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per policy")
     parser.add_argument("--budget", type=int, default=60_000, help="votes at most per arena")
@@ -228,6 +406,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\npairs that must separate (true gap >= {TARGET_GAP:.0f}): {split}\n")
         print(report(outcomes, budget))
         print(f"\n{time.perf_counter() - started:.0f} s")
+    if args.only in (None, "style"):
+        started = time.perf_counter()
+        runs = [style_run(seed) for seed in range(10 if args.quick else args.runs)]
+        print(f"## Style control: {len(runs)} arenas of {STYLE_VOTES:,} votes, 13 models, "
+              f"length effect {LENGTH_EFFECT} per sd, Markdown {MARKDOWN_EFFECTS[0]}")  # fmt: skip
+        print()
+        print(style_report(runs))
+        print(f"\n{time.perf_counter() - started:.0f} s")
+    if args.only in (None, "timing"):
+        print("## Timing\n")
+        print(timing(100_000 if args.quick else 1_000_000))
     return 0
 
 
