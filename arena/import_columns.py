@@ -393,13 +393,13 @@ def check_block(chunk: list[tuple[int, bytes]], dialect: str, schema: str) -> Bl
         return Block(None, None, others)
     keep = np.flatnonzero(plain)
     battles, messages = build(
-        table.take(pa.array(keep)),
+        table if len(keep) == len(lines) else table.take(pa.array(keep)),
         [chunk[k][0] for k in keep],
         [ids[k] for k in keep],
         dialect,
     )
     if dialect == "postgresql":
-        return Block(copy_text(battles, messages), None, others)
+        return Block(copy_text(battles, messages, escapes(b"".join(lines))), None, others)
     return Block(battles, messages, others)
 
 
@@ -423,8 +423,26 @@ def unpack_block(data: bytes) -> Block:
 _NULL = "\\N"  # a null in COPY's text format
 
 
-def _field(values: pa.Array) -> pa.Array:
-    """Texts as fields of PostgreSQL's COPY text format (NUL was refused before)."""
+#: The characters COPY's text format escapes, and how a JSON line can hold each.
+_ESCAPES = (
+    ("\\", "\\\\", (b"\\\\", b"\\u005c", b"\\u005C")),
+    ("\n", "\\n", (b"\\n", b"\\u000a", b"\\u000A")),
+    ("\r", "\\r", (b"\\r", b"\\u000d", b"\\u000D")),
+    ("\t", "\\t", (b"\\t", b"\\u0009")),
+)
+
+
+def escapes(data: bytes) -> tuple[tuple[str, str], ...]:
+    """The escapes the texts of a block of JSON lines may need: a character a JSON
+    string holds only as an escape (pyarrow refuses raw control characters) cannot be in
+    the block's values unless its escape is in the bytes."""
+    return tuple((char, escaped) for char, escaped, forms in _ESCAPES
+                 if any(form in data for form in forms))  # fmt: skip
+
+
+def _field(values: pa.Array, needed: tuple[tuple[str, str], ...] = ()) -> pa.Array:
+    """Texts as fields of PostgreSQL's COPY text format (NUL was refused before);
+    ``needed``: the escapes the texts may need (:func:`escapes`)."""
     if pa.types.is_timestamp(values.type):
         return pc.binary_join_element_wise(_utc_text(values), "+00", "")
     if pa.types.is_boolean(values.type):
@@ -432,18 +450,20 @@ def _field(values: pa.Array) -> pa.Array:
     elif not pa.types.is_string(values.type):
         values = pc.cast(values, pa.string())
     else:
-        for char, escaped in (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        for char, escaped in needed:
             values = pc.replace_substring(values, char, escaped)
     return pc.fill_null(values, _NULL)
 
 
-def _lines(*fields: pa.Array) -> pa.Array:
+def _lines(*fields: pa.Array, needed: tuple[tuple[str, str], ...]) -> pa.Array:
     """One COPY text line (tab-separated, newline-terminated) per row."""
-    *first, last = (_field(f) for f in fields)
+    *first, last = (_field(f, needed) for f in fields)
     return pc.binary_join_element_wise(*first, pc.binary_join_element_wise(last, "\n", ""), "\t")
 
 
-def copy_text(battles: pa.Table, messages: pa.Table) -> pa.Table:
+def copy_text(
+    battles: pa.Table, messages: pa.Table, needed: tuple[tuple[str, str], ...]
+) -> pa.Table:
     """The battles with what PostgreSQL's COPY text format needs: ``battle_tail`` (a
     battle's line after its voter and model ids), ``vote_tail`` (a vote's line after its
     voter id) and ``messages`` (the lines of the battle's messages, in order). The
@@ -454,14 +474,17 @@ def copy_text(battles: pa.Table, messages: pa.Table) -> pa.Table:
     battle_tail = _lines(
         col["mode"], pa.repeat("voted", n), col["language"], col["turns"], flag, flag, at, at,
         col["source_id"], col["meta"], col["prompt_source"], col["prompt_language"],
+        needed=needed,
     )  # fmt: skip
-    vote_tail = _lines(col["winner"], null, at, flag, null, col["comment"])
-    lines = _lines(*(_array(messages[name]) for name in MESSAGE_FIELDS))
+    vote_tail = _lines(col["winner"], null, at, flag, null, col["comment"], needed=needed)
+    lines = _lines(*(_array(messages[name]) for name in MESSAGE_FIELDS), needed=needed)
     # The messages are in battle order: each battle's lines are one slice of them.
     offsets = np.concatenate(([0], np.cumsum(col["n_messages"].to_numpy())))
     per_battle = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), lines), "")
     tags = col["categories"]
-    tag_lines = _lines(col["id"].take(pc.list_parent_indices(tags)), pc.list_flatten(tags))
+    tag_lines = _lines(
+        col["id"].take(pc.list_parent_indices(tags)), pc.list_flatten(tags), needed=needed
+    )
     offsets = np.concatenate(([0], np.cumsum(_lengths(tags))))
     tags_per_battle = pc.binary_join(
         pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), tag_lines), ""
