@@ -123,6 +123,12 @@ def _parser() -> argparse.ArgumentParser:
         help="drop and rebuild the indexes around the load (default: when the database has "
         "no battles; on PostgreSQL it locks the tables until the commit)",
     )
+    i.add_argument(
+        "--columnar",
+        action=argparse.BooleanOptionalAction,
+        help="check blocks of JSON lines as arrays (default: for JSON lines of FastChat's "
+        "layout; --no-columnar checks every row one by one, slower, the same rows stored)",
+    )
     i.add_argument("--json", action="store_true", help="print the report as JSON")
 
     g = sub.add_parser(

@@ -114,6 +114,7 @@ def run_import(args: argparse.Namespace, console: Any) -> int:
             strict=args.strict,
             dry_run=args.dry_run,
             bulk=args.bulk,
+            columnar=args.columnar,
             progress=bar,
             on_commit=audit,
         )

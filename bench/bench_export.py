@@ -6,6 +6,7 @@ Run from the repository root (PostgreSQL on 127.0.0.1:5432, user postgres)::
     python bench/bench_export.py --quick      # 100,000 votes
     python bench/bench_export.py --rows 300000 --backends sqlite
     python bench/bench_export.py --repeat 3   # the median of 3 exports and 3 imports
+    python bench/bench_export.py --compare-row-by-row   # and the import with --no-columnar
 
 For each database it fills an arena (not timed) with bulk inserts -- 13 models, a voter
 per ten battles, and per battle a two-turn conversation on both sides (8 messages), its
@@ -357,7 +358,13 @@ def _median(runs: list[tuple[float, float, float]]) -> dict[str, float]:
 
 
 def run(
-    backend: str, n: int, naive_rows: int, repeat: int, work: Path, with_meta: bool = True
+    backend: str,
+    n: int,
+    naive_rows: int,
+    repeat: int,
+    work: Path,
+    with_meta: bool = True,
+    compare: bool = False,
 ) -> dict[str, object]:
     pg = backend == "postgresql"
     src = create_pg("arena_bench_export_src") if pg else f"sqlite:///{work / 'src.db'}"
@@ -387,6 +394,16 @@ def run(
                     f.unlink()
             imports.append(timed(["--database-url", dst, "import", str(out)], env))
             print(f"[{backend}] import {imports[-1]}", file=sys.stderr)
+        row_by_row = []
+        for _ in range(repeat if compare else 0):  # the baseline: every row checked alone
+            if pg:
+                dst = create_pg("arena_bench_export_dst")
+            else:
+                for f in work.glob("dst.db*"):
+                    f.unlink()
+            args = ["--database-url", dst, "import", "--no-columnar", str(out)]
+            row_by_row.append(timed(args, env))
+            print(f"[{backend}] import --no-columnar {row_by_row[-1]}", file=sys.stderr)
         naive = naive_in = None
         if naive_rows:
             naive = naive_export(src, work / f"{backend}-naive.jsonl", naive_rows)
@@ -399,6 +416,7 @@ def run(
         return {
             "backend": backend, "rows": n, "file_mb": out.stat().st_size / 2**20,
             "fill_s": fill, "export": _median(exports), "import": _median(imports),
+            "import (--no-columnar)": _median(row_by_row) if row_by_row else None,
             "load": os.getloadavg()[0], "naive_rate": naive,
             "naive_import_rate": naive_in,
         }  # fmt: skip
@@ -419,13 +437,21 @@ def main() -> None:
         "--no-meta", action="store_true", help="battles without a stored conv_metadata"
     )
     parser.add_argument("--skip-naive", action="store_true", help="no naive baselines")
+    parser.add_argument(
+        "--compare-row-by-row",
+        action="store_true",
+        help="also time the import with --no-columnar (every row checked alone), same file",
+    )
     args = parser.parse_args()
     n = 100_000 if args.quick else args.rows
     results = []
     with tempfile.TemporaryDirectory(prefix="arena-bench-export-") as tmp:
         for backend in args.backends.split(","):
             naive = 0 if args.skip_naive else args.naive_rows
-            results.append(run(backend.strip(), n, naive, args.repeat, Path(tmp), not args.no_meta))
+            results.append(
+                run(backend.strip(), n, naive, args.repeat, Path(tmp), not args.no_meta,
+                    args.compare_row_by_row)
+            )  # fmt: skip
             json.dump(results[-1], sys.stderr)
             print(file=sys.stderr)
     print(f"{n:,} votes, 2 turns x 2 sides (8 messages) per battle; {os.cpu_count()} CPUs; "
@@ -434,10 +460,15 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     ok = True
     for r in results:
-        for what, target in (("export", TARGET_EXPORT), ("import", TARGET_IMPORT)):
+        for what, target in (
+            ("export", TARGET_EXPORT), ("import", TARGET_IMPORT),
+            ("import (--no-columnar)", TARGET_IMPORT),
+        ):  # fmt: skip
             m = r[what]
+            if m is None:
+                continue
             rate = n / m["s"]
-            ok &= rate >= target and (what == "import" or m["mb"] <= TARGET_RSS_MB)
+            ok &= rate >= target and (what.startswith("import") or m["mb"] <= TARGET_RSS_MB)
             print(
                 f"| {r['backend']} | {what} | {m['s']:.1f} s ({m['min']:.1f}-{m['max']:.1f}) "
                 f"| {rate:,.0f} | {m['cpu']:.0f} s | {m['mb']:.0f} MB |"
