@@ -32,6 +32,8 @@ PROVIDER = "vllm"
 
 CAPTURE_JS = """(() => {
   window.__captured = [];
+  window.__reading = new Map();  // fetched bodies not yet read to their end: id -> URL
+  let next = 0;
   const keep = (text) => window.__captured.push(text);
   const origFetch = window.fetch;
   window.fetch = async (...args) => {
@@ -40,12 +42,16 @@ CAPTURE_JS = """(() => {
       const reader = res.clone().body?.getReader();
       if (reader) {
         const dec = new TextDecoder();
+        const id = ++next;
+        window.__reading.set(id, res.url);
         (async () => {
-          for (;;) {
-            const { done, value } = await reader.read();
-            if (done) break;
-            keep(dec.decode(value, { stream: true }));
-          }
+          try {
+            for (;;) {
+              const { done, value } = await reader.read();
+              if (done) break;
+              keep(dec.decode(value, { stream: true }));
+            }
+          } finally { window.__reading.delete(id); }
         })();
       }
     } catch (err) { keep("capture-error " + err); }
@@ -82,6 +88,18 @@ def loop_app(
     app = RunningApp(tmp_path_factory.mktemp("ui-loop"), loopback_config(loopback.base_url))
     yield app
     app.stop()
+
+
+# Every body fetched so far read to its end (Gradio's heartbeat stream stays open).
+CAPTURED_ALL_JS = (
+    """() => [...window.__reading.values()].every((url) => url.includes("heartbeat"))"""
+)
+
+
+def captured_all(page: Page) -> str:
+    """What the page's fetches received, once every body fetched so far was read."""
+    page.wait_for_function(CAPTURED_ALL_JS, timeout=15_000)
+    return page.evaluate("() => window.__captured.join('\\n')")
 
 
 def forbidden() -> list[str]:
@@ -122,9 +140,8 @@ def test_no_model_name_reaches_the_page_before_the_vote(
     expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
     page.click("#arena-regenerate")
     expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
-    page.wait_for_timeout(500)
 
-    captured = page.evaluate("() => window.__captured.join('\\n')")
+    captured = captured_all(page)
     assert "たぬき" in captured, "the streamed answers were not captured"
     assert "gradio_config" in document.text()
     bodies = {"html": document.text(), "sse": captured, "dom": page.content()}
@@ -144,7 +161,9 @@ def test_no_model_name_reaches_the_page_before_the_vote(
     page.click("#vote-bothbad")
     # The vote is recorded; the reasons step still keeps the names from the page.
     expect(page.locator("#vote-reasons")).to_be_visible(timeout=15_000)
-    page.wait_for_timeout(200)  # the vote event's response is in
+    bodies["sse"] = captured_all(page)  # the vote event's response included
+    assert len(bodies["sse"]) > len(captured), "the vote's response was not captured"
+    bodies["ws"] = "\n".join(frames)
     found = {where: leaks(text) for where, text in bodies.items() if leaks(text)}
     assert not found and not leaks(page.content()), f"names before the reveal: {found}"
     # the cards and the share button wait for the reveal too (their data: the bodies above)
