@@ -14,6 +14,12 @@ leaderboard_from_counts
     ``GROUP BY model_a, model_b, winner``.
 fit_counts, rate
     The same numbers without names: a :class:`RatingFit` of arrays.
+fit_style
+    Style control: ratings with answer length and Markdown counts held equal, and the
+    style coefficients (:mod:`ratings.style`).
+fit_davidson
+    The Davidson tie model and its likelihood against the half-win coding
+    (:mod:`ratings.ties`).
 
 See ``ratings/README.md`` for the conventions (anchor, prior, intervals).
 """
@@ -36,6 +42,9 @@ _HOME = {
     "WINNER_CODES": "outcomes", "Outcome": "outcomes", "encode_winners": "outcomes",
     "parse_winner": "outcomes", "ANCHOR_RATING": "rate", "DEFAULT_LEVEL": "rate",
     "DEFAULT_ROUNDS": "rate", "RatingFit": "rate", "fit_counts": "rate", "rate": "rate",
+    "STYLE_FEATURES": "style", "StyleFit": "style", "fit_style": "style",
+    "normalised_differences": "style", "DavidsonFit": "ties", "TieComparison": "ties",
+    "fit_davidson": "ties", "fit_davidson_counts": "ties",
 }  # fmt: skip
 
 
@@ -73,7 +82,9 @@ __all__ = [
     "DEFAULT_ROUNDS",
     "ELO_SCALE",
     "JSON_KEYS",
+    "STYLE_FEATURES",
     "WINNER_CODES",
+    "DavidsonFit",
     "DisconnectedGraphError",
     "InvalidInputError",
     "Leaderboard",
@@ -83,13 +94,19 @@ __all__ = [
     "PairCounts",
     "RatingFit",
     "RatingsError",
+    "StyleFit",
+    "TieComparison",
     "aggregate",
     "build_leaderboard",
     "encode_winners",
     "enough_votes",
     "fit_counts",
+    "fit_davidson",
+    "fit_davidson_counts",
+    "fit_style",
     "leaderboard",
     "leaderboard_from_counts",
+    "normalised_differences",
     "parse_winner",
     "rank_ub",
     "rate",
