@@ -9,6 +9,7 @@ to its one download from ``/admin/exports/{id}``.
 
 Gradio's login guards the page's routes, and every handler checks again that the
 request's logged-in user is a configured admin before calling :class:`AdminConsole`.
+A handler's parameters are named after the components whose values they receive.
 """
 
 from __future__ import annotations
@@ -80,24 +81,29 @@ def _battles_tab(console: AdminConsole, auth: AdminAuth) -> None:
         unvoid = gr.Button("Restore vote", elem_id="admin-unvoid")
     status = gr.Markdown(elem_id="admin-status")
 
-    def list_battles(m, s, u, fl, fa, vo, n, request: gr.Request):
+    def list_battles(
+        model: str | None, since: str | None, until: str | None, flagged: str | None,
+        failed: str | None, voted: str | None, limit: float | None, request: gr.Request,
+    ) -> tuple[dict, dict]:  # fmt: skip
         require_admin(auth, request)
         with shown_errors():
             rows = console.battles(
                 BattleFilter(
-                    model=m or None, since=parse_moment(s or None),
-                    until=parse_moment(u or None, end=True), flagged=_yes_no(fl),
-                    failed=_yes_no(fa), voted=_yes_no(vo), limit=int(n or 100),
+                    model=model or None, since=parse_moment(since or None),
+                    until=parse_moment(until or None, end=True), flagged=_yes_no(flagged),
+                    failed=_yes_no(failed), voted=_yes_no(voted), limit=int(limit or 100),
                 )
             )  # fmt: skip
         names = [x["name"] for x in console.models()]
         data = [[row[c] for c in BATTLE_COLUMNS] for row in rows]
         return gr.update(value=data), gr.update(choices=names)
 
-    def show_battle(bid, request: gr.Request):
+    def show_battle(
+        battle_id: str | None, request: gr.Request
+    ) -> tuple[dict, list[dict], list[dict]]:
         user = require_admin(auth, request)
         with shown_errors():
-            battle = console.battle(user, (bid or "").strip())
+            battle = console.battle(user, (battle_id or "").strip())
         messages = battle.pop("messages")
         sides = [
             [{"role": m["role"], "content": m["content"] or f"({m['error'] or 'empty'})"}
@@ -107,19 +113,21 @@ def _battles_tab(console: AdminConsole, auth: AdminAuth) -> None:
         battle["messages"] = [{k: v for k, v in m.items() if k != "content"} for m in messages]
         return battle, sides[0], sides[1]
 
-    def set_void(bid, why, request: gr.Request, *, voided: bool):
+    def set_void(
+        battle_id: str | None, reason: str | None, request: gr.Request, *, voided: bool
+    ) -> str:
         user = require_admin(auth, request)
         with shown_errors():
             if voided:
-                done = console.void_vote(user, (bid or "").strip(), why)
+                done = console.void_vote(user, (battle_id or "").strip(), reason)
             else:
-                done = console.unvoid_vote(user, (bid or "").strip())
+                done = console.unvoid_vote(user, (battle_id or "").strip())
         word = "voided" if done["voided"] else "restored"
         return f"The vote of `{done['battle']}` is {word}."
 
-    def select_row(evt: gr.SelectData, request: gr.Request):
+    def select_row(selected: gr.SelectData, request: gr.Request) -> str:
         require_admin(auth, request)
-        row = evt.row_value or []
+        row = selected.row_value or []
         return row[1] if len(row) > 1 else ""
 
     filters = [model, since, until, flagged, failed, voted, limit]
@@ -127,11 +135,11 @@ def _battles_tab(console: AdminConsole, auth: AdminAuth) -> None:
     show.click(show_battle, [battle_id], [info, side_a, side_b], **PRIVATE)
     table.select(select_row, None, [battle_id], **PRIVATE)
 
-    def void_vote(b, w, request: gr.Request):
-        return set_void(b, w, request, voided=True)
+    def void_vote(battle_id: str | None, reason: str | None, request: gr.Request) -> str:
+        return set_void(battle_id, reason, request, voided=True)
 
-    def unvoid_vote(b, w, request: gr.Request):
-        return set_void(b, w, request, voided=False)
+    def unvoid_vote(battle_id: str | None, reason: str | None, request: gr.Request) -> str:
+        return set_void(battle_id, reason, request, voided=False)
 
     void.click(void_vote, [battle_id, reason], [status], **PRIVATE)
     unvoid.click(unvoid_vote, [battle_id, reason], [status], **PRIVATE)
@@ -147,22 +155,22 @@ def _models_tab(console: AdminConsole, auth: AdminAuth) -> None:
         disable = gr.Button("Disable", variant="stop", elem_id="admin-disable")
         refresh = gr.Button("Refresh")
 
-    def load(request: gr.Request):
+    def load(request: gr.Request) -> tuple[dict, dict]:
         require_admin(auth, request)
         rows = console.models()
         data = [[m["name"], m["provider"], m["enabled"], m["demo"]] for m in rows]
         return gr.update(value=data), gr.update(choices=[m["name"] for m in rows])
 
-    def toggle(model, request: gr.Request, *, on: bool):
+    def toggle(model: str | None, request: gr.Request, *, on: bool) -> tuple[dict, dict]:
         user = require_admin(auth, request)
         with shown_errors():
             console.set_model_enabled(user, model or "", on)
         return load(request)
 
-    def turn_on(model, request: gr.Request):
+    def turn_on(model: str | None, request: gr.Request) -> tuple[dict, dict]:
         return toggle(model, request, on=True)
 
-    def turn_off(model, request: gr.Request):
+    def turn_off(model: str | None, request: gr.Request) -> tuple[dict, dict]:
         return toggle(model, request, on=False)
 
     refresh.click(load, None, [table, name], **PRIVATE)
@@ -175,7 +183,7 @@ def _today_tab(console: AdminConsole, auth: AdminAuth) -> None:
     totals = gr.JSON(label="Today (UTC)", elem_id="admin-today")
     per_model = gr.Dataframe(headers=["model", "battles", "failed", "votes"], interactive=False)
 
-    def load(request: gr.Request):
+    def load(request: gr.Request) -> tuple[dict, list[list[object]]]:
         require_admin(auth, request)
         figures = console.today()
         rows = [[m, d["battles"], d["failed"], d["votes"]] for m, d in figures["per_model"].items()]
@@ -199,15 +207,19 @@ def _export_tab(console: AdminConsole, auth: AdminAuth, exports: ExportStore) ->
     link = gr.HTML(elem_id="admin-download")
     summary = gr.JSON(label="Manifest", elem_id="admin-manifest")
 
-    def run(f, s, u, m, n, fl, v, c, request: gr.Request):
+    def run(
+        fmt: str, since: str | None, until: str | None, models: str | None, named: bool,
+        flagged: bool, voided: bool, convs: bool, request: gr.Request,
+    ) -> tuple[str, dict]:  # fmt: skip
         user = require_admin(auth, request)
         with shown_errors():
             options = ExportOptions(
-                since=parse_moment(s or None), until=parse_moment(u or None, end=True),
-                models=tuple(x.strip() for x in (m or "").split(",") if x.strip()),
-                include_named=n, include_flagged=fl, include_voided=v, conversations=c,
+                since=parse_moment(since or None), until=parse_moment(until or None, end=True),
+                models=tuple(x.strip() for x in (models or "").split(",") if x.strip()),
+                include_named=named, include_flagged=flagged, include_voided=voided,
+                conversations=convs,
             )  # fmt: skip
-            ticket, manifest = exports.create(console, user, f, options)
+            ticket, manifest = exports.create(console, user, fmt, options)
         until_utc = datetime.fromtimestamp(ticket.expires_at, UTC).strftime("%H:%M UTC")
         name = html.escape(ticket.file)
         # Relative to the page (/admin/): the download route of mount_admin, not a Gradio file.
@@ -234,12 +246,15 @@ def _gallery_block(console: AdminConsole, auth: AdminAuth, exports: ExportStore)
     go = gr.Button("Make gallery", elem_id="admin-gallery")
     links = gr.HTML(elem_id="admin-gallery-links")
 
-    def make(i, n, sd, lg, request: gr.Request):
+    def make(
+        ids: str | None, per_pair: float | None, seed: float | None, lang: str,
+        request: gr.Request,
+    ) -> str:  # fmt: skip
         user = require_admin(auth, request)
         with shown_errors():
             shown, page, text = console.gallery(
-                user, battle_ids=tuple(x.strip() for x in (i or "").split(",") if x.strip()),
-                per_pair=int(n or 1), seed=int(sd or 0), lang=lg,
+                user, battle_ids=tuple(x.strip() for x in (ids or "").split(",") if x.strip()),
+                per_pair=int(per_pair or 1), seed=int(seed or 0), lang=lang,
             )  # fmt: skip
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             made = [
@@ -269,12 +284,12 @@ def _privacy_tab(console: AdminConsole, auth: AdminAuth) -> None:
     go = gr.Button("Delete this voter's data", variant="stop", elem_id="admin-delete")
     result = gr.JSON(label="Deleted")
 
-    def delete(ident, confirmed, request: gr.Request):
+    def delete(voter: str | None, confirmed: bool, request: gr.Request) -> dict:
         user = require_admin(auth, request)
         if not confirmed:
             raise gr.Error("Tick the confirmation first.")
         with shown_errors():
-            return console.delete_voter(user, ident or "")
+            return console.delete_voter(user, voter or "")
 
     go.click(delete, [voter, sure], [result], **PRIVATE)
 
@@ -283,7 +298,7 @@ def _ratings_tab(console: AdminConsole, auth: AdminAuth) -> None:
     go = gr.Button("Recompute ratings now", variant="primary", elem_id="admin-recompute")
     result = gr.JSON(label="Rating run")
 
-    def run(request: gr.Request):
+    def run(request: gr.Request) -> dict:
         user = require_admin(auth, request)
         with shown_errors():
             return console.recompute(user)
@@ -324,17 +339,17 @@ def _flags_tab(console: AdminConsole, auth: AdminAuth) -> None:
                  for c in FLAG_COLUMNS] for r in rows]  # fmt: skip
 
     def decide(
-        which: str, fid: float | None, request: gr.Request = None, *, decision: str
-    ) -> tuple:
+        which: str, flag_id: float | None, request: gr.Request = None, *, decision: str
+    ) -> tuple[dict, list[list[object]]]:
         user = require_admin(auth, request)
         with shown_errors():
-            out = console.decide_flag(user, int(fid or 0), decision)
+            out = console.decide_flag(user, int(flag_id or 0), decision)
         return out, load(which, request)
 
-    def clear_battle(bid: str, request: gr.Request) -> dict:
+    def clear_battle(battle_id: str | None, request: gr.Request) -> dict:
         user = require_admin(auth, request)
         with shown_errors():
-            return console.clear_identity(user, (bid or "").strip())
+            return console.clear_identity(user, (battle_id or "").strip())
 
     refresh.click(load, [status], [table], **PRIVATE)
     for button, decision in ((clear, "clear"), (confirm, "confirm")):
@@ -354,7 +369,7 @@ def _audit_tab(console: AdminConsole, auth: AdminAuth) -> None:
         elem_id="admin-audit",
     )  # fmt: skip
 
-    def load(request: gr.Request):
+    def load(request: gr.Request) -> list[list[object]]:
         require_admin(auth, request)
         return [[r[k] for k in ("at", "actor", "action", "target", "detail")]
                 for r in console.audit_log(200)]  # fmt: skip
