@@ -11,8 +11,8 @@ tests can come from several client addresses.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 import re
 import socket
 import subprocess
@@ -28,6 +28,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from arena.admin import AdminUsers, ExportStore, RateLimited, RateLimiter, hash_password
+from arena.cli import main as cli_main
 from arena.db.models import (
     AuditLog,
     Battle,
@@ -108,13 +109,15 @@ def test_rate_limiter_window_passes() -> None:
     limiter.reserve("a", "x")
 
 
-def test_cli_hash_password() -> None:
-    r = subprocess.run(
-        [sys.executable, "-m", "arena", "hash-password", "--user", "ann", "--iterations", "5000"],
-        input="s3cret\n", cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    line = r.stdout.strip()
+def test_cli_hash_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In-process (arena.cli.main): tests/test_cli.py launches the command line for real.
+    monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret\n"))  # piped, not a terminal
+    code = cli_main(["hash-password", "--user", "ann", "--iterations", "5000"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    line = out.out.strip()
     assert line.startswith("ann:pbkdf2_sha256$5000$") and "s3cret" not in line
     assert AdminUsers(line).verify("ann", "s3cret")
 
@@ -439,17 +442,22 @@ def test_delete_voter_by_pseudonym_and_by_token(served: Served) -> None:
     assert all(token_a not in a.detail + a.target for a in served.audit())
 
 
-def test_cli_console_commands(served: Served) -> None:
+def test_cli_console_commands(
+    served: Served, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In-process (arena.cli.main, what `python -m arena` runs): ten interpreter launches
+    # added only their start-up; tests/test_cli.py launches the command line for real.
     url = served.engine.url.render_as_string(hide_password=False)
-    env = {**os.environ, "DATABASE_URL": url, "ARENA_EXPORT_SALT": SALT,
-           "ARENA_RATING_MIN_VOTES": str(MIN_VOTES)}  # fmt: skip
-    env.pop("ARENA_CONFIG", None)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("ARENA_EXPORT_SALT", SALT)
+    monkeypatch.setenv("ARENA_RATING_MIN_VOTES", str(MIN_VOTES))
+    monkeypatch.delenv("ARENA_CONFIG", raising=False)
+    monkeypatch.chdir(ROOT)
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "arena", *args],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        code = cli_main(list(args))
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
 
     bid = list(served.seeded.counted)[1]  # type: ignore[attr-defined]
     r = cli("void", bid, "--reason", "duplicate account")
