@@ -81,7 +81,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from arena.dataset import message_tokens
@@ -332,8 +332,8 @@ def tag_untagged(conn: Connection, *, retag: bool = False, chunk: int = 500) -> 
     round trip; the caller commits. With ``retag`` the language is detected again too.
     """
     b, m = Battle.__table__, Message.__table__
-    has_prompt = select(m.c.battle_id).where(m.c.role == "user").distinct()
-    query = select(b.c.id, b.c.turns).where(b.c.id.in_(has_prompt)).order_by(b.c.id)
+    has_prompt = exists().where(m.c.battle_id == b.c.id, m.c.role == "user")  # on its index
+    query = select(b.c.id, b.c.turns).where(has_prompt).order_by(b.c.id)
     if not retag:
         query = query.where(b.c.prompt_language.is_(None))
     done, after = 0, ""
@@ -351,6 +351,7 @@ def tag_untagged(conn: Connection, *, retag: bool = False, chunk: int = 500) -> 
         by_battle: dict[str, list] = {i: [] for i in ids}
         for row in rows:
             by_battle[row.battle_id].append(row)
+        languages, found = [], []
         for battle_id, turns in battles:
             msgs = by_battle[battle_id]
             prompts = _prompts((r.turn, r.content) for r in msgs if r.role == "user")
@@ -359,9 +360,20 @@ def tag_untagged(conn: Connection, *, retag: bool = False, chunk: int = 500) -> 
                                                          r.num_tokens, r.completion_tokens))
                 for r in msgs if r.role == "assistant"
             ]  # fmt: skip
-            language = detect_language(prompts[0])
-            found = categorise(prompts, answers, max(turns or 0, len(prompts)))
-            conn.execute(update(b).where(b.c.id == battle_id).values(prompt_language=language))
-            _store(conn, battle_id, found)
+            languages.append({"tagged": battle_id, "detected": detect_language(prompts[0])})
+            found += [
+                {"battle_id": battle_id, "category": c}
+                for c in sorted(categorise(prompts, answers, max(turns or 0, len(prompts))))
+            ]
+        conn.execute(
+            update(b)
+            .where(b.c.id == bindparam("tagged"))
+            .values(prompt_language=bindparam("detected")),
+            languages,
+        )
+        table = BattleCategory.__table__
+        conn.execute(delete(table).where(table.c.battle_id.in_(ids)))
+        if found:
+            conn.execute(insert(table), found)
         done += len(battles)
         after = ids[-1]

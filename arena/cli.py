@@ -1,7 +1,8 @@
 """``python -m arena ...``: the admin's command line.
 
 export, import, gallery (battles side by side for publication), hash-password, doctor
-(is every model usable?), and the console
+(is every model usable?), categorise (tag battles with their prompt language and
+categories: arena.categories), and the console
 actions (battles, show, void, unvoid, enable-model, disable-model, today, delete-voter,
 recompute) for operators who prefer a terminal to the admin page. Every action is
 audited as ``cli:USER``. Settings come from arena.toml / ARENA_* / DATABASE_URL, as for the app.
@@ -170,6 +171,12 @@ def _parser() -> argparse.ArgumentParser:
         help="replace the export salt stored in the database: later exports give every voter "
         "a new judge id (prints the previous salt)",
     )
+    c = sub.add_parser(
+        "categorise",
+        help="tag the battles not tagged yet (e.g. imported ones) with their prompt language "
+        "and categories (arena/categories.py); prints how many",
+    )
+    c.add_argument("--all", action="store_true", help="tag every battle again (new rules)")
     dr = sub.add_parser("doctor", help="check each enabled model: its API key, and that it answers")
     dr.add_argument("--probe", action="store_true", help="ask each model for a one-token answer")
     for name, command in sub.choices.items():
@@ -239,6 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_import(args, console)
         if args.command == "gallery":
             return run_gallery(args, console)
+        if args.command == "categorise":
+            from arena.categories import tag_untagged
+
+            with engine.begin() as conn:
+                print(json.dumps({"tagged": tag_untagged(conn, retag=args.all)}))
+            return EXIT_OK
         result = run_console_command(args, console)
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return EXIT_OK

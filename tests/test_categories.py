@@ -364,3 +364,19 @@ def test_the_export_carries_language_and_categories(played: Engine, tmp_path: Pa
 
 def test_filters_cover_languages_and_every_category() -> None:
     assert list(FILTERS) == ["all", "ja", "en", *CATEGORIES]
+
+
+def test_the_categorise_command(engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    from arena.cli import main
+
+    _models(engine, ("A", "B"))
+    _battles(engine, "A", "B", Winner.TIE, 3, "Write a haiku about autumn.")
+    url = engine.url.render_as_string(hide_password=False)
+    for argv, tagged in ((["categorise"], 3), (["categorise"], 0), (["categorise", "--all"], 3)):
+        assert main([*argv, "--database-url", url]) == 0
+        assert json.loads(capsys.readouterr().out) == {"tagged": tagged}
+    with session_factory(engine)() as s:
+        assert set(s.scalars(select(BattleCategory.category))) == {
+            "creative_writing",
+            "japanese_culture",
+        }
