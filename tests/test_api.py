@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import pairwise
 
 import httpx
-from sqlalchemy import create_engine, select
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
-from arena.db.models import Voter
+from arena.api import create_api
+from arena.battles import Arena
+from arena.config import Settings
+from arena.db import make_engine, migrate, session_factory
+from arena.db.models import Voter, Winner
+from arena.model_config import demo_models
+from arena.recompute import recompute
+from tests.test_recompute import add_battles
 
 
 def call(app, name: str, data: list) -> list[tuple[str, str]]:
@@ -137,34 +148,38 @@ def test_battle_api_streams_blind_then_reveals_once(app_server) -> None:
         assert short.status_code == 400 and short.json()["error"] == "invalid_request"
 
 
-def test_leaderboard_json_before_any_run(tmp_path, app_db_url) -> None:
-    from tests.conftest import RunningApp
+@contextmanager
+def api_on(database_url: str) -> Iterator[tuple[TestClient, Engine]]:
+    """The JSON API in-process on a migrated database (no model is called), and its engine.
 
-    app = RunningApp(tmp_path, database_url=app_db_url)
+    The leaderboard's routes only read the database: a launched app (``app_server``, once
+    per session) adds its start-up and nothing these tests look at.
+    """
+    engine = make_engine(database_url)
     try:
-        r = httpx.get(app.url + "/api/leaderboard")
+        migrate(engine)
+        settings = Settings(database_url=database_url, secret="s", models=demo_models())
+        arena = Arena(settings, session_factory(engine), {})  # registers the demo models
+        with TestClient(create_api(arena)) as client:
+            yield client, engine
+    finally:
+        engine.dispose()
+
+
+def test_leaderboard_json_before_any_run(app_db_url) -> None:
+    with api_on(app_db_url) as (client, engine):
+        r = client.get("/api/leaderboard")
         assert r.status_code == 200 and r.json() == {"run": None, "models": [], "not_rated": []}
         # One vote: a run with no rated model; both listed with their battle, no rating.
-        from arena.db import make_engine
-        from arena.db.models import Winner
-        from arena.recompute import recompute
-        from tests.test_recompute import add_battles
-
-        engine = make_engine(app_db_url)
-        try:
-            add_battles(engine, "Demo-Echo", "Demo-Haiku", Winner.MODEL_A, 1)
-            recompute(engine, anchor="Demo-Echo", min_votes=20)
-        finally:
-            engine.dispose()
-        body = httpx.get(app.url + "/api/leaderboard").json()
-        assert body["models"] == [] and body["run"]["votes"] == 0
-        assert body["run"]["min_votes"] == 20 and body["run"]["provisional"] is False
-        assert sorted(body["not_rated"], key=lambda u: u["model"]) == [
-            {"model": "Demo-Echo", "battles": 1, "reason": "few_votes"},
-            {"model": "Demo-Haiku", "battles": 1, "reason": "few_votes"},
-        ]
-    finally:
-        app.stop()
+        add_battles(engine, "Demo-Echo", "Demo-Haiku", Winner.MODEL_A, 1)
+        recompute(engine, anchor="Demo-Echo", min_votes=20)
+        body = client.get("/api/leaderboard").json()
+    assert body["models"] == [] and body["run"]["votes"] == 0
+    assert body["run"]["min_votes"] == 20 and body["run"]["provisional"] is False
+    assert sorted(body["not_rated"], key=lambda u: u["model"]) == [
+        {"model": "Demo-Echo", "battles": 1, "reason": "few_votes"},
+        {"model": "Demo-Haiku", "battles": 1, "reason": "few_votes"},
+    ]
 
 
 def test_admin_routes_of_the_launched_app_refuse_without_credentials(app_server) -> None:
@@ -197,38 +212,23 @@ def test_a_battle_records_how_its_first_prompt_came(app_server) -> None:
     assert stored == ["example:email", "typed", None]
 
 
-def test_leaderboard_json_says_votes_until_neighbours_separate(tmp_path, app_db_url) -> None:
-    from itertools import pairwise
-
-    from arena.db import make_engine
-    from arena.db.models import Winner
-    from arena.recompute import recompute
-    from tests.conftest import RunningApp
-    from tests.test_recompute import add_battles
-
-    app = RunningApp(tmp_path, database_url=app_db_url)
-    try:
-        engine = make_engine(app_db_url)
-        try:  # Echo well ahead of Haiku and Lister, who are level
-            for a, b, winner, n in (
-                ("Demo-Echo", "Demo-Haiku", Winner.MODEL_A, 40),
-                ("Demo-Echo", "Demo-Haiku", Winner.MODEL_B, 2),
-                ("Demo-Echo", "Demo-Lister", Winner.MODEL_A, 40),
-                ("Demo-Echo", "Demo-Lister", Winner.MODEL_B, 2),
-                ("Demo-Haiku", "Demo-Lister", Winner.MODEL_A, 15),
-                ("Demo-Haiku", "Demo-Lister", Winner.MODEL_B, 15),
-            ):
-                add_battles(engine, a, b, winner, n)
-            recompute(engine, anchor="Demo-Echo", min_votes=20)
-        finally:
-            engine.dispose()
-        body = httpx.get(app.url + "/api/leaderboard").json()
-        models = [m["model"] for m in body["models"]]
-        assert models[0] == "Demo-Echo"
-        pairs = body["neighbours"]
-        assert [(p["upper"], p["lower"]) for p in pairs] == list(pairwise(models))
-        assert pairs[0]["votes"] == 0  # Echo's interval is clear of the next one's
-        second = pairs[1]  # Haiku and Lister, 15 to 15: no gap to separate
-        assert second["gap"] < 1 and second["votes"] is None
-    finally:
-        app.stop()
+def test_leaderboard_json_says_votes_until_neighbours_separate(app_db_url) -> None:
+    with api_on(app_db_url) as (client, engine):
+        for a, b, winner, n in (  # Echo well ahead of Haiku and Lister, who are level
+            ("Demo-Echo", "Demo-Haiku", Winner.MODEL_A, 40),
+            ("Demo-Echo", "Demo-Haiku", Winner.MODEL_B, 2),
+            ("Demo-Echo", "Demo-Lister", Winner.MODEL_A, 40),
+            ("Demo-Echo", "Demo-Lister", Winner.MODEL_B, 2),
+            ("Demo-Haiku", "Demo-Lister", Winner.MODEL_A, 15),
+            ("Demo-Haiku", "Demo-Lister", Winner.MODEL_B, 15),
+        ):
+            add_battles(engine, a, b, winner, n)
+        recompute(engine, anchor="Demo-Echo", min_votes=20)
+        body = client.get("/api/leaderboard").json()
+    models = [m["model"] for m in body["models"]]
+    assert models[0] == "Demo-Echo"
+    pairs = body["neighbours"]
+    assert [(p["upper"], p["lower"]) for p in pairs] == list(pairwise(models))
+    assert pairs[0]["votes"] == 0  # Echo's interval is clear of the next one's
+    second = pairs[1]  # Haiku and Lister, 15 to 15: no gap to separate
+    assert second["gap"] < 1 and second["votes"] is None
