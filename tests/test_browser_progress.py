@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -76,6 +77,13 @@ def battles(app: RunningApp) -> list[tuple]:
         return db.execute("SELECT id, event_id FROM battles ORDER BY created_at").fetchall()
 
 
+def prompts_like(app: RunningApp, start: str) -> list[str]:
+    """The stored prompts that begin with ``start``."""
+    sql = "SELECT content FROM messages WHERE role = 'user' AND content LIKE ? || '%'"
+    with sqlite3.connect(app.db_path) as db:
+        return [row[0] for row in db.execute(sql, (start,))]
+
+
 def play_and_vote(page) -> None:
     page.fill("#arena-prompt textarea", "進み具合のテストです")
     page.press("#arena-prompt textarea", "Enter")
@@ -111,6 +119,15 @@ def test_first_visit_dialog_must_be_accepted_once(
         page.screenshot(path=str(artifacts / shot))
         # The page behind is inert; a script's click or Enter is stopped as well.
         before = len(battles(demo_app))
+        sends: list[str] = []  # POST /api/battles: the page's one way to start a turn
+        page.on(
+            "request",
+            lambda r: (
+                sends.append(r.url)
+                if r.method == "POST" and urlsplit(r.url).path == "/api/battles"
+                else None
+            ),
+        )
         page.evaluate(
             """() => {
               const box = document.querySelector("#arena-prompt textarea");
@@ -120,7 +137,6 @@ def test_first_visit_dialog_must_be_accepted_once(
               document.querySelector("#arena-send").click();
             }"""
         )
-        page.wait_for_timeout(1500)
         assert len(battles(demo_app)) == before
         expect(page.locator("#vote-a")).to_be_disabled()
         expect(dialog).to_be_visible()
@@ -130,10 +146,14 @@ def test_first_visit_dialog_must_be_accepted_once(
         page.fill("#arena-prompt textarea", "同意のあとに送る")
         page.click("#arena-send")
         expect(page.locator("#vote-a")).to_be_enabled(timeout=30_000)
+        # The stopped attempt came first: had it sent, it would be here beside this one.
         assert len(battles(demo_app)) == before + 1
+        assert len(sends) == 1, sends
+        assert prompts_like(demo_app, "同意の前に") == []
         page.reload(wait_until="domcontentloaded")
         page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
-        page.wait_for_timeout(500)
+        # The page-load script that opens the dialog has run (it sets this flag first).
+        page.wait_for_function("() => window.__taConsent === true", timeout=30_000)
         expect(dialog).to_be_hidden()
         assert page.evaluate("document.getElementById('first-visit').open") is False
     finally:
