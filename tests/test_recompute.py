@@ -240,6 +240,38 @@ def test_run_matches_the_fit_of_only_the_used_votes(engine: Engine) -> None:
         assert s.scalar(select(func.count()).select_from(JobLock)) == 0
 
 
+def test_two_models_give_the_bradley_terry_closed_form(engine: Engine) -> None:
+    """Worked out by hand, not by the fit the run calls: with two models the maximum
+    likelihood is P(A beats B) = A's score / battles, the default prior adding
+    0.1 / (2 (2 - 1)) = 0.05 virtual wins to each side (ratings/bt.py). A tie and a
+    both-bad are half a win each; voided and named votes are left out."""
+    a, b = MODELS[:2]
+    add_models(engine, [a, b])
+    add_battles(engine, a, b, Winner.MODEL_A, 26)
+    add_battles(engine, b, a, Winner.MODEL_B, 2)  # A wins from the right-hand seat too
+    add_battles(engine, a, b, Winner.MODEL_B, 8)
+    add_battles(engine, b, a, Winner.TIE, 3)
+    add_battles(engine, a, b, Winner.BOTHBAD, 1)
+    add_battles(engine, a, b, Winner.MODEL_B, 5, voided=True)
+    add_battles(engine, a, b, Winner.MODEL_B, 4, mode=BattleMode.NAMED)
+
+    run = recompute(engine, anchor=a)
+
+    # A's score: 26 + 2 wins + (3 + 1) / 2 ties = 30 of 40 battles; B's: 8 + 2 = 10.
+    rating_b = 1000 + 400 * math.log10((10 + 0.05) / (30 + 0.05))  # 809.73...
+    stored = {r.model: r for r in run.ratings}
+    assert set(stored) == {a, b}
+    assert stored[a].rating == 1000.0
+    assert math.isclose(stored[b].rating, rating_b, abs_tol=1e-3)
+    assert round(stored[b].rating, 2) == 809.73
+    assert (stored[a].battles, stored[a].wins, stored[a].losses) == (40, 28, 8)
+    assert (stored[b].battles, stored[b].wins, stored[b].losses) == (40, 8, 28)
+    # the win rate counts wins only: 28 and 8 of 40
+    assert math.isclose(stored[a].win_rate, 0.7) and math.isclose(stored[b].win_rate, 0.2)
+    assert run.votes_used == 40
+    assert (run.excluded_voided, run.excluded_named) == (5, 4)
+
+
 def test_aggregation_is_one_row_per_pair_and_outcome(engine: Engine) -> None:
     add_models(engine)
     add_used_votes(engine)
