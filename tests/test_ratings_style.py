@@ -16,16 +16,9 @@ from ratings import ELO_SCALE, fit_counts
 from ratings.cli import main
 from ratings.errors import InvalidInputError, NoMLEError
 from ratings.outcomes import WINNER_CODES
-from ratings.style import (
-    StyleRows,
-    fit_style,
-    loss,
-    loss_gradient,
-    loss_hessian,
-    normalised_differences,
-    standardise,
-)
+from ratings.style import fit_style, normalised_differences, standardise
 from ratings.style_features import conversation_counts, markdown_counts, metadata_counts
+from ratings.style_loss import StyleRows, loss, loss_gradient, loss_hessian
 
 GOLDEN = Path(__file__).parent / "golden" / "ratings_beyond.json"
 
