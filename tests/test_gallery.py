@@ -4,10 +4,8 @@ writes, the command line, and the admin console's one-download files."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from arena.admin import AdminConsole, ExportStore
+from arena.cli import main as cli_main
 from arena.config import Settings
 from arena.db.models import AuditLog, Battle, Message, Model
 from arena.export import ExportError
@@ -99,17 +98,22 @@ def test_write_gallery_and_refuse_to_replace(engine: Engine, tmp_path: Path) -> 
     assert 'lang="ja"' in html_file.read_text(encoding="utf-8")
 
 
-def test_cli_gallery(engine: Engine, tmp_path: Path) -> None:
+def test_cli_gallery(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    # In-process (arena.cli.main, what `python -m arena` runs): a launch added only the
+    # interpreter's start-up; tests/test_cli.py launches the command line for real.
     seed(engine, n_random=10)
-    url = engine.url.render_as_string(hide_password=False)
-    env = {**os.environ, "DATABASE_URL": url, "ARENA_EXPORT_SALT": SALT}
-    env.pop("ARENA_CONFIG", None)
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("ARENA_EXPORT_SALT", SALT)
+    monkeypatch.delenv("ARENA_CONFIG", raising=False)
+    monkeypatch.chdir(ROOT)
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "arena", "gallery", *args], cwd=ROOT, env=env,
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        code = cli_main(["gallery", *args])
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
 
     r = run("--out", str(tmp_path / "g"), "--lang", "en", "--per-pair", "2", "--seed", "1")
     assert r.returncode == 0, r.stderr
