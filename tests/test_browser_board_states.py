@@ -1,12 +1,13 @@
 """The leaderboard in every state of a young arena, in Chromium, in Japanese and English.
 
-One app on its own SQLite file. Each state is made by voiding the votes of the state
-before (voided votes are left out of a run), adding the state's votes and storing a
-rating run with :func:`arena.recompute.recompute`: no votes; one vote; models that
-never won or never lost (open interval ends); a comparison graph in pieces; an anchor
-with no votes. Every state renders with no error toast, no error in the tab and no
-traceback in the server's log. Then the Japanese page is walked text node by text node:
-no Latin-only text but model names and a few allowed tokens.
+The board before the first run is seen on an app of its own, where no run is ever
+stored. The other states share one app: each is made by voiding every vote so far
+(voided votes are left out of a run), adding the state's votes and storing a rating run
+with :func:`arena.recompute.recompute`, so no test depends on what another left behind:
+one vote; models that never won or never lost (open interval ends); a comparison graph
+in pieces; an anchor with no votes. Every state renders with no error toast, no error
+in the tab and no traceback in the server's log. Then the Japanese page is walked text
+node by text node: no Latin-only text but model names and a few allowed tokens.
 """
 
 from __future__ import annotations
@@ -72,13 +73,25 @@ def latin_only(texts: list[str], names: list[str]) -> list[str]:
     return bad
 
 
-@pytest.fixture(scope="module")
-def states_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    # No provisional runs: the test stores every run itself.
-    config = loopback_config("http://127.0.0.1:9/v1", ANCHOR).replace(
+def board_config() -> str:
+    """The loopback models on a closed port (never called here), no provisional runs:
+    the tests store every run themselves."""
+    return loopback_config("http://127.0.0.1:9/v1", ANCHOR).replace(
         "[arena]\n", "[arena]\nprovisional_every_minutes = 0\n", 1
     )
-    app = RunningApp(tmp_path_factory.mktemp("ui-states"), config)
+
+
+@pytest.fixture(scope="module")
+def states_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    app = RunningApp(tmp_path_factory.mktemp("ui-states"), board_config())
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def empty_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """An app on which no run is ever stored: the board before the first recomputation."""
+    app = RunningApp(tmp_path_factory.mktemp("ui-empty"), board_config())
     yield app
     app.stop()
 
@@ -139,18 +152,23 @@ def each_language(browser, app: RunningApp, check, shot: str, artifacts: Path) -
         context.close()
 
 
-def test_every_state(browser, states_app: RunningApp, artifacts: Path) -> None:
-    # 1. no votes: no run yet; the next run is announced; no stray table, no search box
+def test_empty_state(browser, empty_app: RunningApp, artifacts: Path) -> None:
+    # no votes: no run yet; the next run is announced; no stray table, no search box
     def empty(page: Page, lang: str) -> None:
         info = page.inner_text("#leaderboard-info")
-        assert ("まだレーティング" if lang == "ja" else "No ratings") in info
+        said = "まだレーティングが計算されていません" if lang == "ja" else "No ratings"
+        assert said in info, info
         assert re.search(r"(次回の集計|Next recomputation).*03:00.*JST", info), info
         expect(page.locator("#leaderboard-table")).to_be_hidden()
         assert page.locator("input.search-input:visible").count() == 0
         assert "1 2 3" not in page.inner_text("#tab-leaderboard")
+        if lang == "ja":
+            page.screenshot(path=str(artifacts / "leaderboard-empty.png"), full_page=True)
 
-    each_language(browser, states_app, empty, "empty", artifacts)
+    each_language(browser, empty_app, empty, "empty", artifacts)
 
+
+def test_every_state(browser, states_app: RunningApp, artifacts: Path) -> None:
     # 2. one vote: nobody is rated; both models listed with their battle
     new_state(states_app, [(Q, M, A, 1)])
 

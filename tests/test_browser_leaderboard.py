@@ -1,7 +1,9 @@
-"""The leaderboard in Chromium: empty state, then every model with the computed figures.
+"""The leaderboard in Chromium: every model with the computed figures.
 
 Votes go straight into the launched app's SQLite file; ``arena.recompute`` stores rating
-runs; the tab, once selected, shows the latest run's table and charts.
+runs (a fixture, once per module, for whichever test asks first); the tab, once selected,
+shows the latest run's table and charts. The board before any run:
+tests/test_browser_board_states.py.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from arena.db import make_engine
+from arena.db.models import RatingRun
 from arena.recompute import recompute
 from tests.conftest import RunningApp
 from tests.test_browser_anonymity import MODELS, loopback_config
@@ -36,32 +39,31 @@ def board_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     app.stop()
 
 
-def open_board(page: Page, url: str) -> None:
-    page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
-    page.click("#tab-leaderboard-button")
-
-
-def test_empty_state(page: Page, board_app: RunningApp, artifacts: Path) -> None:
-    open_board(page, board_app.url)
-    expect(page.locator("#leaderboard-info")).to_contain_text(
-        "まだレーティングが計算されていません"
-    )
-    page.screenshot(path=str(artifacts / "leaderboard-empty.png"), full_page=True)
-
-
-def test_table_and_charts_show_the_latest_run(
-    browser, board_app: RunningApp, artifacts: Path
-) -> None:
+@pytest.fixture(scope="module")
+def latest_run(board_app: RunningApp) -> RatingRun:
+    """Three nightly runs stored (for the history chart): the last one."""
     engine = make_engine(board_app.database_url)
     try:
-        for k in range(3):  # three nightly runs, for the history chart
+        for k in range(3):
             with Session(engine) as s:
                 seed_votes(s, STRENGTHS, 400, seed=k)
                 s.commit()
             run = recompute(engine, anchor=ANCHOR)
     finally:
         engine.dispose()
+    return run
+
+
+def open_board(page: Page, url: str) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
+    page.click("#tab-leaderboard-button")
+
+
+def test_table_and_charts_show_the_latest_run(
+    browser, board_app: RunningApp, latest_run: RatingRun, artifacts: Path
+) -> None:
+    run = latest_run
     ratings = {r.model: r for r in run.ratings}
     assert set(ratings) == set(MODELS)
 
@@ -106,7 +108,9 @@ def test_table_and_charts_show_the_latest_run(
         context.close()
 
 
-def test_leaderboard_on_a_phone(browser, board_app: RunningApp, artifacts: Path) -> None:
+def test_leaderboard_on_a_phone(
+    browser, board_app: RunningApp, latest_run: RatingRun, artifacts: Path
+) -> None:
     context = browser.new_context(
         locale="ja-JP",
         viewport={"width": 375, "height": 812},
