@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from arena import battles
+from arena import battle_draw, battle_turns
 from arena.backends import build_backends, make_client
 from arena.backends.base import Timeouts
 from arena.battles import Arena, VoterRef
@@ -27,8 +27,8 @@ NAMES = ("Alpha-7B", "Beta-13B", "Gamma-70B")
 
 @pytest.fixture
 async def two_processes(db_url, llm, monkeypatch):
-    monkeypatch.setattr(battles, "SHARED_TTL", 0.0)  # read the shared state at every battle
-    monkeypatch.setattr(battles, "SHARED_LAG", 0.3)  # a stored battle's row lands within it
+    monkeypatch.setattr(battle_draw, "SHARED_TTL", 0.0)  # read the shared state at every battle
+    monkeypatch.setattr(battle_draw, "SHARED_LAG", 0.3)  # a stored battle's row lands within it
     engine = make_engine(db_url)
     migrate(engine)
     models = tuple(
@@ -70,7 +70,7 @@ def battles_of(s, voter: str) -> list[tuple[str, ...]]:
 async def settle(arena: Arena) -> None:
     """Let the background write/read of the shared state finish."""
     for _ in range(50):
-        pending = [t for t in battles._FINISHING if not t.done()]
+        pending = [t for t in battle_turns._FINISHING if not t.done()]
         if not pending:
             return
         await asyncio.wait(pending, timeout=5)
@@ -132,7 +132,7 @@ async def test_pair_counts_include_the_other_process_battles(two_processes, llm)
     for voter in "abcd":
         await battle(one, voter)
     await settle(one)
-    await asyncio.sleep(battles.SHARED_LAG)
+    await asyncio.sleep(battle_draw.SHARED_LAG)
     two._refresh_shared()
     await settle(two)
     seen = two.pairs.snapshot()
@@ -141,7 +141,7 @@ async def test_pair_counts_include_the_other_process_battles(two_processes, llm)
     await battle(two, "e")  # its own draw counts at once, and once
     assert sum(two.pairs.snapshot().values()) == 5
     await settle(two)
-    await asyncio.sleep(battles.SHARED_LAG)
+    await asyncio.sleep(battle_draw.SHARED_LAG)
     two._refresh_shared()
     await settle(two)
     assert sum(two.pairs.snapshot().values()) == 5
