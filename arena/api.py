@@ -34,6 +34,7 @@ from arena.feedback import react
 from arena.integrity.limits import RateLimited
 from arena.integrity.voters import GateRefused, UnknownVoter
 from arena.separation import neighbours
+from arena.style_board import style_board
 
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; "
@@ -299,20 +300,25 @@ def create_api(arena: Arena) -> FastAPI:
         return Response(arena.metrics.render(), media_type=arena.metrics.content_type)
 
     @app.get("/api/leaderboard")
-    def leaderboard(category: str = ALL) -> JSONResponse:
+    def leaderboard(category: str = ALL, style: bool = False) -> JSONResponse:
         """The latest rating run as JSON (an unbounded interval end is null); with
         ``?category=`` (ja, en or a category of arena.categories) that category's board,
-        fitted on its own votes (arena.category_board)."""
+        fitted on its own votes (arena.category_board); with ``?style=1`` the
+        style-controlled board (of the category, if given) with each model's plain rank
+        and rank change, and the style coefficients (arena.style_board)."""
         if category not in FILTERS:
             return JSONResponse(
                 {"error": "unknown_category", "message": f"category: one of {', '.join(FILTERS)}"},
                 status_code=400,
             )
-        view = None
+        view = styled = None
         with arena.sessions() as s:
             run = stats.latest_run(s)
             if run is None:
                 rows, unrated, pairs = [], [], []
+            elif style:
+                view = styled = style_board(s, run, category)
+                rows, unrated, pairs = styled.rows, styled.unrated, []
             elif category != ALL:
                 view = category_board(s, run, category)
                 rows, unrated, pairs = view.rows, view.unrated, []
@@ -322,6 +328,37 @@ def create_api(arena: Arena) -> FastAPI:
                 pairs = neighbours(s, run, rows)
         if run is None:
             return JSONResponse({"run": None, "models": [], "not_rated": []})
+        models = [
+            {**asdict(r), "ci_lower": _finite(r.ci_lower), "ci_upper": _finite(r.ci_upper)}
+            for r in rows
+        ]
+        extra = {}
+        if styled is not None:
+            for m in models:
+                # The plain board on the same votes: its rank (UB) and rating, and the
+                # places the model moved up under style control (negative: down).
+                plain = styled.plain.get(m["model"])
+                m["plain_rank"] = plain.rank if plain else None
+                m["plain_rating"] = plain.rating if plain else None
+                m["rank_change"] = styled.change(m["model"])
+            extra["style"] = {
+                # Rating points per standard deviation of each feature's normalised
+                # difference (side A's against side B's); null for a feature that never
+                # varied in these votes.
+                "coefficients": [
+                    {
+                        "feature": c.feature,
+                        "rating_points": c.points,
+                        "ci_lower": c.lower,
+                        "ci_upper": c.upper,
+                    }
+                    for c in styled.coefficients
+                ],
+                # Battles whose counts were taken from their messages, and why the fit
+                # failed (empty when it did not).
+                "from_messages": styled.from_messages,
+                "error": styled.error,
+            }
         return JSONResponse(
             {
                 "run": {
@@ -338,17 +375,15 @@ def create_api(arena: Arena) -> FastAPI:
                 # whose models all have fewer than min_votes votes has no rated model.
                 "category": category,
                 "category_votes": view.votes if view else run.votes_used,
-                "models": [
-                    {**asdict(r), "ci_lower": _finite(r.ci_lower), "ci_upper": _finite(r.ci_upper)}
-                    for r in rows
-                ],
+                "models": models,
                 # Models with votes but no rating (fewer than min_votes, or never compared
                 # with the rated ones), with their battles.
                 "not_rated": [asdict(u) for u in unrated],
                 # Each pair of neighbours, best first: further votes until their intervals
                 # separate at the current sampling (0: already; null: not within 10 million).
-                # The main board's only (empty for a category).
+                # The main board's only (empty for a category and for style control).
                 "neighbours": [asdict(p) for p in pairs],
+                **extra,
             }
         )
 

@@ -1,4 +1,5 @@
-"""The leaderboard's two extra views as plain HTML: reasons per model, then and now.
+"""The leaderboard's extra views as plain HTML: reasons per model, then and now, and the
+style-controlled table with each model's rank change against the plain board.
 
 Like :mod:`arena.ui.charts`: tables built here need no component of their own, keep
 their figures as text (and in each cell's title), scroll sideways inside their box on a
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from arena.db.feedback_stats import ModelFeedback
 from arena.feedback import BAD, GOOD
 from arena.seed_report import REPORT_ANCHOR, REPORT_VOTES, ThenNow
+from arena.style_board import StyleBoard
 from arena.ui.i18n import t
 
 #: Cell colours at a share of 1 (white at 0): green for strengths, red for weaknesses.
@@ -170,6 +172,63 @@ def then_now_view(
     return (
         f'<figure class="ta-chart" id="then-now-figure">'
         f"<figcaption>{_e(title)}</figcaption>{notes}"
+        f'<div class="ta-heat-wrap"><table class="ta-heat">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div></figure>"
+    )
+
+
+def rank_change(n: int | None, lang: str) -> str:
+    """▲n (moved up under style control), ▼n (down) or – (same), with the words for
+    screen readers; the arrow itself is hidden from them."""
+    if n is None:
+        return "—"
+    if n == 0:
+        shown, words, colour = "–", t("style_same", lang), "#555"
+    elif n > 0:
+        shown, words, colour = f"▲{n}", t("style_up", lang, n=n), "#007a55"
+    else:
+        shown, words, colour = f"▼{-n}", t("style_down", lang, n=-n), "#b34700"
+    return (
+        f'<span aria-hidden="true" style="color:{colour}">{shown}</span>'
+        f'<span class="sr-only">{_e(words)}</span>'
+    )
+
+
+def _interval(rating: float, lower: float, upper: float) -> str:
+    up = f"{upper - rating:.0f}" if math.isfinite(upper) else "—"
+    down = f"{rating - lower:.0f}" if math.isfinite(lower) else "—"
+    return f"+{up}/-{down}"
+
+
+def style_table_view(board: StyleBoard, lang: str) -> str:
+    """The style-controlled board as a table: rank (UB), its change against the plain rank
+    on the same votes, the style-controlled rating and interval, the plain rank and rating,
+    win rate and battles; one row per model, best first (``tr[data-change]`` for tests)."""
+    if not board.rows:
+        return ""
+    keys = ("col_rank", "col_style_change", "col_model", "col_rating", "col_ci",
+            "col_plain_rank", "col_plain_rating", "col_win_rate", "col_battles")  # fmt: skip
+    head = "".join(f'<th scope="col"{_HEAD}>{_e(t(k, lang))}</th>' for k in keys)
+    body = []
+    for r in board.rows:
+        plain = board.plain.get(r.model)
+        change = board.change(r.model)
+        cells = [
+            f"<td>{r.rank}</td>",
+            f'<td class="st-change">{rank_change(change, lang)}</td>',
+            f'<th scope="row">{_e(r.model)}</th>',
+            f"<td>{r.rating:.0f}</td>",
+            f"<td>{_interval(r.rating, r.ci_lower, r.ci_upper)}</td>",
+            f"<td>{plain.rank if plain else '—'}</td>",
+            f"<td>{f'{plain.rating:.0f}' if plain else '—'}</td>",
+            f"<td>{r.win_rate:.2f}</td>",
+            f"<td>{r.battles:,}</td>",
+        ]
+        mark = "" if change is None else f' data-change="{change}"'
+        body.append(f'<tr data-model="{_e(r.model)}"{mark}>{"".join(cells)}</tr>')
+    return (
+        f'<figure class="ta-chart" id="style-table-figure">'
+        f"<figcaption>{_e(t('style_table_title', lang))}</figcaption>"
         f'<div class="ta-heat-wrap"><table class="ta-heat">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div></figure>"
     )

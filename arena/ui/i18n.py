@@ -487,6 +487,63 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Too few votes in “{category}” so far: {votes} votes, and a model needs "
         "{n} to be rated.",
     },
+    # -- the style-controlled board (issue 15: arena.style_board) --
+    "lb_style_label": {"ja": "表示するレーティング", "en": "Ratings shown"},
+    "lb_style_plain": {"ja": "通常", "en": "Plain"},
+    "lb_style_controlled": {"ja": "スタイル制御", "en": "Style-controlled"},
+    "lb_style_run": {
+        "ja": "スタイル制御したレーティングです：{scope}の投票 {votes} 票（{time}（{zone}）の"
+        "集計までの投票。基準モデルと信頼区間の計算は通常の表と同じ）。",
+        "en": "Style-controlled ratings: {votes} votes of {scope} (cast before the run of "
+        "{time} {zone}; same anchor and intervals as the plain board).",
+    },
+    "lb_style_all": {"ja": "すべての対戦", "en": "all battles"},
+    "lb_style_scope": {"ja": "「{category}」の対戦", "en": "the “{category}” battles"},
+    "lb_style_explain": {
+        "ja": "スタイル制御は、2つの回答の長さとMarkdown（見出し・箇条書き・太字）の差を"
+        "統計的に差し引き、内容の強さだけでモデルを比べます。この投票では、相手より長い回答"
+        "（長さの差が1標準偏差）は {points} ポイント有利でした（{level}信頼区間 "
+        "{lower}〜{upper}）。",
+        "en": "Style control takes the difference in length and Markdown (headers, lists, "
+        "bold) between the two answers out of the votes and compares what is left. In these "
+        "votes, an answer longer than the other by one standard deviation was worth "
+        "{points} rating points ({level} interval {lower} to {upper}).",
+    },
+    "lb_style_explain_flat": {
+        "ja": "スタイル制御は、2つの回答の長さとMarkdown（見出し・箇条書き・太字）の差を"
+        "統計的に差し引き、内容の強さだけでモデルを比べます。この投票では回答の長さに差が"
+        "ありませんでした。",
+        "en": "Style control takes the difference in length and Markdown (headers, lists, "
+        "bold) between the two answers out of the votes and compares what is left. The "
+        "answers' lengths did not differ in these votes.",
+    },
+    "lb_style_screen": {
+        "ja": "順位の変化（▲ 上昇、▼ 下降、– 変化なし）は、同じ投票で計算した通常の"
+        "順位との比較です。不正対策の選別（速すぎる投票など）は行っていません。"
+        "詳しくは docs/ratings.md にあります。",
+        "en": "The change (▲ up, ▼ down, – none) compares with the plain rank on the same "
+        "votes; the rigging screen (too fast, over a cap, ...) is not applied again. "
+        "Details in docs/ratings.md.",
+    },
+    "lb_style_from_messages": {
+        "ja": "{n} 件の対戦は、保存時の集計がないため回答の本文から数えました。",
+        "en": "{n} battles were stored without their style counts; they were counted "
+        "from their answers.",
+    },
+    "lb_style_failed": {
+        "ja": "この投票ではスタイル制御のレーティングを計算できませんでした：{reason}",
+        "en": "The style-controlled ratings could not be fitted on these votes: {reason}",
+    },
+    "col_style_change": {"ja": "通常との差", "en": "Change vs plain"},
+    "col_plain_rank": {"ja": "通常の順位(UB)", "en": "Plain rank (UB)"},
+    "col_plain_rating": {"ja": "通常のレーティング", "en": "Plain rating"},
+    "style_table_title": {
+        "ja": "スタイル制御したレーティング",
+        "en": "Style-controlled ratings",
+    },
+    "style_up": {"ja": "通常より{n}つ上", "en": "{n} places higher than plain"},
+    "style_down": {"ja": "通常より{n}つ下", "en": "{n} places lower than plain"},
+    "style_same": {"ja": "通常と同じ順位", "en": "same rank as plain"},
     # -- leaderboard sub-tabs: reasons per model, the seed report then and the arena now --
     "lb_sub_ratings": {"ja": "レーティング", "en": "Ratings"},
     "lb_sub_reasons": {"ja": "理由", "en": "Reasons"},

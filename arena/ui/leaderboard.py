@@ -10,7 +10,9 @@ The reasons are counted per run off the handler (:class:`FeedbackCache`), since 
 them takes seconds on a million votes.
 
 The ratings view can be narrowed to one prompt language or category (the radio above the
-table; :mod:`arena.category_board` fits and keeps those boards). The view's choices are
+table; :mod:`arena.category_board` fits and keeps those boards), and switched to the
+style-controlled board (the second radio; :mod:`arena.style_board`), whose table shows each
+model's rank change against the plain board on the same votes. The view's choices are
 the page's ``controls``, passed to :meth:`LeaderboardTab.load` in order, so a further
 view switch is one more control and one more parameter.
 """
@@ -36,7 +38,8 @@ from arena.render import literal
 from arena.schedule import Schedule
 from arena.seed_report import Today, then_and_now
 from arena.separation import neighbours
-from arena.ui.board_views import reasons_view, then_now_view
+from arena.style_board import StyleBoard, style_board
+from arena.ui.board_views import reasons_view, style_table_view, then_now_view
 from arena.ui.charts import (
     HEATMAP_MODELS,
     heatmap,
@@ -48,6 +51,8 @@ from arena.ui.i18n import t
 
 #: Runs and models the history chart shows.
 HISTORY_RUNS, HISTORY_MODELS = 30, 10
+#: The style switch's values: the plain board, or the style-controlled one.
+PLAIN, STYLE = "plain", "style"
 
 
 @dataclass
@@ -65,6 +70,8 @@ class Board:
     separate: dict[str, int | None] = field(default_factory=dict)
     #: The board of one category or prompt language, when the view is narrowed to one.
     view: CategoryBoard | None = None
+    #: The style-controlled board (of the category, if any), when the view asks for it.
+    styled: StyleBoard | None = None
 
 
 class PairCache:
@@ -89,9 +96,12 @@ class PairCache:
         return table
 
 
-def read_board(sessions: sessionmaker[Session], cache: PairCache, category: str = ALL) -> Board:
+def read_board(
+    sessions: sessionmaker[Session], cache: PairCache, category: str = ALL, style: bool = False
+) -> Board:
     """The latest run, its rows, its pair tables (top models) and the rating history; and
-    the board of ``category`` (a key of arena.category_board.FILTERS) unless ``all``."""
+    the board of ``category`` (a key of arena.category_board.FILTERS) unless ``all``, or
+    with ``style`` the style-controlled board of ``category``."""
     with sessions() as session:
         run = stats.latest_run(session)
         if run is None:
@@ -103,13 +113,19 @@ def read_board(sessions: sessionmaker[Session], cache: PairCache, category: str 
         hist = stats.history(session, shown, HISTORY_RUNS)
         unrated = stats.unrated(session, run, [r.model for r in rows])
         separate = {n.upper: n.votes for n in neighbours(session, run, rows)}
-        view = category_board(session, run, category) if category != ALL else None
-    return Board(run, rows, pairs, hist, unrated, separate=separate, view=view)
+        styled = style_board(session, run, category) if style else None
+        view = category_board(session, run, category) if category != ALL and not style else None
+    return Board(run, rows, pairs, hist, unrated, separate=separate, view=view, styled=styled)
 
 
 def category_choices(lang: str) -> list[tuple[str, str]]:
     """The view's choices in ``lang``: all battles, each prompt language, each category."""
     return [(t(f"bc_{key}", lang), key) for key in FILTERS]
+
+
+def style_choices(lang: str) -> list[tuple[str, str]]:
+    """The style switch's choices in ``lang``: the plain board, the style-controlled one."""
+    return [(t("lb_style_plain", lang), PLAIN), (t("lb_style_controlled", lang), STYLE)]
 
 
 def _top(pairs: stats.PairTable, n: int) -> stats.PairTable:
@@ -216,10 +232,15 @@ class LeaderboardTab:
 
     def _build_ratings(self, i18n: gr.I18n) -> None:
         lang = self.settings.default_language
-        self.category = gr.Radio(
-            category_choices(lang), value=ALL, label=i18n("lb_category_label"),
-            elem_id="leaderboard-category",
-        )  # fmt: skip
+        with gr.Row():  # side by side on a wide screen; stacked on a phone
+            self.category = gr.Radio(
+                category_choices(lang), value=ALL, label=i18n("lb_category_label"),
+                elem_id="leaderboard-category", scale=3, min_width=300,
+            )  # fmt: skip
+            self.style = gr.Radio(
+                style_choices(lang), value=PLAIN, label=i18n("lb_style_label"),
+                elem_id="leaderboard-style", scale=1, min_width=220,
+            )  # fmt: skip
         self.table = gr.Dataframe(
             value=None,
             visible=False,  # no stray empty table (headed "1 2 3") before the first run
@@ -232,6 +253,9 @@ class LeaderboardTab:
             show_label=False,
             max_height=900,
         )
+        # The style-controlled view's table (HTML: its rank arrows carry words for screen
+        # readers); the sortable table above is hidden in that view.
+        self.style_table = gr.Markdown("", elem_id="leaderboard-style-table", sanitize_html=False)
         self.note = gr.Markdown("", elem_id="leaderboard-note")
         self.unrated = gr.Markdown("", elem_id="leaderboard-unrated")
         # Charts are HTML built (and escaped) by arena.ui.charts, shown through Markdown.
@@ -246,15 +270,17 @@ class LeaderboardTab:
     @property
     def controls(self) -> list[gr.components.Component]:
         """The view's switches, in the order :meth:`load` takes them after the language."""
-        return [self.category]
+        return [self.category, self.style]
 
     @property
     def outputs(self) -> list[gr.components.Component]:
         """Every component :meth:`render` updates."""
         return [
             self.category,
+            self.style,
             self.info,
             self.table,
+            self.style_table,
             self.note,
             self.unrated,
             self.chart,
@@ -266,11 +292,12 @@ class LeaderboardTab:
             self.then_now,
         ]
 
-    def load(self, lang: str, category: str = ALL) -> dict:
-        """Read the latest run (and ``category``'s board, unless ``all``) and render the
-        whole tab (the tab's select, reload and view handlers)."""
+    def load(self, lang: str, category: str = ALL, style: str = PLAIN) -> dict:
+        """Read the latest run (and ``category``'s board, unless ``all``; with ``style`` =
+        "style" the style-controlled one) and render the whole tab (the tab's select,
+        reload and view handlers)."""
         category = category if category in FILTERS else ALL
-        board = read_board(self.sessions, self.cache, category)
+        board = read_board(self.sessions, self.cache, category, style == STYLE)
         if board.run is not None:
             board.feedback = self.feedback.get(board.run.id, board.run.created_at)
         return self.render(board, lang)
@@ -296,6 +323,8 @@ class LeaderboardTab:
         empty = {c: "" for c in (self.note, self.unrated, self.chart, self.history_note)}
         empty.update({c: "" for c in (self.winfrac, self.counts, self.history)})
         empty[self.category] = gr.update(choices=category_choices(lang))
+        empty[self.style] = gr.update(choices=style_choices(lang))
+        empty[self.style_table] = ""
         if board.run is None:
             return {
                 **empty,
@@ -304,6 +333,8 @@ class LeaderboardTab:
                 self.info: f"**{t('lb_empty', lang)}**\n\n{self.schedule_line(lang)}",
                 self.table: gr.update(value=None, visible=False),
             }
+        if board.styled is not None:
+            return {**empty, **self.render_views(board, lang), **self.render_style(board, lang)}
         if board.view is not None:
             return {**empty, **self.render_views(board, lang), **self.render_category(board, lang)}
         run = board.run
@@ -352,6 +383,42 @@ class LeaderboardTab:
         return {
             self.info: "\n\n".join(info),
             **self._ratings(view.rows, view.pairs, None, lang),
+            self.unrated: unrated_markdown(narrowed, lang),
+        }
+
+    def render_style(self, board: Board, lang: str) -> dict:
+        """The style-controlled view (``board.styled``): what style control does and the
+        length coefficient, the table with rank changes, the charts of its ratings."""
+        run, styled = board.run, board.styled
+        assert run is not None and styled is not None
+        zone = run.created_at.astimezone(self.zone).strftime("%Z")
+        scope = t("lb_style_all", lang)
+        if styled.category != ALL:
+            scope = t("lb_style_scope", lang, category=t(f"bc_{styled.category}", lang))
+        info = [t("lb_style_run", lang, scope=scope, votes=f"{styled.votes:,}",
+                  time=self._when(run.created_at), zone=zone)]  # fmt: skip
+        length = styled.coefficient("length")
+        if length is not None and length.points is not None:
+            level = f"{run.level:.0%}"
+            info.append(t("lb_style_explain", lang, points=f"{length.points:+.0f}", level=level,
+                          lower=f"{length.lower:+.0f}", upper=f"{length.upper:+.0f}"))  # fmt: skip
+        elif styled.rows:
+            info.append(t("lb_style_explain_flat", lang))
+        if styled.error:
+            info.append(f"**{t('lb_style_failed', lang, reason=styled.error)}**")
+        elif styled.too_few:
+            name = t(f"bc_{styled.category}", lang)
+            n, votes = styled.min_votes or 1, f"{styled.votes:,}"
+            info.append(f"**{t('lb_cat_too_few', lang, category=name, votes=votes, n=n)}**")
+        if styled.from_messages:
+            info.append(t("lb_style_from_messages", lang, n=f"{styled.from_messages:,}"))
+        info += [t("lb_style_screen", lang), self.schedule_line(lang)]
+        narrowed = Board(run, styled.rows, styled.pairs, [], styled.unrated)
+        return {
+            self.info: "\n\n".join(info),
+            **self._ratings(styled.rows, styled.pairs, None, lang),
+            self.table: gr.update(value=None, visible=False),
+            self.style_table: style_table_view(styled, lang),
             self.unrated: unrated_markdown(narrowed, lang),
         }
 
