@@ -27,6 +27,7 @@ import pytest
 from sqlalchemy import Engine
 
 from arena import export as ex
+from arena import export_files
 from arena.export import TEMP_PREFIX, ExportError, ExportOptions, export, manifest_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,7 +148,7 @@ def test_taken_temporary_names_are_skipped(
         [f"{TEMP_PREFIX}taken{k}.partial" for k in range(3)]
         + [f"{TEMP_PREFIX}free{k}.partial" for k in range(2)]
     )
-    monkeypatch.setattr(ex, "_temp_name", lambda: next(names))
+    monkeypatch.setattr(export_files, "_temp_name", lambda: next(names))
     planted = [folder / f"{TEMP_PREFIX}taken{k}.partial" for k in range(3)]
     for link in planted:
         link.symlink_to(victim)
