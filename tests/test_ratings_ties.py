@@ -16,7 +16,8 @@ from ratings import ELO_SCALE, aggregate
 from ratings.cli import main
 from ratings.errors import InvalidInputError
 from ratings.outcomes import WINNER_CODES
-from ratings.ties import PairData, fit_davidson, loss, loss_gradient, loss_hessian
+from ratings.ties import fit_davidson
+from ratings.ties_loss import PairData, loss, loss_gradient, loss_hessian
 
 GOLDEN = Path(__file__).parent / "golden" / "ratings_beyond.json"
 
