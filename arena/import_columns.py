@@ -1,15 +1,16 @@
 """The import's columnar path: a block of JSON lines checked and turned into rows as arrays.
 
-:func:`arena.importer.validate` reads a row at a time through the shared reader
+:func:`arena.import_rows.validate` reads a row at a time through the shared reader
 (:func:`ratings.battlefile.normalise`), about 50-100 us a row in Python. Most rows of a
 big file are plain: this arena's own export, or a FastChat clean-battle file, whose every
-value is of the expected type and passes every check. :func:`check_block` parses a block
-of JSON lines at once with pyarrow's JSON reader against :data:`SCHEMA`, makes the same
-checks as array operations, and builds the rows of ``battles``, ``votes`` and
-``messages`` as arrays; PostgreSQL then takes them as COPY CSV written by pyarrow.
+value is of the expected type and passes every check. :func:`read_block` parses a block
+of JSON lines at once with pyarrow's JSON reader against :data:`SCHEMA`,
+:func:`plain_rows` makes the same checks as array operations, and :func:`build` makes
+the rows of ``battles``, ``votes``, ``messages`` and ``battle_categories`` as arrays
+(:mod:`arena.import_blocks` runs these in a worker and writes PostgreSQL's COPY text).
 
 A row is *plain* when the columnar path can store it exactly as the precise path would;
-every other row of the block goes through :func:`arena.importer.validate`, with its line
+every other row of the block goes through :func:`arena.import_rows.validate`, with its line
 number and reason, in the file's order. A row is not plain when any of these holds (the
 precise path then refuses it, or stores what the columnar path does not build):
 
@@ -36,8 +37,7 @@ order this arena's export writes them; the precise path keeps a file's own order
 from __future__ import annotations
 
 import io
-import pickle
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -47,7 +47,7 @@ import pyarrow.json as pa_json
 from arena.backends.base import FINISH_REASONS
 from arena.categories import CATEGORIES
 from arena.db.models import BattleMode, Winner
-from arena.import_rows import LANGUAGE_CODES, Row, battle_id, check_chunk
+from arena.import_rows import LANGUAGE_CODES
 
 MESSAGE = pa.struct(
     [("role", pa.string()), ("content", pa.string()), ("finish_reason", pa.string()),
@@ -122,9 +122,14 @@ class Unreadable(Exception):
     """The block cannot be read against :data:`SCHEMA`: it goes the precise way whole."""
 
 
-def read_block(lines: list[bytes]) -> pa.Table:
-    """The block's lines as a table of :data:`SCHEMA` (plus any other top-level columns)."""
-    data = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
+def block_bytes(lines: list[bytes]) -> bytes:
+    """A block's lines end to end, each ending in a newline."""
+    return b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
+
+
+def read_block(data: bytes, rows: int) -> pa.Table:
+    """A block's bytes (:func:`block_bytes` of ``rows`` lines) as a table of
+    :data:`SCHEMA` (plus any other top-level columns)."""
     options = pa_json.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="infer")
     try:
         table = pa_json.read_json(
@@ -134,7 +139,7 @@ def read_block(lines: list[bytes]) -> pa.Table:
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise Unreadable(str(exc)) from None
-    if table.num_rows != len(lines):
+    if table.num_rows != rows:
         raise Unreadable("rows and lines differ")
     for name in SCHEMA.names:  # a nested key the schema does not name
         if not table.schema.field(name).type.equals(SCHEMA.field(name).type):
@@ -142,7 +147,7 @@ def read_block(lines: list[bytes]) -> pa.Table:
     return table
 
 
-def _array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+def array_of(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
@@ -206,12 +211,20 @@ def _empty(column: pa.Array) -> np.ndarray:
     )
 
 
-def _meta(conv: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """``battles.meta`` of each row (only ``conv_metadata`` is kept from a plain row), and
-    the rows whose ``conv_metadata`` lacks a key."""
+def _incomplete(conv: pa.Array) -> np.ndarray:
+    """The rows whose ``conv_metadata`` is there but lacks a key."""
+    valid = conv.is_valid().to_numpy(zero_copy_only=False)
+    missing = np.zeros(len(conv), dtype=bool)
+    for leaf in _leaves(conv):
+        if leaf.null_count:
+            missing |= ~leaf.is_valid().to_numpy(zero_copy_only=False)
+    return valid & missing
+
+
+def _meta(conv: pa.Array) -> pa.Array:
+    """``battles.meta`` of each row: only ``conv_metadata`` is kept from a plain row."""
     valid = conv.is_valid().to_numpy(zero_copy_only=False)
     parts: list[Any] = []
-    incomplete = np.zeros(len(conv), dtype=bool)
 
     def walk(array: pa.Array, kind: pa.DataType, opening: str) -> str:
         text = opening + "{"
@@ -222,8 +235,6 @@ def _meta(conv: pa.Array) -> tuple[pa.Array, np.ndarray]:
             if pa.types.is_struct(field.type):
                 text = walk(child, field.type, text) + "}"
                 continue
-            nonlocal incomplete
-            incomplete |= valid & ~child.is_valid().to_numpy(zero_copy_only=False)
             parts.extend([text, pc.cast(child, pa.string())])
             text = ""
         return text
@@ -231,10 +242,10 @@ def _meta(conv: pa.Array) -> tuple[pa.Array, np.ndarray]:
     tail = walk(conv, CONV_METADATA, '{"conv_metadata":') + '},"schema":"fastchat"}'
     parts.append(tail)
     meta = pc.binary_join_element_wise(*parts, "")
-    return pc.if_else(pa.array(valid), meta, pa.scalar(None, pa.string())), incomplete
+    return pc.if_else(pa.array(valid), meta, pa.scalar(None, pa.string()))
 
 
-def _utc_text(moments: pa.Array) -> pa.Array:
+def utc_text(moments: pa.Array) -> pa.Array:
     """UTC times as ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLite's stored form). A cast of the
     times without their zone: some 30 times faster than one with it, or ``strftime``."""
     return pc.cast(moments.cast(pa.timestamp("us")), pa.string())
@@ -261,16 +272,15 @@ def _bad_categories(tags: pa.Array) -> np.ndarray:
     return bad
 
 
-def plain_rows(table: pa.Table, lines: list[bytes], ids: list[str]) -> np.ndarray:
+def plain_rows(table: pa.Table, lines: list[bytes], data: bytes, ids: list[str]) -> np.ndarray:
     """Which rows of a block the columnar path takes (see the module docstring)."""
     n = table.num_rows
-    col = {name: _array(table.column(name)) for name in table.column_names}
+    col = {name: array_of(table.column(name)) for name in table.column_names}
     # Only a \\uD800-\\uDFFF escape can put a lone surrogate into a JSON line; the lines
     # are looked at one by one only when the block holds one.
     bad = np.zeros(n, dtype=bool)
-    joined = b"".join(lines)
-    nul = b"\\u0000" in joined
-    if b"\\ud" in joined or b"\\uD" in joined:
+    nul = b"\\u0000" in data
+    if b"\\ud" in data or b"\\uD" in data:
         bad = np.fromiter((b"\\ud" in x or b"\\uD" in x for x in lines), dtype=bool, count=n)
     for name, limit in _TEXTS.items():
         text = col[name]
@@ -284,7 +294,7 @@ def plain_rows(table: pa.Table, lines: list[bytes], ids: list[str]) -> np.ndarra
     bad |= _mask(pc.invert(pc.and_(pc.greater(stamp, 0), pc.less(stamp, 4.1e9))))
     for side in ("conversation_a", "conversation_b"):
         bad |= _conversation(col[side], nul)[0]
-    bad |= _meta(col["conv_metadata"])[1]
+    bad |= _incomplete(col["conv_metadata"])
     bad |= col["category_tag"].is_valid().to_numpy(zero_copy_only=False)
     for name in ("flags", "reasons_a", "reasons_b", "reactions"):
         bad |= ~_empty(col[name])
@@ -315,14 +325,15 @@ def plain_rows(table: pa.Table, lines: list[bytes], ids: list[str]) -> np.ndarra
 
 def build(
     table: pa.Table, wheres: list[int], ids: list[str], dialect: str
-) -> tuple[pa.Table, pa.Table]:
+) -> tuple[pa.Table, list[pa.Table]]:
     """The plain rows' battle fields (:data:`BATTLE_FIELDS`) and their messages
-    (:data:`MESSAGE_FIELDS`); times as SQLite's text on SQLite."""
-    col = {name: _array(table.column(name)) for name in SCHEMA.names}
+    (:data:`MESSAGE_FIELDS`), side a's and side b's, each in battle order; times as
+    SQLite's text on SQLite."""
+    col = {name: array_of(table.column(name)) for name in SCHEMA.names}
     micros = _moments(col["tstamp"].to_numpy(zero_copy_only=False))
     at: pa.Array = pa.array(micros, pa.timestamp("us", tz="UTC"))
     if dialect == "sqlite":
-        at = _utc_text(at)
+        at = utc_text(at)
     strip = {name: col[name] for name in ("question_id", "model_a", "model_b", "judge")}
     empty = pa.nulls(table.num_rows, pa.string())
     comment = pc.if_else(pc.equal(col["comment"], ""), empty, col["comment"])
@@ -330,21 +341,18 @@ def build(
     mode = pc.if_else(col["anony"], BattleMode.ANONY.value, BattleMode.NAMED.value)
     language = pc.take(_LANGUAGE_CODES, pc.index_in(col["prompt_language"], _LANGUAGE_NAMES))
     id_array = pa.array(ids, pa.string())
-    n_messages = pc.add(
-        *(pc.fill_null(pc.list_value_length(col[f"conversation_{side}"]), 0) for side in "ab")
-    )
+    n_a, n_b = (lengths(col[f"conversation_{side}"]) for side in "ab")
     battles = pa.table(
         [pa.array(wheres, pa.int64()), id_array, strip["question_id"], strip["model_a"],
          strip["model_b"], col["winner"], strip["judge"], col["turn"], mode, col["language"],
-         at, _meta(col["conv_metadata"])[0], comment, source, language, col["categories"],
-         n_messages],
-        names=[*BATTLE_FIELDS, "prompt_language", "categories", "n_messages"],
+         at, _meta(col["conv_metadata"]), comment, source, language, col["categories"],
+         pa.array(n_a), pa.array(n_b)],
+        names=[*BATTLE_FIELDS, "prompt_language", "categories", "n_a", "n_b"],
     )  # fmt: skip
-    sides, parents = [], []
+    sides = []
     for side in ("a", "b"):
         _, m = _conversation(col[f"conversation_{side}"], nul=False)
         rows = pa.array(m["row"])
-        parents.append(m["row"])
         sides.append(
             pa.table(
                 [
@@ -360,168 +368,22 @@ def build(
                 names=list(MESSAGE_FIELDS),
             )
         )
-    # In the precise path's order: battle by battle, side a then side b, each in order
-    # (a stable sort on the battle's row keeps the sides and the messages in order).
-    order = np.argsort(np.concatenate(parents), kind="stable")
-    return battles, pa.concat_tables(sides).take(pa.array(order))
+    return battles, sides
 
 
-class Block(NamedTuple):
-    """A checked block: the plain rows as arrays, and the others the precise way."""
-
-    battles: pa.Table | None  # BATTLE_FIELDS of the plain rows
-    messages: pa.Table | None  # MESSAGE_FIELDS of their messages
-    others: list[Row | tuple]  # a Row, or (where, reason), in the file's order
-
-
-def check_block(chunk: list[tuple[int, bytes]], dialect: str, schema: str) -> Block:
-    """Check a block of JSON lines (``(line number, line)``): its plain rows as arrays,
-    the others through :func:`arena.import_rows.check_chunk`."""
-    if schema != "fastchat":
-        return Block(None, None, check_chunk(chunk, dialect, schema))
-    lines = [line for _, line in chunk]
-    try:
-        table = read_block(lines)
-    except Unreadable:
-        return Block(None, None, check_chunk(chunk, dialect, schema))
-    given = _array(table.column("question_id")).to_pylist()
-    ids = [battle_id(q) if q else "" for q in given]
-    plain = plain_rows(table, lines, ids)
-    others = check_chunk([item for item, ok in zip(chunk, plain, strict=True) if not ok],
-                         dialect, schema)  # fmt: skip
-    if not plain.any():
-        return Block(None, None, others)
-    keep = np.flatnonzero(plain)
-    battles, messages = build(
-        table if len(keep) == len(lines) else table.take(pa.array(keep)),
-        [chunk[k][0] for k in keep],
-        [ids[k] for k in keep],
-        dialect,
-    )
-    if dialect == "postgresql":
-        return Block(copy_text(battles, messages, escapes(b"".join(lines))), None, others)
-    return Block(battles, messages, others)
+def in_order(battles: pa.Table, sides: list[pa.Table]) -> pa.Table:
+    """Both sides' messages in the precise path's order: battle by battle, side a then
+    side b (a stable sort on the battle's row keeps each side's messages in order)."""
+    row = [np.repeat(np.arange(battles.num_rows), battles[f"n_{s}"].to_numpy()) for s in "ab"]
+    order = np.argsort(np.concatenate(row), kind="stable")
+    return pa.concat_tables(sides).take(pa.array(order))
 
 
-def check_block_packed(chunk: list[tuple[int, bytes]], dialect: str, schema: str) -> bytes:
-    """:func:`check_block` as bytes for the importing process (tables in Arrow's IPC
-    stream format, which it reads without copying)."""
-    block = check_block(chunk, dialect, schema)
-    tables = [None if t is None else to_ipc(t) for t in (block.battles, block.messages)]
-    return pickle.dumps((*tables, block.others), pickle.HIGHEST_PROTOCOL)
-
-
-def unpack_block(data: bytes) -> Block:
-    battles, messages, others = pickle.loads(data)
-    return Block(
-        None if battles is None else from_ipc(battles),
-        None if messages is None else from_ipc(messages),
-        others,
-    )
-
-
-_NULL = "\\N"  # a null in COPY's text format
-
-
-#: The characters COPY's text format escapes, and how a JSON line can hold each.
-_ESCAPES = (
-    ("\\", "\\\\", (b"\\\\", b"\\u005c", b"\\u005C")),
-    ("\n", "\\n", (b"\\n", b"\\u000a", b"\\u000A")),
-    ("\r", "\\r", (b"\\r", b"\\u000d", b"\\u000D")),
-    ("\t", "\\t", (b"\\t", b"\\u0009")),
-)
-
-
-def escapes(data: bytes) -> tuple[tuple[str, str], ...]:
-    """The escapes the texts of a block of JSON lines may need: a character a JSON
-    string holds only as an escape (pyarrow refuses raw control characters) cannot be in
-    the block's values unless its escape is in the bytes."""
-    return tuple((char, escaped) for char, escaped, forms in _ESCAPES
-                 if any(form in data for form in forms))  # fmt: skip
-
-
-def _field(values: pa.Array, needed: tuple[tuple[str, str], ...] = ()) -> pa.Array:
-    """Texts as fields of PostgreSQL's COPY text format (NUL was refused before);
-    ``needed``: the escapes the texts may need (:func:`escapes`)."""
-    if pa.types.is_timestamp(values.type):
-        return pc.binary_join_element_wise(_utc_text(values), "+00", "")
-    if pa.types.is_boolean(values.type):
-        values = pc.if_else(values, "t", "f")
-    elif not pa.types.is_string(values.type):
-        values = pc.cast(values, pa.string())
-    else:
-        for char, escaped in needed:
-            values = pc.replace_substring(values, char, escaped)
-    return pc.fill_null(values, _NULL)
-
-
-def _lines(*fields: pa.Array, needed: tuple[tuple[str, str], ...]) -> pa.Array:
-    """One COPY text line (tab-separated, newline-terminated) per row."""
-    *first, last = (_field(f, needed) for f in fields)
-    return pc.binary_join_element_wise(*first, pc.binary_join_element_wise(last, "\n", ""), "\t")
-
-
-def copy_text(
-    battles: pa.Table, messages: pa.Table, needed: tuple[tuple[str, str], ...]
-) -> pa.Table:
-    """The battles with what PostgreSQL's COPY text format needs: ``battle_tail`` (a
-    battle's line after its voter and model ids), ``vote_tail`` (a vote's line after its
-    voter id) and ``messages`` (the lines of the battle's messages, in order). The
-    importing process puts in the ids it alone knows."""
-    n = battles.num_rows
-    col = {name: _array(battles[name]) for name in battles.column_names}
-    at, flag, null = col["at"], pa.repeat(False, n), pa.nulls(n, pa.string())
-    battle_tail = _lines(
-        col["mode"], pa.repeat("voted", n), col["language"], col["turns"], flag, flag, at, at,
-        col["source_id"], col["meta"], col["prompt_source"], col["prompt_language"],
-        needed=needed,
-    )  # fmt: skip
-    vote_tail = _lines(col["winner"], null, at, flag, null, col["comment"], needed=needed)
-    lines = _lines(*(_array(messages[name]) for name in MESSAGE_FIELDS), needed=needed)
-    # The messages are in battle order: each battle's lines are one slice of them.
-    offsets = np.concatenate(([0], np.cumsum(col["n_messages"].to_numpy())))
-    per_battle = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), lines), "")
-    tags = col["categories"]
-    tag_lines = _lines(
-        col["id"].take(pc.list_parent_indices(tags)), pc.list_flatten(tags), needed=needed
-    )
-    offsets = np.concatenate(([0], np.cumsum(_lengths(tags))))
-    tags_per_battle = pc.binary_join(
-        pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), tag_lines), ""
-    )
-    kept = ("where", "id", "model_a", "model_b", "judge")
-    return pa.table(
-        [*(col[name] for name in kept), battle_tail, vote_tail, per_battle, tags_per_battle],
-        names=[*kept, "battle_tail", "vote_tail", "messages", "category_lines"],
-    )
-
-
-def _lengths(lists: pa.Array) -> np.ndarray:
+def lengths(lists: pa.Array) -> np.ndarray:
     return pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
 
 
 def category_rows(battles: pa.Table) -> list[pa.Array]:
     """The ``battle_categories`` rows of a block's battles: battle ids, categories."""
-    tags = _array(battles["categories"])
-    return [_array(battles["id"]).take(pc.list_parent_indices(tags)), pc.list_flatten(tags)]
-
-
-def joined(column: pa.ChunkedArray | pa.Array) -> memoryview:
-    """A text column without nulls as its values end to end: a view of its data."""
-    values = _array(column)
-    if not len(values):
-        return memoryview(b"")
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)
-    start, end = offsets[values.offset], offsets[values.offset + len(values)]
-    return memoryview(values.buffers()[2])[start:end]
-
-
-def to_ipc(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
-
-
-def from_ipc(data: bytes) -> pa.Table:
-    return pa.ipc.open_stream(data).read_all()
+    tags = array_of(battles["categories"])
+    return [array_of(battles["id"]).take(pc.list_parent_indices(tags)), pc.list_flatten(tags)]

@@ -81,8 +81,10 @@ def timed_import(path: Path, *extra: str) -> dict[str, float]:
 def floor(path: Path, rows: int) -> tuple[int, float, float]:
     """The loading of the first ``rows`` rows alone: (rows, COPY s, rebuild s)."""
     from arena.db import make_engine, migrate
-    from arena.import_columns import check_block
-    from arena.importer import ImportReport, _drop_for_bulk, _import_connection, _Loader
+    from arena.import_blocks import check_block
+    from arena.import_load import Loader, drop_for_bulk
+    from arena.import_report import ImportReport
+    from arena.importer import _import_connection
     from ratings.battlefile import records
 
     engine = make_engine(fresh_database())
@@ -101,8 +103,8 @@ def floor(path: Path, rows: int) -> tuple[int, float, float]:
     with _import_connection(engine, None) as (conn, empty, _bulk):
         trans = conn.begin()
         start = time.perf_counter()
-        rebuild = _drop_for_bulk(conn)
-        loader = _Loader(conn, ImportReport(file=path.name), path.name, empty=empty)
+        rebuild = drop_for_bulk(conn)
+        loader = Loader(conn, ImportReport(file=path.name), path.name, empty=empty)
         for block in blocks:
             loader.load_block(block)
         loaded = time.perf_counter()
