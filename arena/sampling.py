@@ -63,9 +63,14 @@ def choose_pair(
 
 
 #: Share of draws that follow the weighted rule under active sampling.
-ACTIVE_EPSILON = 0.3
-#: Neighbours further than this from separating wait (ratings.separation.neighbour_weight).
-ACTIVE_THRESHOLD = 0.5
+ACTIVE_EPSILON = 0.15
+#: Neighbours whose gap is under this share of their summed half-widths wait
+#: (:func:`ratings.separation.neighbour_weight`): they would need over twice the votes so
+#: far at today's sampling. Simulated on the seed's ratings (docs/benchmarks.md, "Beyond
+#: (issue 15): sampling"), 0.7 with epsilon 0.15 needed a third fewer votes than uniform
+#: pairs; 0.5 with 0.3 drew votes to neighbours 13 to 16 points apart, which never
+#: separate in time.
+ACTIVE_THRESHOLD = 0.7
 
 
 @dataclass(frozen=True)
