@@ -140,10 +140,10 @@ class Settings:
         20, "Votes a model needs in the fit to be rated; fewer: listed as not enough votes yet."
     )
     sampling: str = _setting(
-        "weighted",
-        "How blind battles pick their pair (weighted|active): weighted by sample_weight, rare "
-        "pairs first; active: mostly the pair whose vote settles the board's order soonest "
-        "(from the latest rating run), 30% weighted (docs/ratings.md).",
+        "active",
+        "How blind battles pick their pair (active|weighted): active: mostly the pair whose "
+        "vote settles the board's order soonest (from the latest rating run), 15% weighted "
+        "(docs/ratings.md); weighted: by sample_weight, rare pairs first.",
     )
     admin_users: str = _setting(
         "",

@@ -262,3 +262,47 @@ async def test_an_active_arena_plays_the_pairs_its_latest_run_has_not_settled(en
     top, n = draws["active"].most_common(1)[0]
     assert n > 0.6 * 400 and set(top) <= undecided
     assert draws["weighted"].most_common(1)[0][1] < 0.4 * 400
+
+
+def reach_board() -> Board:
+    """Two pairs of neighbours with the same intervals (25 points each side) and battles:
+    Near1 and Near2 40 points apart (r = 0.8, close to separating), Far1 and Far2 27.5
+    apart (r = 0.55, more than three times the votes so far to go), 400 points between the
+    two pairs (settled)."""
+    models = ("Near1", "Near2", "Far1", "Far2")
+    rating = np.array([1440.0, 1400.0, 1000.0, 972.5])
+    half = np.full(4, 25.0)
+    fitted = 200.0 * (np.ones((4, 4)) - np.eye(4))
+    return Board(1, models, rating, half, fitted)
+
+
+def test_active_sampling_plays_the_pair_within_reach_before_one_too_close_to_tell() -> None:
+    board = reach_board()
+    rng = random.Random(10)
+    weights = dict.fromkeys(board.models, 1.0)
+    counts = fitted_counts(board)
+    seen = Counter()
+    for _ in range(200):
+        pair = pair_key(*choose_active(weights, counts, rng, board=board, epsilon=0.0))
+        assert pair[0] != pair[1]
+        seen[pair] += 1
+        counts[pair] += 1
+    near = sum(n for pair, n in seen.items() if {"Near1", "Near2"} & set(pair))
+    far_only = seen[("Far1", "Far2")]
+    assert near > 0.8 * 200 and far_only < 0.1 * 200
+
+
+def test_the_default_keeps_a_weighted_share_of_draws() -> None:
+    # Far from the board's deciding pair, Top against Bottom (both settled, 770 points
+    # apart) is worth nothing to the active rule: it is played only in the weighted
+    # draws, about 1/6 of which pick it on a fresh count (6 pairs, equal weights).
+    board = deciding_board()
+    rng = random.Random(11)
+    weights = dict.fromkeys(board.models, 1.0)
+    counts = dict.fromkeys(fitted_counts(board), 200)
+    draws = 6000
+    top_bottom = sum(
+        pair_key(*choose_active(weights, counts, rng, board=board)) == ("Bottom", "Top")
+        for _ in range(draws)
+    )
+    assert 0.08 * draws / 6 < top_bottom < 0.25 * draws / 6
