@@ -3,9 +3,14 @@
 export, import, gallery (battles side by side for publication), hash-password, doctor
 (is every model usable?), categorise (tag battles with their prompt language and
 categories: arena.categories), and the console
-actions (battles, show, void, unvoid, enable-model, disable-model, today, delete-voter,
-recompute) for operators who prefer a terminal to the admin page. Every action is
-audited as ``cli:USER``. Settings come from arena.toml / ARENA_* / DATABASE_URL, as for the app.
+actions (battles, show, void, unvoid, enable-model, disable-model, today, delete-voter)
+for operators who prefer a terminal to the admin page. Every console action is audited as
+``cli:USER``. Settings come from arena.toml / ARENA_* / DATABASE_URL, as for the app.
+
+``recompute`` is the ratings' own command line, :func:`arena.recompute.main` (the nightly
+job's command): its options are parsed by that one parser, so ``python -m arena
+recompute``, ``python -m arena.recompute`` and ``python -m ratings recompute`` take the
+same options, print the same report and exit with the same codes (3: busy).
 
 ``--config`` and ``--database-url`` may stand before or after the command. Every command
 but ``import`` only reads an existing database: a SQLite URL whose file does not exist is
@@ -165,7 +170,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("today", help="today's figures (JSON)")
     d = sub.add_parser("delete-voter", help="delete a voter's data (judge id or token)")
     d.add_argument("voter")
-    sub.add_parser("recompute", help="recompute the ratings now")
+    sub.add_parser(  # its options are arena.recompute's: parsed there (see main)
+        "recompute",
+        add_help=False,
+        help="recompute the ratings now and store a rating run (the nightly job; options: "
+        "python -m arena recompute --help)",
+    )
     sub.add_parser(
         "rotate-export-salt",
         help="replace the export salt stored in the database: later exports give every voter "
@@ -205,7 +215,12 @@ def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the exit code. Errors are one line on stderr."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "recompute":
+        return _recompute(args, rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "hash-password":
         try:
             return run_hash_password(args)
@@ -264,3 +279,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(f"{where}{exc.strerror or exc}", EXIT_REFUSED)
     finally:
         engine.dispose()
+
+
+def _recompute(args: argparse.Namespace, rest: list[str]) -> int:
+    """``python -m arena recompute``: :func:`arena.recompute.main` on the options after the
+    command, with ``--config`` and ``--database-url`` wherever they stood."""
+    from arena.recompute import main as recompute_main
+
+    given = [
+        *(("--config", args.config) if args.config is not None else ()),
+        *(("--database-url", args.database_url) if args.database_url is not None else ()),
+    ]
+    return recompute_main([*given, *rest])

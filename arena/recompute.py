@@ -1,6 +1,6 @@
 """Recomputation of the ratings from the arena's votes, stored as a rating run.
 
-The nightly job (``python -m ratings recompute``, a systemd timer, cron, or the in-app
+The nightly job (``python -m arena recompute``, a systemd timer, cron, or the in-app
 schedule of :mod:`arena.schedule`) asks the database for one ``GROUP BY`` over the
 votes -- ``(model_a, model_b, winner) -> votes used, votes excluded per reason`` -- so a
 million votes arrive as at most ``4 * models**2`` rows, fits them with :mod:`ratings`, and stores a
@@ -49,6 +49,9 @@ LOCK_NAME = "recompute"
 MIN_VOTES_NOTE = "min votes per rated model: {n}"
 
 EXIT_OK, EXIT_DATABASE, EXIT_INPUT, EXIT_BUSY = 0, 1, 2, 3
+#: The command's name: ``python -m arena recompute`` runs :func:`main`, as do its aliases
+#: ``python -m arena.recompute`` and ``python -m ratings recompute`` (their messages name it).
+PROG = "python -m arena recompute"
 
 
 class RecomputeError(ArenaError):
@@ -229,8 +232,10 @@ def recompute(
 
 
 def _parser(settings: Settings) -> argparse.ArgumentParser:
+    """The command's one parser (``python -m arena recompute`` and its aliases), its
+    defaults from ``settings``."""
     parser = argparse.ArgumentParser(
-        prog="python -m ratings recompute",
+        prog=PROG,
         description="Recompute the arena's ratings from its database and store a rating run. "
         "Defaults come from arena.toml / ARENA_* / DATABASE_URL.",
     )
@@ -281,7 +286,7 @@ def _report(run: RatingRun) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ratings recompute``: exit 0 (stored, or no votes), 1 the database cannot
+    """``python -m arena recompute``: exit 0 (stored, or no votes), 1 the database cannot
     be reached or failed, 2 bad arguments, configuration or input, 3 busy. Every error is
     one line on stderr."""
     import functools
@@ -291,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from arena.cli import OneLineParser, database_failure, missing_sqlite_file, one_line_error
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    config = OneLineParser(prog="python -m ratings recompute", add_help=False)  # for defaults
+    config = OneLineParser(prog=PROG, add_help=False)  # for defaults
     config.add_argument("--config")
     try:
         settings = load_settings(config.parse_known_args(argv)[0].config)
@@ -347,5 +352,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m arena.recompute, or the alias python -m ratings recompute
     sys.exit(main())

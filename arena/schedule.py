@@ -280,5 +280,5 @@ def describe(settings: Settings, now: datetime | None = None) -> str:
             f"arrived, until {settings.provisional_until_votes} votes"
         )
     if not parts:
-        return "not scheduled (run python -m ratings recompute yourself)"
+        return "not scheduled (run python -m arena recompute yourself)"
     return "; ".join(parts)

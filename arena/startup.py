@@ -58,7 +58,7 @@ def summary(settings: Settings) -> str:
         f"Tanuki Arena is running on {url}",
         f"  database: {database_line(settings.database_url)}",
         f"  models:   {models_line(settings)}",
-        f"  ratings:  {describe(settings)}; to rate now: python -m ratings recompute",
+        f"  ratings:  {describe(settings)}; to rate now: python -m arena recompute",
         f"  next:     {step}; admin page {url}/admin/ (docs/admin.md); stop with Ctrl+C",
     ]
     return "\n".join(lines)

@@ -46,8 +46,9 @@ def settings_table() -> str:
 
 
 def _parsers() -> Iterator[tuple[str, argparse.ArgumentParser]]:
-    """Every command line parser: ``python -m arena`` and its commands, then ``python -m
-    ratings`` and its commands (``recompute``'s own parser, with the default settings)."""
+    """Every command line parser: ``python -m arena`` and its commands (``recompute``'s
+    own parser, :mod:`arena.recompute`'s, with the default settings), then ``python -m
+    ratings`` and its commands (``recompute`` an alias of the arena's)."""
     from arena import cli, recompute
     from arena.config import demo_models
     from ratings import cli as ratings_cli
@@ -60,13 +61,13 @@ def _parsers() -> Iterator[tuple[str, argparse.ArgumentParser]]:
 
     arena = cli._parser()
     yield "python -m arena", arena
-    yield from commands(arena).items()
-    ratings = ratings_cli._parser()
-    yield "python -m ratings", ratings
-    for name, parser in commands(ratings).items():
-        if name == "recompute":
+    for name, parser in commands(arena).items():
+        if name == "recompute":  # parsed by arena.recompute (see arena.cli.main)
             parser = recompute._parser(Settings(models=demo_models()))
         yield name, parser
+    ratings = ratings_cli._parser()
+    yield "python -m ratings", ratings
+    yield from commands(ratings).items()
 
 
 def _with_width() -> None:

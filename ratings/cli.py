@@ -15,9 +15,9 @@ and prints the coefficients too; ``--ties davidson`` fits the Davidson tie model
 each model's plain rating and rank beside (:mod:`ratings.report`).
 
 ``recompute`` belongs to the arena (it reads the database): ``python -m ratings
-recompute ARGS`` is only an alias that runs the module ``arena.recompute`` as ``python -m
-arena.recompute ARGS`` would, looked up when the command runs; nothing in ``ratings``
-imports ``arena``.
+recompute ARGS`` is only an alias of ``python -m arena recompute ARGS``, run as the module
+``arena.recompute`` looked up when the command runs; nothing in ``ratings`` imports
+``arena``.
 
 Exit codes: 0 success, 2 bad arguments, an unreadable file, bad input or a refused fit
 (one line on stderr, never a traceback); ``recompute`` adds 1 (database unreachable) and 3
@@ -121,7 +121,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "recompute",
         help="recompute the arena's ratings from its database: an alias of `python -m "
-        "arena.recompute` (--config and --database-url may stand before or after it)",
+        "arena recompute` (--config and --database-url may stand before or after it)",
+        usage="%(prog)s [the options of python -m arena recompute]",
+        description="An alias of `python -m arena recompute`: the same options, report and "
+        "exit codes (see its --help).",
         add_help=False,
     )
     return parser

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -117,6 +118,32 @@ def test_ratings_recompute_takes_global_options_before_or_after(tmp_path: Path, 
     for args in (("--config", absent, "recompute"), ("recompute", f"--config={absent}")):
         r = run(tmp_path, "-m", "ratings", *args, DATABASE_URL=db)
         assert "configuration file not found" in one_error(r, EXIT_REFUSED)
+
+
+def test_arena_recompute_takes_every_option_of_the_recompute_command(
+    tmp_path: Path, db: str
+) -> None:
+    """``python -m arena recompute`` is the recompute command: arena.recompute's options
+    (global ones before or after it), its report, its one-line errors."""
+    r = run(tmp_path, "-m", "arena", "--database-url", db, "recompute", "--anchor", "B-8B",
+            "--ci", "bootstrap", "--rounds", "7", "--seed", "3", "--level", "0.8",
+            "--include-named", "--min-votes", "1")  # fmt: skip
+    assert r.returncode == EXIT_OK, r.stderr
+    assert "rating run #1: 3 votes used" in r.stdout
+    path = db.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        run_row = conn.execute(
+            "SELECT method, anchor, level, rounds, seed, note FROM rating_runs"
+        ).fetchall()
+        ratings = dict(conn.execute("SELECT model, rating FROM model_ratings").fetchall())
+    assert len(run_row) == 1
+    method, anchor, level, rounds, seed, note = run_row[0]
+    assert (method, anchor, level, rounds, seed) == ("bootstrap", "B-8B", 0.8, 7, 3)
+    assert "min votes per rated model: 1" in note.splitlines()
+    assert ratings["B-8B"] == 1000.0
+    bad = run(tmp_path, "-m", "arena", "recompute", "--ci", "nope", "--database-url", db)
+    line = one_error(bad, EXIT_REFUSED)
+    assert line.startswith("python -m arena recompute: error: argument --ci: invalid choice")
 
 
 # -- read commands never create a database ------------------------------------------------

@@ -306,7 +306,7 @@ def _unreachable() -> tuple[str, str]:
 COMMANDS = {
     "arena export": ("-m", "arena", "export", "--format", "csv", "--out", "x.csv"),
     "arena today": ("-m", "arena", "today"),
-    "ratings recompute": ("-m", "ratings", "recompute"),
+    "arena recompute": ("-m", "arena", "recompute"),
     "app": (str(ROOT / "app.py"), "--port", "0"),
 }
 
@@ -352,7 +352,7 @@ def test_user_errors_are_one_line(tmp_path: Path, db: Engine) -> None:
         (("-m", "arena", "today"), {"DATABASE_URL": "not a url"}, "not a valid database URL"),
         (("-m", "ratings", "fit", str(tmp_path / "missing.jsonl")), {}, "cannot read"),
         (("-m", "ratings", "fit", str(tmp_path / "db" / "arena.db")), {}, "unknown format"),
-        (("-m", "ratings", "recompute", "--ci", "nope"), {}, "invalid choice: 'nope'"),
+        (("-m", "arena", "recompute", "--ci", "nope"), {}, "invalid choice: 'nope'"),
         (("-m", "ratings"), {}, "required: COMMAND"),
     ]  # fmt: skip
     (tmp_path / "broken.parquet").write_bytes(b"not parquet")

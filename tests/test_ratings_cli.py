@@ -259,6 +259,8 @@ def test_recompute_is_an_alias_of_arena_recompute(
 
 def test_recompute_without_arena_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "arena", None)  # as if arena were not installed
+    # and not imported by an earlier test either (runpy would run the imported module)
+    monkeypatch.setitem(sys.modules, "arena.recompute", None)
     code, _, err = _main("recompute")
     assert code == EXIT_INPUT
     assert "an alias of `python -m arena.recompute`, which could not be found" in err

@@ -3,7 +3,7 @@
 Votes are inserted directly (in bulk) with known outcomes; the stored run must equal
 what :mod:`ratings` gives on the counts of only the votes that should be used, and
 the excluded votes must be counted by reason. The lock is tested with a held row,
-with two threads and with two ``python -m ratings recompute`` processes at once.
+with two threads and with two ``python -m arena recompute`` processes at once.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def cli(database_url: str, *args: str, cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
     env.pop("ARENA_CONFIG", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "ratings", "recompute", *args],
+        [sys.executable, "-m", "arena", "recompute", *args],
         cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 

@@ -76,7 +76,7 @@ def test_first_start_on_the_embedded_defaults(tmp_path: Path) -> None:
     # and provisional refreshes while the arena is young.
     assert re.search(r"nightly at 03:00 JST \(next \d{4}-\d\d-\d\d 03:00\)", ratings), ratings
     assert "provisional every 5 min" in ratings
-    assert "python -m ratings recompute" in ratings
+    assert "python -m arena recompute" in ratings
     assert step.startswith("  next:     open the URL, ask a question and vote")
     assert "arena.example.toml" in step and f"http://127.0.0.1:{port}/admin/" in step
 
@@ -109,5 +109,5 @@ def test_first_start_with_configured_models_and_no_schedule(tmp_path: Path) -> N
     head, _, models, ratings, step = summary_lines(output)
     assert head == f"Tanuki Arena is running on http://127.0.0.1:{port}"
     assert models == "  models:   2 configured models (Local-A, Local-B), 1 disabled"
-    assert ratings.startswith("  ratings:  not scheduled (run python -m ratings recompute")
+    assert ratings.startswith("  ratings:  not scheduled (run python -m arena recompute")
     assert "python -m arena doctor --probe" in step
