@@ -21,6 +21,11 @@ model's reported usage (``completion_tokens``) for an answer, else an estimate:
 ceil(UTF-8 bytes / 3), about one token per Japanese character and one per three or four
 Latin ones.
 
+The counting rules and the estimate are written once, in :mod:`ratings.style_features`
+(:func:`~ratings.style_features.markdown_elements`,
+:func:`~ratings.style_features.estimate_tokens`), which style control reads a file's
+answers with: an export's ``conv_metadata`` and its conversations give the same counts.
+
 A battle's ``conv_metadata`` never changes once its turn is stored, so the arena keeps it
 in ``battles.meta`` then (:func:`with_conv_metadata`, called as each turn is stored) and
 an export passes it on as stored, instead of decoding and counting both conversations of
@@ -32,50 +37,23 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import stat
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ratings.style_features import estimate_tokens, markdown_elements
+
 #: The first line after the front matter's opening: marks a card an export wrote, which a
 #: later export into the same folder may replace.
 CARD_MARK = "# dataset card written by tanuki-arena's export"
-#: The estimate of a message's tokens when nothing counted them: ceil(bytes / 3).
-ESTIMATE_BYTES_PER_TOKEN = 3
-_HEADER = re.compile(r"^(#{1,6})\s", re.MULTILINE)
-_ORDERED = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
-_UNORDERED = re.compile(r"^\s*[-*+]\s", re.MULTILINE)
-_BOLD_STARS = re.compile(r"\*\*[^*\n]+\*\*")
-_BOLD_LINES = re.compile(r"__[^_\n]+__")
-
-
-def estimate_tokens(text: str) -> int:
-    """The documented estimate of a text's tokens: ceil(UTF-8 bytes / 3)."""
-    return -(-len(text.encode()) // ESTIMATE_BYTES_PER_TOKEN)
 
 
 def style_counts(text: str, side: str) -> dict[str, dict[str, int]]:
-    """The Markdown counts of one side's answers, keyed as LMArena's ``conv_metadata``.
-    Each pattern runs only when its marker character is in the text at all."""
-    headers = {"h1": 0, "h2": 0, "h3": 0, "h4": 0, "h5": 0, "h6": 0}
-    if "#" in text:
-        for hashes in _HEADER.findall(text):
-            headers[f"h{len(hashes)}"] += 1
-    return {
-        f"header_count_{side}": headers,
-        f"list_count_{side}": {
-            "ordered": len(_ORDERED.findall(text)) if "." in text else 0,
-            "unordered": len(_UNORDERED.findall(text))
-            if "-" in text or "*" in text or "+" in text
-            else 0,
-        },
-        f"bold_count_{side}": {
-            "**": len(_BOLD_STARS.findall(text)) if "**" in text else 0,
-            "__": len(_BOLD_LINES.findall(text)) if "__" in text else 0,
-        },
-    }
+    """The Markdown counts of one side's answers, keyed as LMArena's ``conv_metadata``
+    (``header_count_a``, ``list_count_a``, ``bold_count_a`` for side ``a``)."""
+    return {f"{kind}_count_{side}": counts for kind, counts in markdown_elements(text).items()}
 
 
 def _tokens(message: Mapping[str, Any]) -> int:

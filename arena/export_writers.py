@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, Protocol
 
 from arena.export_query import RawJson, _quote
 from arena.export_schema import MESSAGE_KEYS, REACTION_KEYS
+from ratings.style_features import MARKDOWN_KEYS
 
 #: A cell starting with one of these is run as a formula by spreadsheets.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -254,7 +255,7 @@ class ParquetWriter:
 
 
 #: The nested counts of ``conv_metadata`` (header, list, bold), as LMArena spells them.
-STYLE_KEYS = (("h1", "h2", "h3", "h4", "h5", "h6"), ("ordered", "unordered"), ("**", "__"))
+STYLE_KEYS = tuple(MARKDOWN_KEYS.values())
 
 WRITERS: dict[str, Callable[[BinaryIO, Sequence[str]], Writer]] = {
     "jsonl": JsonlWriter,

@@ -15,8 +15,10 @@ order of :data:`ratings.style.STYLE_FEATURES`:
 * ``bold``: ``bold_count_{a,b}`` (``**`` and ``__``), else ``**text**`` and ``__text__``
   spans within one line.
 
-The counting rules are those of LMArena's ``conv_metadata`` as the arena's export writes
-it, so a file with ``conv_metadata`` and the same file without it give the same counts.
+The counting rules are those of LMArena's ``conv_metadata``, and written only here: the
+arena's export makes its ``conv_metadata`` with :func:`markdown_elements` and
+:func:`estimate_tokens`, so a file with ``conv_metadata`` and the same file without it
+give the same counts.
 A row's ``conv_metadata`` is used when it has all eight keys; otherwise the row is counted
 from its conversations, and a row with neither is refused.
 
@@ -55,6 +57,13 @@ _ORDERED = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
 _UNORDERED = re.compile(r"^\s*[-*+]\s", re.MULTILINE)
 _BOLD_STARS = re.compile(r"\*\*[^*\n]+\*\*")
 _BOLD_LINES = re.compile(r"__[^_\n]+__")
+#: The Markdown elements counted, by kind, as ``conv_metadata`` keys them
+#: (``header_count_{side}`` holds the ``header`` ones, ...).
+MARKDOWN_KEYS = {
+    "header": ("h1", "h2", "h3", "h4", "h5", "h6"),
+    "list": ("ordered", "unordered"),
+    "bold": ("**", "__"),
+}
 #: The ``conv_metadata`` keys of side ``{side}``, in feature order.
 METADATA_KEYS = (
     "sum_assistant_{side}_tokens",
@@ -69,8 +78,42 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text.encode()) // BYTES_PER_TOKEN)
 
 
+def markdown_elements(text: str) -> dict[str, dict[str, int]]:
+    """Headers by level, list items by kind and bold spans by marker of a text (the rules
+    in the module docstring); each pattern runs only when its marker is in the text.
+
+    Parameters
+    ----------
+    text : str
+        One side's answers.
+
+    Returns
+    -------
+    dict
+        ``{"header": {"h1": .., ..., "h6": ..}, "list": {"ordered": .., "unordered": ..},
+        "bold": {"**": .., "__": ..}}`` (:data:`MARKDOWN_KEYS`), the values of
+        ``conv_metadata``'s ``header_count``, ``list_count`` and ``bold_count``.
+    """
+    headers = dict.fromkeys(MARKDOWN_KEYS["header"], 0)
+    if "#" in text:
+        for hashes in _HEADER.findall(text):
+            headers[f"h{len(hashes)}"] += 1
+    unordered = "-" in text or "*" in text or "+" in text
+    return {
+        "header": headers,
+        "list": {
+            "ordered": len(_ORDERED.findall(text)) if "." in text else 0,
+            "unordered": len(_UNORDERED.findall(text)) if unordered else 0,
+        },
+        "bold": {
+            "**": len(_BOLD_STARS.findall(text)) if "**" in text else 0,
+            "__": len(_BOLD_LINES.findall(text)) if "__" in text else 0,
+        },
+    }
+
+
 def markdown_counts(text: str) -> tuple[int, int, int]:
-    """Headers, list items and bold spans of a text (the rules in the module docstring).
+    """Headers, list items and bold spans of a text: :func:`markdown_elements` added up.
 
     Parameters
     ----------
@@ -82,10 +125,8 @@ def markdown_counts(text: str) -> tuple[int, int, int]:
     tuple of int
         ``(headers, list items, bold spans)``.
     """
-    headers = len(_HEADER.findall(text)) if "#" in text else 0
-    lists = len(_ORDERED.findall(text)) + len(_UNORDERED.findall(text))
-    bold = len(_BOLD_STARS.findall(text)) + len(_BOLD_LINES.findall(text))
-    return headers, lists, bold
+    found = markdown_elements(text)
+    return sum(found["header"].values()), sum(found["list"].values()), sum(found["bold"].values())
 
 
 def conversation_counts(conversation: Sequence[Mapping[str, Any]]) -> list[int]:

@@ -17,7 +17,12 @@ from ratings.cli import main
 from ratings.errors import InvalidInputError, NoMLEError
 from ratings.outcomes import WINNER_CODES
 from ratings.style import fit_style, normalised_differences, standardise
-from ratings.style_features import conversation_counts, markdown_counts, metadata_counts
+from ratings.style_features import (
+    conversation_counts,
+    markdown_counts,
+    markdown_elements,
+    metadata_counts,
+)
 from ratings.style_loss import StyleRows, loss, loss_gradient, loss_hessian
 
 GOLDEN = Path(__file__).parent / "golden" / "ratings_beyond.json"
@@ -190,6 +195,16 @@ def test_a_known_length_bias_is_removed_and_recovered() -> None:
 def test_markdown_counts_by_hand() -> None:
     text = "# Title\n## Part\nplain #not\n1. one\n2. two\n  - dot\n* star\n**bold** and __also__"
     assert markdown_counts(text) == (2, 4, 2)
+    assert markdown_elements(text) == {
+        "header": {"h1": 1, "h2": 1, "h3": 0, "h4": 0, "h5": 0, "h6": 0},
+        "list": {"ordered": 2, "unordered": 2},
+        "bold": {"**": 1, "__": 1},
+    }
+    assert markdown_elements("####### seven\n#x\n1.x\n-x\n**x\n__") == {
+        "header": dict.fromkeys(("h1", "h2", "h3", "h4", "h5", "h6"), 0),
+        "list": {"ordered": 0, "unordered": 0},
+        "bold": {"**": 0, "__": 0},
+    }
     conversation = [
         {"role": "user", "content": "question"},
         {"role": "assistant", "content": "# A\n- x", "num_tokens": 7},
@@ -200,6 +215,8 @@ def test_markdown_counts_by_hand() -> None:
 
 
 def test_counts_follow_the_exports_conv_metadata() -> None:
+    # The export counts with markdown_elements too: this checks that the conv_metadata it
+    # writes (keys, per-level counts, token sums) reads back as the conversations' counts.
     from arena.dataset import conv_metadata
 
     conversation_a = [
