@@ -49,6 +49,17 @@ def test_every_text_has_both_languages() -> None:
         assert fields[0] == fields[1], f"{key}: placeholders differ between languages"
 
 
+def test_every_text_is_in_one_part_of_the_table() -> None:
+    """TEXT merges the areas' tables: a key in two of them would hide one text."""
+    from arena.ui.i18n_battle import BATTLE_TEXT
+    from arena.ui.i18n_board import BOARD_TEXT
+    from arena.ui.i18n_pages import PAGES_TEXT
+
+    parts = (BATTLE_TEXT, BOARD_TEXT, PAGES_TEXT)
+    assert sum(len(part) for part in parts) == len(TEXT)
+    assert all(TEXT[key] is entry for part in parts for key, entry in part.items())
+
+
 def test_limits_are_baked_into_the_static_labels() -> None:
     i18n = gr_i18n(turns=5, chars=4000)
     assert i18n.translations["ja"]["limits"].startswith("1対戦あたり最大 5 ターン")
