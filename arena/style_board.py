@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, literal_column, select, true
 from sqlalchemy.orm import Session
 
 from arena.category_board import ALL, FILTERS, condition, prior_of
@@ -42,7 +42,6 @@ from arena.db.counted import counted, in_window
 from arena.db.models import Battle, Message, Model, Vote
 from ratings import (
     ELO_SCALE,
-    STYLE_FEATURES,
     WINNER_CODES,
     RatingsError,
     aggregate,
@@ -55,6 +54,37 @@ from ratings import (
 from ratings.style_features import metadata_counts
 
 _OUTCOMES = {w: int(code) for w, code in WINNER_CODES.items()}
+#: The paths in ``conv_metadata`` (as the arena writes it) whose numbers add up to each
+#: feature of :data:`ratings.STYLE_FEATURES`, ``{s}`` the side.
+_PATHS = (
+    [("sum_assistant_{s}_tokens",)],
+    [("header_count_{s}", f"h{i}") for i in range(1, 7)],
+    [("list_count_{s}", "ordered"), ("list_count_{s}", "unordered")],
+    [("bold_count_{s}", "**"), ("bold_count_{s}", "__")],
+)
+
+
+def _sql_term(dialect: str, path: tuple[str, ...]) -> str:
+    """One number of ``battles.meta``'s ``conv_metadata`` in SQL; NULL when it is absent
+    (and, on PostgreSQL, when it is not a number)."""
+    if dialect == "postgresql":  # j.cm: the battle's conv_metadata as jsonb (a lateral)
+        at = "'{" + ",".join(f'"{p}"' for p in path) + "}'"
+        return f"CASE WHEN jsonb_typeof(j.cm #> {at}) = 'number' THEN (j.cm #>> {at})::numeric END"
+    keys = ".".join(p if p.replace("_", "").isalnum() else f'"{p}"' for p in path)
+    return f"json_extract(battles.meta, '$.conv_metadata.{keys}')"
+
+
+def _sql_counts(dialect: str) -> list[ColumnElement]:
+    """Side A's four counts, then side B's, summed by the database (NULL if one is absent)."""
+    out = []
+    for side in "ab":
+        for paths in _PATHS:
+            terms = [_sql_term(dialect, tuple(p.format(s=side) for p in path)) for path in paths]
+            # "+ 0": SQLite reads a count stored as text as a number (non-numeric text as 0)
+            out.append(literal_column(" + ".join(terms) + " + 0"))
+    return out
+
+
 #: Battles whose messages are read in one query when their counts are not stored.
 MESSAGE_CHUNK = 500
 
@@ -130,7 +160,8 @@ class _Votes:
 
 
 def _counts_from_messages(session: Session, battle_ids: list[str]) -> dict[str, dict]:
-    """``conv_metadata`` of battles stored without it, from their messages."""
+    """``conv_metadata`` of battles stored without it, from their answers (the style
+    counts need no prompt)."""
     out: dict[str, dict] = {}
     for start in range(0, len(battle_ids), MESSAGE_CHUNK):
         chunk = battle_ids[start : start + MESSAGE_CHUNK]
@@ -138,7 +169,7 @@ def _counts_from_messages(session: Session, battle_ids: list[str]) -> dict[str, 
             select(
                 Message.battle_id, Message.id, Message.side, Message.turn, Message.role,
                 Message.content, Message.num_tokens, Message.completion_tokens,
-            ).where(Message.battle_id.in_(chunk))
+            ).where(Message.battle_id.in_(chunk), Message.role == "assistant")
         ).all()  # fmt: skip
         per_battle: dict[str, list] = {bid: [] for bid in chunk}
         for row in rows:
@@ -148,33 +179,47 @@ def _counts_from_messages(session: Session, battle_ids: list[str]) -> dict[str, 
     return out
 
 
+def _counts_from_meta(session: Session, battle_ids: list[str]) -> dict[str, dict]:
+    """``conv_metadata`` of battles the database could not sum: every layout
+    :func:`ratings.style_features.metadata_counts` reads (an imported file's own)."""
+    out: dict[str, dict] = {}
+    for start in range(0, len(battle_ids), MESSAGE_CHUNK):
+        chunk = battle_ids[start : start + MESSAGE_CHUNK]
+        for bid, meta in session.execute(
+            select(Battle.id, Battle.meta).where(Battle.id.in_(chunk), Battle.meta.is_not(None))
+        ):
+            found = json.loads(meta).get("conv_metadata")
+            if metadata_counts(found, "a") is not None and metadata_counts(found, "b") is not None:
+                out[bid] = found
+    return out
+
+
 def _votes(session: Session, run: stats.RunInfo, key: str) -> _Votes:
     """The filter's counted votes, one row per battle, with both sides' style counts."""
     include_named = "named-mode battles included" in run.note
     where = [counted(include_named), *in_window(None, run.created_at)]
     if key != ALL:
         where.append(condition(key))
-    rows = session.execute(
-        select(Battle.id, Battle.model_a_id, Battle.model_b_id, Vote.winner, Battle.meta)
+    dialect = session.get_bind().dialect.name
+    query = (
+        select(Battle.id, Battle.model_a_id, Battle.model_b_id, Vote.winner, *_sql_counts(dialect))
         .select_from(Vote)
         .join(Battle, Vote.battle_id == Battle.id)
-        .where(*where)
-        .order_by(Battle.id)
-    ).all()
-    metas: list[dict | None] = []
-    missing: list[str] = []
-    for bid, _, _, _, meta in rows:
-        found = json.loads(meta).get("conv_metadata") if meta else None
-        if metadata_counts(found, "a") is None or metadata_counts(found, "b") is None:
-            found = None
-            missing.append(bid)
-        metas.append(found)
-    computed = _counts_from_messages(session, missing) if missing else {}
-    side_a = np.zeros((len(rows), len(STYLE_FEATURES)))
-    side_b = np.zeros((len(rows), len(STYLE_FEATURES)))
-    for k, (row, meta) in enumerate(zip(rows, metas, strict=True)):
-        meta = meta if meta is not None else computed[row[0]]
-        side_a[k], side_b[k] = metadata_counts(meta, "a"), metadata_counts(meta, "b")
+    )
+    if dialect == "postgresql":  # the JSON is parsed once per row, not once per number
+        cm = literal_column("battles.meta::jsonb -> 'conv_metadata'").label("cm")
+        query = query.join(select(cm).offset(0).lateral("j"), true())
+    rows = session.execute(query.where(*where).order_by(Battle.id)).all()
+    counts = np.array([r[4:] for r in rows], dtype=np.float64).reshape(len(rows), 8)
+    # NULL (absent, or not a count) becomes NaN: such battles are counted again below.
+    unknown = np.flatnonzero(np.isnan(counts).any(axis=1) | (counts < 0).any(axis=1))
+    missing = {rows[k][0]: int(k) for k in unknown}  # battle id -> row
+    computed = _counts_from_meta(session, list(missing))
+    from_messages = [bid for bid in missing if bid not in computed]
+    computed.update(_counts_from_messages(session, from_messages))
+    for bid, meta in computed.items():
+        counts[missing[bid]] = [*metadata_counts(meta, "a"), *metadata_counts(meta, "b")]
+    side_a, side_b = counts[:, :4], counts[:, 4:]
     ids = sorted({r[1] for r in rows} | {r[2] for r in rows})
     names_of = dict(session.execute(select(Model.id, Model.name).where(Model.id.in_(ids))).all())
     names = sorted(names_of.values())
@@ -186,7 +231,7 @@ def _votes(session: Session, run: stats.RunInfo, key: str) -> _Votes:
         np.array([_OUTCOMES[str(r[3])] for r in rows], dtype=np.int8),
         side_a,
         side_b,
-        len(missing),
+        len(from_messages),
     )
 
 

@@ -320,3 +320,50 @@ def test_a_board_without_votes(tmp_path: Path) -> None:
         board = style_board(s, run, "math")
     assert board.votes == 0 and board.too_few and not board.coefficients
     engine.dispose()
+
+
+@pytest.mark.browser
+def test_the_toggle_in_chromium_on_a_phone(
+    browser, tmp_path_factory: pytest.TempPathFactory, artifacts: Path
+) -> None:
+    """The switch on a phone-sized page: the style table with its arrows and their words,
+    nothing wider than the screen."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import RunningApp, loopback_config
+
+    served = {name: name.lower() for name in STRENGTH}
+    config = loopback_config("http://127.0.0.1:9/v1", served, f'rating_anchor = "{ANCHOR}"\n')
+    app = RunningApp(tmp_path_factory.mktemp("style-ui"), config)
+    try:
+        engine = make_engine(app.database_url)
+        _store(engine, _design(seed=7), datetime.now(UTC) - timedelta(minutes=5))
+        recompute(engine, anchor=ANCHOR, min_votes=20)
+        engine.dispose()
+        context = browser.new_context(
+            locale="en-US", viewport={"width": 375, "height": 812}, is_mobile=True,
+            has_touch=True,
+        )  # fmt: skip
+        page = context.new_page()
+        page.goto(app.url, wait_until="domcontentloaded")
+        page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
+        button = page.locator("#tab-leaderboard-button")
+        if not button.is_visible():  # a narrow screen folds the tabs into a menu
+            page.locator(".overflow-menu button, button.overflow-menu").first.click()
+        button.click()
+        expect(page.locator("#leaderboard-table")).to_contain_text("Wordy", timeout=15_000)
+        page.locator("#leaderboard-style").get_by_text("Style-controlled").click()
+        rows = page.locator("#leaderboard-style-table tbody tr")
+        expect(rows.first).to_contain_text("Concise", timeout=15_000)
+        shown = page.locator("#leaderboard-style-table .st-change [aria-hidden=true]")
+        assert shown.all_inner_texts() == ["▲2", "–", "▼2"]  # Concise, Middling, Wordy
+        words = page.locator("#leaderboard-style-table .sr-only").all_inner_texts()
+        assert words == ["2 places higher than plain", "same rank as plain",
+                         "2 places lower than plain"]  # fmt: skip
+        expect(page.locator("#leaderboard-table")).to_be_hidden()
+        expect(page.locator("#leaderboard-info")).to_contain_text("rating points")
+        assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth + 1")
+        page.screenshot(path=str(artifacts / "leaderboard-style-en-phone.png"), full_page=True)
+        context.close()
+    finally:
+        app.stop()
