@@ -5,7 +5,7 @@ Run from the repository root::
     python bench/bench_beyond.py --only sampling            # about 4 minutes on 2 cores
     python bench/bench_beyond.py --only sampling --quick    # a few seeds, seconds
     python bench/bench_beyond.py --only style               # 200 simulated arenas, ~10 s
-    python bench/bench_beyond.py --only timing              # 1,000,000 votes, 100 models
+    python bench/bench_beyond.py --only timing              # 1,000,000 votes, 100 models, ~2 min
 
 It prints markdown tables (recorded in docs/benchmarks.md, "Beyond (issue 15)").
 
@@ -23,9 +23,24 @@ covers it (target at least 90%), and the coefficients recovered.
 
 Timing
 ------
-The fits of issue 15 on 1,000,000 votes between 100 models (uniform pairs, four style
-features): the plain fit (aggregate, Newton, sandwich), the style-controlled fit (target
-at most 1 s) and the Davidson fit, each the median of a few repeats.
+The additions of issue 15 on 1,000,000 votes between 100 models (uniform pairs, four
+style features), each calling the code the app runs, the median of a few repeats:
+
+* the fits: the plain fit (aggregate, Newton, sandwich), the style-controlled fit
+  (target at most 1 s) and the Davidson fit;
+* the category boards: what :mod:`arena.category_board` computes after its ``GROUP BY``
+  (the vote threshold, the fit as the run's, the pair table) for one filter holding
+  ``CATEGORY_SHARE`` of the votes, and for every filter one after another (the app fits
+  each on its first view; ``FILTER_SHARES`` is an assumed mix); the query itself is
+  timed by bench/bench_categories.py;
+* the tagging of :mod:`arena.categories`: the detector's load in a fresh process, and
+  per battle the first prompt's language and the rule categories, on generated battles
+  (about 70% Japanese; short asks, pasted prose, code, several turns);
+* votes until separated (:func:`ratings.separation.votes_until_separated`) for the
+  board's 99 pairs of neighbours;
+* active sampling: one pick as :meth:`arena.battle_draw.Drawing.draw_pair` makes it
+  (:func:`arena.sampling.choose_active` under the health lock), its
+  :func:`ratings.separation.pair_values`, and the weighted pick of the other draws.
 
 Sampling
 --------
@@ -59,6 +74,7 @@ import argparse
 import json
 import random
 import statistics
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -71,8 +87,24 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena.sampling import ACTIVE_EPSILON, Board, choose_active, choose_pair, pair_key  # noqa: E402
-from ratings import ELO_SCALE, PairCounts, aggregate, rate  # noqa: E402
+from arena.category_board import _pair_table  # noqa: E402
+from arena.sampling import (  # noqa: E402
+    ACTIVE_EPSILON,
+    ACTIVE_THRESHOLD,
+    Board,
+    choose_active,
+    choose_pair,
+    pair_key,
+)
+from ratings import (  # noqa: E402
+    DEFAULT_PRIOR,
+    ELO_SCALE,
+    PairCounts,
+    aggregate,
+    enough_votes,
+    leaderboard_from_counts,
+    rate,
+)
 from ratings.bt import expit  # noqa: E402
 
 SEED_TABLE = ROOT / "tests" / "golden" / "seed_table.json"
@@ -336,12 +368,26 @@ def _median_time(call: object, repeats: int) -> tuple[float, float, float]:
     return statistics.median(times), min(times), max(times)
 
 
-def timing(votes: int = 1_000_000, models: int = 100, repeats: int = 5) -> str:
-    """Seconds per fit on ``votes`` votes between ``models`` models."""
-    from ratings.style import fit_style, normalised_differences
-    from ratings.ties import fit_davidson
+#: Share of the votes each filter of the leaderboard holds in the timing of the category
+#: boards (an assumed mix: a battle has one language and may have several categories).
+FILTER_SHARES = {
+    "ja": 0.73, "en": 0.27, "coding": 0.20, "math": 0.07, "creative_writing": 0.14,
+    "japanese_culture": 0.27, "multi_turn": 0.15, "long_answer": 0.30,
+}  # fmt: skip
+#: The share of the one category board timed alone.
+CATEGORY_SHARE = 0.30
+#: Votes cast since the run the active sampler's board comes from.
+NEWER_VOTES = 1000
+#: Picks timed per way of drawing a pair.
+PICKS = 50
 
-    rng = np.random.default_rng(0)
+
+def _timing_votes(
+    votes: int, models: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Uniform pairs, four style features with a length effect, ties from both sides."""
+    from ratings.style import normalised_differences
+
     theta = rng.normal(0.0, 1.0, models)
     a = rng.integers(0, models, votes)
     b = (a + rng.integers(1, models, votes)) % models
@@ -357,7 +403,202 @@ def timing(votes: int = 1_000_000, models: int = 100, repeats: int = 5) -> str:
     tie = 2 * TIE_SHARE * np.minimum(p, 1 - p)
     u = rng.random(votes)
     outcome = np.where(u < p - tie / 2, 0, np.where(u < p + tie / 2, 2, 1)).astype(np.int8)
+    return a, b, outcome, x
+
+
+def _grouped(
+    a: np.ndarray, b: np.ndarray, outcome: np.ndarray, models: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of the category board's ``GROUP BY (model_a, model_b, winner)``."""
+    key = (a.astype(np.int64) * models + b) * 4 + outcome
+    count = np.bincount(key, minlength=models * models * 4)
+    rows = np.flatnonzero(count)
+    pair, code = np.divmod(rows, 4)
+    return pair // models, pair % models, code.astype(np.int8), count[rows]
+
+
+def _category_fit(names: list[str], rows: tuple[np.ndarray, ...], min_votes: int) -> int:
+    """What :func:`arena.category_board._board` computes after its ``GROUP BY``: the vote
+    threshold, the fit as the run's (sandwich, prior, largest piece), the pair table."""
+    a, b, outcome, count = rows
+    keep = enough_votes(a, b, count, len(names), min_votes)
+    kept = [n for n, k in zip(names, keep, strict=True) if k]
+    both = keep[a] & keep[b]
+    renumber = np.cumsum(keep) - 1
+    fitted = leaderboard_from_counts(
+        kept, renumber[a[both]], renumber[b[both]], outcome[both], count[both],
+        anchor=names[0], ci="sandwich", level=0.95, prior=DEFAULT_PRIOR,
+        on_disconnected="largest",
+    )  # fmt: skip
+    _pair_table([r.model for r in fitted.rows], names, a, b, outcome, count)
+    return len(fitted.rows)
+
+
+_JA_ASKS = (
+    "東京で週末に行けるおすすめの場所を教えてください。", "次の文章を三行で要約してください。",
+    "このPythonの関数がエラーになる理由を説明して。", "x^2 - 5x + 6 = 0 を解いてください。",
+    "春をテーマにした短い詩を書いてほしいです。", "敬語の使い方で間違えやすい点は？",
+    "新しいカフェの名前を五つ考えて。", "明日の会議で使う挨拶文を作ってください。",
+    "量子コンピュータを中学生にもわかるように説明して。",
+    "サイコロを二回振って合計が7になる確率は？",
+    "江戸時代の武士の暮らしについて教えてください。", "このメールを丁寧な日本語に直して。",
+    "夕食の献立を一週間分考えて。", "猫が主人公の短い物語を書いて。", "SQLで表を結合する方法は？",
+    "おはよう", "ありがとう！助かりました。", "富士山に登るときの注意点を箇条書きで。",
+)  # fmt: skip
+_JA_PROSE = (
+    "昨日は朝から雨が降っていたので、駅まで歩く途中で傘を買いました。",
+    "会社の近くに新しいパン屋ができて、昼休みには長い列ができています。",
+    "来月の旅行の計画を立てるために、家族と何度も話し合いました。",
+    "この製品は軽くて丈夫なので、毎日持ち歩くのにちょうどよいです。",
+    "図書館で借りた本を読み終えたので、感想を友人に送りました。",
+    "新しい制度では、申請の手続きがオンラインで完結するようになります。",
+)
+_EN_ASKS = (
+    "What are some good weekend trips from Boston?", "Summarise the text below in three lines.",
+    "Why does this JavaScript function return undefined?", "Solve 3x + 7 = 22 for x.",
+    "Write a limerick about a forgetful robot.", "How do I politely decline a meeting?",
+    "Suggest five names for a bakery.", "Explain transformers to a ten-year-old.",
+    "What is the probability of two sixes in a row?", "Tell me about the history of sushi.",
+    "Fix the grammar of this paragraph.", "Plan a vegetarian menu for a week.",
+    "hi", "thanks, that worked!", "Compare Rust and Go for a small web service.",
+)  # fmt: skip
+_EN_PROSE = (
+    "The committee met on Tuesday to review the budget for the coming year.",
+    "Our team moved the release to next month so the tests can catch up.",
+    "She walked along the river every morning before the city woke up.",
+    "The new policy lets staff file expenses from their phones in minutes.",
+    "Most of the survey's answers asked for longer opening hours at weekends.",
+    "He kept the old radio on the shelf although it had not worked for years.",
+)
+_CODE = (
+    "```python\ndef mean(xs):\n    return sum(xs) / len(xs)\n\nprint(mean([1, 2, 3]))\n```",
+    "```js\nconst add = (a, b) => a + b;\nconsole.log(add(1, 2));\n```",
+    "```sql\nSELECT name, count(*) FROM votes GROUP BY name;\n```",
+)
+
+
+def _tagging_battles(n: int, seed: int = 0) -> list[tuple[list[str], list[tuple], int]]:
+    """``n`` battles as the tagger sees them: prompts per turn, answers (side, content,
+    completion tokens), turns. About 70% Japanese; short asks, pasted prose up to about
+    3,000 characters, code blocks, several turns, answers from a line to a few pages."""
+    rng = random.Random(seed)
+    battles = []
+    for _ in range(n):
+        japanese = rng.random() < 0.7
+        asks, prose = (_JA_ASKS, _JA_PROSE) if japanese else (_EN_ASKS, _EN_PROSE)
+        joiner = "" if japanese else " "
+
+        def text(sentences: int) -> str:
+            return joiner.join(rng.choice(prose) for _ in range(sentences))  # noqa: B023
+
+        prompts = []
+        for _turn in range(1 if rng.random() < 0.8 else rng.randint(2, 4)):
+            prompt = joiner.join(rng.sample(asks, rng.randint(1, 2)))
+            if rng.random() < 0.3:
+                prompt += "\n\n" + text(rng.randint(3, 60))
+            if rng.random() < 0.15:
+                prompt += "\n\n" + rng.choice(_CODE)
+            prompts.append(prompt)
+        answers = []
+        for _turn in prompts:
+            for side in ("a", "b"):
+                content = text(int(rng.lognormvariate(2.5, 0.8)) + 1)
+                if rng.random() < 0.15:
+                    content += "\n\n" + rng.choice(_CODE)
+                answers.append((side, content, len(content.encode()) // 3))
+        battles.append((prompts, answers, len(prompts)))
+    return battles
+
+
+#: A fresh process that loads the detector as the app does before serving.
+_LOAD = (
+    "import time\nfrom arena.categories import detector\n"
+    "started = time.perf_counter()\ndetector()\nprint(time.perf_counter() - started)"
+)
+
+
+def _detector_load() -> float:
+    """Seconds :func:`arena.categories.detector` takes in a fresh process."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def _tagging(battles: list[tuple[list[str], list[tuple], int]], repeats: int) -> list[str]:
+    """Table rows: the tagger's work per battle (mean microseconds over ``battles`` in each
+    of ``repeats`` passes), then a line on the slowest battles."""
+    from arena.categories import categorise, detect_language, detector
+    from arena.dataset import message_tokens
+
+    detector()  # loaded before serving, as the app does
+    means: list[tuple[float, float, float]] = []
+    each: list[float] = []  # every battle of every pass: both steps, seconds
+    for _ in range(repeats):
+        detect = rules = 0.0
+        for prompts, stored, turns in battles:
+            started = time.perf_counter()
+            detect_language(prompts[0])
+            detected = time.perf_counter()
+            answers = [(s, c, message_tokens("assistant", c, None, t)) for s, c, t in stored]
+            categorise(prompts, answers, turns)
+            done = time.perf_counter()
+            detect += detected - started
+            rules += done - detected
+            each.append(done - started)
+        means.append((detect, rules, detect + rules))
+    names = (
+        "language of the first prompt (lingua, high accuracy, ten languages)",
+        "rule categories (prompts, answers' fences and tokens, turns)",
+        "both: a battle's tags (as `tag_battle` works them out, without the database)",
+    )
+    rows = []
+    for k, name in enumerate(names):
+        per = [m[k] / len(battles) * 1e6 for m in means]
+        rows.append(
+            f"| {name} | **{statistics.median(per):.0f}** | {min(per):.0f}–{max(per):.0f} |"
+        )
+    cuts = np.percentile(np.array(each) * 1e3, [50, 99, 100])
+    rows += [
+        "",
+        f"Each battle's tags: median {cuts[0]:.2f} ms, 99th percentile {cuts[1]:.2f} ms, "
+        f"slowest {cuts[2]:.2f} ms (over the {repeats} passes).",
+    ]
+    return rows
+
+
+def _picks(call: object, picks: int) -> tuple[float, float, float]:
+    """Median, min and max milliseconds of ``picks`` calls, each timed on its own."""
+    return tuple(t * 1e3 for t in _median_time(call, picks))  # type: ignore[return-value]
+
+
+def timing(votes: int = 1_000_000, models: int = 100, repeats: int = 5, battles: int = 3000) -> str:
+    """Seconds per fit on ``votes`` votes between ``models`` models, and the other
+    additions of issue 15 on the same data (see the module docstring)."""
+    from arena.sampling import Health, PairCounter
+    from ratings.separation import pair_values, votes_until_separated
+    from ratings.style import fit_style
+    from ratings.ties import fit_davidson
+
+    rng = np.random.default_rng(0)
+    a, b, outcome, x = _timing_votes(votes, models, rng)
     unique = np.unique(np.column_stack([a, b, outcome, x]), axis=0).shape[0]
+    names = [f"model-{k:03d}" for k in range(models)]
+
+    def category(share: float) -> tuple[np.ndarray, ...]:
+        """The grouped rows of a random ``share`` of the votes."""
+        mask = rng.random(votes) < share
+        return _grouped(a[mask], b[mask], outcome[mask], models)
+
+    one = category(CATEGORY_SHARE)
+    every = [category(share) for share in FILTER_SHARES.values()]
+    min_votes = 20  # the setting rating_min_votes' default
+    counts = aggregate(a, b, outcome, models)
+    fit = rate(counts, anchor=0)
+    if fit.models.size < models:
+        raise RuntimeError("every model should be rated on the timing's votes")
+    half = (fit.ci_upper - fit.ci_lower) / 2
+    games = counts.games
     calls = {
         "plain fit (aggregate, Newton, sandwich)": lambda: rate(
             aggregate(a, b, outcome, models), anchor=0
@@ -368,17 +609,87 @@ def timing(votes: int = 1_000_000, models: int = 100, repeats: int = 5) -> str:
         "Davidson ties (aggregate, Newton, sandwich, comparison)": lambda: fit_davidson(
             a, b, outcome, n_models=models, anchor=0
         ),
+        f"category board, one filter holding {CATEGORY_SHARE:.0%} of the votes "
+        f"({int(one[3].sum()):,} votes, {one[0].size:,} grouped rows; threshold, fit, "
+        "pair table)": lambda: _category_fit(names, one, min_votes),
+        f"category boards, all {len(every)} filters one after another "
+        f"({sum(int(r[3].sum()) for r in every):,} votes in all)": lambda: [
+            _category_fit(names, rows, min_votes) for rows in every
+        ],
+        f"votes until separated, the {models - 1} pairs of neighbours": lambda: (
+            votes_until_separated(fit.rating, half, games, level=0.95)
+        ),
+        "language detector load (fresh process, ten languages)": _detector_load,
     }
     lines = [
         f"{votes:,} votes, {models} models; distinct (a, b, outcome, features) rows: "
         f"{unique:,} ({unique / votes:.1%}), so the style fit works on the rows as they are",
         "",
-        f"| fit | median of {repeats} (s) | min–max (s) |",
+        f"| step | median of {repeats} (s) | min–max (s) |",
         "| --- | --- | --- |",
     ]
     for name, call in calls.items():
         median, low, high = _median_time(call, repeats)
         lines.append(f"| {name} | **{median:.3f}** | {low:.3f}–{high:.3f} |")
+
+    corpus = _tagging_battles(battles)
+    chars = [len(p[0]) for p, _, _ in corpus]
+    lines += [
+        "",
+        f"Tagging {len(corpus):,} generated battles (first prompts {min(chars)}–{max(chars):,} "
+        f"characters, median {statistics.median(chars):.0f}; "
+        f"{sum(t > 1 for _, _, t in corpus) / len(corpus):.0%} with several turns):",
+        "",
+        f"| per battle | median of {repeats} (µs) | min–max (µs) |",
+        "| --- | --- | --- |",
+        *_tagging(corpus, repeats),
+    ]
+
+    board = Board(0, tuple(names), fit.rating, half, games)
+    newer = aggregate(*(v[:NEWER_VOTES] for v in (a, b, outcome)), models).games
+    now = games + newer
+    upper = zip(*np.triu_indices(models, 1), strict=True)
+    counter = PairCounter({pair_key(names[i], names[j]): int(now[i, j]) for i, j in upper})
+    health = Health()
+    weights = dict.fromkeys(names, 1.0)
+    draw = random.Random(0)
+
+    def active() -> tuple[str, str]:
+        pairs = counter.snapshot()
+        return health.draw(
+            lambda out: choose_active(weights, pairs, draw, out, board=board, epsilon=0.0)
+        )
+
+    def values() -> np.ndarray:
+        return pair_values(
+            board.rating, board.half, now, level=board.level, fitted=board.fitted,
+            threshold=ACTIVE_THRESHOLD,
+        )  # fmt: skip
+
+    def weighted() -> tuple[str, str]:
+        pairs = counter.snapshot()
+        return health.draw(lambda out: choose_pair(weights, pairs, draw, out))
+
+    steps = {
+        "active pick, as `draw_pair` makes it (pair counts snapshot, board games, "
+        "pair values, best pair)": active,
+        f"of which `pair_values` ({models} x {models} pseudo-inverse, Sherman-Morrison "
+        "per pair)": values,
+        f"weighted pick (`choose_pair`, the {ACTIVE_EPSILON:.0%} of draws)": weighted,
+    }
+    lines += [
+        "",
+        f"Active sampling on the fitted board ({models} models, pair counts of the fit plus "
+        f"{NEWER_VOTES:,} newer votes); after a refit nothing is precomputed: the sampler "
+        "swaps in the new run's `Board` (its arrays, read by `arena.separation.load_board`) "
+        "and every active pick values all pairs anew:",
+        "",
+        f"| per pick | median of {PICKS} (ms) | min–max (ms) |",
+        "| --- | --- | --- |",
+    ]
+    for name, call in steps.items():
+        median, low, high = _picks(call, PICKS)
+        lines.append(f"| {name} | **{median:.2f}** | {low:.2f}–{high:.2f} |")
     return "\n".join(lines)
 
 
