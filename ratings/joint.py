@@ -1,34 +1,91 @@
-"""What the fits beyond the plain one share: the kept models, and from fitted
-log-strengths and their covariance an anchored :class:`~ratings.rate.RatingFit`.
+"""What every fit shares, the plain one (:mod:`ratings.rate`), the style-controlled one
+(:mod:`ratings.style`) and the Davidson tie model (:mod:`ratings.ties`): the options, the
+kept models, the refusal of ``prior=0`` without a finite estimate, and from Elo-scale
+ratings and interval ends the anchored :class:`RatingFit`.
 
-The style-controlled fit (:mod:`ratings.style`) and the Davidson tie model
-(:mod:`ratings.ties`) estimate more than the ratings, so they cannot go through
-:func:`ratings.rate.rate`; they follow its decisions all the same: models without
-votes are unrated, a graph in pieces is refused or cut to one piece, intervals are
-relative to the mean of the core (:mod:`ratings.graph`) with an infinite end on a side
-the data cannot bound, and the anchor sits at ``anchor_rating`` unless it has no votes,
-is not in the kept piece or is unbounded, when the core's mean does
-(``anchor_fallback`` says why).
+The decisions (listed in :mod:`ratings.rate`) live here once: models without votes are
+unrated, a graph in pieces is refused or cut to one piece, intervals are relative to the
+mean of the core (:mod:`ratings.graph`) with an infinite end on a side the data cannot
+bound, and the anchor sits at ``anchor_rating`` unless it has no votes, is not in the kept
+piece or is unbounded, when the core's mean does (``anchor_fallback`` says why). The
+style and tie fits estimate more than the ratings, so they cannot go through
+:func:`ratings.rate.rate`; :func:`anchored` gives them their intervals from a covariance.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ratings.bt import ELO_SCALE
+from ratings.bt import ELO_SCALE, check_prior
 from ratings.counts import PairCounts
-from ratings.graph import Identifiability, identifiability
+from ratings.errors import DisconnectedGraphError, InvalidInputError, NoMLEError
+from ratings.graph import Identifiability, components, identifiability
 from ratings.intervals import rank_ub
-from ratings.rate import OnDisconnected, RatingFit, _keep_piece
+
+OnDisconnected = Literal["error", "largest"]
+
+
+@dataclass(frozen=True)
+class RatingFit:
+    """Anchored ratings for the rated models, in the caller's index space.
+
+    Parameters
+    ----------
+    models : ndarray of intp, shape (k,)
+        Indices of the rated models (ascending); every other array is aligned
+        with it.
+    rating, ci_lower, ci_upper : ndarray of float64, shape (k,)
+        Elo-scale rating and interval ends (``-inf``/``inf`` where the data
+        cannot bound that side).
+    rank : ndarray of int64, shape (k,)
+        Rank (UB).
+    in_core : ndarray of bool, shape (k,)
+        Member of the reference set the intervals are relative to.
+    anchor : int or None
+        Index of the anchor used, or None when the scale fell back to the
+        core mean.
+    anchor_fallback : str or None
+        Why the requested anchor was not used: ``"no-votes"``,
+        ``"not-in-kept-piece"`` or ``"unbounded"``; None otherwise (also when
+        no anchor was requested).
+    unrated : ndarray of intp
+        Models with no battles.
+    dropped : ndarray of intp
+        Models left out because they are in another piece of the graph.
+    method : str
+        ``"sandwich"`` or ``"bootstrap"``.
+    level : float
+        Interval coverage.
+    rounds : int or None
+        Bootstrap rounds (None for the sandwich).
+    prior : float
+        Virtual ties per model used in the fit.
+    """
+
+    models: NDArray[np.intp]
+    rating: NDArray[np.float64]
+    ci_lower: NDArray[np.float64]
+    ci_upper: NDArray[np.float64]
+    rank: NDArray[np.int64]
+    in_core: NDArray[np.bool_]
+    anchor: int | None
+    anchor_fallback: str | None
+    unrated: NDArray[np.intp]
+    dropped: NDArray[np.intp]
+    method: str
+    level: float
+    rounds: int | None
+    prior: float
 
 
 @dataclass(frozen=True)
 class Kept:
-    """The models a joint fit rates.
+    """The models a fit rates.
 
     Parameters
     ----------
@@ -54,8 +111,48 @@ class Kept:
     shape: Identifiability
 
 
+def check_options(level: float, anchor: int | None, n_models: int, prior: float) -> None:
+    """Refuse a coverage outside (0, 1), an anchor index outside the models, or a bad prior.
+
+    Raises
+    ------
+    InvalidInputError
+        On any of these.
+    """
+    if not 0.0 < level < 1.0:
+        raise InvalidInputError(f"level must be strictly between 0 and 1, got {level}")
+    if anchor is not None and not 0 <= anchor < n_models:
+        raise InvalidInputError(f"anchor index {anchor} is outside 0..{n_models - 1}")
+    check_prior(prior)
+
+
+def _keep_piece(
+    games: NDArray[np.float64],
+    rated: NDArray[np.intp],
+    anchor: int | None,
+    on_disconnected: OnDisconnected,
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    pieces = [rated[p] for p in components(games[np.ix_(rated, rated)])]
+    if len(pieces) <= 1:
+        return rated, np.zeros(0, dtype=np.intp)
+    if on_disconnected == "error":
+        sizes = ", ".join(str(len(p)) for p in pieces)
+        raise DisconnectedGraphError(
+            f"the comparison graph has {len(pieces)} separate pieces (sizes {sizes}): "
+            "ratings in different pieces were never compared and share no scale",
+            pieces,
+        )
+    if on_disconnected != "largest":
+        raise InvalidInputError(
+            f"on_disconnected must be 'error' or 'largest', got {on_disconnected!r}"
+        )
+    keep = next((p for p in pieces if anchor is not None and anchor in p), pieces[0])
+    dropped = np.sort(np.concatenate([p for p in pieces if p is not keep]))
+    return keep, dropped
+
+
 def kept_models(counts: PairCounts, anchor: int | None, on_disconnected: OnDisconnected) -> Kept:
-    """The models to rate, as :func:`ratings.rate.rate` chooses them.
+    """The models to rate: those with votes, in one piece of the comparison graph.
 
     Parameters
     ----------
@@ -69,6 +166,11 @@ def kept_models(counts: PairCounts, anchor: int | None, on_disconnected: OnDisco
     Returns
     -------
     Kept
+
+    Raises
+    ------
+    DisconnectedGraphError
+        If the graph is in pieces and ``on_disconnected="error"``.
     """
     games = counts.games
     has_votes = games.sum(axis=1) > 0
@@ -77,6 +179,94 @@ def kept_models(counts: PairCounts, anchor: int | None, on_disconnected: OnDisco
     position[models] = np.arange(models.size)
     sub = counts.subset(models)
     return Kept(models, position, has_votes, dropped, sub, identifiability(sub.score))
+
+
+def require_mle(kept: Kept, prior: float) -> None:
+    """Refuse ``prior=0`` when some kept rating has no finite maximum-likelihood estimate.
+
+    Raises
+    ------
+    NoMLEError
+        If ``prior == 0`` and a kept model never lost or never won against the rest.
+    """
+    if prior == 0 and not kept.shape.mle_exists:
+        raise NoMLEError(
+            "with prior=0 the maximum-likelihood ratings do not exist: "
+            f"{int((~kept.shape.core).sum())} model(s) never lost or never won against the "
+            "rest; use prior > 0"
+        )
+
+
+def anchored_fit(
+    centred: NDArray[np.float64],
+    lower: NDArray[np.float64],
+    upper: NDArray[np.float64],
+    kept: Kept,
+    *,
+    anchor: int | None,
+    anchor_rating: float,
+    method: str,
+    level: float,
+    rounds: int | None,
+    prior: float,
+) -> RatingFit:
+    """Anchor Elo-scale ratings and interval ends relative to the core's mean, and rank.
+
+    Parameters
+    ----------
+    centred, lower, upper : ndarray, shape (k,)
+        Ratings of the kept models and their interval ends, relative to the mean of the
+        core; a side the data cannot bound is made infinite here.
+    kept : Kept
+        The kept models.
+    anchor : int or None
+        Requested anchor (caller's index space).
+    anchor_rating : float
+        Rating of the anchor (or of the core's mean on fallback).
+    method, level, rounds, prior
+        Reported as they are (see :class:`RatingFit`).
+
+    Returns
+    -------
+    RatingFit
+    """
+    shape, models = kept.shape, kept.models
+    used, fallback, at = None, None, 0
+    if anchor is not None:
+        where = np.flatnonzero(models == anchor)
+        if not kept.has_votes[anchor]:
+            fallback = "no-votes"
+        elif where.size == 0:
+            fallback = "not-in-kept-piece"
+        elif shape.upper_unbounded[where[0]] or shape.lower_unbounded[where[0]]:
+            fallback = "unbounded"
+        else:
+            used, at = anchor, where[0]
+    offset = anchor_rating
+    if used is not None:
+        offset -= centred[at]
+    rating = centred + offset
+    if used is not None:
+        rating[at] = anchor_rating
+    lower, upper = lower + offset, upper + offset
+    lower[shape.lower_unbounded] = -np.inf
+    upper[shape.upper_unbounded] = np.inf
+    return RatingFit(
+        models=models,
+        rating=rating,
+        ci_lower=lower,
+        ci_upper=upper,
+        rank=rank_ub(lower, upper),
+        in_core=shape.core,
+        anchor=used,
+        anchor_fallback=fallback,
+        unrated=np.flatnonzero(~kept.has_votes),
+        dropped=kept.dropped,
+        method=method,
+        level=level,
+        rounds=rounds,
+        prior=prior,
+    )
 
 
 def anchored(
@@ -113,7 +303,7 @@ def anchored(
     RatingFit
         With ``method="sandwich"``.
     """
-    shape, models, k = kept.shape, kept.models, kept.models.size
+    shape, k = kept.shape, kept.models.size
     if k:
         reference = shape.core / shape.core.sum()
         centring = np.eye(k) - np.outer(np.ones(k), reference)
@@ -121,40 +311,15 @@ def anchored(
         spread = np.clip(np.diag(centring @ cov @ centring.T), 0.0, None)
         half = NormalDist().inv_cdf(0.5 + level / 2.0) * ELO_SCALE * np.sqrt(spread)
         lower, upper = centred - half, centred + half
-        # Outside the core the data bound a rating on one side only (ratings.graph).
-        lower[shape.lower_unbounded] = -np.inf
-        upper[shape.upper_unbounded] = np.inf
     else:
         centred = lower = upper = np.zeros(0)
-    used, fallback = None, None
-    if anchor is not None:
-        where = np.flatnonzero(models == anchor)
-        if not kept.has_votes[anchor]:
-            fallback = "no-votes"
-        elif where.size == 0:
-            fallback = "not-in-kept-piece"
-        elif shape.upper_unbounded[where[0]] or shape.lower_unbounded[where[0]]:
-            fallback = "unbounded"
-        else:
-            used = anchor
-    offset = anchor_rating
-    if used is not None:
-        offset -= centred[np.flatnonzero(models == used)[0]]
-    rating = centred + offset
-    if used is not None:
-        rating[models == used] = anchor_rating
-    lower, upper = lower + offset, upper + offset
-    return RatingFit(
-        models=models,
-        rating=rating,
-        ci_lower=lower,
-        ci_upper=upper,
-        rank=rank_ub(lower, upper),
-        in_core=shape.core,
-        anchor=used,
-        anchor_fallback=fallback,
-        unrated=np.flatnonzero(~kept.has_votes),
-        dropped=kept.dropped,
+    return anchored_fit(
+        centred,
+        lower,
+        upper,
+        kept,
+        anchor=anchor,
+        anchor_rating=anchor_rating,
         method="sandwich",
         level=level,
         rounds=None,

@@ -3,7 +3,10 @@
 This is the one function the rest of the project needs for numbers
 (:func:`rate`, or :func:`fit_counts` from raw index arrays): it decides which
 models can be rated, fits, computes intervals, anchors the scale and ranks. It
-knows no model names; :mod:`ratings.leaderboard` adds them.
+knows no model names; :mod:`ratings.leaderboard` adds them. What it shares with the
+style-controlled and Davidson fits (the options, the kept models, the refusal without a
+finite estimate, anchoring and :class:`~ratings.joint.RatingFit`) is
+:mod:`ratings.joint`'s.
 
 Decisions, in order:
 
@@ -30,25 +33,25 @@ Decisions, in order:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-from ratings.bt import DEFAULT_PRIOR, ELO_SCALE, check_prior, fit, regularised_score
+from ratings.bt import DEFAULT_PRIOR, ELO_SCALE, fit, regularised_score
 from ratings.counts import PairCounts, aggregate
-from ratings.errors import DisconnectedGraphError, InvalidInputError, NoMLEError
-from ratings.graph import components, identifiability
-from ratings.intervals import (
-    bootstrap_intervals,
-    bounds_outside_core,
-    rank_ub,
-    sandwich_intervals,
+from ratings.errors import InvalidInputError
+from ratings.intervals import bootstrap_intervals, bounds_outside_core, sandwich_intervals
+from ratings.joint import (
+    OnDisconnected,
+    RatingFit,
+    anchored_fit,
+    check_options,
+    kept_models,
+    require_mle,
 )
 
 CIMethod = Literal["sandwich", "bootstrap"]
-OnDisconnected = Literal["error", "largest"]
 
 #: Rating given to the anchor (or to the core mean on fallback).
 ANCHOR_RATING = 1000.0
@@ -56,111 +59,6 @@ ANCHOR_RATING = 1000.0
 DEFAULT_LEVEL = 0.95
 #: Default number of bootstrap rounds.
 DEFAULT_ROUNDS = 1000
-
-
-@dataclass(frozen=True)
-class RatingFit:
-    """Anchored ratings for the rated models, in the caller's index space.
-
-    Parameters
-    ----------
-    models : ndarray of intp, shape (k,)
-        Indices of the rated models (ascending); every other array is aligned
-        with it.
-    rating, ci_lower, ci_upper : ndarray of float64, shape (k,)
-        Elo-scale rating and interval ends (``-inf``/``inf`` where the data
-        cannot bound that side).
-    rank : ndarray of int64, shape (k,)
-        Rank (UB).
-    in_core : ndarray of bool, shape (k,)
-        Member of the reference set the intervals are relative to.
-    anchor : int or None
-        Index of the anchor used, or None when the scale fell back to the
-        core mean.
-    anchor_fallback : str or None
-        Why the requested anchor was not used: ``"no-votes"``,
-        ``"not-in-kept-piece"`` or ``"unbounded"``; None otherwise (also when
-        no anchor was requested).
-    unrated : ndarray of intp
-        Models with no battles.
-    dropped : ndarray of intp
-        Models left out because they are in another piece of the graph.
-    method : str
-        ``"sandwich"`` or ``"bootstrap"``.
-    level : float
-        Interval coverage.
-    rounds : int or None
-        Bootstrap rounds (None for the sandwich).
-    prior : float
-        Virtual ties per model used in the fit.
-    """
-
-    models: NDArray[np.intp]
-    rating: NDArray[np.float64]
-    ci_lower: NDArray[np.float64]
-    ci_upper: NDArray[np.float64]
-    rank: NDArray[np.int64]
-    in_core: NDArray[np.bool_]
-    anchor: int | None
-    anchor_fallback: str | None
-    unrated: NDArray[np.intp]
-    dropped: NDArray[np.intp]
-    method: str
-    level: float
-    rounds: int | None
-    prior: float
-
-
-def _keep_piece(
-    games: NDArray[np.float64],
-    rated: NDArray[np.intp],
-    anchor: int | None,
-    on_disconnected: OnDisconnected,
-) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    pieces = [rated[p] for p in components(games[np.ix_(rated, rated)])]
-    if len(pieces) <= 1:
-        return rated, np.zeros(0, dtype=np.intp)
-    if on_disconnected == "error":
-        sizes = ", ".join(str(len(p)) for p in pieces)
-        raise DisconnectedGraphError(
-            f"the comparison graph has {len(pieces)} separate pieces (sizes {sizes}): "
-            "ratings in different pieces were never compared and share no scale",
-            pieces,
-        )
-    if on_disconnected != "largest":
-        raise InvalidInputError(
-            f"on_disconnected must be 'error' or 'largest', got {on_disconnected!r}"
-        )
-    keep = next((p for p in pieces if anchor is not None and anchor in p), pieces[0])
-    dropped = np.sort(np.concatenate([p for p in pieces if p is not keep]))
-    return keep, dropped
-
-
-def _empty_fit(
-    anchor: int | None,
-    unrated: NDArray[np.intp],
-    ci: str,
-    level: float,
-    rounds: int,
-    prior: float,
-) -> RatingFit:
-    empty = np.zeros(0)
-    return RatingFit(
-        models=np.zeros(0, dtype=np.intp),
-        rating=empty,
-        ci_lower=empty,
-        ci_upper=empty,
-        rank=np.zeros(0, dtype=np.int64),
-        in_core=np.zeros(0, dtype=bool),
-        anchor=None,
-        anchor_fallback=None if anchor is None else "no-votes",
-        unrated=unrated,
-        dropped=np.zeros(0, dtype=np.intp),
-        method=ci,
-        level=level,
-        rounds=rounds if ci == "bootstrap" else None,
-        prior=prior,
-    )
 
 
 def rate(
@@ -214,31 +112,28 @@ def rate(
     """
     if ci not in ("sandwich", "bootstrap"):
         raise InvalidInputError(f"ci must be 'sandwich' or 'bootstrap', got {ci!r}")
-    if not 0.0 < level < 1.0:
-        raise InvalidInputError(f"level must be strictly between 0 and 1, got {level}")
     if ci == "bootstrap" and rng is None:
         raise InvalidInputError("the bootstrap needs a seeded numpy.random.Generator (rng)")
-    n = counts.n_models
-    if anchor is not None and not 0 <= anchor < n:
-        raise InvalidInputError(f"anchor index {anchor} is outside 0..{n - 1}")
-    check_prior(prior)
+    check_options(level, anchor, counts.n_models, prior)
 
-    games = counts.games
-    has_votes = games.sum(axis=1) > 0
-    rated = np.flatnonzero(has_votes)
-    unrated = np.flatnonzero(~has_votes)
-    kept, dropped = _keep_piece(games, rated, anchor, on_disconnected)
-    if kept.size == 0:
-        return _empty_fit(anchor, unrated, ci, level, rounds, prior)
-    sub = counts.subset(kept)
-
-    shape = identifiability(sub.score)
-    if prior == 0 and not shape.mle_exists:
-        raise NoMLEError(
-            "with prior=0 the maximum-likelihood ratings do not exist: "
-            f"{int((~shape.core).sum())} model(s) never lost or never won against the rest; "
-            "use prior > 0"
+    kept = kept_models(counts, anchor, on_disconnected)
+    rounds_used = rounds if ci == "bootstrap" else None
+    if kept.models.size == 0:
+        empty = np.zeros(0)
+        return anchored_fit(
+            empty,
+            empty,
+            empty,
+            kept,
+            anchor=anchor,
+            anchor_rating=anchor_rating,
+            method=ci,
+            level=level,
+            rounds=rounds_used,
+            prior=prior,
         )
+    sub, shape = kept.counts, kept.shape
+    require_mle(kept, prior)
     theta = fit(regularised_score(sub.score, prior))
 
     reference = shape.core.astype(np.float64)
@@ -249,43 +144,18 @@ def rate(
         lower, upper = bootstrap_intervals(
             sub, rng=rng, rounds=rounds, prior=prior, level=level, reference=reference, theta0=theta
         )
-    centred = ELO_SCALE * (theta - theta[shape.core].mean())
-
-    used_anchor, fallback = None, None
-    if anchor is not None:
-        position = np.flatnonzero(kept == anchor)
-        if not has_votes[anchor]:
-            fallback = "no-votes"
-        elif position.size == 0:
-            fallback = "not-in-kept-piece"
-        elif shape.upper_unbounded[position[0]] or shape.lower_unbounded[position[0]]:
-            fallback = "unbounded"
-        else:
-            used_anchor = anchor
-    offset = anchor_rating
-    if used_anchor is not None:
-        offset -= centred[np.flatnonzero(kept == used_anchor)[0]]
-    rating = centred + offset
-    if used_anchor is not None:
-        rating[kept == used_anchor] = anchor_rating
     if not shape.mle_exists:
         lower, upper = bounds_outside_core(theta, sub, shape, level=level, lower=lower, upper=upper)
-    lower = lower + offset
-    upper = upper + offset
-    return RatingFit(
-        models=kept,
-        rating=rating,
-        ci_lower=lower,
-        ci_upper=upper,
-        rank=rank_ub(lower, upper),
-        in_core=shape.core,
-        anchor=used_anchor,
-        anchor_fallback=fallback,
-        unrated=unrated,
-        dropped=dropped,
+    return anchored_fit(
+        ELO_SCALE * (theta - theta[shape.core].mean()),
+        lower,
+        upper,
+        kept,
+        anchor=anchor,
+        anchor_rating=anchor_rating,
         method=ci,
         level=level,
-        rounds=rounds if ci == "bootstrap" else None,
+        rounds=rounds_used,
         prior=prior,
     )
 

@@ -41,13 +41,12 @@ from ratings.bt import (
     DEFAULT_TOL,
     ELO_SCALE,
     MAX_ITER,
-    check_prior,
     fit,
     regularised_score,
 )
 from ratings.counts import aggregate
 from ratings.errors import InvalidInputError, NoMLEError
-from ratings.joint import anchored, kept_models, shifted_inverse
+from ratings.joint import anchored, check_options, kept_models, require_mle, shifted_inverse
 from ratings.outcomes import SCORE_A
 from ratings.rate import ANCHOR_RATING, DEFAULT_LEVEL, OnDisconnected, RatingFit
 from ratings.style_loss import StyleRows, expit, loss_hessian, newton
@@ -253,9 +252,7 @@ def fit_style(
     NoMLEError
         If ``prior == 0`` and some rating has no finite estimate.
     """
-    if not 0.0 < level < 1.0:
-        raise InvalidInputError(f"level must be strictly between 0 and 1, got {level}")
-    check_prior(prior)
+    check_options(level, anchor, n_models, prior)
     counts = aggregate(a_idx, b_idx, outcome, n_models, count)
     a = np.asarray(a_idx, dtype=np.intp)
     b = np.asarray(b_idx, dtype=np.intp)
@@ -267,10 +264,9 @@ def fit_style(
         feature_names = (
             STYLE_FEATURES if k == len(STYLE_FEATURES) else tuple(f"x{j}" for j in range(k))
         )
-    if anchor is not None and not 0 <= anchor < n_models:
-        raise InvalidInputError(f"anchor index {anchor} is outside 0..{n_models - 1}")
 
     kept = kept_models(counts, anchor, on_disconnected)
+    require_mle(kept, prior)
     nk = kept.models.size
     live = (kept.position[a] >= 0) & (kept.position[b] >= 0)
     if w is not None:
@@ -290,12 +286,6 @@ def fit_style(
     rows = StyleRows(
         kept.position[a], kept.position[b], y, (xt if varies.all() else xt[varies]).T, w, nk
     )
-    if prior == 0 and not kept.shape.mle_exists:
-        raise NoMLEError(
-            "with prior=0 the maximum-likelihood ratings do not exist: "
-            f"{int((~kept.shape.core).sum())} model(s) never lost or never won against the "
-            "rest; use prior > 0"
-        )
     z = NormalDist().inv_cdf(0.5 + level / 2.0)
     if nk:
         # The plain fit on the pair counts (milliseconds) starts Newton close by.

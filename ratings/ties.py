@@ -37,11 +37,18 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ratings.bt import DEFAULT_PRIOR, DEFAULT_TOL, MAX_ITER, check_prior, fit, regularised_score
+from ratings.bt import DEFAULT_PRIOR, DEFAULT_TOL, MAX_ITER, fit, regularised_score
 from ratings.bt import log_expit as bt_log_expit
 from ratings.counts import PairCounts, aggregate
-from ratings.errors import InvalidInputError, NoMLEError
-from ratings.joint import Kept, anchored, kept_models, shifted_inverse
+from ratings.errors import InvalidInputError
+from ratings.joint import (
+    Kept,
+    anchored,
+    check_options,
+    kept_models,
+    require_mle,
+    shifted_inverse,
+)
 from ratings.rate import ANCHOR_RATING, DEFAULT_LEVEL, OnDisconnected, RatingFit
 from ratings.ties_loss import PairData, _newton, _score_outer, loss, loss_hessian
 
@@ -184,19 +191,10 @@ def fit_davidson_counts(
     NoMLEError
         If ``prior == 0`` and some rating has no finite estimate.
     """
-    if not 0.0 < level < 1.0:
-        raise InvalidInputError(f"level must be strictly between 0 and 1, got {level}")
-    check_prior(prior)
-    if anchor is not None and not 0 <= anchor < counts.n_models:
-        raise InvalidInputError(f"anchor index {anchor} is outside 0..{counts.n_models - 1}")
+    check_options(level, anchor, counts.n_models, prior)
     kept: Kept = kept_models(counts, anchor, on_disconnected)
+    require_mle(kept, prior)
     sub, n = kept.counts, kept.models.size
-    if prior == 0 and not kept.shape.mle_exists:
-        raise NoMLEError(
-            "with prior=0 the maximum-likelihood ratings do not exist: "
-            f"{int((~kept.shape.core).sum())} model(s) never lost or never won against the "
-            "rest; use prior > 0"
-        )
     tied = float((sub.ties + sub.bothbad).sum()) / 2.0
     votes = float(sub.games.sum()) / 2.0
     if n and not 0 < tied < votes:
@@ -260,14 +258,8 @@ def fit_davidson(
 
     Parameters
     ----------
-    a_idx, b_idx : array_like of int, shape (m,)
-        Model indices of sides A and B.
-    outcome : array_like of int, shape (m,)
-        :class:`~ratings.outcomes.Outcome` codes.
-    count : array_like, shape (m,), optional
-        Battles per row.
-    n_models : int
-        Number of models.
+    a_idx, b_idx, outcome, count, n_models
+        The battle rows, as for :func:`ratings.rate.fit_counts`.
     anchor, level, prior, anchor_rating, on_disconnected
         As for :func:`fit_davidson_counts`.
 
