@@ -116,6 +116,31 @@ def _rows(board: Leaderboard, plain: Leaderboard) -> list[dict[str, object]]:
     return out
 
 
+def write_json(document: object, board: Leaderboard, *, out: TextIO, err: TextIO) -> int:
+    """What ``--json`` prints: ``document`` as indented JSON to ``out``, the board's notes
+    to ``err``.
+
+    Parameters
+    ----------
+    document : object
+        The JSON value (the rows, and what only that fit has).
+    board : Leaderboard
+        The board whose notes go to ``err``.
+    out, err : text streams
+        Where the document and the notes go.
+
+    Returns
+    -------
+    int
+        Exit status 0.
+    """
+    json.dump(document, out, indent=2, ensure_ascii=False)
+    out.write("\n")
+    for note in board.notes:
+        print(f"note: {note}", file=err)
+    return 0
+
+
 def style_board(
     path: str | Path,
     battles: BattleArrays,
@@ -204,11 +229,7 @@ def style_board(
                 "from_conversations": counts.from_text,
             },
         }
-        json.dump(document, out, indent=2, ensure_ascii=False)
-        out.write("\n")
-        for note in board.notes:
-            print(f"note: {note}", file=err)
-        return 0
+        return write_json(document, board, out=out, err=err)
     out.write(format_table(board))
     out.write(
         f"\nstyle coefficients (log-odds of winning per standard deviation of the feature, "
@@ -288,11 +309,7 @@ def davidson_board(
                 "better": c.better,
             },
         }
-        json.dump(document, out, indent=2, ensure_ascii=False)
-        out.write("\n")
-        for note in board.notes:
-            print(f"note: {note}", file=err)
-        return 0
+        return write_json(document, board, out=out, err=err)
     out.write(format_table(board))
     out.write(
         f"\ntie parameter nu = {fit.nu:.4f} ({fit.nu_lower:.4f} .. {fit.nu_upper:.4f}, "
