@@ -28,17 +28,13 @@ import argparse
 import multiprocessing
 import random
 import resource
-import statistics
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from sqlalchemy import insert
 
 from arena.categories import (
     DETECT_CHARS,
@@ -48,19 +44,10 @@ from arena.categories import (
     tag_untagged,
 )
 from arena.category_board import FILTERS, category_board
-from arena.db import make_engine, migrate, session_factory, stats
-from arena.db.models import (
-    Battle,
-    BattleMode,
-    BattleStatus,
-    Message,
-    Model,
-    Side,
-    Vote,
-    Voter,
-    Winner,
-)
+from arena.db import make_engine, session_factory, stats
+from arena.db.models import Side
 from arena.recompute import recompute
+from bench.board_bench import Draw, Drawn, fill, first_and_later
 
 #: Short prompts with their language, as volunteers type them.
 LABELLED = [
@@ -148,47 +135,21 @@ def detection() -> None:
     print(f"\nThe rules (categorise, one battle): {_ms(rules)}.")
 
 
-def fill(url: str, votes: int, seed: int = 0) -> None:
-    rng = random.Random(seed)
-    engine = make_engine(url)
-    migrate(engine)
-    sessions = session_factory(engine)
-    with sessions.begin() as s:
-        s.add_all(Model(name=m, provider="openai") for m in MODELS)
-    with sessions() as s:
-        ids = [s.query(Model.id).filter(Model.name == m).scalar() for m in MODELS]
+def _draws(rng: random.Random, ids: list[int]) -> Draw:
+    """Each model's strength, then per battle a prompt from the mix and two answers."""
     texts, weights = zip(*PROMPTS, strict=True)
-    at = datetime.now(UTC) - timedelta(days=1)
     strength = {i: rng.gauss(0, 1) for i in ids}
-    for start in range(0, votes, 5000):
-        n = min(5000, votes - start)
-        tokens = [uuid.uuid4().hex for _ in range(n)]
-        with sessions.begin() as s:
-            voters = s.scalars(
-                insert(Voter).returning(Voter.id, sort_by_parameter_order=True),
-                [{"token": t} for t in tokens],
-            ).all()
-            battles, messages, ballots = [], [], []
-            for voter in voters:
-                a, b = rng.sample(ids, 2)
-                bid = uuid.uuid4().hex
-                prompt = rng.choices(texts, weights)[0]
-                battles.append(dict(id=bid, voter_id=voter, model_a_id=a, model_b_id=b,
-                                    mode=BattleMode.ANONY, status=BattleStatus.VOTED, turns=1,
-                                    created_at=at))  # fmt: skip
-                for side in (Side.A, Side.B):
-                    messages.append(dict(battle_id=bid, side=side, turn=1, role="user",
-                                         content=prompt))  # fmt: skip
-                    messages.append(dict(battle_id=bid, side=side, turn=1, role="assistant",
-                                         content="答え" * 50, completion_tokens=120))  # fmt: skip
-                p = 1 / (1 + 10 ** (-(strength[a] - strength[b])))
-                winner = Winner.MODEL_A if rng.random() < p else Winner.MODEL_B
-                ballots.append(dict(battle_id=bid, voter_id=voter, winner=winner, voided=False,
-                                    created_at=at))  # fmt: skip
-            s.execute(insert(Battle), battles)
-            s.execute(insert(Message), messages)
-            s.execute(insert(Vote), ballots)
-    engine.dispose()
+
+    def draw(rng: random.Random, a: int, b: int) -> Drawn:
+        prompt = rng.choices(texts, weights)[0]
+        messages: list[dict[str, object]] = []
+        for side in (Side.A, Side.B):
+            messages.append(dict(side=side, turn=1, role="user", content=prompt))
+            messages.append(dict(side=side, turn=1, role="assistant", content="答え" * 50,
+                                 completion_tokens=120))  # fmt: skip
+        return Drawn(messages, {}, 1 / (1 + 10 ** (-(strength[a] - strength[b]))))
+
+    return draw
 
 
 def boards(url: str, votes: int) -> None:
@@ -208,16 +169,8 @@ def boards(url: str, votes: int) -> None:
     for key in FILTERS[1:]:
         with sessions() as s:
             run = stats.latest_run(s)
-            start = time.perf_counter()
-            board = category_board(s, run, key)
-            first = time.perf_counter() - start
-            again = []
-            for _ in range(5):
-                start = time.perf_counter()
-                category_board(s, run, key)
-                again.append(time.perf_counter() - start)
-        print(f"| {key} | {board.votes:,} | {len(board.rows)} | {_ms(first)} | "
-              f"{_ms(statistics.median(again))} |")  # fmt: skip
+            board, first, later = first_and_later(partial(category_board, s, run, key))
+        print(f"| {key} | {board.votes:,} | {len(board.rows)} | {_ms(first)} | {_ms(later)} |")
     engine.dispose()
 
 
@@ -232,7 +185,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         start = time.perf_counter()
-        fill(url, args.votes)
+        fill(url, args.votes, MODELS, _draws)
         print(f"\n(filled {args.votes:,} votes in {time.perf_counter() - start:.0f} s)")
         boards(url, args.votes)
 

@@ -23,36 +23,22 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert
-
 from arena.dataset import conv_metadata
-from arena.db import make_engine, migrate, session_factory, stats
-from arena.db.models import (
-    Battle,
-    BattleMode,
-    BattleStatus,
-    Message,
-    Model,
-    Side,
-    Vote,
-    Voter,
-    Winner,
-)
+from arena.db import make_engine, session_factory, stats
+from arena.db.models import Side
 from arena.recompute import recompute
 from arena.style_board import style_board
+from bench.board_bench import Draw, Drawn, fill, first_and_later
 
 MODELS = [f"Model-{i:02d}" for i in range(20)]
-BATCH = 5000
 
 
 def _answer(rng: random.Random, words: int, markdown: float) -> str:
@@ -70,64 +56,34 @@ def _answer(rng: random.Random, words: int, markdown: float) -> str:
     return "\n".join(lines)
 
 
-def fill(url: str, votes: int, without_meta: float, seed: int = 0) -> None:
-    rng = random.Random(seed)
-    engine = make_engine(url)
-    migrate(engine)
-    sessions = session_factory(engine)
-    with sessions.begin() as s:
-        s.add_all(Model(name=m, provider="openai") for m in MODELS)
-    with sessions() as s:
-        ids = [s.query(Model.id).filter(Model.name == m).scalar() for m in MODELS]
-    at = datetime.now(UTC) - timedelta(days=1)
+def _draws(rng: random.Random, ids: list[int], without_meta: float) -> Draw:
+    """Each model's strength, length and Markdown rate, then per battle a prompt (70%
+    Japanese) and two answers; ``without_meta`` of the battles without conv_metadata."""
     strength = {i: rng.gauss(0, 0.7) for i in ids}
     words = {i: rng.choice((60, 120, 240, 480)) for i in ids}
     markdown = {i: rng.choice((0.0, 0.2, 0.5)) for i in ids}
-    for start in range(0, votes, BATCH):
-        n = min(BATCH, votes - start)
-        with sessions.begin() as s:
-            voters = s.scalars(
-                insert(Voter).returning(Voter.id, sort_by_parameter_order=True),
-                [{"token": uuid.uuid4().hex} for _ in range(n)],
-            ).all()
-            battles, messages, ballots = [], [], []
-            for voter in voters:
-                a, b = rng.sample(ids, 2)
-                bid = uuid.uuid4().hex
-                japanese = rng.random() < 0.7
-                prompt = "日本の城について教えて" if japanese else "Tell me about castles."
-                sides = {}
-                for side, model in ((Side.A, a), (Side.B, b)):
-                    text = _answer(rng, int(words[model] * rng.lognormvariate(0, 0.4)),
-                                   markdown[model])  # fmt: skip
-                    tokens = len(text.encode()) // 3
-                    sides[side] = [
-                        {"role": "user", "content": prompt, "num_tokens": len(prompt)},
-                        {"role": "assistant", "content": text, "num_tokens": tokens},
-                    ]
-                    for m in sides[side]:
-                        messages.append(dict(battle_id=bid, side=side, turn=1, role=m["role"],
-                                             content=m["content"],
-                                             completion_tokens=m["num_tokens"]))  # fmt: skip
-                meta = None
-                if rng.random() >= without_meta:
-                    counts = conv_metadata(sides[Side.A], sides[Side.B])
-                    meta = json.dumps({"conv_metadata": counts})
-                la = sides[Side.A][1]["num_tokens"]
-                lb = sides[Side.B][1]["num_tokens"]
-                x = (la - lb) / (la + lb + 1)
-                p = 1 / (1 + 10 ** (-(strength[a] - strength[b] + 1.5 * x)))
-                winner = Winner.MODEL_A if rng.random() < p else Winner.MODEL_B
-                battles.append(dict(id=bid, voter_id=voter, model_a_id=a, model_b_id=b,
-                                    mode=BattleMode.ANONY, status=BattleStatus.VOTED, turns=1,
-                                    created_at=at, meta=meta,
-                                    prompt_language="ja" if japanese else "en"))  # fmt: skip
-                ballots.append(dict(battle_id=bid, voter_id=voter, winner=winner, voided=False,
-                                    created_at=at))  # fmt: skip
-            s.execute(insert(Battle), battles)
-            s.execute(insert(Message), messages)
-            s.execute(insert(Vote), ballots)
-    engine.dispose()
+
+    def draw(rng: random.Random, a: int, b: int) -> Drawn:
+        japanese = rng.random() < 0.7
+        prompt = "日本の城について教えて" if japanese else "Tell me about castles."
+        sides, messages = {}, []
+        for side, model in ((Side.A, a), (Side.B, b)):
+            text = _answer(rng, int(words[model] * rng.lognormvariate(0, 0.4)), markdown[model])
+            sides[side] = [
+                {"role": "user", "content": prompt, "num_tokens": len(prompt)},
+                {"role": "assistant", "content": text, "num_tokens": len(text.encode()) // 3},
+            ]
+            messages += [dict(side=side, turn=1, role=m["role"], content=m["content"],
+                              completion_tokens=m["num_tokens"]) for m in sides[side]]  # fmt: skip
+        meta = None
+        if rng.random() >= without_meta:
+            meta = json.dumps({"conv_metadata": conv_metadata(sides[Side.A], sides[Side.B])})
+        la, lb = sides[Side.A][1]["num_tokens"], sides[Side.B][1]["num_tokens"]
+        x = (la - lb) / (la + lb + 1)
+        columns = {"meta": meta, "prompt_language": "ja" if japanese else "en"}
+        return Drawn(messages, columns, 1 / (1 + 10 ** (-(strength[a] - strength[b] + 1.5 * x))))
+
+    return draw
 
 
 def views(url: str, votes: int) -> None:
@@ -141,20 +97,12 @@ def views(url: str, votes: int) -> None:
     for key in ("all", "ja"):
         with sessions() as s:
             run = stats.latest_run(s)
-            start = time.perf_counter()
-            board = style_board(s, run, key)
-            first = time.perf_counter() - start
-            again = []
-            for _ in range(5):
-                start = time.perf_counter()
-                style_board(s, run, key)
-                again.append(time.perf_counter() - start)
+            board, first, later = first_and_later(partial(style_board, s, run, key))
         moved = sum(1 for r in board.rows if board.change(r.model))
         length = board.coefficient("length")
         coef = f"{length.points:+.0f} ({length.lower:+.0f} to {length.upper:+.0f})"
-        later = statistics.median(again) * 1000
         print(f"| {key} | {board.votes:,} | {board.from_messages:,} | {moved}/{len(board.rows)} "
-              f"| {coef} | {first * 1000:.0f} ms | {later:.3f} ms |")  # fmt: skip
+              f"| {coef} | {first * 1000:.0f} ms | {later * 1000:.3f} ms |")  # fmt: skip
     engine.dispose()
 
 
@@ -168,7 +116,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         start = time.perf_counter()
-        fill(url, args.votes, args.without_meta)
+        fill(url, args.votes, MODELS, partial(_draws, without_meta=args.without_meta))
         print(f"(filled {args.votes:,} votes in {time.perf_counter() - start:.0f} s)")
         views(url, args.votes)
 
