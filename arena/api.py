@@ -4,220 +4,35 @@ Besides health and the leaderboard, a small battle API lets programs (load tests
 front ends) run blind battles the way the page does, through the same
 :class:`arena.battles.Arena`: ``POST /api/battles`` streams a turn as server-sent
 events, ``POST /api/battles/{id}/vote`` records the verdict and reveals the names.
-Also sets the security headers of every response: remote images (tracking pixels in
-model output) are blocked by the Content-Security-Policy.
+The request bodies, error responses and events are in arena.api_wire; the body limit
+and security headers every response goes through, in arena.api_middleware.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import AsyncIterator
 from dataclasses import asdict
-from typing import Literal
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from arena.battles import SIDE_ERROR_MESSAGE, SIDES, SOURCE_PATTERN, Arena, TurnState, VoterRef
+from arena.api_middleware import CSP, MAX_API_BODY, MAX_BODY, BodyLimit, SecurityHeaders
+from arena.api_wire import ReactionBody, TurnBody, VoteBody, VoterBody, refusal, turn_events
+from arena.battles import SIDES, Arena, VoterRef
 from arena.category_board import ALL, FILTERS, category_board
 from arena.db import stats
 from arena.db.models import Side
-from arena.errors import ArenaError, StorageError
+from arena.errors import ArenaError
 from arena.events import EVENT_COOKIE, valid_slug
 from arena.feedback import react
-from arena.integrity.limits import RateLimited
-from arena.integrity.voters import GateRefused, UnknownVoter
 from arena.separation import neighbours
 from arena.style_board import style_board
 
-CSP = (
-    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; "
-    "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
-    "font-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'self'; "
-    "form-action 'self'; base-uri 'none'; object-src 'none'"
-)
-
-
-#: Largest request body accepted: the JSON API's, and any other route's (Gradio's events).
-MAX_API_BODY = 256 * 1024
-MAX_BODY = 4 * 1024 * 1024
-
-
-class BodyLimit:
-    """Pure ASGI middleware: 413 for a body over the limit, before anything parses it.
-
-    A declared ``Content-Length`` over the limit is refused at once; a chunked body is
-    counted as it arrives and refused when it passes the limit.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        path = scope.get("path", "")
-        limit = MAX_API_BODY if path.startswith("/api/") else MAX_BODY
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _too_large(scope, receive, send, limit)
-            return
-        seen, refused = 0, False
-
-        async def counted() -> Message:
-            nonlocal seen, refused
-            message = await receive()
-            if message["type"] == "http.request" and not refused:
-                seen += len(message.get("body", b""))
-                if seen > limit:  # answer now; the app sees the client go away
-                    refused = True
-                    await _too_large(scope, receive, send, limit)
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def unless_refused(message: Message) -> None:
-            if not refused:
-                await send(message)
-
-        await self.app(scope, counted, unless_refused)
-
-
-async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    response = JSONResponse(
-        {"error": "too_large", "message": f"the request body is over {limit // 1024} KiB"},
-        status_code=413,
-    )
-    await response(scope, receive, send)
-
-
-class SecurityHeaders:
-    """Pure ASGI middleware adding the security headers to every HTTP response.
-
-    (Not ``@app.middleware("http")``: that wraps streaming responses in extra tasks
-    and queues, and every streamed token of the page goes through here.)
-    """
-
-    HEADERS = (
-        (b"content-security-policy", CSP.encode()),
-        (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"no-referrer"),
-    )
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in self.HEADERS if k not in present]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class VoterBody(BaseModel):
-    """What a new voter shows at the gates (both optional; needed only when enabled)."""
-
-    access_code: str | None = Field(default=None, max_length=200)
-    altcha: str | None = Field(default=None, max_length=2000)
-
-
-class TurnBody(BaseModel):
-    """A prompt: a new battle when ``battle_id`` is null, else the battle's next turn."""
-
-    voter: str = Field(min_length=16, max_length=64)
-    prompt: str
-    battle_id: str | None = Field(default=None, max_length=64)
-    language: Literal["ja", "en"] = "ja"
-    #: How a new battle's first prompt came: "typed" or "example:<category>".
-    source: str | None = Field(default=None, pattern=f"^({SOURCE_PATTERN})$")
-    #: The slug of the event a new battle is started under (arena.events); the page's
-    #: event link sets it as the cookie ``EVENT_COOKIE`` instead.
-    event: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
-
-
-class ReactionBody(BaseModel):
-    """A thumbs up (1), down (-1) or none (0) on one answer: a side of one turn."""
-
-    voter: str = Field(min_length=16, max_length=64)
-    turn: int = Field(ge=1, le=100)
-    side: Literal["a", "b"]
-    value: Literal[-1, 0, 1]
-
-
-class VoteBody(BaseModel):
-    voter: str = Field(min_length=16, max_length=64)
-    winner: str
-
-
-def _refusal(exc: ArenaError) -> JSONResponse:
-    headers = {}
-    if isinstance(exc, StorageError):
-        status = 503
-    elif isinstance(exc, UnknownVoter | GateRefused):
-        status = 401
-    elif isinstance(exc, RateLimited):
-        status = 429
-        headers["Retry-After"] = str(exc.retry_after)
-    elif exc.code.startswith("prompt_") or exc.code == "vote_invalid":
-        status = 400
-    elif exc.code == "unknown_battle":
-        status = 404
-    else:
-        status = 409
-    body: dict[str, object] = {"error": exc.code, "message": str(exc)}
-    # The numbers a message is made of (a limit, seconds to wait), so a front end can
-    # say it in its own language; never free text.
-    params = {k: v for k, v in exc.params.items() if isinstance(v, int | float | bool)}
-    if params:
-        body["params"] = params
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def _sse(event: str, data: object) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-async def _turn_events(first: TurnState, states: AsyncIterator[TurnState]) -> AsyncIterator[str]:
-    """The turn as events: ``turn``, then ``delta`` pieces per side, then ``done``."""
-    yield _sse("turn", {"battle_id": first.battle_id, "turn": first.turn})
-    sent = {side: 0 for side in SIDES}
-    state = first
-    try:
-        async for state in states:
-            delta = {}
-            for side in SIDES:
-                text_ = state.sides[side].text
-                if len(text_) > sent[side]:
-                    delta[side.value] = text_[sent[side] :]
-                    sent[side] = len(text_)
-            if delta:
-                yield _sse("delta", delta)
-    except ArenaError as exc:  # e.g. the turn could not be stored: say so, then end
-        yield _sse("error", {"error": exc.code, "message": str(exc)})
-        return
-    # A failed side is a code and a generic message: upstream details (status bodies,
-    # hosts, served names) could tell the volunteer which model it was.
-    errors = {
-        side.value: {"code": code, "message": SIDE_ERROR_MESSAGE}
-        if (code := state.sides[side].error)
-        else None
-        for side in SIDES
-    }
-    yield _sse("done", {"errors": errors, "votable": state.votable})
+#: Importable from here as before the split (tests/test_deploy.py, deploy checks).
+__all__ = ["CSP", "MAX_API_BODY", "MAX_BODY", "BodyLimit", "SecurityHeaders", "create_api"]
 
 
 def _finite(x: float) -> float | None:
@@ -254,7 +69,7 @@ def create_api(arena: Arena) -> FastAPI:
                 ip, pow_payload=body.altcha, access_code=body.access_code
             )
         except ArenaError as exc:
-            return _refusal(exc)
+            return refusal(exc)
         return JSONResponse({"voter": token})
 
     @app.get("/api/voters/challenge")
@@ -399,8 +214,8 @@ def create_api(arena: Arena) -> FastAPI:
         try:
             first = await anext(states)
         except ArenaError as exc:
-            return _refusal(exc)
-        return StreamingResponse(_turn_events(first, states), media_type="text/event-stream")
+            return refusal(exc)
+        return StreamingResponse(turn_events(first, states), media_type="text/event-stream")
 
     @app.post("/api/battles/{battle_id}/vote")
     async def battle_vote(battle_id: str, body: VoteBody, request: Request) -> JSONResponse:
@@ -409,7 +224,7 @@ def create_api(arena: Arena) -> FastAPI:
         try:
             reveal = await arena.vote(voter, battle_id, body.winner)
         except ArenaError as exc:
-            return _refusal(exc)
+            return refusal(exc)
         return JSONResponse(
             {
                 "model_a": reveal.names[SIDES[0]],
@@ -425,7 +240,7 @@ def create_api(arena: Arena) -> FastAPI:
         try:
             await react(arena, voter, battle_id, body.turn, Side(body.side), body.value)
         except ArenaError as exc:
-            return _refusal(exc)
+            return refusal(exc)
         return JSONResponse({"turn": body.turn, "side": body.side, "value": body.value})
 
     return app
