@@ -48,17 +48,15 @@ def check_block(chunk: list[tuple[int, bytes]], dialect: str, schema: str) -> Bl
         return Block(None, None, check_chunk(chunk, dialect, schema))
     given = array_of(table.column("question_id")).to_pylist()
     ids = [battle_id(q) if q else "" for q in given]
-    plain = plain_rows(table, lines, data, ids)
+    checked = plain_rows(table, lines, data, ids)
+    plain = checked.plain
     others = check_chunk([item for item, ok in zip(chunk, plain, strict=True) if not ok],
                          dialect, schema)  # fmt: skip
     if not plain.any():
         return Block(None, None, others)
     keep = np.flatnonzero(plain)
     battles, sides = build(
-        table if len(keep) == len(lines) else table.take(pa.array(keep)),
-        [chunk[k][0] for k in keep],
-        [ids[k] for k in keep],
-        dialect,
+        table, checked, [chunk[k][0] for k in keep], [ids[k] for k in keep], dialect
     )
     if dialect == "postgresql":
         return Block(copy_text(battles, sides, escapes(data)), None, others)

@@ -37,7 +37,7 @@ order this arena's export writes them; the precise path keeps a file's own order
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -272,8 +272,18 @@ def _bad_categories(tags: pa.Array) -> np.ndarray:
     return bad
 
 
-def plain_rows(table: pa.Table, lines: list[bytes], data: bytes, ids: list[str]) -> np.ndarray:
-    """Which rows of a block the columnar path takes (see the module docstring)."""
+class Checked(NamedTuple):
+    """What :func:`plain_rows` found: which rows of a block are plain, and the messages of
+    each side (of every row, as :func:`_conversation` gives them), which :func:`build`
+    takes on rather than reading them again."""
+
+    plain: np.ndarray
+    messages: tuple[dict[str, Any], dict[str, Any]]
+
+
+def plain_rows(table: pa.Table, lines: list[bytes], data: bytes, ids: list[str]) -> Checked:
+    """Which rows of a block the columnar path takes (see the module docstring), and
+    their messages."""
     n = table.num_rows
     col = {name: array_of(table.column(name)) for name in table.column_names}
     # Only a \\uD800-\\uDFFF escape can put a lone surrogate into a JSON line; the lines
@@ -292,8 +302,11 @@ def plain_rows(table: pa.Table, lines: list[bytes], data: bytes, ids: list[str])
     bad |= _mask(pc.less(col["turn"], 1)) | ~col["anony"].is_valid().to_numpy(zero_copy_only=False)
     stamp = col["tstamp"]
     bad |= _mask(pc.invert(pc.and_(pc.greater(stamp, 0), pc.less(stamp, 4.1e9))))
+    sides = []
     for side in ("conversation_a", "conversation_b"):
-        bad |= _conversation(col[side], nul)[0]
+        side_bad, messages = _conversation(col[side], nul)
+        bad |= side_bad
+        sides.append(messages)
     bad |= _incomplete(col["conv_metadata"])
     bad |= col["category_tag"].is_valid().to_numpy(zero_copy_only=False)
     for name in ("flags", "reasons_a", "reasons_b", "reactions"):
@@ -320,15 +333,32 @@ def plain_rows(table: pa.Table, lines: list[bytes], data: bytes, ids: list[str])
             bad[k] = bad[seen[bid]] = True
         else:
             seen[bid] = k
-    return ~bad
+    return Checked(~bad, (sides[0], sides[1]))
+
+
+_MESSAGE_COLUMNS = ("role", "content", "finish_reason", "num_tokens")
+
+
+def _of_rows(messages: dict[str, Any], plain: np.ndarray) -> dict[str, Any]:
+    """The messages (of :func:`_conversation`) of the plain rows, their ``row`` numbered
+    among those rows."""
+    if plain.all():
+        return messages
+    mine = plain[messages["row"]]
+    columns = {name: messages[name].filter(pa.array(mine)) for name in _MESSAGE_COLUMNS}
+    renumber = np.cumsum(plain) - 1
+    return {"row": renumber[messages["row"][mine]], "turn": messages["turn"][mine], **columns}
 
 
 def build(
-    table: pa.Table, wheres: list[int], ids: list[str], dialect: str
+    table: pa.Table, checked: Checked, wheres: list[int], ids: list[str], dialect: str
 ) -> tuple[pa.Table, list[pa.Table]]:
     """The plain rows' battle fields (:data:`BATTLE_FIELDS`) and their messages
     (:data:`MESSAGE_FIELDS`), side a's and side b's, each in battle order; times as
-    SQLite's text on SQLite."""
+    SQLite's text on SQLite. ``table`` is the whole block, ``checked`` what
+    :func:`plain_rows` found in it; ``wheres`` and ``ids`` are the plain rows'."""
+    if not checked.plain.all():
+        table = table.take(pa.array(np.flatnonzero(checked.plain)))
     col = {name: array_of(table.column(name)) for name in SCHEMA.names}
     micros = _moments(col["tstamp"].to_numpy(zero_copy_only=False))
     at: pa.Array = pa.array(micros, pa.timestamp("us", tz="UTC"))
@@ -350,8 +380,8 @@ def build(
         names=[*BATTLE_FIELDS, "prompt_language", "categories", "n_a", "n_b"],
     )  # fmt: skip
     sides = []
-    for side in ("a", "b"):
-        _, m = _conversation(col[f"conversation_{side}"], nul=False)
+    for side, messages in zip("ab", checked.messages, strict=True):
+        m = _of_rows(messages, checked.plain)
         rows = pa.array(m["row"])
         sides.append(
             pa.table(
