@@ -20,19 +20,21 @@ from numpy.typing import NDArray
 from ratings.battlefile import (
     SCHEMAS,
     BattleFileError,
-    BattleRowError,
-    arena_winner,
-    comparia_winner,
     decode_record,
     detect_format,
     detect_schema,
     file_columns,
-    model_name,
     record_unit,
     records,
+    uncell,
+)
+from ratings.battlerow import (
+    BattleRowError,
+    arena_winner,
+    comparia_winner,
+    model_name,
     row_flags,
     truth,
-    uncell,
 )
 from ratings.errors import InvalidInputError
 from ratings.outcomes import WINNER_CODES, Outcome

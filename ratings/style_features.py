@@ -40,13 +40,12 @@ from numpy.typing import NDArray
 
 from ratings.battlefile import (
     BattleFileError,
-    BattleRowError,
     decode_record,
     detect_format,
-    normalise,
     record_unit,
     records,
 )
+from ratings.battlerow import BattleRowError, normalise
 from ratings.errors import InvalidInputError
 from ratings.io import BattleArrays
 
