@@ -36,13 +36,14 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from ratings.bt import DEFAULT_PRIOR, ELO_SCALE, fit, regularised_score
 from ratings.counts import PairCounts, aggregate
 from ratings.errors import InvalidInputError
 from ratings.intervals import bootstrap_intervals, bounds_outside_core, sandwich_intervals
 from ratings.joint import (
+    Kept,
     OnDisconnected,
     RatingFit,
     anchored_fit,
@@ -59,6 +60,36 @@ ANCHOR_RATING = 1000.0
 DEFAULT_LEVEL = 0.95
 #: Default number of bootstrap rounds.
 DEFAULT_ROUNDS = 1000
+
+
+def _estimate(
+    kept: Kept,
+    *,
+    ci: CIMethod,
+    level: float,
+    rounds: int,
+    rng: np.random.Generator | None,
+    prior: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Elo-scale ratings of the kept models and their interval ends, relative to the
+    core's mean (steps 3 and 4 of the module docstring)."""
+    if kept.models.size == 0:
+        empty = np.zeros(0)
+        return empty, empty, empty
+    sub, shape = kept.counts, kept.shape
+    require_mle(kept, prior)
+    theta = fit(regularised_score(sub.score, prior))
+    reference = shape.core.astype(np.float64)
+    if ci == "sandwich":
+        lower, upper = sandwich_intervals(theta, sub, prior=prior, level=level, reference=reference)
+    else:
+        assert rng is not None
+        lower, upper = bootstrap_intervals(
+            sub, rng=rng, rounds=rounds, prior=prior, level=level, reference=reference, theta0=theta
+        )
+    if not shape.mle_exists:
+        lower, upper = bounds_outside_core(theta, sub, shape, level=level, lower=lower, upper=upper)
+    return ELO_SCALE * (theta - theta[shape.core].mean()), lower, upper
 
 
 def rate(
@@ -117,37 +148,9 @@ def rate(
     check_options(level, anchor, counts.n_models, prior)
 
     kept = kept_models(counts, anchor, on_disconnected)
-    rounds_used = rounds if ci == "bootstrap" else None
-    if kept.models.size == 0:
-        empty = np.zeros(0)
-        return anchored_fit(
-            empty,
-            empty,
-            empty,
-            kept,
-            anchor=anchor,
-            anchor_rating=anchor_rating,
-            method=ci,
-            level=level,
-            rounds=rounds_used,
-            prior=prior,
-        )
-    sub, shape = kept.counts, kept.shape
-    require_mle(kept, prior)
-    theta = fit(regularised_score(sub.score, prior))
-
-    reference = shape.core.astype(np.float64)
-    if ci == "sandwich":
-        lower, upper = sandwich_intervals(theta, sub, prior=prior, level=level, reference=reference)
-    else:
-        assert rng is not None
-        lower, upper = bootstrap_intervals(
-            sub, rng=rng, rounds=rounds, prior=prior, level=level, reference=reference, theta0=theta
-        )
-    if not shape.mle_exists:
-        lower, upper = bounds_outside_core(theta, sub, shape, level=level, lower=lower, upper=upper)
+    centred, lower, upper = _estimate(kept, ci=ci, level=level, rounds=rounds, rng=rng, prior=prior)
     return anchored_fit(
-        ELO_SCALE * (theta - theta[shape.core].mean()),
+        centred,
         lower,
         upper,
         kept,
@@ -155,7 +158,7 @@ def rate(
         anchor_rating=anchor_rating,
         method=ci,
         level=level,
-        rounds=rounds_used,
+        rounds=rounds if ci == "bootstrap" else None,
         prior=prior,
     )
 
