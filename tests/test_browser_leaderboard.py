@@ -108,12 +108,13 @@ def test_table_and_charts_show_the_latest_run(
         context.close()
 
 
+@pytest.mark.parametrize("width, height", [(375, 812), (390, 844)])
 def test_leaderboard_on_a_phone(
-    browser, board_app: RunningApp, latest_run: RatingRun, artifacts: Path
+    browser, board_app: RunningApp, latest_run: RatingRun, artifacts: Path, width: int, height: int
 ) -> None:
     context = browser.new_context(
         locale="ja-JP",
-        viewport={"width": 375, "height": 812},
+        viewport={"width": width, "height": height},
         is_mobile=True,
         has_touch=True,
         device_scale_factor=2,
@@ -128,5 +129,12 @@ def test_leaderboard_on_a_phone(
     button.click()
     expect(page.locator("#leaderboard-table")).to_contain_text(ANCHOR, timeout=15_000)
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
-    page.screenshot(path=str(artifacts / "leaderboard-ja-phone.png"), full_page=True)
+    # The run's info wraps above the reload button: not a narrow column beside it.
+    info = page.locator("#leaderboard-info").bounding_box()
+    reload = page.locator("#leaderboard-refresh").bounding_box()
+    assert info is not None and reload is not None
+    assert info["width"] >= 0.8 * width, (info, width)
+    assert reload["y"] >= info["y"] + info["height"] - 1, (info, reload)
+    name = "leaderboard-ja-phone.png" if width == 375 else f"leaderboard-ja-phone-{width}.png"
+    page.screenshot(path=str(artifacts / name), full_page=True)
     context.close()

@@ -3,11 +3,11 @@ reasons volunteers gave per model, and the seed report's ranking beside today's.
 
 Nothing here is in the page's initial configuration: the tab fills itself when it is
 selected (or on its reload button), so no model name reaches a browser that only plays
-blind battles. The pair tables are read from the counts stored with the rating run (a
-few thousand rows at most) and kept per run in a small process-wide cache, which also
-spares runs stored before those counts their slower fallback after the first view.
-The reasons are counted per run off the handler (:class:`FeedbackCache`), since counting
-them takes seconds on a million votes.
+blind battles. What it shows is read by :mod:`arena.ui.board_data` (pair tables kept
+per run) and the table and its text lines are made by :mod:`arena.ui.board_table`; this
+module lays the tab out and renders a board in the page's language. The reasons are
+counted per run off the handler (:class:`FeedbackCache`), since counting them takes
+seconds on a million votes.
 
 The ratings view can be narrowed to one prompt language or category (the radio above the
 table; :mod:`arena.category_board` fits and keeps those boards), and switched to the
@@ -19,103 +19,29 @@ view switch is one more control and one more parameter.
 
 from __future__ import annotations
 
-import math
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import gradio as gr
-import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from arena.category_board import ALL, FILTERS, CategoryBoard, category_board
+from arena.category_board import ALL, FILTERS
 from arena.config import Settings
 from arena.db import stats
-from arena.db.feedback_stats import FeedbackCache, ModelFeedback
-from arena.render import literal
+from arena.db.feedback_stats import FeedbackCache
 from arena.schedule import Schedule
 from arena.seed_report import Today, then_and_now
-from arena.separation import neighbours
-from arena.style_board import StyleBoard, style_board
+from arena.ui.board_data import Board, PairCache, read_board
+from arena.ui.board_table import excluded_line, table_frame, unrated_markdown
 from arena.ui.board_views import reasons_view, style_table_view, then_now_view
-from arena.ui.charts import (
-    HEATMAP_MODELS,
-    heatmap,
-    history_chart,
-    interval_plot,
-    overlap_groups,
-)
+from arena.ui.charts import HEATMAP_MODELS, heatmap, history_chart, interval_plot, overlap_groups
 from arena.ui.i18n import t
 
-#: Runs and models the history chart shows.
-HISTORY_RUNS, HISTORY_MODELS = 30, 10
+#: Importable from here as before the split (tests, bench/bench_ui.py).
+__all__ = ["Board", "LeaderboardTab", "PairCache", "excluded_line", "read_board", "table_frame"]
+
 #: The style switch's values: the plain board, or the style-controlled one.
 PLAIN, STYLE = "plain", "style"
-
-
-@dataclass
-class Board:
-    """Everything the tab shows, read from the database."""
-
-    run: stats.RunInfo | None
-    rows: list[stats.BoardRow]
-    pairs: stats.PairTable | None
-    history: list[tuple]
-    unrated: list[stats.UnratedRow] = field(default_factory=list)
-    feedback: list[ModelFeedback] | None = None  # None: not counted yet
-    #: Each model's further votes until its interval separates from the next one down
-    #: (arena.separation; 0 separated, None not in sight); the last model has none.
-    separate: dict[str, int | None] = field(default_factory=dict)
-    #: The board of one category or prompt language, when the view is narrowed to one.
-    view: CategoryBoard | None = None
-    #: The style-controlled board (of the category, if any), when the view asks for it.
-    styled: StyleBoard | None = None
-
-
-class PairCache:
-    """Pair tables per rating run: a run never changes, so its tables are read once."""
-
-    def __init__(self, size: int = 2) -> None:
-        self.size = size
-        self._tables: OrderedDict[tuple[int, tuple[str, ...]], stats.PairTable] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, session: Session, run: stats.RunInfo, models: list[str]) -> stats.PairTable:
-        """The pair table of ``models`` for ``run`` (read on first use)."""
-        key = (run.id, tuple(models))
-        with self._lock:
-            if key in self._tables:
-                return self._tables[key]
-        table = stats.pair_table(session, run, models)
-        with self._lock:
-            self._tables[key] = table
-            while len(self._tables) > self.size:
-                self._tables.popitem(last=False)
-        return table
-
-
-def read_board(
-    sessions: sessionmaker[Session], cache: PairCache, category: str = ALL, style: bool = False
-) -> Board:
-    """The latest run, its rows, its pair tables (top models) and the rating history; and
-    the board of ``category`` (a key of arena.category_board.FILTERS) unless ``all``, or
-    with ``style`` the style-controlled board of ``category``."""
-    with sessions() as session:
-        run = stats.latest_run(session)
-        if run is None:
-            return Board(None, [], None, [])
-        rows = stats.board(session, run.id)
-        top = [r.model for r in rows[:HEATMAP_MODELS]]
-        pairs = cache.get(session, run, top)
-        shown = [r.model for r in rows[:HISTORY_MODELS]]
-        hist = stats.history(session, shown, HISTORY_RUNS)
-        unrated = stats.unrated(session, run, [r.model for r in rows])
-        separate = {n.upper: n.votes for n in neighbours(session, run, rows)}
-        styled = style_board(session, run, category) if style else None
-        view = category_board(session, run, category) if category != ALL and not style else None
-    return Board(run, rows, pairs, hist, unrated, separate=separate, view=view, styled=styled)
 
 
 def category_choices(lang: str) -> list[tuple[str, str]]:
@@ -133,76 +59,6 @@ def _top(pairs: stats.PairTable, n: int) -> stats.PairTable:
     return stats.PairTable(pairs.models[:n], pairs.battles[:n, :n], pairs.wins[:n, :n])
 
 
-def _score(value: float | None, digits: int) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
-
-
-def ci_text(r: stats.BoardRow) -> str:
-    """``+up/-down`` from the rating; an end the data cannot bound is "—"."""
-    up = f"{r.ci_upper - r.rating:.0f}" if math.isfinite(r.ci_upper) else "—"
-    down = f"{r.rating - r.ci_lower:.0f}" if math.isfinite(r.ci_lower) else "—"
-    return f"+{up}/-{down}"
-
-
-def separate_text(votes: int | None, lang: str) -> str:
-    """Votes until a model separates from the next: a count, "separated" or "not in sight"."""
-    if votes is None:
-        return t("sep_not_in_sight", lang)
-    return t("sep_done", lang) if votes == 0 else f"{votes:,}"
-
-
-def table_frame(
-    rows: list[stats.BoardRow], lang: str, separate: dict[str, int | None] | None = None
-) -> pd.DataFrame:
-    """The seed's columns, translated, one row per model, and with ``separate`` the votes
-    until each model separates from the next one down (the last model: empty)."""
-    weights = {"open": t("weights_open", lang), "closed": t("weights_closed", lang)}
-    missing = t("not_reported", lang)
-    data = [
-        {
-            t("col_rank", lang): r.rank,
-            t("col_model", lang): r.model,
-            t("col_rating", lang): round(r.rating),
-            t("col_ci", lang): ci_text(r),
-            t("col_win_rate", lang): f"{r.win_rate:.2f}",
-            t("col_battles", lang): r.battles,
-            t("col_weights", lang): weights.get(r.weights or "", r.weights or ""),
-            t("col_mt_bench", lang): _score(r.japanese_mt_bench, 1) or missing,
-            t("col_nejumi", lang): _score(r.nejumi_lb3, 2) or missing,
-        }
-        for r in rows
-    ]
-    if separate is not None:
-        for r, row in zip(rows, data, strict=True):
-            known = r.model in separate
-            row[t("col_separate", lang)] = separate_text(separate[r.model], lang) if known else ""
-    return pd.DataFrame(data)
-
-
-def unrated_markdown(board: Board, lang: str) -> str:
-    """The models with votes but no rating, with their battles and why."""
-    if not board.unrated or board.run is None:
-        return ""
-    lines = [
-        f"### {t('lb_unrated_title', lang)}",
-        t("lb_unrated_intro", lang, n=board.run.min_votes or 1),
-        "",
-        f"| {t('col_model', lang)} | {t('col_battles', lang)} | {t('lb_reason', lang)} |",
-        "| --- | ---: | --- |",
-    ]
-    for u in board.unrated:
-        why = t("lb_few_votes" if u.reason == "few_votes" else "lb_not_connected", lang)
-        lines.append(f"| {literal(u.model)} | {u.battles:,} | {why} |")
-    return "\n".join(lines)
-
-
-def excluded_line(excluded: dict[str, int], lang: str) -> str:
-    """The votes a run left out, per reason (only the reasons that left some out)."""
-    items = [t(f"ex_{why}", lang, n=f"{n:,}") for why, n in excluded.items() if n]
-    sep = "、" if lang == "ja" else ", "
-    return "\n\n" + t("lb_excluded", lang, items=sep.join(items)) if items else ""
-
-
 class LeaderboardTab:
     """Builds the leaderboard tab and renders it in the page's language."""
 
@@ -217,11 +73,15 @@ class LeaderboardTab:
     def build(self, i18n: gr.I18n) -> None:
         """Lay out the (empty) components; :meth:`load` fills them."""
         gr.Markdown(i18n("lb_intro"), elem_id="leaderboard-intro")
+        # The minimum widths wrap the row on a phone: the info over the whole width, the
+        # button below it. (A Markdown ignores scale and min_width: its column holds them.)
         with gr.Row(equal_height=True):
-            self.info = gr.Markdown("", elem_id="leaderboard-info", scale=4)
+            with gr.Column(scale=4, min_width=280):
+                self.info = gr.Markdown("", elem_id="leaderboard-info")
             self.refresh = gr.Button(
-                i18n("lb_refresh"), size="sm", elem_id="leaderboard-refresh", scale=1
-            )
+                i18n("lb_refresh"), size="sm", elem_id="leaderboard-refresh", scale=1,
+                min_width=120,
+            )  # fmt: skip
         with gr.Tabs(elem_id="leaderboard-views"):
             with gr.Tab(i18n("lb_sub_ratings"), id="ratings", elem_id="leaderboard-ratings"):
                 self._build_ratings(i18n)
