@@ -1,55 +1,35 @@
 """The admin console page (mounted at ``/admin`` behind Gradio's login, never linked from
 the volunteer page): battles, one battle's conversation, voiding votes, models, today's
-figures, export, deleting a voter's data, recomputing, flags, events (arena/ui/admin_events.py)
-and the audit log.
+figures, export and deleting a voter's data (arena/ui/admin_exports.py), recomputing,
+flags, events (arena/ui/admin_events.py) and the audit log.
 
 The page never hands a file to Gradio (Gradio serves the files of any event from every
 app of the server): an export waits in the :class:`ExportStore` and the page shows a link
 to its one download from ``/admin/exports/{id}``.
 
 Gradio's login guards the page's routes, and every handler checks again that the
-request's logged-in user is a configured admin before calling :class:`AdminConsole`.
+request's logged-in user is a configured admin before calling :class:`AdminConsole`
+(arena/ui/admin_guard.py).
 A handler's parameters are named after the components whose values they receive.
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 
 import gradio as gr
 
 from arena.admin import AdminAuth, AdminConsole, BattleFilter, ExportStore
-from arena.errors import ArenaError
-from arena.export import ExportOptions, parse_moment
+from arena.export import parse_moment
+from arena.ui.admin_exports import export_tab, privacy_tab
+from arena.ui.admin_guard import PRIVATE, require_admin, shown_errors
 
 BATTLE_COLUMNS = (
     "created_at", "id", "mode", "status", "model_a", "model_b", "winner", "voided",
     "flag_identity", "flag_moderation", "voter",
 )  # fmt: skip
 YES_NO = ["any", "yes", "no"]
-PRIVATE = {"api_visibility": "private"}
-
-
-def require_admin(auth: AdminAuth, request: gr.Request | None) -> str:
-    """The logged-in admin's name; raises ``gr.Error`` for anyone else."""
-    user = getattr(request, "username", None)
-    if not auth.is_admin(user):
-        raise gr.Error("Not authorised: log in as an admin.")
-    return str(user)
-
-
-@contextmanager
-def shown_errors() -> Iterator[None]:
-    """Refusals from the console as a Gradio error message."""
-    try:
-        yield
-    except ArenaError as exc:
-        raise gr.Error(str(exc)) from exc
 
 
 def _yes_no(value: str | None) -> bool | None:
@@ -192,108 +172,6 @@ def _today_tab(console: AdminConsole, auth: AdminAuth) -> None:
     refresh.click(load, None, [totals, per_model], **PRIVATE)
 
 
-def _export_tab(console: AdminConsole, auth: AdminAuth, exports: ExportStore) -> None:
-    with gr.Row():
-        fmt = gr.Radio(["jsonl", "json", "csv", "parquet"], value="jsonl", label="Format")
-        since = gr.Textbox(label="Votes from (UTC, YYYY-MM-DD)")
-        until = gr.Textbox(label="Votes until (inclusive)")
-        models = gr.Textbox(label="Only battles between these models (comma-separated)")
-    with gr.Row():
-        named = gr.Checkbox(label="Include named-mode battles")
-        flagged = gr.Checkbox(label="Include flagged battles")
-        voided = gr.Checkbox(label="Include voided votes")
-        convs = gr.Checkbox(value=True, label="Include conversations")
-    go = gr.Button("Export", variant="primary", elem_id="admin-export")
-    link = gr.HTML(elem_id="admin-download")
-    summary = gr.JSON(label="Manifest", elem_id="admin-manifest")
-
-    def run(
-        fmt: str, since: str | None, until: str | None, models: str | None, named: bool,
-        flagged: bool, voided: bool, convs: bool, request: gr.Request,
-    ) -> tuple[str, dict]:  # fmt: skip
-        user = require_admin(auth, request)
-        with shown_errors():
-            options = ExportOptions(
-                since=parse_moment(since or None), until=parse_moment(until or None, end=True),
-                models=tuple(x.strip() for x in (models or "").split(",") if x.strip()),
-                include_named=named, include_flagged=flagged, include_voided=voided,
-                conversations=convs,
-            )  # fmt: skip
-            ticket, manifest = exports.create(console, user, fmt, options)
-        until_utc = datetime.fromtimestamp(ticket.expires_at, UTC).strftime("%H:%M UTC")
-        name = html.escape(ticket.file)
-        # Relative to the page (/admin/): the download route of mount_admin, not a Gradio file.
-        anchor = (
-            f'<a id="admin-export-link" href="exports/{ticket.id}" download="{name}">'
-            f"Download {name}</a> ({ticket.rows} rows; one download, until {until_utc})"
-        )
-        return anchor, manifest
-
-    inputs = [fmt, since, until, models, named, flagged, voided, convs]
-    go.click(run, inputs, [link, summary], **PRIVATE)
-    _gallery_block(console, auth, exports)
-
-
-def _gallery_block(console: AdminConsole, auth: AdminAuth, exports: ExportStore) -> None:
-    """The publication gallery: chosen battles side by side, an HTML page and a Markdown
-    file, each kept for one download like an export (docs/data.md)."""
-    gr.Markdown("### Gallery for publication")
-    with gr.Row():
-        ids = gr.Textbox(label="Battle ids (comma-separated; empty: at random per pair)")
-        per_pair = gr.Number(value=1, precision=0, minimum=1, label="Battles per pair")
-        seed = gr.Number(value=0, precision=0, label="Seed")
-        lang = gr.Radio(["ja", "en"], value="ja", label="Language")
-    go = gr.Button("Make gallery", elem_id="admin-gallery")
-    links = gr.HTML(elem_id="admin-gallery-links")
-
-    def make(
-        ids: str | None, per_pair: float | None, seed: float | None, lang: str,
-        request: gr.Request,
-    ) -> str:  # fmt: skip
-        user = require_admin(auth, request)
-        with shown_errors():
-            shown, page, text = console.gallery(
-                user, battle_ids=tuple(x.strip() for x in (ids or "").split(",") if x.strip()),
-                per_pair=int(per_pair or 1), seed=int(seed or 0), lang=lang,
-            )  # fmt: skip
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            made = [
-                exports.keep(user, f"arena-gallery-{stamp}.{kind}", data.encode(), kind, len(shown))
-                for kind, data in (("html", page), ("md", text))
-            ]
-        return (
-            " · ".join(
-                f'<a class="admin-gallery-link" href="exports/{t.id}" '
-                f'download="{html.escape(t.file)}">Download {html.escape(t.file)}</a>'
-                for t in made
-            )
-            + f" ({len(shown)} battles; one download each)"
-        )
-
-    go.click(make, [ids, per_pair, seed, lang], [links], **PRIVATE)
-
-
-def _privacy_tab(console: AdminConsole, auth: AdminAuth) -> None:
-    gr.Markdown(
-        "Delete everything of one voter (battles, messages, votes). Give the `judge` id "
-        "shown in exports (`arena_user_...`) or the voter's browser token. Recompute the "
-        "ratings afterwards."
-    )
-    voter = gr.Textbox(label="Voter (judge id or token)", elem_id="admin-voter")
-    sure = gr.Checkbox(label="I understand this cannot be undone")
-    go = gr.Button("Delete this voter's data", variant="stop", elem_id="admin-delete")
-    result = gr.JSON(label="Deleted")
-
-    def delete(voter: str | None, confirmed: bool, request: gr.Request) -> dict:
-        user = require_admin(auth, request)
-        if not confirmed:
-            raise gr.Error("Tick the confirmation first.")
-        with shown_errors():
-            return console.delete_voter(user, voter or "")
-
-    go.click(delete, [voter, sure], [result], **PRIVATE)
-
-
 def _ratings_tab(console: AdminConsole, auth: AdminAuth) -> None:
     go = gr.Button("Recompute ratings now", variant="primary", elem_id="admin-recompute")
     result = gr.JSON(label="Rating run")
@@ -388,8 +266,8 @@ def build_admin(console: AdminConsole, auth: AdminAuth, exports: ExportStore) ->
                 ("Battles", _battles_tab),
                 ("Models", _models_tab),
                 ("Today", _today_tab),
-                ("Export", functools.partial(_export_tab, exports=exports)),
-                ("Privacy", _privacy_tab),
+                ("Export", functools.partial(export_tab, exports=exports)),
+                ("Privacy", privacy_tab),
                 ("Ratings", _ratings_tab),
                 ("Flags", _flags_tab),
                 ("Events", events_tab),
@@ -400,4 +278,4 @@ def build_admin(console: AdminConsole, auth: AdminAuth, exports: ExportStore) ->
     return blocks
 
 
-__all__ = ["build_admin", "require_admin"]
+__all__ = ["PRIVATE", "build_admin", "require_admin", "shown_errors"]
