@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -25,6 +26,11 @@ ENABLED_TTL = 2.0  # seconds an admin's enable/disable may take to reach new bat
 #: are counted from this process's own draws (their rows may still be on their way).
 SHARED_TTL = 5.0
 SHARED_LAG = 5.0
+#: One thread draws every pair, in turn: the active sampler's pick takes ~20 ms of numpy
+#: on 100 models (bench/bench_beyond.py --only timing), which on the event loop would
+#: stall every stream; one thread also keeps draws in order, each seeing the pairs
+#: already drawn.
+_DRAWS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arena-draw")
 
 
 def _utc(unix: float) -> datetime:
@@ -46,6 +52,16 @@ class Drawing:
                 lambda out: choose_active(weights, pairs, self.rng, out, board=board)
             )
         return self.health.draw(lambda out: choose_pair(weights, pairs, self.rng, out))
+
+    async def draw_and_count(self, enabled: set[str]) -> tuple[str, str]:
+        """:meth:`draw_pair`, counted at once for the next draw, off the event loop."""
+
+        def draw() -> tuple[str, str]:
+            pick = self.draw_pair(enabled)
+            self.pairs.add(*pick)
+            return pick
+
+        return await asyncio.get_running_loop().run_in_executor(_DRAWS, draw)
 
     def _share(self, change: SharedOut | None) -> None:
         """Tell the other app processes of the database that a model went out or came back."""

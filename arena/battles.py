@@ -254,7 +254,7 @@ class Arena(Drawing, Turns, Voting):
     ) -> _Plan:
         enabled = await self._enabled()
         if mode is BattleMode.ANONY:
-            pick = self.draw_pair(enabled)
+            pick = await self.draw_and_count(enabled)
         else:
             pick = tuple(models or ())
             wanted = 1 if mode is BattleMode.DIRECT else 2
@@ -298,8 +298,6 @@ class Arena(Drawing, Turns, Voting):
                 )
             )
 
-        if mode is BattleMode.ANONY:
-            self.pairs.add(*pick)
         self.metrics.battles.labels(mode=mode.value).inc()
         names = dict(zip(SIDES, pick, strict=False))
         # The row is written while the models already start answering (it is awaited

@@ -194,6 +194,10 @@ class _State:
     shared: bool = False  # the current back-off was seen in the database
 
 
+#: Draws of a pair outside the lock before one is drawn holding it (Health.draw).
+_DRAW_ATTEMPTS = 3
+
+
 class Health:
     """Leaves a model out after ``threshold`` failures in a row, with exponential back-off.
 
@@ -283,23 +287,40 @@ class Health:
 
     def unhealthy(self) -> set[str]:
         """Models left out of new battles right now."""
-        now = self.clock()
         with self._lock:
-            return {m for m, st in self._states.items() if self._out(st, now)}
+            return self._out_now()
 
     def draw(self, choose: Callable[[set[str]], Pick]) -> Pick:
         """``choose(unhealthy)`` a pair, and take the probe of any half-open model in it.
 
-        Atomic, so only one battle probes a model after its back-off.
+        Only one battle probes a model after its back-off. ``choose`` runs without the
+        lock (the active sampler's numpy takes ~20 ms on 100 models, and the event loop
+        records results under this lock); the pick is then checked under the lock, and
+        drawn again if a model in it went out meanwhile (or another draw took its probe).
         """
+        for _ in range(_DRAW_ATTEMPTS):
+            with self._lock:
+                out = self._out_now()
+            pick = choose(out)
+            with self._lock:
+                if not out.issuperset(self._out_now() & set(pick)):
+                    continue  # a model in it went out meanwhile, or a draw took its probe
+                return self._claim(pick)
+        with self._lock:  # health keeps changing under the draws: draw holding the lock
+            return self._claim(choose(self._out_now()))
+
+    def _out_now(self) -> set[str]:
         now = self.clock()
-        with self._lock:
-            pick = choose({m for m, st in self._states.items() if self._out(st, now)})
-            for model in pick:
-                st = self._states.get(model)
-                if st is not None and st.backoff:
-                    st.probe_at = now
-            return pick
+        return {m for m, st in self._states.items() if self._out(st, now)}
+
+    def _claim(self, pick: Pick) -> Pick:
+        """Take the probe of each model of ``pick`` that is half-open (lock held)."""
+        now = self.clock()
+        for model in pick:
+            st = self._states.get(model)
+            if st is not None and st.backoff:
+                st.probe_at = now
+        return pick
 
     def status(self, models: Iterable[str]) -> dict[str, dict[str, object]]:
         """Each model's health: healthy now, failures in a row (once out), seconds to retry."""

@@ -319,3 +319,47 @@ async def test_a_transcript_is_its_own_voters_blind_battle_only(arena) -> None:
         with pytest.raises(BattleRejected) as refused:
             await arena.transcript(voter, battle_id)
         assert refused.value.code == "unknown_battle"
+
+
+async def test_a_slow_pair_draw_never_stalls_the_event_loop(arena, monkeypatch) -> None:
+    """The draw (the active sampler's numpy: ~20 ms on 100 models) runs off the loop, one
+    draw at a time, each counting the pairs drawn before it."""
+    import time
+
+    from arena import battle_draw
+
+    seen: list[int] = []
+    drawing: list[tuple[float, float]] = []
+
+    def slow(real):
+        def draw(weights, pairs, *args, **kw):
+            seen.append(sum(pairs.values()))
+            started = time.perf_counter()
+            time.sleep(0.3)  # stands for a long computation holding this thread
+            drawing.append((started, time.perf_counter()))
+            return real(weights, pairs, *args, **kw)
+
+        return draw
+
+    monkeypatch.setattr(battle_draw, "choose_active", slow(battle_draw.choose_active))
+    monkeypatch.setattr(battle_draw, "choose_pair", slow(battle_draw.choose_pair))
+    beats: list[float] = []
+    stop = asyncio.Event()
+
+    async def heartbeat() -> None:
+        while not stop.is_set():
+            beats.append(time.perf_counter())
+            await asyncio.sleep(0.01)
+
+    beat = asyncio.ensure_future(heartbeat())
+    try:
+        first, second = await asyncio.gather(play(arena, ALICE, "one"), play(arena, BOB, "two"))
+    finally:
+        stop.set()
+        await beat
+    assert first[-1].votable and second[-1].votable
+    assert len(seen) == 2 and seen[1] == seen[0] + 1  # the second draw saw the first's pair
+    (start, _), (_, end) = drawing
+    during = [t for t in beats if start <= t <= end]
+    gaps = [b - a for a, b in zip([start, *during], [*during, end], strict=True)]
+    assert max(gaps) < 0.15, f"the loop stalled {max(gaps):.3f} s during the draws"

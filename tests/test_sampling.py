@@ -120,6 +120,39 @@ def test_half_open_lets_exactly_one_battle_probe_and_success_resets() -> None:
     assert health.status(["a"])["a"] == {"healthy": True, "failures": 0, "retry_in": 0.0}
 
 
+def test_a_draw_outside_the_lock_never_gives_a_half_open_model_two_probes() -> None:
+    """``choose`` runs without the lock: a draw whose model went out meanwhile (here
+    another draw, made while the first one chose, took the probe) is drawn again."""
+    now = [0.0]
+    health = Health(threshold=1, cooldown=10, clock=lambda: now[0])
+    health.record("a", ok=False)
+    now[0] = 10  # "a" is half-open: one battle may probe it
+    calls: list[set[str]] = []
+
+    def choose(out: set[str]) -> tuple[str, str]:
+        calls.append(set(out))
+        if len(calls) == 1:
+            assert health.draw(lambda _: ("a", "c")) == ("a", "c")  # the other draw
+            return ("a", "b")  # chosen from the state before it
+        return ("b", "c") if "a" in out else ("a", "b")
+
+    assert health.draw(choose) == ("b", "c")
+    assert calls == [set(), {"a"}]
+    assert health.unhealthy() == {"a"}  # one probe in flight, the other draw's
+
+
+def test_a_model_failing_while_a_pair_is_chosen_is_not_drawn() -> None:
+    health = Health(threshold=1, cooldown=10)
+
+    def choose(out: set[str]) -> tuple[str, str]:
+        if "b" not in out:
+            health.record("b", ok=False)  # "b" fails while this draw chooses
+            return ("a", "b")
+        return ("a", "c")
+
+    assert health.draw(choose) == ("a", "c")
+
+
 def test_a_probe_that_never_reports_frees_its_place() -> None:
     now = [0.0]
     health = Health(threshold=1, cooldown=10, probe_timeout=100, clock=lambda: now[0])
