@@ -12,19 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arena.import_columns import (
-    MESSAGE_FIELDS,
-    Unreadable,
-    array_of,
-    block_bytes,
-    build,
-    in_order,
-    lengths,
-    plain_rows,
-    read_block,
-    utc_text,
-)
+from arena.import_columns import array_of, build, in_order, lengths, plain_rows, utc_text
 from arena.import_rows import Row, battle_id, check_chunk
+from arena.import_schema import MESSAGE_FIELDS, Unreadable, block_bytes, read_block
 
 
 class Block(NamedTuple):

@@ -3,8 +3,8 @@
 :func:`arena.import_rows.validate` reads a row at a time through the shared reader
 (:func:`ratings.battlefile.normalise`), about 50-100 us a row in Python. Most rows of a
 big file are plain: this arena's own export, or a FastChat clean-battle file, whose every
-value is of the expected type and passes every check. :func:`read_block` parses a block
-of JSON lines at once with pyarrow's JSON reader against :data:`SCHEMA`,
+value is of the expected type and passes every check. :func:`arena.import_schema.read_block`
+parses a block of JSON lines at once with pyarrow's JSON reader against its ``SCHEMA``,
 :func:`plain_rows` makes the same checks as array operations, and :func:`build` makes
 the rows of ``battles``, ``votes``, ``messages`` and ``battle_categories`` as arrays
 (:mod:`arena.import_blocks` runs these in a worker and writes PostgreSQL's COPY text).
@@ -36,62 +36,23 @@ order this arena's export writes them; the precise path keeps a file's own order
 
 from __future__ import annotations
 
-import io
 from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pa_json
 
 from arena.backends.base import FINISH_REASONS
 from arena.categories import CATEGORIES
 from arena.db.models import BattleMode, Winner
 from arena.import_rows import LANGUAGE_CODES
+from arena.import_schema import (
+    BATTLE_FIELDS,
+    CONV_METADATA,
+    MESSAGE_FIELDS,
+    SCHEMA,
+)
 
-MESSAGE = pa.struct(
-    [("role", pa.string()), ("content", pa.string()), ("finish_reason", pa.string()),
-     ("num_tokens", pa.int64())]
-)  # fmt: skip
-_COUNTS = {
-    "header_count": [f"h{k}" for k in range(1, 7)],
-    "list_count": ["ordered", "unordered"],
-    "bold_count": ["**", "__"],
-}
-
-
-def _side_metadata(side: str) -> list[tuple[str, pa.DataType]]:
-    fields: list[tuple[str, pa.DataType]] = [
-        (f"sum_assistant_{side}_tokens", pa.int64()),
-        (f"context_{side}_tokens", pa.int64()),
-    ]
-    for name, keys in _COUNTS.items():
-        fields.append((f"{name}_{side}", pa.struct([(k, pa.int64()) for k in keys])))
-    return fields
-
-
-#: LMArena's ``conv_metadata``, in the order this arena's export writes it.
-CONV_METADATA = pa.struct(
-    [("sum_user_tokens", pa.int64()), ("turns", pa.int64()), *_side_metadata("a"),
-     *_side_metadata("b")]
-)  # fmt: skip
-#: The columns of a FastChat clean-battle row as this arena's export writes them.
-SCHEMA = pa.schema(
-    [
-        ("question_id", pa.string()), ("model_a", pa.string()), ("model_b", pa.string()),
-        ("winner", pa.string()), ("judge", pa.string()),
-        ("conversation_a", pa.list_(MESSAGE)), ("conversation_b", pa.list_(MESSAGE)),
-        ("turn", pa.int64()), ("anony", pa.bool_()), ("language", pa.string()),
-        ("tstamp", pa.float64()), ("conv_metadata", CONV_METADATA),
-        ("category_tag", pa.struct([])), ("flags", pa.list_(pa.string())),
-        ("metadata", pa.struct([])), ("reasons_a", pa.list_(pa.string())),
-        ("reasons_b", pa.list_(pa.string())), ("comment", pa.string()),
-        ("reactions", pa.list_(pa.struct([("turn", pa.int64()), ("side", pa.string()),
-                                          ("value", pa.int64())]))),
-        ("prompt_source", pa.string()), ("prompt_language", pa.string()),
-        ("categories", pa.list_(pa.string())),
-    ]
-)  # fmt: skip
 #: Python's ``str.isspace`` characters, as an RE2 class: a text starting or ending with
 #: one would be stripped by the precise path.
 _SPACE = (
@@ -108,43 +69,6 @@ _LANGUAGE_NAMES = pa.array(list(LANGUAGE_CODES))
 _LANGUAGE_CODES = pa.array(list(LANGUAGE_CODES.values()))
 _CATEGORIES = pa.array(list(CATEGORIES))
 MAX_SOURCE = 40
-#: Rows of the blocks' tables, in the column order of the importer's COPY.
-BATTLE_FIELDS = (
-    "where", "id", "source_id", "model_a", "model_b", "winner", "judge", "turns", "mode",
-    "language", "at", "meta", "comment", "prompt_source",
-)  # fmt: skip
-MESSAGE_FIELDS = (
-    "battle_id", "side", "turn", "role", "content", "finish_reason", "num_tokens", "created_at",
-)  # fmt: skip
-
-
-class Unreadable(Exception):
-    """The block cannot be read against :data:`SCHEMA`: it goes the precise way whole."""
-
-
-def block_bytes(lines: list[bytes]) -> bytes:
-    """A block's lines end to end, each ending in a newline."""
-    return b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
-
-
-def read_block(data: bytes, rows: int) -> pa.Table:
-    """A block's bytes (:func:`block_bytes` of ``rows`` lines) as a table of
-    :data:`SCHEMA` (plus any other top-level columns)."""
-    options = pa_json.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="infer")
-    try:
-        table = pa_json.read_json(
-            io.BytesIO(data),
-            read_options=pa_json.ReadOptions(use_threads=False, block_size=max(len(data), 1)),
-            parse_options=options,
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise Unreadable(str(exc)) from None
-    if table.num_rows != rows:
-        raise Unreadable("rows and lines differ")
-    for name in SCHEMA.names:  # a nested key the schema does not name
-        if not table.schema.field(name).type.equals(SCHEMA.field(name).type):
-            raise Unreadable(f"{name} has other keys")
-    return table
 
 
 def array_of(column: pa.ChunkedArray | pa.Array) -> pa.Array:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 
 from arena.db import make_engine, migrate
 from arena.import_blocks import check_block
-from arena.import_columns import SCHEMA
+from arena.import_schema import SCHEMA
 from arena.importer import import_file
 from tests.conftest import _create_pg_database, _drop_pg_database
 from tests.test_import import good_row
