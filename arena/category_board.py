@@ -33,6 +33,7 @@ from arena.db.models import Battle, BattleCategory, Model, Vote
 from ratings import (
     DEFAULT_PRIOR,
     WINNER_CODES,
+    Leaderboard,
     RatingsError,
     enough_votes,
     leaderboard_from_counts,
@@ -105,7 +106,7 @@ def _counts(
     return names, a, b, outcome, count
 
 
-def _pair_table(models: Sequence[str], names: list[str], a, b, outcome, count) -> stats.PairTable:
+def pair_table(models: Sequence[str], names: list[str], a, b, outcome, count) -> stats.PairTable:
     """Battles and wins among ``models`` (a tie is half a win each), as stats.PairTable."""
     where = {name: k for k, name in enumerate(models)}
     pos = np.array([where.get(name, -1) for name in names], dtype=np.intp)
@@ -126,38 +127,61 @@ def _pair_table(models: Sequence[str], names: list[str], a, b, outcome, count) -
     return stats.PairTable(list(models), battles, wins)
 
 
+def fit_counts(
+    names: list[str],
+    a: np.ndarray,
+    b: np.ndarray,
+    outcome: np.ndarray,
+    count: np.ndarray,
+    *,
+    anchor: str,
+    level: float,
+    prior: float,
+    min_votes: int,
+) -> tuple[Leaderboard | None, np.ndarray]:
+    """A filter's board from its grouped counts, as its run was fitted (no database): the
+    run's vote threshold, then the run's fit (sandwich, its prior, the largest connected
+    piece). Returns the fit (None when nothing can be rated) and which models met the
+    threshold."""
+    keep = enough_votes(a, b, count, len(names), min_votes) if names else np.zeros(0, bool)
+    if not keep.any():
+        return None, keep
+    kept = [n for n, k in zip(names, keep, strict=True) if k]
+    both = keep[a] & keep[b]
+    renumber = np.cumsum(keep) - 1
+    try:
+        fitted = leaderboard_from_counts(
+            kept, renumber[a[both]], renumber[b[both]], outcome[both], count[both],
+            anchor=anchor, ci="sandwich", level=level, prior=prior, on_disconnected="largest",
+        )  # fmt: skip
+    except RatingsError:
+        return None, keep
+    return fitted, keep
+
+
 def _board(session: Session, run: stats.RunInfo, key: str) -> CategoryBoard:
     names, a, b, outcome, count = _counts(session, run, key)
     votes, min_votes = int(count.sum()), run.min_votes
     battles = np.bincount(a, count, len(names)) + np.bincount(b, count, len(names))
-    keep = enough_votes(a, b, count, len(names), min_votes) if names else np.zeros(0, bool)
+    fitted, keep = fit_counts(
+        names, a, b, outcome, count, anchor=run.anchor, level=run.level, prior=prior_of(run),
+        min_votes=min_votes,
+    )  # fmt: skip
     rated: list[stats.BoardRow] = []
-    if keep.any():
-        kept = [n for n, k in zip(names, keep, strict=True) if k]
-        both = keep[a] & keep[b]
-        renumber = np.cumsum(keep) - 1
-        try:
-            fitted = leaderboard_from_counts(
-                kept, renumber[a[both]], renumber[b[both]], outcome[both], count[both],
-                anchor=run.anchor, ci="sandwich", level=run.level, prior=prior_of(run),
-                on_disconnected="largest",
-            )  # fmt: skip
-        except RatingsError:
-            fitted = None
-        if fitted is not None:
-            extra = {
-                name: (weights, mt, nejumi)
-                for name, weights, mt, nejumi in session.execute(
-                    select(
-                        Model.name, Model.weights, Model.japanese_mt_bench, Model.nejumi_lb3
-                    ).where(Model.name.in_([r.model for r in fitted.rows]))
+    if fitted is not None:
+        extra = {
+            name: (weights, mt, nejumi)
+            for name, weights, mt, nejumi in session.execute(
+                select(Model.name, Model.weights, Model.japanese_mt_bench, Model.nejumi_lb3).where(
+                    Model.name.in_([r.model for r in fitted.rows])
                 )
-            }
-            rated = [
-                stats.BoardRow(r.rank, r.model, r.rating, r.ci_lower, r.ci_upper, r.win_rate,
-                               r.battles, *extra.get(r.model, (None, None, None)))
-                for r in fitted.rows
-            ]  # fmt: skip
+            )
+        }
+        rated = [
+            stats.BoardRow(r.rank, r.model, r.rating, r.ci_lower, r.ci_upper, r.win_rate,
+                           r.battles, *extra.get(r.model, (None, None, None)))
+            for r in fitted.rows
+        ]  # fmt: skip
     shown = {r.model for r in rated}
     unrated = sorted(
         (
@@ -167,7 +191,7 @@ def _board(session: Session, run: stats.RunInfo, key: str) -> CategoryBoard:
         ),
         key=lambda u: (-u.battles, u.model),
     )
-    pairs = _pair_table([r.model for r in rated], names, a, b, outcome, count) if rated else None
+    pairs = pair_table([r.model for r in rated], names, a, b, outcome, count) if rated else None
     return CategoryBoard(key, votes, rated, unrated, pairs, min_votes)
 
 

@@ -87,7 +87,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena.category_board import _pair_table  # noqa: E402
+from arena.category_board import fit_counts, pair_table  # noqa: E402
 from arena.sampling import (  # noqa: E402
     ACTIVE_EPSILON,
     ACTIVE_THRESHOLD,
@@ -101,8 +101,6 @@ from ratings import (  # noqa: E402
     ELO_SCALE,
     PairCounts,
     aggregate,
-    enough_votes,
-    leaderboard_from_counts,
     rate,
 )
 from ratings.bt import expit  # noqa: E402
@@ -419,18 +417,15 @@ def _grouped(
 
 def _category_fit(names: list[str], rows: tuple[np.ndarray, ...], min_votes: int) -> int:
     """What :func:`arena.category_board._board` computes after its ``GROUP BY``: the vote
-    threshold, the fit as the run's (sandwich, prior, largest piece), the pair table."""
+    threshold and the fit as the run's (:func:`arena.category_board.fit_counts`), the
+    pair table."""
     a, b, outcome, count = rows
-    keep = enough_votes(a, b, count, len(names), min_votes)
-    kept = [n for n, k in zip(names, keep, strict=True) if k]
-    both = keep[a] & keep[b]
-    renumber = np.cumsum(keep) - 1
-    fitted = leaderboard_from_counts(
-        kept, renumber[a[both]], renumber[b[both]], outcome[both], count[both],
-        anchor=names[0], ci="sandwich", level=0.95, prior=DEFAULT_PRIOR,
-        on_disconnected="largest",
+    fitted, _ = fit_counts(
+        names, a, b, outcome, count, anchor=names[0], level=0.95, prior=DEFAULT_PRIOR,
+        min_votes=min_votes,
     )  # fmt: skip
-    _pair_table([r.model for r in fitted.rows], names, a, b, outcome, count)
+    assert fitted is not None
+    pair_table([r.model for r in fitted.rows], names, a, b, outcome, count)
     return len(fitted.rows)
 
 
