@@ -24,7 +24,7 @@ from arena.recompute import recompute
 from arena.seed_report import REPORT
 from tests.conftest import RunningApp
 from tests.test_browser_anonymity import PROVIDER
-from tests.test_browser_board_states import VISIBLE_TEXT_JS, latin_only
+from tests.test_browser_board_states import VISIBLE_TEXT_JS, goto_leaderboard, latin_only
 from tests.test_ui_stats import seed_votes
 
 pytestmark = pytest.mark.browser
@@ -112,12 +112,7 @@ def filled(reasons_app: RunningApp) -> tuple[dict, object]:
 
 
 def open_sub_tab(page: Page, url: str, which: str) -> None:
-    page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
-    button = page.locator("#tab-leaderboard-button")
-    if not button.is_visible():  # a phone folds the other tabs into an overflow menu
-        page.locator(".overflow-menu button, button.overflow-menu").first.click()
-    button.click()
+    goto_leaderboard(page, url)
     expect(page.locator("#leaderboard-info")).to_contain_text("2", timeout=15_000)
     page.click(f"#leaderboard-{which}-tab-button")
 

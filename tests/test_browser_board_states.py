@@ -110,10 +110,22 @@ def new_state(app: RunningApp, battles: list[tuple[str, str, Winner, int]]) -> N
         engine.dispose()
 
 
-def open_board(page: Page, url: str) -> None:
+def goto_leaderboard(page: Page, url: str, *, tap: bool = False) -> None:
+    """Load the page and open the leaderboard tab, through the overflow menu where a
+    narrow screen folds the tabs into one (with a tap on a touch screen)."""
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
-    page.click("#tab-leaderboard-button")
+    button = page.locator("#tab-leaderboard-button")
+    if not button.is_visible():
+        page.locator(".overflow-menu button, button.overflow-menu").first.click()
+    if tap:
+        button.tap()
+    else:
+        button.click()
+
+
+def open_board(page: Page, url: str) -> None:
+    goto_leaderboard(page, url)
     expect(page.locator("#leaderboard-info")).to_contain_text(
         re.compile("集計|Computed|No ratings"), timeout=15_000
     )

@@ -30,7 +30,17 @@ from arena.db import make_engine, session_factory
 from arena.db.models import Battle, BattleCategory, RatingRun, Winner
 from arena.recompute import recompute
 from tests.conftest import RunningApp
-from tests.test_browser_board_states import ANCHOR, M, P, Q, Z, board_config, open_board, rows
+from tests.test_browser_board_states import (
+    ANCHOR,
+    M,
+    P,
+    Q,
+    Z,
+    board_config,
+    goto_leaderboard,
+    open_board,
+    rows,
+)
 from tests.test_style_board import _store
 
 pytestmark = pytest.mark.browser
@@ -274,12 +284,7 @@ def test_the_filter_on_a_phone(
         has_touch=True, device_scale_factor=2,
     )  # fmt: skip
     page = context.new_page()
-    page.goto(cat_app.url, wait_until="domcontentloaded")
-    page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
-    button = page.locator("#tab-leaderboard-button")
-    if not button.is_visible():  # a narrow screen folds the tabs into a menu
-        page.locator(".overflow-menu button, button.overflow-menu").first.click()
-    button.tap()
+    goto_leaderboard(page, cat_app.url, tap=True)
     wait_info(page, w["run"].format(n=run.votes_used))
     wait_table(page, expected(CODING + GENERAL + MATH))
     # every choice on the screen, none cut off at the side

@@ -21,6 +21,7 @@ from arena.db.models import RatingRun
 from arena.recompute import recompute
 from tests.conftest import RunningApp
 from tests.test_browser_anonymity import MODELS, loopback_config
+from tests.test_browser_board_states import goto_leaderboard
 from tests.test_ui_stats import seed_votes
 
 pytestmark = pytest.mark.browser
@@ -120,13 +121,7 @@ def test_leaderboard_on_a_phone(
         device_scale_factor=2,
     )
     page = context.new_page()
-    page.goto(board_app.url, wait_until="domcontentloaded")
-    page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
-    # On a narrow screen Gradio folds the other tabs into an overflow menu.
-    button = page.locator("#tab-leaderboard-button")
-    if not button.is_visible():
-        page.locator(".overflow-menu button, button.overflow-menu").first.click()
-    button.click()
+    goto_leaderboard(page, board_app.url)
     expect(page.locator("#leaderboard-table")).to_contain_text(ANCHOR, timeout=15_000)
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
     # The run's info wraps above the reload button: not a narrow column beside it.

@@ -48,6 +48,7 @@ from arena.ui.i18n import gr_i18n
 from arena.ui.leaderboard import LeaderboardTab
 from ratings import WINNER_CODES, fit_style
 from tests.conftest import _create_pg_database, _drop_pg_database
+from tests.test_browser_board_states import goto_leaderboard
 
 ANCHOR = "Middling"
 #: True strengths (log-odds), typical answer lengths (tokens), and the voters' taste for
@@ -345,12 +346,7 @@ def test_the_toggle_in_chromium_on_a_phone(
             has_touch=True,
         )  # fmt: skip
         page = context.new_page()
-        page.goto(app.url, wait_until="domcontentloaded")
-        page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
-        button = page.locator("#tab-leaderboard-button")
-        if not button.is_visible():  # a narrow screen folds the tabs into a menu
-            page.locator(".overflow-menu button, button.overflow-menu").first.click()
-        button.click()
+        goto_leaderboard(page, app.url)
         expect(page.locator("#leaderboard-table")).to_contain_text("Wordy", timeout=15_000)
         page.locator("#leaderboard-style").get_by_text("Style-controlled").click()
         rows = page.locator("#leaderboard-style-table tbody tr")
