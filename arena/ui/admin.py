@@ -217,7 +217,7 @@ def _flags_tab(console: AdminConsole, auth: AdminAuth) -> None:
                  for c in FLAG_COLUMNS] for r in rows]  # fmt: skip
 
     def decide(
-        which: str, flag_id: float | None, request: gr.Request = None, *, decision: str
+        which: str, flag_id: float | None, request: gr.Request | None = None, *, decision: str
     ) -> tuple[dict, list[list[object]]]:
         user = require_admin(auth, request)
         with shown_errors():

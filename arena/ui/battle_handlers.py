@@ -239,7 +239,7 @@ class BattleHandlers(BattleLayout):
             yield update
 
     async def on_streamed(
-        self, outcome: str, token: str, lang: str, page: Page, request: gr.Request = None
+        self, outcome: str, token: str, lang: str, page: Page, request: gr.Request | None = None
     ) -> dict:
         """Draw a turn the page streamed from the battle API, as the server stored it.
 
@@ -273,7 +273,7 @@ class BattleHandlers(BattleLayout):
         return out
 
     async def on_regenerate(
-        self, page: Page, token: str, lang: str, request: gr.Request = None, *,
+        self, page: Page, token: str, lang: str, request: gr.Request | None = None, *,
         sides: tuple[Side, ...],
     ) -> AsyncIterator[dict]:  # fmt: skip
         """Answer the last turn again on ``sides`` (both: a re-roll; one: a retry)."""
@@ -290,7 +290,13 @@ class BattleHandlers(BattleLayout):
             yield self.view(page, lang, said=failure_text(exc, lang, started=True))
 
     async def on_vote(
-        self, page: Page, token: str, lang: str, request: gr.Request = None, *, winner: Winner
+        self,
+        page: Page,
+        token: str,
+        lang: str,
+        request: gr.Request | None = None,
+        *,
+        winner: Winner,
     ) -> dict:
         """Record the vote, then reveal the names."""
         lang = lang_of(lang)

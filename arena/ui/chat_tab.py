@@ -99,7 +99,7 @@ class ChatTab:
 
     async def on_send(
         self, page: Page, prompt: str, token: str, lang: str, model: str | None,
-        request: gr.Request = None,
+        request: gr.Request | None = None,
     ) -> AsyncIterator[dict]:  # fmt: skip
         """Send a prompt to the chosen model and stream its answer."""
         page, lang = page if isinstance(page, Page) else Page(), lang_of(lang)
