@@ -36,8 +36,9 @@ Categories (a battle may have several, or none), stored in ``battle_categories``
     正規表現, 関数を書/作. Or both sides' answers hold a fenced code block.
 ``math``
     A prompt has a math symbol (∫ ∑ √ π ≤ ≥ ≠ ± × ÷ ∞ ∂ ∈), LaTeX (``\\frac``,
-    ``\\sqrt``, ``\\int``, ``\\sum``), a power (``x^2``), an equation (``2x + 3 = 7``),
-    a sum asked for (``2+2?``, ``12×7は``) or a product (``12 * 7``), or a math word:
+    ``\\sqrt``, ``\\int``, ``\\sum``), a power (``x^2``), an equation (``2x + 3 = 7``;
+    at most 80 characters between its first number and ``=``, so a long prompt is read in
+    linear time), a sum asked for (``2+2?``, ``12×7は``) or a product (``12 * 7``), or a math word:
     math(s), mathematics, equation(s), calculate, integral, derivative, probability,
     theorem, proof, algebra, geometry, arithmetic, prime number(s), matrix, solve for;
     数学, 算数, 方程式, 計算, 微分, 積分, 確率, 証明 (not 証明書), 定理, 因数分解,
@@ -173,7 +174,7 @@ _MATH = _rule(
     r"[∫∑√π≤≥≠±×÷∞∂∈]",
     r"\\(?:frac|sqrt|int|sum)\b",
     r"\b[a-z]\s*\^\s*\d",
-    r"\d\s*[a-z]?\s*[-+*/×÷^]\s*\d[\d\s.a-z+*/×÷^()-]*=",
+    r"\d\s*[a-z]?\s*[-+*/×÷^]\s*\d[\d\s.a-z+*/×÷^()-]{0,80}=",
     r"\d+\s*[-+*/×÷^]\s*\d+\s*(?:[?？=]|は|って)",
     r"\d+\s*[*×÷^]\s*\d+",
     _words(*_MATH_WORDS),
