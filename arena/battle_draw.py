@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from arena.battle_turns import _FINISHING, _forget
+from arena.battle_turns import FINISHING, forget_finished
 from arena.db import repo
 from arena.sampling import SharedOut, choose_active, choose_pair
 from arena.separation import refresh_board
@@ -33,7 +33,7 @@ SHARED_LAG = 5.0
 _DRAWS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arena-draw")
 
 
-def _utc(unix: float) -> datetime:
+def utc_from_unix(unix: float) -> datetime:
     return datetime.fromtimestamp(unix, UTC)
 
 
@@ -68,8 +68,8 @@ class Drawing:
         if change is None:
             return
         task = asyncio.ensure_future(self._db(lambda s: repo.share_health(s, change)))
-        _FINISHING.add(task)
-        task.add_done_callback(_forget)
+        FINISHING.add(task)
+        task.add_done_callback(forget_finished)
 
     def _refresh_shared(self) -> None:
         """Every few seconds, in the background: what the other processes learned."""
@@ -80,15 +80,17 @@ class Drawing:
 
         def read(s: Session) -> None:
             upto = time.time() - SHARED_LAG
-            window = repo.anony_pair_counts(s, since=_utc(self.pairs.upto), until=_utc(upto))
+            window = repo.anony_pair_counts(
+                s, since=utc_from_unix(self.pairs.upto), until=utc_from_unix(upto)
+            )
             self.pairs.advance(window, upto)
             self.health.merge(repo.models_out(s))
             if self.settings.sampling == "active":
                 self.board = refresh_board(s, self.board)
 
         self._sharing = task = asyncio.ensure_future(self._db(read))
-        _FINISHING.add(task)
-        task.add_done_callback(_forget)
+        FINISHING.add(task)
+        task.add_done_callback(forget_finished)
 
     async def _enabled(self) -> set[str]:
         """Models an admin has not disabled; read at most every few seconds."""

@@ -121,4 +121,4 @@ def clean_prompt(text: object, limit: int) -> str:
 
 #: How a battle's first prompt came (``battles.prompt_source``): the API validates with it.
 SOURCE_PATTERN = r"typed|example:[a-z_]{1,30}"
-_SOURCE = re.compile(SOURCE_PATTERN)
+SOURCE_TAG = re.compile(SOURCE_PATTERN)

@@ -1,7 +1,7 @@
 """One turn of a battle: both sides streamed at once, coalesced for the page, then stored.
 
 :class:`Turns` is the part of :class:`arena.battles.Arena` that runs a turn once the
-battle is claimed (a :class:`_Plan`): each side through its backend's ``generate``, the
+battle is claimed (a :class:`TurnPlan`): each side through its backend's ``generate``, the
 pieces folded into the :class:`TurnState` the caller sees, the answers, errors, timings
 and usage stored in ``messages`` with the identity check, ``conv_metadata`` and the
 categories. A turn whose listener leaves runs on to its end and is stored as usual.
@@ -37,7 +37,7 @@ from arena.errors import BackendError, StorageError
 logger = logging.getLogger(__name__)
 
 #: Turns finishing after their listener left: held here so the tasks are not collected.
-_FINISHING: set[asyncio.Task] = set()
+FINISHING: set[asyncio.Task] = set()
 
 
 class _Feed:
@@ -69,14 +69,14 @@ class _Feed:
             self.started = True
 
 
-def _forget(task: asyncio.Task) -> None:
-    _FINISHING.discard(task)
+def forget_finished(task: asyncio.Task) -> None:
+    FINISHING.discard(task)
     if not task.cancelled():
         task.exception()  # logged where it happened; retrieved so asyncio does not warn
 
 
 @dataclass
-class _Plan:
+class TurnPlan:
     """What one turn needs: where it is stored, who answers, and what they saw before."""
 
     battle_id: str
@@ -89,19 +89,19 @@ class _Plan:
     stored: asyncio.Future | None = None  # the new battle's row, being written
 
 
-def _plan(battle: Battle, turn: int, prompt: str, sides: tuple[Side, ...]) -> _Plan:
+def plan_turn(battle: Battle, turn: int, prompt: str, sides: tuple[Side, ...]) -> TurnPlan:
     names = {Side.A: battle.model_a.name}
     if battle.model_b is not None:
         names[Side.B] = battle.model_b.name
     sides = tuple(side for side in sides if side in names)
-    return _Plan(battle.id, turn, prompt, sides, names, battle.mode, list(battle.messages))
+    return TurnPlan(battle.id, turn, prompt, sides, names, battle.mode, list(battle.messages))
 
 
 class Turns:
     """Running and storing a turn; mixed into :class:`arena.battles.Arena`, whose
     settings, backends, health, metrics, identity detector and ``_db`` it uses."""
 
-    async def _run_turn(self, plan: _Plan) -> AsyncIterator[TurnState]:
+    async def _run_turn(self, plan: TurnPlan) -> AsyncIterator[TurnState]:
         battle_id, turn, prompt, names = plan.battle_id, plan.turn, plan.prompt, plan.names
         history, sides = plan.history, plan.sides
         state = TurnState(battle_id, turn)
@@ -154,14 +154,14 @@ class Turns:
             # does not end the turn: the answers are paid for and the volunteer may come
             # back, so the turn runs on (bounded by total_timeout) and is stored as usual.
             finish = asyncio.ensure_future(self._finish_turn(plan, state, tasks, queue, results))
-            _FINISHING.add(finish)
-            finish.add_done_callback(_forget)
+            FINISHING.add(finish)
+            finish.add_done_callback(forget_finished)
             if len(results) == len(tasks):  # the listener stayed: it learns if storing failed
                 await asyncio.shield(finish)
 
     async def _finish_turn(
         self,
-        plan: _Plan,
+        plan: TurnPlan,
         state: TurnState,
         tasks: list[asyncio.Task],
         queue: asyncio.Queue,

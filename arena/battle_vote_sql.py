@@ -3,7 +3,7 @@
 A vote claims its battle with one conditional UPDATE (this voter's, ready, not closed by
 a newer blind battle of the same voter), reads its quality signals in one SELECT (two for
 a batch) and is inserted; only a refused vote pays for finding out why
-(:func:`_refused_vote`). Used by :mod:`arena.battle_votes`; :func:`_superseded` is the
+(:func:`refused_vote`). Used by :mod:`arena.battle_votes`; :func:`superseded` is the
 same "closed by a newer battle" rule in Python, also checked before a turn.
 """
 
@@ -75,36 +75,36 @@ def _signals_statement():
     return select(chars(Side.A), chars(Side.B), earlier)
 
 
-_CLAIM = _claim_statement(
+CLAIM = _claim_statement(
     (Battle.id == bindparam("claim_id")) & (Battle.voter_id == bindparam("claim_voter"))
 )
 #: A batch's claims: ``claims`` lists (battle id, voter id) pairs.
-_CLAIM_MANY = _claim_statement(
+CLAIM_MANY = _claim_statement(
     tuple_(Battle.id, Battle.voter_id).in_(bindparam("claims", expanding=True))
 )
-_SIGNALS = _signals_statement()
-_VOTER_IDS = select(Voter.token, Voter.id).where(
+SIGNALS = _signals_statement()
+VOTER_IDS = select(Voter.token, Voter.id).where(
     Voter.token.in_(bindparam("tokens", expanding=True))
 )
 #: Every answer's length in battles ``battle_ids`` (a batch keeps each side's last one of
-#: the voted turn, as _SIGNALS does).
-_ANSWER_LENGTHS = select(
+#: the voted turn, as SIGNALS does).
+ANSWER_LENGTHS = select(
     Message.battle_id, Message.side, Message.turn, Message.id,
     func.coalesce(func.length(Message.content), 0),
 ).where(
     Message.battle_id.in_(bindparam("battle_ids", expanding=True)), Message.role == "assistant"
 )  # fmt: skip
 #: Votes since ``midnight`` of each voter of ``voter_ids``.
-_DAY_VOTES = (
+DAY_VOTES = (
     select(Vote.voter_id, func.count())
     .where(Vote.voter_id.in_(bindparam("voter_ids", expanding=True)),
            Vote.created_at >= bindparam("midnight"))
     .group_by(Vote.voter_id)
 )  # fmt: skip
-_INSERT_VOTE = insert(Vote.__table__)
+INSERT_VOTE = insert(Vote.__table__)
 
 
-def _not_stored(exc: SQLAlchemyError) -> ArenaError:
+def vote_not_stored(exc: SQLAlchemyError) -> ArenaError:
     """What a vote whose transaction failed is told: another vote won the battle (a clash
     on the unique battle of a vote), or the database failed."""
     error: ArenaError
@@ -116,7 +116,7 @@ def _not_stored(exc: SQLAlchemyError) -> ArenaError:
     return error
 
 
-def _refused_vote(s: Session, voter_id: int, battle_id: str) -> VoteRejected:
+def refused_vote(s: Session, voter_id: int, battle_id: str) -> VoteRejected:
     """Why a vote found no battle to claim (the slow path of :meth:`Arena._vote`)."""
     battle = s.get(Battle, battle_id)
     if battle is None or battle.voter_id != voter_id:
@@ -126,7 +126,7 @@ def _refused_vote(s: Session, voter_id: int, battle_id: str) -> VoteRejected:
     if battle.vote is not None or battle.status is BattleStatus.VOTED:
         return VoteRejected("this battle already has a vote", code="vote_repeat")
     if battle.status is BattleStatus.ABANDONED or (
-        battle.mode is BattleMode.ANONY and _superseded(s, battle)
+        battle.mode is BattleMode.ANONY and superseded(s, battle)
     ):
         return VoteRejected("a newer battle was started; this one is closed", code="battle_closed")
     return VoteRejected(
@@ -134,7 +134,7 @@ def _refused_vote(s: Session, voter_id: int, battle_id: str) -> VoteRejected:
     )
 
 
-def _superseded(session: Session, battle: Battle) -> bool:
+def superseded(session: Session, battle: Battle) -> bool:
     """True when the voter started a blind battle after this one (which is then closed)."""
     newer = session.scalar(
         select(Battle.id)

@@ -24,15 +24,15 @@ from sqlalchemy.orm import Session
 
 from arena.battle_state import SIDES, Reveal, VoterRef
 from arena.battle_vote_sql import (
-    _ANSWER_LENGTHS,
-    _CLAIM,
-    _CLAIM_MANY,
-    _DAY_VOTES,
-    _INSERT_VOTE,
-    _SIGNALS,
-    _VOTER_IDS,
-    _not_stored,
-    _refused_vote,
+    ANSWER_LENGTHS,
+    CLAIM,
+    CLAIM_MANY,
+    DAY_VOTES,
+    INSERT_VOTE,
+    SIGNALS,
+    VOTER_IDS,
+    refused_vote,
+    vote_not_stored,
 )
 from arena.db.models import Battle, BattleMode, Model, Side, Winner
 from arena.errors import ArenaError, StorageError, VoteRejected
@@ -44,7 +44,7 @@ VOTE_BATCH = 200  # the most votes stored in one transaction
 
 
 @dataclass(eq=False)
-class _Ballot:
+class Ballot:
     """A vote waiting for its batch; ``outcome`` is set by the batch, ``done`` by the loop."""
 
     token: object
@@ -75,7 +75,7 @@ class Voting:
                 code="vote_invalid",
             ) from exc
         loop = asyncio.get_running_loop()
-        ballot = _Ballot(voter.token, self.ip_hash(voter.ip), battle_id, verdict,
+        ballot = Ballot(voter.token, self.ip_hash(voter.ip), battle_id, verdict,
                          self._known_voter(voter.token), loop.create_future())  # fmt: skip
         self._ballots.append(ballot)
         if self._counting is None:
@@ -104,7 +104,7 @@ class Voting:
         finally:
             self._counting = None
 
-    def _deliver(self, ballot: _Ballot) -> None:
+    def _deliver(self, ballot: Ballot) -> None:
         if isinstance(ballot.outcome, Reveal):
             if ballot.looked_up and isinstance(ballot.token, str) and ballot.voter_id is not None:
                 self._remember(ballot.token, ballot.voter_id)
@@ -117,18 +117,18 @@ class Voting:
             assert ballot.outcome is not None, "every vote of a batch gets an outcome"
             ballot.done.set_exception(ballot.outcome)
 
-    def _vote_batch(self, ballots: list[_Ballot]) -> None:
+    def _vote_batch(self, ballots: list[Ballot]) -> None:
         """Decide and store ``ballots`` (in a worker thread): each gets its ``outcome``.
 
         One transaction: the voters not in the cache (one SELECT), their limits (one upsert,
         :meth:`Limits.hit_many`), the claims (one UPDATE ... RETURNING), why each unclaimed
-        vote was refused (:func:`_refused_vote`, the slow path), the signals (two SELECTs),
+        vote was refused (:func:`refused_vote`, the slow path), the signals (two SELECTs),
         the votes (one multi-row INSERT), one commit. If a statement or the commit fails,
         nothing of it was stored: each admitted vote is then stored alone, in a transaction
         of its own (its limits already counted, as they would have been), so a vote the
         database refuses fails alone and no vote is acknowledged before its commit.
         """
-        admitted: list[_Ballot] = []
+        admitted: list[Ballot] = []
         try:
             with self.sessions.begin() as s:
                 admitted = self._admit_ballots(s, ballots)
@@ -137,7 +137,7 @@ class Voting:
             if not admitted:  # the voters could not be read: nothing counted, nothing stored
                 for ballot in ballots:
                     if ballot.outcome is None:
-                        ballot.outcome = _not_stored(exc)
+                        ballot.outcome = vote_not_stored(exc)
                 return
             for ballot in admitted:
                 ballot.outcome = self._vote_alone(ballot)
@@ -145,15 +145,15 @@ class Voting:
         for ballot, outcome in zip(admitted, outcomes, strict=True):
             ballot.outcome = outcome
 
-    def _admit_ballots(self, s: Session, ballots: list[_Ballot]) -> list[_Ballot]:
+    def _admit_ballots(self, s: Session, ballots: list[Ballot]) -> list[Ballot]:
         """The ballots of issued voters within their limits; the others get their refusal."""
         wanted = {str(b.token) for b in ballots
                   if b.voter_id is None and voters.looks_like_token(b.token)}  # fmt: skip
         found: dict[str, int] = {}
         if wanted:
-            rows = s.connection().execute(_VOTER_IDS, {"tokens": sorted(wanted)})
+            rows = s.connection().execute(VOTER_IDS, {"tokens": sorted(wanted)})
             found = {token: voter_id for token, voter_id in rows}
-        issued: list[_Ballot] = []
+        issued: list[Ballot] = []
         for b in ballots:
             if b.voter_id is None and isinstance(b.token, str) and b.token in found:
                 b.voter_id, b.looked_up = found[b.token], True
@@ -172,7 +172,7 @@ class Voting:
             b.outcome = refused
         return [b for b in issued if b.outcome is None]
 
-    def _store_ballots(self, s: Session, ballots: list[_Ballot]) -> list[Reveal | VoteRejected]:
+    def _store_ballots(self, s: Session, ballots: list[Ballot]) -> list[Reveal | VoteRejected]:
         """Claim, check and store admitted ballots; each one's reveal or refusal, in order.
 
         Of several ballots on one battle the first claims it; the others then find it voted.
@@ -187,9 +187,9 @@ class Voting:
                 return [refused]
         conn = s.connection()
         pairs = {(b.battle_id, b.voter_id) for b in ballots if isinstance(b.battle_id, str)}
-        claimed = ({row.id: row for row in conn.execute(_CLAIM_MANY, {"claims": sorted(pairs)})}
+        claimed = ({row.id: row for row in conn.execute(CLAIM_MANY, {"claims": sorted(pairs)})}
                    if pairs else {})  # fmt: skip
-        winners: dict[str, _Ballot] = {}
+        winners: dict[str, Ballot] = {}
         for b in ballots:
             row = claimed.get(b.battle_id) if isinstance(b.battle_id, str) else None
             if row is not None and row.voter_id == b.voter_id and row.id not in winners:
@@ -198,7 +198,7 @@ class Voting:
         won = [(claimed[battle_id], b) for battle_id, b in winners.items()]
         signals = self._signals_many(conn, won, now)
         if won:
-            conn.execute(_INSERT_VOTE, [
+            conn.execute(INSERT_VOTE, [
                 {"battle_id": row.id, "voter_id": b.voter_id, "winner": b.winner,
                  "created_at": now, "voided": False, **signals[row.id]}
                 for row, b in won
@@ -211,10 +211,10 @@ class Voting:
             elif winners.get(b.battle_id) is b:
                 out.append(self._reveal(s, claimed[b.battle_id], b.winner))
             else:
-                out.append(_refused_vote(s, b.voter_id, b.battle_id))
+                out.append(refused_vote(s, b.voter_id, b.battle_id))
         return out
 
-    def _vote_alone(self, b: _Ballot) -> Reveal | ArenaError:
+    def _vote_alone(self, b: Ballot) -> Reveal | ArenaError:
         """One admitted ballot in a transaction of its own (after its batch failed)."""
         assert b.voter_id is not None
         try:
@@ -223,7 +223,7 @@ class Voting:
         except VoteRejected as exc:
             return exc
         except SQLAlchemyError as exc:
-            return _not_stored(exc)
+            return vote_not_stored(exc)
 
     def _vote(
         self, s: Session, voter_id: int, address: str | None, battle_id: object, winner: Winner
@@ -237,13 +237,13 @@ class Voting:
         if not isinstance(battle_id, str):
             raise VoteRejected("unknown battle", code="unknown_battle")
         conn = s.connection()
-        row = conn.execute(_CLAIM, {"claim_id": battle_id, "claim_voter": voter_id}).one_or_none()
+        row = conn.execute(CLAIM, {"claim_id": battle_id, "claim_voter": voter_id}).one_or_none()
         if row is None:
-            raise _refused_vote(s, voter_id, battle_id)
+            raise refused_vote(s, voter_id, battle_id)
         now = datetime.now(UTC)
         signals = self._signals(conn, battle_id, row.turns, row.ready_at, voter_id, address, now)
         conn.execute(
-            _INSERT_VOTE,
+            INSERT_VOTE,
             {"battle_id": battle_id, "voter_id": voter_id, "winner": winner, "created_at": now,
              "voided": False, **signals},
         )  # fmt: skip
@@ -282,13 +282,13 @@ class Voting:
         """The vote's quality signals: read time, what there was to read, the day's count."""
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         chars_a, chars_b, day = conn.execute(
-            _SIGNALS,
+            SIGNALS,
             {"battle_id": battle_id, "turn": turn, "voter_id": voter_id, "midnight": midnight},
         ).one()
         return self._quality(ready_at, now, chars_a or 0, chars_b or 0, (day or 0) + 1, address)
 
     def _signals_many(
-        self, conn: Connection, won: list[tuple[Row, _Ballot]], now: datetime
+        self, conn: Connection, won: list[tuple[Row, Ballot]], now: datetime
     ) -> dict[str, dict[str, object]]:
         """:meth:`_signals` of a batch's claimed battles, by battle id, in two SELECTs; a
         voter's votes in the batch count in its day, in order."""
@@ -297,14 +297,14 @@ class Voting:
         turns = {row.id: row.turns for row, _b in won}
         last: dict[tuple[str, Side], tuple[int, int]] = {}  # -> (message id, its length)
         for battle_id, side, turn, message_id, chars in conn.execute(
-            _ANSWER_LENGTHS, {"battle_ids": list(turns)}
+            ANSWER_LENGTHS, {"battle_ids": list(turns)}
         ):
             if turn == turns[battle_id] and message_id > last.get((battle_id, side), (-1, 0))[0]:
                 last[(battle_id, side)] = (message_id, chars)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         voter_ids = sorted({b.voter_id for _row, b in won})
         day = Counter(dict(conn.execute(
-            _DAY_VOTES, {"voter_ids": voter_ids, "midnight": midnight}).all()))  # fmt: skip
+            DAY_VOTES, {"voter_ids": voter_ids, "midnight": midnight}).all()))  # fmt: skip
         out: dict[str, dict[str, object]] = {}
         for row, b in won:
             assert b.voter_id is not None

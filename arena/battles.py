@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arena import categories
 from arena.backends import Backend, Timeouts
-from arena.battle_draw import ENABLED_TTL, SHARED_LAG, SHARED_TTL, Drawing, _utc
+from arena.battle_draw import ENABLED_TTL, SHARED_LAG, SHARED_TTL, Drawing, utc_from_unix
 from arena.battle_state import (
-    _SOURCE,
     SIDE_ERROR_MESSAGE,
     SIDES,
     SOURCE_PATTERN,
+    SOURCE_TAG,
     Reveal,
     SideState,
     Transcript,
@@ -42,9 +42,9 @@ from arena.battle_state import (
     error_code,
     storable,
 )
-from arena.battle_turns import Turns, _Plan, _plan
-from arena.battle_vote_sql import _superseded
-from arena.battle_votes import VOTE_BATCH, Voting, _Ballot
+from arena.battle_turns import TurnPlan, Turns, plan_turn
+from arena.battle_vote_sql import superseded
+from arena.battle_votes import VOTE_BATCH, Ballot, Voting
 from arena.config import Settings
 from arena.db import repo
 from arena.db.models import Battle, BattleMode, BattleStatus, Message, Side
@@ -110,7 +110,7 @@ class Arena(Drawing, Turns, Voting):
         self.limits = limits or Limits(settings, sessions.kw.get("bind"))
         self.gates = voters.Gates.from_settings(settings, self.limits)  # spent PoW shared
         self._known: dict[str, tuple[int, float]] = {}  # token -> (voter id, when looked up)
-        self._ballots: list[_Ballot] = []  # votes waiting for the next batch
+        self._ballots: list[Ballot] = []  # votes waiting for the next batch
         self._counting: asyncio.Task | None = None  # storing batches while votes wait
         self._enabled_at = -ENABLED_TTL
         self._enabled_cache: set[str] = set()
@@ -120,7 +120,9 @@ class Arena(Drawing, Turns, Voting):
             self.model_ids = repo.sync_models(s, settings.models)
             self.model_names = {i: name for name, i in self.model_ids.items()}
             upto = time.time()
-            self.pairs = PairCounter(repo.anony_pair_counts(s, until=_utc(upto)), upto=upto)
+            self.pairs = PairCounter(
+                repo.anony_pair_counts(s, until=utc_from_unix(upto)), upto=upto
+            )
             self.health.merge(repo.models_out(s))
             # The latest rating run, for active sampling (reloaded when a new run appears).
             self.board: Board | None = load_board(s) if settings.sampling == "active" else None
@@ -207,7 +209,7 @@ class Arena(Drawing, Turns, Voting):
         if battle_id is None:
             await self.limits.ahit("turn", voter=voter.token, address=self.ip_hash(voter.ip))
             plan = await self._new_battle(
-                voter_id, mode, language, models, text, source if _SOURCE.fullmatch(source or "")
+                voter_id, mode, language, models, text, source if SOURCE_TAG.fullmatch(source or "")
                 else None, event=event,
             )  # fmt: skip
         else:
@@ -221,7 +223,7 @@ class Arena(Drawing, Turns, Voting):
         """Answer the last turn again on ``sides`` (a retry after an error, or a re-roll)."""
         voter_id = await self._admit(voter, "turn")
 
-        def claim(s: Session) -> _Plan:
+        def claim(s: Session) -> TurnPlan:
             allowed = {BattleStatus.READY, BattleStatus.FAILED}
             battle = self._claim(s, battle_id, voter_id, allowed)
             prompt = s.scalar(
@@ -236,7 +238,7 @@ class Arena(Drawing, Turns, Voting):
                     s.delete(m)
             s.flush()
             s.expire(battle, ["messages"])
-            return _plan(battle, battle.turns, prompt or "", sides)
+            return plan_turn(battle, battle.turns, prompt or "", sides)
 
         async for state in self._run_turn(await self._db(claim)):
             yield state
@@ -251,7 +253,7 @@ class Arena(Drawing, Turns, Voting):
         source: str | None = None,
         *,
         event: str | None = None,
-    ) -> _Plan:
+    ) -> TurnPlan:
         enabled = await self._enabled()
         if mode is BattleMode.ANONY:
             pick = await self.draw_and_count(enabled)
@@ -303,7 +305,7 @@ class Arena(Drawing, Turns, Voting):
         # The row is written while the models already start answering (it is awaited
         # before the first update), so the database never adds to time to first token.
         stored = asyncio.ensure_future(self._db(insert))
-        return _Plan(battle_id, 1, prompt, tuple(names), names, mode, [], stored)
+        return TurnPlan(battle_id, 1, prompt, tuple(names), names, mode, [], stored)
 
     def _claim(
         self, s: Session, battle_id: str, voter_id: int, allowed: set[BattleStatus]
@@ -311,7 +313,7 @@ class Arena(Drawing, Turns, Voting):
         battle = s.get(Battle, battle_id) if isinstance(battle_id, str) else None
         if battle is None or battle.voter_id != voter_id:
             raise BattleRejected("unknown battle", code="unknown_battle")
-        if battle.mode is BattleMode.ANONY and _superseded(s, battle):
+        if battle.mode is BattleMode.ANONY and superseded(s, battle):
             raise BattleRejected(
                 "a newer battle was started; this one is closed", code="battle_closed"
             )
@@ -322,7 +324,7 @@ class Arena(Drawing, Turns, Voting):
         s.refresh(battle)
         return battle
 
-    def _next_turn(self, s: Session, battle_id: str, voter_id: int, prompt: str) -> _Plan:
+    def _next_turn(self, s: Session, battle_id: str, voter_id: int, prompt: str) -> TurnPlan:
         battle = self._claim(s, battle_id, voter_id, {BattleStatus.READY})
         if battle.turns >= self.settings.max_turns:
             raise BattleRejected(
@@ -331,7 +333,7 @@ class Arena(Drawing, Turns, Voting):
                 limit=self.settings.max_turns,
             )
         battle.turns += 1
-        return _plan(battle, battle.turns, prompt, SIDES)
+        return plan_turn(battle, battle.turns, prompt, SIDES)
 
     async def with_own_battle(
         self, voter: VoterRef, battle_id: object, fn: Callable[[Session, Battle], T]

@@ -84,7 +84,7 @@ class RawJson(bytes):
     __slots__ = ()
 
 
-_quote = json.encoder.encode_basestring  # the C encoder; keeps non-ASCII as is
+json_string = json.encoder.encode_basestring  # the C encoder; keeps non-ASCII as is
 _EMPTY = RawJson(b"[]")
 
 # The conversations are the bulk of an export (eight messages a battle in the benchmark),

@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO, Protocol
 
-from arena.export_query import RawJson, _quote
+from arena.export_query import RawJson, json_string
 from arena.export_schema import MESSAGE_KEYS, REACTION_KEYS
 from ratings.style_features import MARKDOWN_KEYS
 
@@ -56,7 +56,7 @@ def json_value(value: Any, encode: Callable[[Any], str]) -> str:
     """``value`` as ``json.dumps(value, ensure_ascii=False)`` writes it, quickly for scalars."""
     kind = type(value)
     if kind is str:
-        return _quote(value)
+        return json_string(value)
     if kind is bool:
         return "true" if value else "false"
     if kind is int:
@@ -86,7 +86,7 @@ class JsonlWriter:
         self.encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         # Per column: its key with the separator before it, and whether values repeat.
         self.plan = [
-            ((b"{" if i == 0 else b",") + f"{_quote(c)}:".encode(), c in REPEATING)
+            ((b"{" if i == 0 else b",") + f"{json_string(c)}:".encode(), c in REPEATING)
             for i, c in enumerate(cols)
         ]
         self.encoded: dict[tuple[int, Any], bytes] = {}  # (column, value) -> key and value

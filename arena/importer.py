@@ -74,9 +74,7 @@ Progress = Callable[[int], None]
 
 
 @contextmanager
-def _import_connection(
-    engine: Engine, bulk: bool | None
-) -> Iterator[tuple[Connection, bool, bool]]:
+def import_connection(engine: Engine, bulk: bool | None) -> Iterator[tuple[Connection, bool, bool]]:
     """A connection for one import, whether the database has no battles yet, and whether
     the import loads in bulk (``bulk=None``: exactly when it has none).
 
@@ -226,7 +224,7 @@ def import_file(
         report.unit = record_unit(fmt)
         report.schema = schema = schema or detect_schema(file_columns(path, fmt))
         workers = _workers(path) if workers is None else workers
-        with _import_connection(engine, bulk) as (conn, empty, report.bulk):
+        with import_connection(engine, bulk) as (conn, empty, report.bulk):
             trans = conn.begin()
             try:
                 dialect = conn.dialect.name

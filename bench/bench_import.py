@@ -84,7 +84,7 @@ def floor(path: Path, rows: int) -> tuple[int, float, float]:
     from arena.import_blocks import check_block
     from arena.import_load import Loader, drop_for_bulk
     from arena.import_report import ImportReport
-    from arena.importer import _import_connection
+    from arena.importer import import_connection
     from ratings.battlefile import records
 
     engine = make_engine(fresh_database())
@@ -100,7 +100,7 @@ def floor(path: Path, rows: int) -> tuple[int, float, float]:
             break
     if chunk:
         blocks.append(check_block(chunk, "postgresql", "fastchat"))
-    with _import_connection(engine, None) as (conn, empty, _bulk):
+    with import_connection(engine, None) as (conn, empty, _bulk):
         trans = conn.begin()
         start = time.perf_counter()
         rebuild = drop_for_bulk(conn)

@@ -48,7 +48,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from ratings.bt_newton import _newton_batch
+from ratings.bt_newton import newton_batch
 from ratings.errors import InvalidInputError
 
 #: Elo points per unit of natural log-odds: 400 / ln 10.
@@ -291,6 +291,6 @@ def fit_batch(
     per_batch = max(1, BATCH_ENTRIES // (n * n))
     for start in range(0, rounds, per_batch):
         part = slice(start, start + per_batch)
-        theta[part] = _newton_batch(theta[part].copy(), scores[part], tol, max_iter, shared)
+        theta[part] = newton_batch(theta[part].copy(), scores[part], tol, max_iter, shared)
     theta -= theta.mean(axis=-1, keepdims=True)
     return theta

@@ -74,7 +74,7 @@ class _PairSums:
         return out
 
 
-def _newton_batch(
+def newton_batch(
     theta: NDArray[np.float64],
     score: NDArray[np.float64],
     tol: float,

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ratings.battlefile import BattleFileError
-from ratings.io_rows import _Rows, _rows
+from ratings.io_rows import RowColumns, read_rows
 
 __all__ = ["BattleArrays", "BattleFileError", "Reading", "read_battles", "read_outcomes"]
 
@@ -63,7 +63,7 @@ class BattleArrays:
         return int(self.outcome.size)
 
 
-def _arrays(rows: _Rows, *, include_named: bool, include_flagged: bool) -> BattleArrays:
+def _arrays(rows: RowColumns, *, include_named: bool, include_flagged: bool) -> BattleArrays:
     keep = np.ones(rows.outcome.size, dtype=bool)
     if not include_named:
         keep &= rows.anony
@@ -122,7 +122,7 @@ def read_outcomes(
     OSError
         If the file cannot be opened.
     """
-    rows = _rows(path, schema)
+    rows = read_rows(path, schema)
     return _arrays(rows, include_named=include_named, include_flagged=include_flagged)
 
 
@@ -140,14 +140,14 @@ class Reading:
 
     def __init__(self, path: str | Path, schema: str | None = None) -> None:
         self.source = (path, schema)
-        self._rows: _Rows | None = None
+        self._rows: RowColumns | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(path, schema), daemon=True)
         self._thread.start()
 
     def _run(self, path: str | Path, schema: str | None) -> None:
         try:
-            self._rows = _rows(path, schema)
+            self._rows = read_rows(path, schema)
         except BaseException as exc:  # raised again in the caller's thread
             self._error = exc
 

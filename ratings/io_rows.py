@@ -1,6 +1,6 @@
 """Every row of a battle file as arrays: who met whom, the verdict, ``anony`` and flags.
 
-:func:`_rows` reads a file for :mod:`ratings.io`, which leaves out the named and
+:func:`read_rows` reads a file for :mod:`ratings.io`, which leaves out the named and
 flagged rows. pyarrow's CSV, JSON-lines and Parquet readers take the few columns a fit
 needs in bulk and they are checked as arrays; only when something is wrong does the
 line-numbered Python path run (the shared reader's checks, :mod:`ratings.battlefile`),
@@ -40,7 +40,7 @@ from ratings.errors import InvalidInputError
 from ratings.outcomes import WINNER_CODES, Outcome
 
 
-class _Rows(NamedTuple):
+class RowColumns(NamedTuple):
     """Every row of a file, before the named and flagged ones are left out."""
 
     names: list[str]
@@ -52,7 +52,7 @@ class _Rows(NamedTuple):
     schema: str
 
 
-def _python_rows(path: Path, fmt: str, schema: str) -> _Rows:
+def _python_rows(path: Path, fmt: str, schema: str) -> RowColumns:
     """The line-numbered path: every row through the shared reader's checks, stopping at
     the first bad one with its line (or row) number."""
     index: dict[str, int] = {}
@@ -74,7 +74,7 @@ def _python_rows(path: Path, fmt: str, schema: str) -> _Rows:
         a.append(index.setdefault(model_a, len(index)))
         b.append(index.setdefault(model_b, len(index)))
         out.append(int(WINNER_CODES[winner]))
-    return _Rows(
+    return RowColumns(
         list(index),
         np.array(a, dtype=np.int64),
         np.array(b, dtype=np.int64),
@@ -206,7 +206,7 @@ def _codes(column: Any) -> tuple[list[str], NDArray[np.int64]]:
     return encoded.dictionary.to_pylist(), _numpy(encoded.indices).astype(np.int64)
 
 
-def _bulk_rows(path: Path, fmt: str, columns: set[str], schema: str) -> _Rows:
+def _bulk_rows(path: Path, fmt: str, columns: set[str], schema: str) -> RowColumns:
     import pyarrow as pa
 
     try:
@@ -258,10 +258,10 @@ def _bulk_rows(path: Path, fmt: str, columns: set[str], schema: str) -> _Rows:
         if not pa.types.is_boolean(column.type):
             raise _Bad
         anony = _true(column, null=True)
-    return _Rows(list(index), a, b, outcome, anony, _flag_column(table, fmt), schema)
+    return RowColumns(list(index), a, b, outcome, anony, _flag_column(table, fmt), schema)
 
 
-def _rows(path: str | Path, schema: str | None) -> _Rows:
+def read_rows(path: str | Path, schema: str | None) -> RowColumns:
     file = Path(path)
     fmt = detect_format(file)
     columns = file_columns(file, fmt)

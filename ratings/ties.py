@@ -50,7 +50,7 @@ from ratings.joint import (
     shifted_inverse,
 )
 from ratings.rate import ANCHOR_RATING, DEFAULT_LEVEL, OnDisconnected, RatingFit
-from ratings.ties_loss import PairData, _newton, _score_outer, loss, loss_hessian
+from ratings.ties_loss import PairData, loss, loss_hessian, newton_ties, score_outer
 
 
 @dataclass(frozen=True)
@@ -207,11 +207,11 @@ def fit_davidson_counts(
     if n:
         data = PairData.of(sub, prior / (2.0 * (n - 1)) if n > 1 else 0.0)
         start = np.concatenate([plain, [math.log(2.0 * tau / (1.0 - tau))]])
-        params = _newton(data, start, tol, max_iter)
+        params = newton_ties(data, start, tol, max_iter)
         observed = PairData.of(sub)
         log_lik = -loss(params, observed)
         h_inv = shifted_inverse(loss_hessian(params, data), n)
-        cov = h_inv @ _score_outer(params, observed) @ h_inv
+        cov = h_inv @ score_outer(params, observed) @ h_inv
         cov = 0.5 * (cov + cov.T)
     else:
         params, cov, log_lik = np.zeros(1), np.zeros((1, 1)), 0.0

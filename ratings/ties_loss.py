@@ -128,7 +128,7 @@ def loss_hessian(params: NDArray[np.float64], data: PairData) -> NDArray[np.floa
     return out
 
 
-def _score_outer(params: NDArray[np.float64], data: PairData) -> NDArray[np.float64]:
+def score_outer(params: NDArray[np.float64], data: PairData) -> NDArray[np.float64]:
     """``G``: the sum over votes of the outer products of their score vectors."""
     _, up, down, tie = _probabilities(params, data)
     half = 0.5 * (up - down)
@@ -148,7 +148,7 @@ def _score_outer(params: NDArray[np.float64], data: PairData) -> NDArray[np.floa
     return out
 
 
-def _newton(
+def newton_ties(
     data: PairData, params: NDArray[np.float64], tol: float, max_iter: int
 ) -> NDArray[np.float64]:
     n = data.n

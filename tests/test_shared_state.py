@@ -70,7 +70,7 @@ def battles_of(s, voter: str) -> list[tuple[str, ...]]:
 async def settle(arena: Arena) -> None:
     """Let the background write/read of the shared state finish."""
     for _ in range(50):
-        pending = [t for t in battle_turns._FINISHING if not t.done()]
+        pending = [t for t in battle_turns.FINISHING if not t.done()]
         if not pending:
             return
         await asyncio.wait(pending, timeout=5)
