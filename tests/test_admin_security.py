@@ -42,6 +42,7 @@ from arena.admin import (
 from arena.config import Settings
 from arena.db.models import AuditLog
 from arena.errors import ConfigError
+from tests.conftest import wait_until
 from tests.test_export import SALT
 
 ROOT_PW, OTHER_PW, SLOW_PW = "root-pw-1", "other-pw-2", "slow-pw-3"
@@ -291,7 +292,8 @@ def test_limit_shared_by_two_processes_and_window(engine: Engine) -> None:
     assert sum(a.users.hash_checks for a in auths) == 5
     with pytest.raises(RateLimited):
         auths[0].check("root", ROOT_PW, "10.30.0.2")
-    time.sleep(3.2)
+    # The window (3 s) ends: the next check may start, with no fixed sleep.
+    wait_until(lambda: auths[1].limiter.retry_after("10.30.0.2", "root") == 0, 10, "window end")
     assert auths[1].check("root", ROOT_PW, "10.30.0.2") == "root"
     for auth in auths:
         auth.refusals.flush()
@@ -302,10 +304,18 @@ def test_limit_shared_by_two_processes_and_window(engine: Engine) -> None:
 
 def test_refusals_are_audited_in_bounded_batches() -> None:
     written: list[list[tuple[str, str]]] = []
-    log = RefusalLog(written.append, interval=1.0, max_rows=10, max_pairs=50)
+    wrote = threading.Event()
+
+    def write(rows: list[tuple[str, str]]) -> None:
+        written.append(rows)
+        wrote.set()
+
+    log = RefusalLog(write, interval=0.5, max_rows=10, max_pairs=50)
+    started = time.monotonic()
     for i in range(20_000):
         log.add(f"user{i % 100}", f"10.0.0.{i % 7}")
-    time.sleep(2.5)  # the timer writes them, in one batch
+    assert wrote.wait(10), "the timer never wrote"  # the timer writes them, in one batch
+    assert time.monotonic() - started >= 0.5  # not before the interval
     assert len(written) == 1 and len(written[0]) == 11
     counts = [int(re.search(r"refused=(\d+)", d).group(1)) for _, d in written[0]]
     assert sum(counts) == 20_000 and written[0][-1][0] == "?"

@@ -18,7 +18,9 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
-from tests.conftest import RunningApp, _create_pg_database, _drop_pg_database
+from arena.config import Settings
+from arena.maintenance import stale_after, stale_streaming
+from tests.conftest import RunningApp, _create_pg_database, _drop_pg_database, wait_until
 from tests.loopback import Behaviour
 
 MODELS = ("slow-a", "slow-b")
@@ -128,7 +130,6 @@ def _add_battle(session, status, turns: int, age: float, messages: int = 0) -> s
 
 
 def test_sweep_closes_only_battles_that_cannot_be_streaming(engine) -> None:
-    from arena.config import Settings
     from arena.db.models import Battle, BattleStatus, Message
     from arena.maintenance import INTERRUPTED, Sweeper
 
@@ -226,7 +227,19 @@ def test_sigkill_mid_stream_leaves_nothing_streaming(tmp_path: Path, llm, app_en
         assert acknowledged  # at least the first vote was in before the kill
     finally:
         app.stop()
-    time.sleep(3.5)  # older than total_timeout + margin (6 s in all since they began)
+    # The restart's sweep closes battles idle for total_timeout + margin (6 s in all): wait
+    # until every one left streaming is that old by the sweep's own measure.
+    aged = create_engine(database_url)
+    try:
+
+        def all_stale() -> bool:
+            cutoff = datetime.now(UTC) - timedelta(seconds=stale_after(Settings(total_timeout=3)))
+            with Session(aged) as s:
+                return set(stale_streaming(s, cutoff)) == left
+
+        wait_until(all_stale, 30, "the battles left streaming to age past 6 s")
+    finally:
+        aged.dispose()
     restarted = RunningApp(tmp_path, _config(llm.base_url), env=env)
     try:
         statuses = _wait_for(
