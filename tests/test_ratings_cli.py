@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ratings import DEFAULT_ANCHOR, JSON_KEYS
@@ -123,8 +125,6 @@ def test_csv_gives_the_same_result_as_jsonl(tmp_path: Path) -> None:
 
 
 def test_parquet_gives_the_same_result_as_jsonl(tmp_path: Path) -> None:
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
     records = _records()
     columns = {key: [r[key] for r in records] for key in ("model_a", "model_b", "winner", "anony")}
     pq.write_table(pa.table(columns), tmp_path / "b.parquet")
