@@ -74,8 +74,9 @@ def positive(value: str) -> int:
 class ProgressBar:
     """A one-line progress bar on a terminal stream, redrawn at most 10 times a second."""
 
-    def __init__(self, label: str, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
-        self.label, self.stream, self.enabled = label, stream, enabled
+    def __init__(self, label: str, stream: TextIO | None = None, enabled: bool = True) -> None:
+        # sys.stderr as it is now, not as it was when this module was imported.
+        self.label, self.stream, self.enabled = label, stream or sys.stderr, enabled
         self.start = time.monotonic()
         self.last = 0.0
 

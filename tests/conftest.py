@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -59,6 +59,72 @@ def wait_until(check: Callable[[], T], timeout: float, what: str, interval: floa
             pytest.fail(f"not within {timeout} s: {what}")
         time.sleep(interval)
     return value
+
+
+#: Command lines run in this process by :func:`python` (module -> its ``main(argv)``).
+IN_PROCESS = {"arena": "arena.cli", "ratings": "ratings.cli"}
+
+
+def python(
+    args: Sequence[str],
+    *,
+    cwd: Path | str,
+    env: Mapping[str, str],
+    stdin: str = "",
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` as a user runs it, with its exit code, stdout and stderr.
+
+    ``-m arena`` and ``-m ratings`` run their ``main(argv)`` in this process (no new
+    interpreter and imports per call): with exactly ``env`` as the environment, ``cwd`` as
+    the working folder and ``stdin`` as input, ``SystemExit`` as the exit code, and an
+    uncaught exception as exit code 1 with its traceback on stderr, as Python prints it.
+    The garbage collector's settings, which an import or export changes for its batch
+    run, are put back. Anything else (``app.py``, another module) runs as a subprocess,
+    within ``timeout`` seconds.
+    """
+    import gc
+    import importlib
+    import io
+    import traceback
+
+    if len(args) < 2 or args[0] != "-m" or args[1] not in IN_PROCESS:
+        return subprocess.run([sys.executable, *args], cwd=cwd, env=dict(env), input=stdin,
+                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    main = importlib.import_module(IN_PROCESS[args[1]]).main
+    streams = [io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="") for _ in "oe"]
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_std, saved_gc = (sys.stdin, sys.stdout, sys.stderr), gc.get_threshold()
+    code: object = 0
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8")
+        sys.stdout, sys.stderr = streams
+        code = main(list(args[2:]))
+    except SystemExit as exc:
+        code = exc.code
+    except Exception:
+        traceback.print_exc(file=streams[1])
+        code = 1
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved_std
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        gc.unfreeze()
+        gc.set_threshold(*saved_gc)
+    if isinstance(code, str):  # sys.exit("message"): the message on stderr, exit code 1
+        print(code, file=streams[1])
+        code = 1
+    out, err = (_read(s) for s in streams)
+    return subprocess.CompletedProcess([sys.executable, *args], int(code or 0), out, err)
+
+
+def _read(stream) -> str:
+    stream.flush()
+    return stream.buffer.getvalue().decode("utf-8", errors="replace")
 
 
 def free_port() -> int:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import python
+
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_DATABASE, EXIT_REFUSED = 0, 1, 2
 BATTLES = [
@@ -35,11 +37,7 @@ def run(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subprocess.C
     config.touch()
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ARENA_EXPORT_SALT")}
     base.update(ARENA_CONFIG=str(config), PYTHONPATH=str(ROOT), USER="tester")
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=tmp_path, env={**base, **env}, input=stdin, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
+    return python(args, cwd=tmp_path, env={**base, **env}, stdin=stdin)
 
 
 def one_error(r: subprocess.CompletedProcess, code: int) -> str:
@@ -78,6 +76,30 @@ def test_hash_password_errors(tmp_path: Path, args: tuple[str, ...], stdin: str,
     r = run(tmp_path, "-m", "arena", "hash-password", *args, stdin=stdin)
     assert says in one_error(r, EXIT_REFUSED)
     assert r.stdout == ""
+
+
+# -- the entry points, as real processes ------------------------------------------------
+
+
+def test_the_entry_points_run_as_processes(tmp_path: Path, db: str) -> None:
+    """The one real launch of each command line (the other tests call ``main(argv)`` in
+    this process, see conftest.python): ``python -m arena`` and ``python -m ratings``
+    start, answer and exit with their codes, errors on one line without a traceback."""
+    config = tmp_path / "arena.toml"
+    config.touch()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+    env.update(ARENA_CONFIG=str(config), PYTHONPATH=str(ROOT), USER="tester")
+
+    def launch(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, *args], cwd=tmp_path, env=env, text=True,
+                              capture_output=True, timeout=120)  # fmt: skip
+
+    today = launch("-m", "arena", "today", "--database-url", db)
+    assert today.returncode == EXIT_OK, today.stderr
+    assert set(json.loads(today.stdout)) >= {"battles", "votes", "per_model"}
+    assert "no such SQLite file" in one_error(launch("-m", "arena", "today"), EXIT_DATABASE)
+    recompute = launch("-m", "ratings", "recompute", "--database-url", db, "--anchor", "A-7B")
+    assert recompute.returncode == EXIT_OK, recompute.stderr
 
 
 # -- global options before or after the command ---------------------------------------------

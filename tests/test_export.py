@@ -49,6 +49,7 @@ from arena.export import (
     parse_moment,
     pseudonym,
 )
+from tests.conftest import python
 
 ROOT = Path(__file__).resolve().parents[1]
 SALT = "test-export-salt-0123456789abcdef"
@@ -546,13 +547,10 @@ def test_chunking_does_not_change_output(engine: Engine, tmp_path: Path) -> None
 # -- the command line ---------------------------------------------------------------
 
 
-def _cli(*args: str, url: str, salt: str = SALT, **kw: object) -> subprocess.CompletedProcess:
+def _cli(*args: str, url: str, salt: str = SALT) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": url, "ARENA_EXPORT_SALT": salt, "USER": "tester"}
     env.pop("ARENA_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "arena", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, **kw,
-    )  # fmt: skip
+    return python(["-m", "arena", *args], cwd=ROOT, env=env)
 
 
 def _url(engine: Engine) -> str:

@@ -18,7 +18,6 @@ import os
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from sqlalchemy import Engine
 from arena import export as ex
 from arena import export_files
 from arena.export import TEMP_PREFIX, ExportError, ExportOptions, export, manifest_path
+from tests.conftest import python
 
 ROOT = Path(__file__).resolve().parents[1]
 SALT = "test-export-salt-0123456789abcdef"
@@ -75,15 +75,7 @@ def _env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
 
 def _run(tmp_path: Path, url: str, *args: str, **extra: str) -> subprocess.CompletedProcess:
     """``python ARGS`` in ``tmp_path`` (so nothing lands in the repository)."""
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=tmp_path,
-        env=_env(tmp_path, url, **extra),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    return python(args, cwd=tmp_path, env=_env(tmp_path, url, **extra))
 
 
 def _export_cli(tmp_path: Path, db: Engine, out: Path, *flags: str) -> subprocess.CompletedProcess:

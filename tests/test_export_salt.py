@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from sqlalchemy import Engine, func, select
 from arena.config import Settings, demo_models
 from arena.db.models import AppState, Voter
 from arena.export import SALT_KEY, ExportOptions, export_salt, pseudonym, stored_salt
+from tests.conftest import python
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_SALT = "an-operator-salt-0123456789abcdef"
@@ -41,10 +40,7 @@ def _cli(tmp_path: Path, engine: Engine, *args: str, salt: str | None = None):
     env.update(DATABASE_URL=_url(engine), ARENA_CONFIG=str(config), PYTHONPATH=str(ROOT))
     if salt is not None:
         env["ARENA_EXPORT_SALT"] = salt
-    return subprocess.run(
-        [sys.executable, "-m", "arena", *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    return python(["-m", "arena", *args], cwd=tmp_path, env=env)
 
 
 def _seed(tmp_path: Path, engine: Engine) -> list[str]:

@@ -10,7 +10,6 @@ import gc
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from arena.db.models import AuditLog, Base, Battle, BattleMode, Message, Model, 
 from arena.export import ExportOptions, export
 from arena.import_rows import battle_id, voter_token
 from arena.importer import ImportFailed, import_file
+from tests.conftest import python
 from tests.test_export import SALT, seed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -449,10 +449,7 @@ def test_strict_and_dry_run_change_nothing(engine: Engine, tmp_path: Path) -> No
 def _cli(*args: str, url: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": url, "ARENA_EXPORT_SALT": SALT}
     env.pop("ARENA_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "arena", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    return python(["-m", "arena", *args], cwd=ROOT, env=env)
 
 
 def test_cli_import(engine: Engine, tmp_path: Path) -> None:

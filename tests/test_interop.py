@@ -14,8 +14,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import subprocess
-import sys
+import os
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,7 @@ from ratings.battlefile import BattleFileError
 from ratings.cli import main as ratings_main
 from ratings.io import read_outcomes
 from tests import test_battles
+from tests.conftest import python
 from tests.test_battles import ALICE, play
 from tests.test_export import ANCHOR, SALT, seed
 
@@ -244,10 +244,8 @@ def test_a_file_of_refused_rows_fails(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(ImportFailed, match="every row \\(7\\) was refused"):
         import_file(engine, broken)
     env_url = engine.url.render_as_string(hide_password=False)
-    r = subprocess.run(
-        [sys.executable, "-m", "arena", "--database-url", env_url, "import", str(broken)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    r = python(["-m", "arena", "--database-url", env_url, "import", str(broken)],
+               cwd=ROOT, env=os.environ)  # fmt: skip
     assert r.returncode == 2, r.stdout
     assert "nothing written (rolled back)" in r.stdout
     assert (
