@@ -410,6 +410,31 @@ def skip_reasons(page, prefix: str = "") -> None:
     page.click("#vote-reasons-skip")
 
 
+#: Resolves once ``selector``'s subtree has not changed for ``quiet`` ms (rejects after
+#: ``limit`` ms): a MutationObserver, so it returns as soon as rendering has finished.
+SETTLE_JS = """([selector, quiet, limit]) => new Promise((resolve, reject) => {
+  const root = document.querySelector(selector);
+  if (root === null) return reject(new Error(`no ${selector} on the page`));
+  const done = () => { observer.disconnect(); clearTimeout(deadline); resolve(true); };
+  let timer = setTimeout(done, quiet);
+  const observer = new MutationObserver(() => {
+    clearTimeout(timer);
+    timer = setTimeout(done, quiet);
+  });
+  const deadline = setTimeout(() => {
+    observer.disconnect();
+    reject(new Error(`${selector} still changing after ${limit} ms`));
+  }, limit);
+  observer.observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
+})"""
+
+
+def settle(page, selector: str = "body", quiet_ms: int = 100, timeout_ms: int = 10_000) -> None:
+    """Wait until the page's ``selector`` stops changing (rendering, toasts, late math),
+    failing after ``timeout_ms``."""
+    page.evaluate(SETTLE_JS, [selector, quiet_ms, timeout_ms])
+
+
 # -- markers ------------------------------------------------------------------------
 
 #: Fixtures that start Chromium, and the parameter values that mean PostgreSQL.

@@ -23,7 +23,7 @@ from sqlalchemy import update
 from arena.db import make_engine, session_factory
 from arena.db.models import Vote, Winner
 from arena.recompute import recompute
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, settle
 from tests.test_browser_anonymity import MODELS, loopback_config
 from tests.test_recompute import add_battles
 
@@ -145,7 +145,7 @@ def rows(page: Page) -> dict[str, str]:
 
 def check_clean(page: Page, app: RunningApp) -> None:
     """No toast, no error in the tab, no traceback in the server's log."""
-    page.wait_for_timeout(300)
+    settle(page)  # whatever the last event shows (a toast included) has been drawn
     assert page.locator(".toast-body, [data-testid='toast-body']").count() == 0
     tab = page.inner_text("#tab-leaderboard")
     assert "エラー" not in tab and "Error" not in tab, tab

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from arena.render import TAGS
-from tests.conftest import OPEN_LIMITS, RunningApp, loopback_config, skip_reasons
+from tests.conftest import OPEN_LIMITS, RunningApp, loopback_config, settle, skip_reasons
 from tests.loopback import Behaviour, LoopbackLLM
 
 pytestmark = pytest.mark.browser
@@ -175,7 +175,10 @@ def test_corpus_as_answers_and_prompts_stays_inert(
             status = page.inner_text("#arena-status")
             log = inject_app.log.read_text(errors="replace")[-3000:]
             pytest.fail(f"battle {k} did not finish: status {status!r}\napp log:\n{log}")
-        page.wait_for_timeout(800)  # KaTeX loads and renders after the text
+        # KaTeX renders after the text (its script is loaded on first use): both panes
+        # have stopped changing for 300 ms.
+        for pane in PANES:
+            settle(page, f"#{pane}", quiet_ms=300)
 
         found = page.evaluate(INSPECT_JS, [PANES, ALLOWED, ALLOWED_ATTRS])
         assert found == [], f"battle {k}: {found[:20]}"
