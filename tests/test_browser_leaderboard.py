@@ -55,6 +55,18 @@ def latest_run(board_app: RunningApp) -> RatingRun:
     return run
 
 
+#: The heatmap cells drawn on the page, and the texts of those laid out on more than one
+#: line (a Range over a cell's text has one client rectangle per line).
+WRAPPED_CELLS_JS = """() => {
+  const cells = [...document.querySelectorAll('.ta-heat td')].filter(td => td.textContent.trim());
+  const lines = td => { const r = document.createRange(); r.selectNodeContents(td);
+                        return r.getClientRects().length; };
+  const shown = cells.filter(td => lines(td) > 0);
+  const wrapped = shown.filter(td => lines(td) > 1).map(td => td.textContent);
+  return {shown: shown.length, wrapped};
+}"""
+
+
 def open_board(page: Page, url: str) -> None:
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
@@ -130,6 +142,18 @@ def test_leaderboard_on_a_phone(
     assert info is not None and reload is not None
     assert info["width"] >= 0.8 * width, (info, width)
     assert reload["y"] >= info["y"] + info["height"] - 1, (info, reload)
+    # The heatmaps' numbers stay on one line each ("0.33" once broke after "0."): the
+    # table scrolls sideways inside its box instead.
+    expect(page.locator("#leaderboard-winfrac .ta-heat td").first).to_be_attached()
+    cells = page.evaluate(WRAPPED_CELLS_JS)
+    assert cells["shown"] >= 2 * len(MODELS) * (len(MODELS) - 1), cells
+    assert cells["wrapped"] == [], cells
+    # ... and the two heatmaps stand one under the other, each the screen's width.
+    heats = [
+        page.locator(h).bounding_box() for h in ("#leaderboard-winfrac", "#leaderboard-counts")
+    ]
+    assert all(h is not None and h["width"] >= 0.8 * width for h in heats), (heats, width)
+    assert heats[1]["y"] >= heats[0]["y"] + heats[0]["height"] - 1, heats
     name = "leaderboard-ja-phone.png" if width == 375 else f"leaderboard-ja-phone-{width}.png"
     page.screenshot(path=str(artifacts / name), full_page=True)
     context.close()

@@ -250,6 +250,10 @@ button:focus-visible, textarea:focus-visible, input:focus-visible {
 .ta-heat thead th { vertical-align: bottom; height: 9em; white-space: nowrap; }
 .ta-heat thead th span { writing-mode: vertical-rl; transform: rotate(180deg); }
 .ta-heat tbody th { text-align: right; white-space: nowrap; }
+/* The two heatmaps side by side where they fit, one under the other on a phone. */
+#leaderboard-winfrac, #leaderboard-counts { flex: 1 1 320px !important;
+  min-width: min(320px, 100%) !important; }
+.ta-heat td { white-space: nowrap; }  /* a number never breaks ("0." / "33") on a phone */
 .ta-heat .ta-diag { background: #f3f3f3; }
 .ta-heat .ta-none { color: #999; font-size: 0.8em; }
 .ta-note { font-size: 0.85em; color: var(--body-text-color-subdued); }
