@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from arena.battle_turns import FINISHING, forget_finished
+from arena.battle_turns import in_background
 from arena.db import repo
 from arena.sampling import SharedOut, choose_active, choose_pair
 from arena.separation import refresh_board
@@ -67,9 +67,7 @@ class Drawing:
         """Tell the other app processes of the database that a model went out or came back."""
         if change is None:
             return
-        task = asyncio.ensure_future(self._db(lambda s: repo.share_health(s, change)))
-        FINISHING.add(task)
-        task.add_done_callback(forget_finished)
+        in_background(self._db(lambda s: repo.share_health(s, change)))
 
     def _refresh_shared(self) -> None:
         """Every few seconds, in the background: what the other processes learned."""
@@ -88,9 +86,7 @@ class Drawing:
             if self.settings.sampling == "active":
                 self.board = refresh_board(s, self.board)
 
-        self._sharing = task = asyncio.ensure_future(self._db(read))
-        FINISHING.add(task)
-        task.add_done_callback(forget_finished)
+        self._sharing = in_background(self._db(read))
 
     async def _enabled(self) -> set[str]:
         """Models an admin has not disabled; read at most every few seconds."""

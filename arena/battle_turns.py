@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -35,8 +36,10 @@ from arena.db.models import Battle, BattleMode, BattleStatus, Message, Side
 from arena.errors import BackendError, StorageError
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
-#: Turns finishing after their listener left: held here so the tasks are not collected.
+#: Turns finishing after their listener left (and other background tasks): held here so
+#: the tasks are not collected before they end (see :func:`in_background`).
 FINISHING: set[asyncio.Task] = set()
 
 
@@ -69,10 +72,19 @@ class _Feed:
             self.started = True
 
 
-def forget_finished(task: asyncio.Task) -> None:
+def in_background(work: Awaitable[T]) -> asyncio.Future[T]:
+    """``work`` scheduled on the running loop and held until it ends; its exception, if
+    any, is retrieved (it was logged where it happened) so asyncio does not warn."""
+    task = asyncio.ensure_future(work)
+    FINISHING.add(task)
+    task.add_done_callback(_forget)
+    return task
+
+
+def _forget(task: asyncio.Future) -> None:
     FINISHING.discard(task)
     if not task.cancelled():
-        task.exception()  # logged where it happened; retrieved so asyncio does not warn
+        task.exception()
 
 
 @dataclass
@@ -153,9 +165,7 @@ class Turns:
             # A listener that goes away mid-stream (a closed page, a dropped API client)
             # does not end the turn: the answers are paid for and the volunteer may come
             # back, so the turn runs on (bounded by total_timeout) and is stored as usual.
-            finish = asyncio.ensure_future(self._finish_turn(plan, state, tasks, queue, results))
-            FINISHING.add(finish)
-            finish.add_done_callback(forget_finished)
+            finish = in_background(self._finish_turn(plan, state, tasks, queue, results))
             if len(results) == len(tasks):  # the listener stayed: it learns if storing failed
                 await asyncio.shield(finish)
 

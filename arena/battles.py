@@ -115,7 +115,7 @@ class Arena(Drawing, Turns, Voting):
         self._enabled_at = -ENABLED_TTL
         self._enabled_cache: set[str] = set()
         self._shared_at = time.monotonic()
-        self._sharing: asyncio.Task | None = None
+        self._sharing: asyncio.Future[None] | None = None
         with self.sessions.begin() as s:
             self.model_ids = repo.sync_models(s, settings.models)
             self.model_names = {i: name for name, i in self.model_ids.items()}
