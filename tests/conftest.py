@@ -72,6 +72,7 @@ def python(
     env: Mapping[str, str],
     stdin: str = "",
     timeout: float = 120,
+    fresh: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """``python ARGS`` as a user runs it, with its exit code, stdout and stderr.
 
@@ -80,15 +81,15 @@ def python(
     the working folder and ``stdin`` as input, ``SystemExit`` as the exit code, and an
     uncaught exception as exit code 1 with its traceback on stderr, as Python prints it.
     The garbage collector's settings, which an import or export changes for its batch
-    run, are put back. Anything else (``app.py``, another module) runs as a subprocess,
-    within ``timeout`` seconds.
+    run, are put back. Anything else (``app.py``, another module), and everything when
+    ``fresh``, runs as a new interpreter, within ``timeout`` seconds.
     """
     import gc
     import importlib
     import io
     import traceback
 
-    if len(args) < 2 or args[0] != "-m" or args[1] not in IN_PROCESS:
+    if fresh or len(args) < 2 or args[0] != "-m" or args[1] not in IN_PROCESS:
         return subprocess.run([sys.executable, *args], cwd=cwd, env=dict(env), input=stdin,
                               capture_output=True, text=True, timeout=timeout)  # fmt: skip
     main = importlib.import_module(IN_PROCESS[args[1]]).main

@@ -368,9 +368,7 @@ def test_export_store_timer_and_private_folder(tmp_path: Path) -> None:
     store = ExportStore(tmp_path / "timed", ttl=1)
     ticket, _ = store.create(_FakeConsole(), "root", "jsonl", None)  # type: ignore[arg-type]
     assert (store.root / ticket.id).is_dir()
-    deadline = time.monotonic() + 10
-    while (store.root / ticket.id).exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: not (store.root / ticket.id).exists(), 10, "the timer's sweep")
     assert not (store.root / ticket.id).exists()  # swept by the timer, with no request
     store.close()
     shared = tmp_path / "shared"

@@ -14,7 +14,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,13 +30,16 @@ BATTLES = [
 ]  # fmt: skip
 
 
-def run(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
-    """``python ARGS`` in ``tmp_path`` with an empty arena.toml and no DATABASE_URL set."""
+def run(
+    tmp_path: Path, *args: str, stdin: str = "", fresh: bool = False, **env: str
+) -> subprocess.CompletedProcess:
+    """``python ARGS`` in ``tmp_path`` with an empty arena.toml and no DATABASE_URL set
+    (``fresh``: in a new interpreter, see conftest.python)."""
     config = tmp_path / "arena.toml"
     config.touch()
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ARENA_EXPORT_SALT")}
     base.update(ARENA_CONFIG=str(config), PYTHONPATH=str(ROOT), USER="tester")
-    return python(args, cwd=tmp_path, env={**base, **env}, stdin=stdin)
+    return python(args, cwd=tmp_path, env={**base, **env}, stdin=stdin, fresh=fresh)
 
 
 def one_error(r: subprocess.CompletedProcess, code: int) -> str:
@@ -85,20 +87,14 @@ def test_the_entry_points_run_as_processes(tmp_path: Path, db: str) -> None:
     """The one real launch of each command line (the other tests call ``main(argv)`` in
     this process, see conftest.python): ``python -m arena`` and ``python -m ratings``
     start, answer and exit with their codes, errors on one line without a traceback."""
-    config = tmp_path / "arena.toml"
-    config.touch()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
-    env.update(ARENA_CONFIG=str(config), PYTHONPATH=str(ROOT), USER="tester")
-
-    def launch(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, *args], cwd=tmp_path, env=env, text=True,
-                              capture_output=True, timeout=120)  # fmt: skip
-
-    today = launch("-m", "arena", "today", "--database-url", db)
+    today = run(tmp_path, "-m", "arena", "today", "--database-url", db, fresh=True)
     assert today.returncode == EXIT_OK, today.stderr
     assert set(json.loads(today.stdout)) >= {"battles", "votes", "per_model"}
-    assert "no such SQLite file" in one_error(launch("-m", "arena", "today"), EXIT_DATABASE)
-    recompute = launch("-m", "ratings", "recompute", "--database-url", db, "--anchor", "A-7B")
+    missing = run(tmp_path, "-m", "arena", "today", fresh=True)
+    assert "no such SQLite file" in one_error(missing, EXIT_DATABASE)
+    recompute = run(
+        tmp_path, "-m", "ratings", "recompute", "--database-url", db, "--anchor", "A-7B", fresh=True
+    )
     assert recompute.returncode == EXIT_OK, recompute.stderr
 
 

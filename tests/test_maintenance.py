@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,15 +45,6 @@ def _statuses(database_url: str) -> dict[str, str]:
         engine.dispose()
 
 
-def _wait_for(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
-
-
 def _start_battle(app: RunningApp, client: httpx.Client, voter: str) -> str:
     """Start a battle and leave after its first event (the client disconnects)."""
     with client.stream(
@@ -75,7 +65,9 @@ def test_disconnected_client_turn_finishes_and_is_stored(tmp_path: Path, llm) ->
         with httpx.Client(timeout=30) as client:
             voter = _voter(app, client)
             battle_id = _start_battle(app, client, voter)
-            ready = _wait_for(lambda: _statuses(app.database_url)[battle_id] == "ready")
+            ready = wait_until(
+                lambda: _statuses(app.database_url)[battle_id] == "ready", 30, "the turn stored"
+            )
             assert ready, _statuses(app.database_url)
             engine = create_engine(app.database_url)
             with engine.connect() as conn:
@@ -218,7 +210,7 @@ def test_sigkill_mid_stream_leaves_nothing_streaming(tmp_path: Path, llm, app_en
 
             voting = threading.Thread(target=vote_all)
             voting.start()
-            _wait_for(lambda: acknowledged, timeout=10)
+            wait_until(lambda: acknowledged, 10, "a first acknowledged vote")
             os.kill(app.proc.pid, signal.SIGKILL)
             app.proc.wait(10)
             voting.join(30)
@@ -242,8 +234,10 @@ def test_sigkill_mid_stream_leaves_nothing_streaming(tmp_path: Path, llm, app_en
         aged.dispose()
     restarted = RunningApp(tmp_path, _config(llm.base_url), env=env)
     try:
-        statuses = _wait_for(
-            lambda: (st := _statuses(database_url)) and "streaming" not in st.values() and st
+        statuses = wait_until(
+            lambda: (st := _statuses(database_url)) and "streaming" not in st.values() and st,
+            30,
+            "the restart's sweep to close every battle left streaming",
         )
         assert statuses and "streaming" not in statuses.values(), _statuses(database_url)
         assert all(statuses[b] == "failed" for _, b in streaming)
