@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_code_shape import imports
+
 PACKAGE = Path(__file__).resolve().parents[1] / "ratings"
 #: Modules that read battle files, run the command line or write reports.
 LAYER = frozenset(
@@ -36,28 +38,18 @@ CORE = [name for name in MODULES if name not in LAYER]
 
 
 def _imports(name: str) -> list[str]:
-    """Every module ``ratings.<name>`` imports, as dotted names, wherever the import is.
+    """Every module ``ratings.<name>`` imports, as dotted names, wherever the import is
+    (read by :func:`tests.test_code_shape.imports`).
 
     ``from ratings import x`` counts as ``ratings.x`` when ``x`` is a module of the
     package, else as ``ratings`` (a name the package loads, see ``ratings._HOME``).
     """
-    path = PACKAGE / f"{name}.py"
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: from the package itself
-                base = ".".join(["ratings", *filter(None, [node.module])])
-            else:
-                base = node.module or ""
-            if base == "ratings":
-                found += [
-                    f"ratings.{a.name}" if a.name in MODULES else "ratings" for a in node.names
-                ]
-            else:
-                found.append(base)
+    for _, module, alias in imports(PACKAGE.parent, PACKAGE / f"{name}.py"):
+        if module == "ratings" and alias is not None:
+            found.append(f"ratings.{alias}" if alias in MODULES else "ratings")
+        else:
+            found.append(module)
     return found
 
 
