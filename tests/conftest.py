@@ -128,6 +128,10 @@ def _read(stream) -> str:
     return stream.buffer.getvalue().decode("utf-8", errors="replace")
 
 
+#: Launches of an app before a test gives up finding it a free port.
+PORT_ATTEMPTS = 3
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -238,8 +242,6 @@ class RunningApp:
         database_url: str | None = None,
         root: Path = ROOT,
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.db_path = tmp / "app.db"
         self.database_url = database_url or f"sqlite:///{self.db_path}"
         cfg = tmp / "arena.toml"
@@ -253,21 +255,31 @@ class RunningApp:
             **(env or {}),
         }
         self.log = tmp / "app.log"
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "app.py", "--port", str(self.port)],
-                cwd=root, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        self._wait()
+        # A free port can be taken between the probe and the app's bind (by another test
+        # worker's connection): then the app says so and is launched again on another.
+        for _ in range(PORT_ATTEMPTS):
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            with self.log.open("wb") as out:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "app.py", "--port", str(self.port)],
+                    cwd=root, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            if self._wait():
+                return
+        raise RuntimeError(f"no free port in {PORT_ATTEMPTS} attempts: {self.log.read_text()}")
 
-    def _wait(self, timeout: float = 90) -> None:
+    def _wait(self, timeout: float = 90) -> bool:
+        """True once the app answers; False if its port was taken before it bound it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"app exited: {self.log.read_text()[-2000:]}")
+                if "address already in use" in (log := self.log.read_text()):
+                    return False
+                raise RuntimeError(f"app exited: {log[-2000:]}")
             try:
                 if httpx.get(self.url + "/api/health", timeout=2).status_code == 200:
-                    return
+                    return True
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
@@ -455,3 +467,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         params = set(map(str, callspec.params.values())) if callspec else set()
         if "pg_admin" in names or params & POSTGRES_PARAMS:
             item.add_marker(pytest.mark.postgres)
+    items[:] = heaviest_modules_first(items)
+
+
+def heaviest_modules_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The modules with browser tests first, then those that launch processes (marked
+    ``processes``), then those with PostgreSQL tests, the rest last; larger modules first
+    within each. The parallel run (tests/run.sh) hands whole
+    modules to its workers in this order, so the long ones do not start last and leave
+    one worker running alone. The tests within a module keep their order."""
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def weight(group: list[pytest.Item]) -> tuple[bool, bool, bool, int]:
+        return (
+            any(item.get_closest_marker("browser") for item in group),
+            any(item.get_closest_marker("processes") for item in group),
+            any(item.get_closest_marker("postgres") for item in group),
+            len(group),
+        )
+
+    ordered = sorted(modules.values(), key=weight, reverse=True)  # stable for equal weights
+    return [item for group in ordered for item in group]

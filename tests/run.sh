@@ -22,4 +22,6 @@ fi
 
 ruff check .
 ruff format --check .
-python -m pytest -p no:cacheprovider -q "$@"
+# Two worker processes (the machines have 2 cores), each given whole modules, so a
+# module's app and browser are started once; "-n 0" runs everything in one process.
+python -m pytest -p no:cacheprovider -q -n "${ARENA_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -45,6 +45,9 @@ from arena.export import pseudonym
 from tests.conftest import wait_until
 from tests.test_export import ANCHOR, SALT, seed
 
+#: Launches app or helper processes: scheduled early in a parallel run (conftest).
+pytestmark = pytest.mark.processes
+
 ROOT = Path(__file__).resolve().parents[1]
 ROOT_PW, SECOND_PW, THIRD_PW = "root-pass-1", "second-pass-2", "third-pass-3"
 ADMINS = ",".join(

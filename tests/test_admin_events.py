@@ -18,6 +18,9 @@ from arena.config import Settings
 from arena.db.models import AuditLog, Battle, Event
 from tests.conftest import RunningApp
 
+#: Launches app or helper processes: scheduled early in a parallel run (conftest).
+pytestmark = pytest.mark.processes
+
 ROOT_PW = "root-pw-events"
 ADMINS = f"root:{hash_password(ROOT_PW, iterations=1000)}"
 NOW = datetime.now(UTC)

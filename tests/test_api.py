@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from itertools import pairwise
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
@@ -22,6 +23,9 @@ from arena.db.models import Voter, Winner
 from arena.model_config import demo_models
 from arena.recompute import recompute
 from tests.test_recompute import add_battles
+
+#: Launches app or helper processes: scheduled early in a parallel run (conftest).
+pytestmark = pytest.mark.processes
 
 
 def call(app, name: str, data: list) -> list[tuple[str, str]]:

@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 from arena.db.models import Battle, BattleStatus, Message, Vote, Winner
 from tests.conftest import RunningApp, skip_reasons
 
+#: Launches app or helper processes: scheduled early in a parallel run (conftest).
+pytestmark = pytest.mark.processes
+
 
 def send(page, text: str) -> None:
     """Send a prompt and wait until both answers finished (votes enabled again)."""

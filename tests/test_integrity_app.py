@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session
 from arena.db.models import Battle, Vote, Voter
 from tests.conftest import RunningApp, _create_pg_database, _drop_pg_database
 
+#: Launches app or helper processes: scheduled early in a parallel run (conftest).
+pytestmark = pytest.mark.processes
+
 
 @pytest.fixture(scope="module")
 def default_app(

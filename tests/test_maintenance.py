@@ -22,6 +22,9 @@ from arena.maintenance import stale_after, stale_streaming
 from tests.conftest import RunningApp, _create_pg_database, _drop_pg_database, wait_until
 from tests.loopback import Behaviour
 
+#: Launches app or helper processes: scheduled early in a parallel run (conftest).
+pytestmark = pytest.mark.processes
+
 MODELS = ("slow-a", "slow-b")
 
 

@@ -7,6 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+#: Launches app or helper processes: scheduled early in a parallel run (conftest).
+pytestmark = pytest.mark.processes
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -25,3 +30,17 @@ def test_browser_and_postgres_markers_follow_the_fixtures() -> None:
     pg_tests = set(everything) - set(no_pg)
     assert pg_tests == {t for t in everything if "postgresql" in t}
     assert any("test_recompute.py" in t for t in pg_tests)
+
+
+def test_modules_are_collected_heaviest_first() -> None:
+    """A parallel run hands out whole modules in collection order: browser modules first,
+    then those launching processes, then PostgreSQL ones, then the rest; each module's
+    tests together and in their file's order."""
+    files = ["tests/test_ratings_cli.py", "tests/test_recompute.py", "tests/test_startup.py",
+             "tests/test_browser_share.py"]  # fmt: skip
+    order = collected(*files)
+    modules = [t.split("::", 1)[0] for t in order]
+    assert list(dict.fromkeys(modules)) == files[::-1]
+    assert modules == sorted(modules, key=files[::-1].index)  # each module in one run
+    in_file = collected("tests/test_ratings_cli.py")
+    assert [t for t in order if t.startswith("tests/test_ratings_cli.py")] == in_file

@@ -27,6 +27,9 @@ ROUNDS = 3  # fresh databases per run: a race that is lost only sometimes still 
 START = """
 import sys
 from arena.db import make_engine, migrate
+
+#: Launches app or helper processes: scheduled early in a parallel run (conftest).
+pytestmark = pytest.mark.processes
 engine = make_engine(sys.argv[1])
 with engine.connect():
     pass

@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session, aliased
 from arena.db.models import Battle, Model, Vote, Voter
 from tests.conftest import RunningApp, _create_pg_database, _drop_pg_database, free_port
 
-pytestmark = pytest.mark.postgres
+#: Launches app processes: scheduled early in a parallel run (conftest).
+pytestmark = [pytest.mark.postgres, pytest.mark.processes]
 
 MODELS = ("loop-a", "loop-b", "loop-c")
 ROUTE_COOKIE = "tanuki_route"  # the cookie deploy/nginx/tanuki-arena.conf hashes on

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 
 import pytest
 
@@ -137,7 +138,12 @@ async def test_pair_counts_include_the_other_process_battles(two_processes, llm)
     await settle(two)
     seen = two.pairs.snapshot()
     assert sum(seen.values()) == 4  # process two drew none itself
-    assert seen == one.pairs.snapshot()
+    # The stored battles, not process one's own counter: that one may still miss a draw
+    # whose row was stamped more than SHARED_LAG after the draw (a loaded machine) until
+    # its next read, which is how the counter stays exact across windows.
+    with one.sessions() as s:
+        stored = Counter(tuple(sorted(pair)) for v in "abcd" for pair in battles_of(s, v))
+    assert seen == stored
     await battle(two, "e")  # its own draw counts at once, and once
     assert sum(two.pairs.snapshot().values()) == 5
     await settle(two)
