@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -21,15 +22,15 @@ from arena.db import make_engine, migrate
 from arena.db.engine import alembic_config
 from arena.db.models import Base
 
+#: Launches app or helper processes: scheduled early in a parallel run (conftest).
+pytestmark = pytest.mark.processes
+
 ROOT = Path(__file__).resolve().parents[1]
 STARTS = 4
 ROUNDS = 3  # fresh databases per run: a race that is lost only sometimes still shows
 START = """
 import sys
 from arena.db import make_engine, migrate
-
-#: Launches app or helper processes: scheduled early in a parallel run (conftest).
-pytestmark = pytest.mark.processes
 engine = make_engine(sys.argv[1])
 with engine.connect():
     pass
