@@ -115,8 +115,9 @@ def copy_text(
 ) -> pa.Table:
     """The battles with what PostgreSQL's COPY text format needs: ``battle_tail`` (a
     battle's line after its voter and model ids), ``vote_tail`` (a vote's line after its
-    voter id) and ``messages`` (the lines of the battle's messages, in order). The
-    importing process puts in the ids it alone knows."""
+    voter id) and ``messages`` (the lines of the battle's messages, in order, a list; a
+    line lacks only the message id). The importing process puts in the ids it alone
+    knows."""
     n = battles.num_rows
     col = {name: array_of(battles[name]) for name in battles.column_names}
     at, flag, null = col["at"], pa.repeat(False, n), pa.nulls(n, pa.string())
@@ -126,14 +127,11 @@ def copy_text(
         needed=needed,
     )  # fmt: skip
     vote_tail = _lines(col["winner"], null, at, flag, null, col["comment"], needed=needed)
-    # Each side's messages are in battle order: a battle's lines are one slice of them.
-    per_side = []
-    for side, messages in zip("ab", sides, strict=True):
-        lines = _lines(*(array_of(messages[name]) for name in MESSAGE_FIELDS), needed=needed)
-        offsets = np.concatenate(([0], np.cumsum(col[f"n_{side}"].to_numpy())))
-        grouped = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), lines)
-        per_side.append(pc.binary_join(grouped, ""))
-    per_battle = pc.binary_join_element_wise(*per_side, "")
+    per_side = [
+        _lines(*(array_of(messages[name]) for name in MESSAGE_FIELDS), needed=needed)
+        for messages in sides
+    ]
+    per_battle = battle_lists(per_side, [col[f"n_{side}"].to_numpy() for side in "ab"])
     tags = col["categories"]
     tag_lines = _lines(
         col["id"].take(pc.list_parent_indices(tags)), pc.list_flatten(tags), needed=needed
@@ -147,6 +145,23 @@ def copy_text(
         [*(col[name] for name in kept), battle_tail, vote_tail, per_battle, tags_per_battle],
         names=[*kept, "battle_tail", "vote_tail", "messages", "category_lines"],
     )
+
+
+def battle_lists(per_side: list[pa.Array], counts: list[np.ndarray]) -> pa.ListArray:
+    """Each battle's message lines, side A's then side B's, from each side's lines in
+    battle order (``counts``: each battle's number of lines per side)."""
+    a, b = counts
+    ends = np.cumsum(a + b)
+    starts = ends - (a + b)
+    # Where each side's k-th line goes: its battle's start, plus side A's lines before it.
+    to_a = np.repeat(starts - (np.cumsum(a) - a), a) + np.arange(a.sum())
+    to_b = np.repeat(starts + a - (np.cumsum(b) - b), b) + np.arange(b.sum())
+    order = np.empty(len(to_a) + len(to_b), dtype=np.int64)
+    order[to_a] = np.arange(len(to_a))
+    order[to_b] = len(to_a) + np.arange(len(to_b))
+    lines = pa.concat_arrays(per_side).take(pa.array(order))
+    offsets = np.concatenate(([0], ends)).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), lines)
 
 
 def joined(column: pa.ChunkedArray | pa.Array) -> memoryview:

@@ -1,13 +1,15 @@
 """Writing an import's rows: the fastest insert each database has, the loader that
 stores validated rows (one at a time from :mod:`arena.import_rows`, or a block's arrays
-from :mod:`arena.import_columns`), and the indexes and keys dropped around a bulk load.
+from :mod:`arena.import_columns`). What a bulk load does around the rows is in
+:mod:`arena.import_bulk`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import (
@@ -25,12 +27,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
-from sqlalchemy.schema import (
-    AddConstraint,
-    DropConstraint,
-    PrimaryKeyConstraint,
-    UniqueConstraint,
-)
 from sqlalchemy.types import TypeDecorator
 
 from arena.db.engine import dialect_insert
@@ -49,14 +45,14 @@ from arena.db.models import (
 )
 from arena.errors import StorageError
 from arena.import_blocks import Block, joined
-from arena.import_columns import category_rows
+from arena.import_bulk import reserve_ids
+from arena.import_columns import array_of, category_rows
 from arena.import_report import ImportReport
 from arena.import_rows import (
     Row,
     voter_token,
 )
 
-PG_SORT_MEMORY = "256MB"
 IMPORTED_PROVIDER = "imported"
 #: Flags a file can carry that become ``battles.flag_moderation``.
 MODERATION = frozenset({"moderation", "toxic_chat"})
@@ -153,7 +149,13 @@ class Loader:
     """Inserts validated rows batch by batch on one connection (one transaction)."""
 
     def __init__(
-        self, conn: Connection, report: ImportReport, source: str, *, empty: bool = False
+        self,
+        conn: Connection,
+        report: ImportReport,
+        source: str,
+        *,
+        empty: bool = False,
+        bulk: bool = False,
     ) -> None:
         self.conn, self.report, self.source = conn, report, source
         # Into an empty database, the battle ids taken so far (as integers: 32 hex digits)
@@ -161,6 +163,9 @@ class Loader:
         self.seen: set[int] | None = set() if empty else None
         self.models: dict[str, int] = dict(conn.execute(select(Model.name, Model.id)).all())
         self.voters: dict[str, int] = {}
+        # A bulk load on PostgreSQL holds its tables exclusively (drop_for_bulk): the ids
+        # of the votes and messages it copies can be taken from their sequences at once.
+        self.own_ids = bulk and conn.dialect.name == "postgresql"
 
     def _among(self, column: Any, values: Iterable[str]) -> Any:
         """``column IN values``; on PostgreSQL one array parameter instead of thousands."""
@@ -312,10 +317,20 @@ class Loader:
         )
         bulk_insert(self.conn, Battle.__table__, BATTLE_COLUMNS, joined(lines))
         lines = pc.binary_join_element_wise(ids, voter_text, tails[1], "\t")
-        bulk_insert(self.conn, Vote.__table__, VOTE_COLUMNS, joined(lines))
-        bulk_insert(self.conn, Message.__table__, MESSAGE_COLUMNS, joined(battles["messages"]))
+        self._copy(Vote.__table__, VOTE_COLUMNS, lines)
+        lines = pc.list_flatten(array_of(battles["messages"]))
+        self._copy(Message.__table__, MESSAGE_COLUMNS, lines)
         tags = joined(battles["category_lines"])
         bulk_insert(self.conn, BattleCategory.__table__, CATEGORY_COLUMNS, tags)
+
+    def _copy(self, table: Table, columns: Sequence[str], lines: pa.Array) -> None:
+        """COPY text ``lines`` into ``table``; in a bulk load with their ids (the table's
+        sequence would otherwise be asked once per row, about 0.8 us each)."""
+        if self.own_ids:
+            first = reserve_ids(self.conn, table, len(lines))
+            given = pc.cast(pa.array(np.arange(first, first + len(lines))), pa.string())
+            lines, columns = pc.binary_join_element_wise(given, lines, "\t"), ("id", *columns)
+        bulk_insert(self.conn, table, columns, joined(lines))
 
     def _insert_tables(
         self, battles: pa.Table, messages: pa.Table, voter: pa.Array, a: pa.Array, b: pa.Array
@@ -340,54 +355,3 @@ class Loader:
         insert_table(self.conn, Vote.__table__, [columns[c] for c in VOTE_COLUMNS])
         insert_table(self.conn, Message.__table__, [messages[c] for c in MESSAGE_COLUMNS])
         insert_table(self.conn, BattleCategory.__table__, category_rows(battles))
-
-
-#: INSERT constructs that know ON CONFLICT, by dialect.
-
-#: The tables an import fills: a bulk import rebuilds their secondary indexes.
-BULK_TABLES = (Battle.__table__, Vote.__table__, Message.__table__)
-
-
-def _all_keys(conn: Connection) -> list[Any]:
-    """Every foreign key of the arena's tables."""
-    return [fk for table in Battle.metadata.tables.values() for fk in table.foreign_keys]
-
-
-def drop_for_bulk(conn: Connection) -> Callable[[], None]:
-    """Drop the secondary indexes (and on PostgreSQL the foreign keys) of the tables an
-    import fills, in the import's transaction; return what rebuilds them.
-
-    Building an index once from all its rows, and checking a foreign key with one join,
-    cost far less than keeping them up row by row. Other connections see nothing of it
-    until the commit, and a rollback restores them.
-    """
-    pg = conn.dialect.name == "postgresql"
-    if pg:  # room to sort the index entries and hash the key checks' joins in memory
-        conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{PG_SORT_MEMORY}'")
-        conn.exec_driver_sql(f"SET LOCAL work_mem = '{PG_SORT_MEMORY}'")
-    indexes = [ix for t in BULK_TABLES for ix in t.indexes if not ix.unique]
-    keys = [fk.constraint for t in BULK_TABLES for fk in t.foreign_keys] if pg else []
-    # On PostgreSQL the primary and unique keys of the tables no foreign key points to
-    # (messages, votes) go too: a unique index built from the sorted rows at the end costs
-    # a fraction of one kept up row by row (about 1.3 us a message); the loader makes the
-    # ids and checks the battle ids itself, and the rebuild checks them again.
-    unique = [
-        c for t in BULK_TABLES if t not in {fk.column.table for fk in _all_keys(conn)}
-        for c in t.constraints if isinstance(c, PrimaryKeyConstraint | UniqueConstraint)
-    ] if pg else []  # fmt: skip
-    for fk in keys:
-        conn.execute(DropConstraint(fk))
-    for constraint in unique:
-        conn.execute(DropConstraint(constraint))
-    for ix in indexes:
-        ix.drop(conn)
-
-    def rebuild() -> None:
-        for constraint in unique:
-            conn.execute(AddConstraint(constraint))
-        for ix in indexes:
-            ix.create(conn)
-        for fk in keys:
-            conn.execute(AddConstraint(fk))
-
-    return rebuild

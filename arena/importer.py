@@ -48,7 +48,8 @@ from arena.db.models import (
 )
 from arena.errors import ArenaError, StorageError
 from arena.import_blocks import Block, check_block, check_block_packed, unpack_block
-from arena.import_load import Loader, drop_for_bulk
+from arena.import_bulk import drop_for_bulk
+from arena.import_load import Loader
 from arena.import_report import ImportFailed, ImportReport
 from arena.import_rows import (
     Row,
@@ -233,7 +234,7 @@ def import_file(
                 rebuild = drop_for_bulk(conn) if report.bulk else None
                 # Should a battle arrive between the check and here, its id is a primary
                 # key violation on insert: the import rolls back, nothing is lost.
-                loader = Loader(conn, report, path.name, empty=empty)
+                loader = Loader(conn, report, path.name, empty=empty, bulk=report.bulk)
                 batch: list[Row] = []
                 if columnar is None:
                     columnar = fmt == "jsonl" and schema == "fastchat"

@@ -82,7 +82,8 @@ def floor(path: Path, rows: int) -> tuple[int, float, float]:
     """The loading of the first ``rows`` rows alone: (rows, COPY s, rebuild s)."""
     from arena.db import make_engine, migrate
     from arena.import_blocks import check_block
-    from arena.import_load import Loader, drop_for_bulk
+    from arena.import_bulk import drop_for_bulk
+    from arena.import_load import Loader
     from arena.import_report import ImportReport
     from arena.importer import import_connection
     from ratings.battlefile import records

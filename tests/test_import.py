@@ -179,6 +179,56 @@ def test_bulk_and_worker_loads_store_the_same(engine: Engine, tmp_path: Path, wo
         assert all(m.battle.id == m.battle_id for m in s.scalars(select(Message)))
 
 
+def _one_turn(k: int) -> dict:
+    row = good_row(k, turn=1)
+    for side in ("conversation_a", "conversation_b"):
+        row[side] = row[side][:2]
+    return row
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_message_ids_follow_the_file_and_later_rows_get_new_ones(
+    engine: Engine, tmp_path: Path, workers: int
+) -> None:
+    """A bulk load numbers the messages in the file's order (a battle's side A, then its
+    side B), without gaps inside a block; after it, rows from a normal import, a second
+    bulk load into the filled database and the arena itself get ids none of it took
+    (on PostgreSQL the bulk load takes its ids from the sequences a block at a time)."""
+    rows = [good_row(k) if k % 3 else _one_turn(k) for k in range(1, 10)]
+    report = import_file(engine, _jsonl(tmp_path / "a.jsonl", rows), workers=workers)
+    assert report.bulk and report.imported == 9
+    expected = [
+        (f"{row['question_id']}", side, m["role"], m["content"])
+        for row in rows
+        for side in "ab"
+        for m in row[f"conversation_{side}"]
+    ]
+    query = select(Message.id, Message.battle_id, Message.side, Message.role, Message.content)
+    with Session(engine) as s:
+        stored = s.execute(query.order_by(Message.id)).all()
+    assert [(b, str(getattr(side, "value", side)), r, c) for _, b, side, r, c in stored] == expected
+    ids = [i for i, *_ in stored]
+    assert ids == list(range(ids[0], ids[0] + len(expected)))  # one block: no gap
+    vote_ids = sorted(Session(engine).scalars(select(Vote.id)))
+    assert len(set(vote_ids)) == 9
+
+    more = [good_row(k) for k in range(10, 13)]
+    assert import_file(engine, _jsonl(tmp_path / "b.jsonl", more), workers=workers).imported == 3
+    again = [_one_turn(k) for k in range(13, 15)]
+    forced = import_file(engine, _jsonl(tmp_path / "c.jsonl", again), workers=workers, bulk=True)
+    assert forced.bulk and forced.imported == 2
+    with Session(engine) as s, s.begin():  # as the arena stores a turn
+        s.add(Message(battle_id=rows[0]["question_id"], side="a", turn=3, role="user",
+                      content="new"))  # fmt: skip
+    with Session(engine) as s:
+        every = s.execute(select(Message.id, Message.content).order_by(Message.id)).all()
+        votes = s.scalars(select(Vote.id)).all()
+    assert len(every) == len(expected) + 3 * 8 + 2 * 4 + 1
+    assert min(i for i, _ in every[len(expected) :]) > max(ids)
+    assert every[-1].content == "new"
+    assert len(set(votes)) == len(votes) == 14
+
+
 TRICKY = 'q " b \\ n \n t \t r \r c \x01 \\.\n\\N 😀 </script> \u2028 é'
 
 
