@@ -28,6 +28,8 @@ def reserve_ids(conn: Connection, table: Table, n: int) -> int:
 
     Only while the transaction holds ``table`` exclusively: another session's insert
     could otherwise take an id of the range between the two sequence calls."""
+    if n < 1:
+        raise ValueError(f"reserve_ids needs at least one id, not {n}")
     last = conn.exec_driver_sql(
         "SELECT setval(pg_get_serial_sequence(%(t)s, 'id'),"
         " nextval(pg_get_serial_sequence(%(t)s, 'id')) + %(n)s - 1)",

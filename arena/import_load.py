@@ -326,7 +326,7 @@ class Loader:
     def _copy(self, table: Table, columns: Sequence[str], lines: pa.Array) -> None:
         """COPY text ``lines`` into ``table``; in a bulk load with their ids (the table's
         sequence would otherwise be asked once per row, about 0.8 us each)."""
-        if self.own_ids:
+        if self.own_ids and len(lines):
             first = reserve_ids(self.conn, table, len(lines))
             given = pc.cast(pa.array(np.arange(first, first + len(lines))), pa.string())
             lines, columns = pc.binary_join_element_wise(given, lines, "\t"), ("id", *columns)

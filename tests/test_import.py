@@ -206,10 +206,10 @@ def test_message_ids_follow_the_file_and_later_rows_get_new_ones(
     query = select(Message.id, Message.battle_id, Message.side, Message.role, Message.content)
     with Session(engine) as s:
         stored = s.execute(query.order_by(Message.id)).all()
+        vote_ids = s.scalars(select(Vote.id)).all()
     assert [(b, str(getattr(side, "value", side)), r, c) for _, b, side, r, c in stored] == expected
     ids = [i for i, *_ in stored]
     assert ids == list(range(ids[0], ids[0] + len(expected)))  # one block: no gap
-    vote_ids = sorted(Session(engine).scalars(select(Vote.id)))
     assert len(set(vote_ids)) == 9
 
     more = [good_row(k) for k in range(10, 13)]
