@@ -15,7 +15,6 @@ Everything happens in ``tmp_path``, on SQLite files there, and on loopback ports
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import subprocess
 import tempfile
@@ -28,7 +27,7 @@ from sqlalchemy import Engine
 from arena import export as ex
 from arena import export_files
 from arena.export import TEMP_PREFIX, ExportError, ExportOptions, export, manifest_path
-from tests.conftest import python
+from tests.conftest import free_port, python
 
 ROOT = Path(__file__).resolve().parents[1]
 SALT = "test-export-salt-0123456789abcdef"
@@ -96,12 +95,6 @@ def _one_error(r: subprocess.CompletedProcess, code: int) -> str:
 
 def _no_temporary_files(folder: Path) -> None:
     assert not [p.name for p in folder.iterdir() if p.name.startswith(TEMP_PREFIX)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- planted links ------------------------------------------------------------------
@@ -290,7 +283,7 @@ def test_admin_console_exports_to_a_fresh_folder(
 def _unreachable() -> tuple[str, str]:
     """A PostgreSQL URL with a password on a loopback port nobody listens on, and how an
     error line must show it."""
-    port = _free_port()
+    port = free_port()
     url = f"postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/arena"
     return url, f"postgresql://postgres:***@127.0.0.1:{port}/arena"
 
