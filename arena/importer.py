@@ -62,6 +62,8 @@ from ratings.battlefile import (
     detect_format,
     detect_schema,
     file_columns,
+    jsonl_span,
+    jsonl_spans,
     record_unit,
     records,
 )
@@ -131,32 +133,46 @@ def _chunks(path: Path, fmt: str, size: int) -> Iterator[Any]:
 
 
 def _checked(
-    chunks: Iterator[Any], dialect: str, schema: str, workers: int, columnar: bool
+    path: Path, fmt: str, size: int, dialect: str, schema: str, workers: int, columnar: bool
 ) -> Iterator[Block]:
-    """Each chunk checked, in order: with ``columnar`` (JSON lines) by
-    :func:`arena.import_columns.check_block`, its plain rows as arrays; else row by row
-    (:func:`check_chunk`). With ``workers``, worker processes check a few chunks ahead
-    while this process writes: decoding and validating are about half of an import's
-    work, and the database's half stays here."""
+    """The file's rows, ``size`` at a time, each chunk checked, in order: with ``columnar``
+    (JSON lines) by :func:`arena.import_columns.check_block`, its plain rows as arrays;
+    else row by row (:func:`check_chunk`). With ``workers``, worker processes check a few
+    chunks ahead while this process writes: decoding and validating are about half of an
+    import's work, and the database's half stays here. A worker reads its own JSON lines
+    (this process only finds where each chunk starts), so they never cross a pipe."""
     if not workers:
-        for chunk in chunks:
+        for chunk in _chunks(path, fmt, size):
             if columnar:
                 yield check_block(chunk, dialect, schema)
             else:
                 yield Block(None, None, check_chunk(chunk, dialect, schema))
         return
     check = check_block_packed if columnar else check_chunk_packed
+    if fmt == "jsonl":
+        jobs: Iterator[tuple] = (
+            (_check_span, path, span, check, dialect, schema) for span in jsonl_spans(path, size)
+        )
+    else:
+        jobs = ((check, chunk, dialect, schema) for chunk in _chunks(path, fmt, size))
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     pending: deque[Future] = deque()
     try:
-        for chunk in chunks:
-            pending.append(pool.submit(check, chunk, dialect, schema))
+        for job in jobs:
+            pending.append(pool.submit(*job))
             if len(pending) > 2 * workers:
                 yield _unpacked(pending.popleft().result(), columnar)
         while pending:
             yield _unpacked(pending.popleft().result(), columnar)
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def _check_span(
+    path: Path, span: tuple[int, int, int], check: Callable[..., bytes], dialect: str, schema: str
+) -> bytes:
+    """In a worker process: ``check`` one of :func:`ratings.battlefile.jsonl_spans`."""
+    return check(jsonl_span(path, *span), dialect, schema)
 
 
 def _unpacked(data: bytes, columnar: bool) -> Block:
@@ -239,8 +255,8 @@ def import_file(
                 if columnar is None:
                     columnar = fmt == "jsonl" and schema == "fastchat"
                 columnar = columnar and fmt == "jsonl"
-                chunks = _chunks(path, fmt, batch_size)
-                for block in _checked(chunks, dialect, schema, workers, columnar):
+                blocks = _checked(path, fmt, batch_size, dialect, schema, workers, columnar)
+                for block in blocks:
                     for item in block.others:
                         report.rows += 1
                         if isinstance(item, Row):

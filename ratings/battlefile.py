@@ -33,9 +33,10 @@ is imported only there, so ``import ratings`` stays numpy + scipy.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -96,11 +97,46 @@ def record_unit(fmt: str) -> str:
 def _jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     # Lines as bytes: decode_record() decodes them (in a worker process for a big file).
     with path.open("rb") as f:
-        for n, line in enumerate(f, 1):
-            if n == 1 and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]
-            if not line.isspace():
-                yield n, line
+        yield from _numbered(f, 1)
+
+
+def _numbered(lines: Iterable[bytes], first: int) -> Iterator[tuple[int, bytes]]:
+    """JSON lines numbered from ``first``: a byte-order mark dropped from line 1, blank
+    lines skipped (and counted)."""
+    for n, line in enumerate(lines, first):
+        if n == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        if not line.isspace():
+            yield n, line
+
+
+def jsonl_spans(path: Path, lines: int, piece: int = 8 << 20) -> Iterator[tuple[int, int, int]]:
+    """``(start, end, first line number)``: the byte ranges of a JSON-lines file's runs of
+    ``lines`` lines, found without splitting it into lines, so that worker processes read
+    their own (:func:`jsonl_span`) instead of receiving them through a pipe."""
+    start = offset = 0  # the current run's first byte; the file offset of ``data``
+    first, count = 1, 0
+    with path.open("rb") as f:
+        while data := f.read(piece):
+            at = data.find(b"\n")
+            while at >= 0:
+                count += 1
+                if count == lines:
+                    end = offset + at + 1
+                    yield start, end, first
+                    start, first, count = end, first + lines, 0
+                at = data.find(b"\n", at + 1)
+            offset += len(data)
+    if offset > start:
+        yield start, offset, first
+
+
+def jsonl_span(path: Path, start: int, end: int, first: int) -> list[tuple[int, bytes]]:
+    """The numbered lines (as :func:`records` gives them) of one of :func:`jsonl_spans`."""
+    with path.open("rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    return list(_numbered(io.BytesIO(data), first))
 
 
 def _json_array(path: Path) -> Iterator[tuple[int, Any]]:

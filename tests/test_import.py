@@ -24,6 +24,7 @@ from arena.db.models import AuditLog, Base, Battle, BattleMode, Message, Model, 
 from arena.export import ExportOptions, export
 from arena.import_rows import battle_id, voter_token
 from arena.importer import ImportFailed, import_file
+from ratings.battlefile import jsonl_span, jsonl_spans, records
 from tests.conftest import python
 from tests.test_export import SALT, seed
 
@@ -177,6 +178,38 @@ def test_bulk_and_worker_loads_store_the_same(engine: Engine, tmp_path: Path, wo
     assert _schema(engine) == schema
     with Session(engine) as s:  # the foreign keys hold
         assert all(m.battle.id == m.battle_id for m in s.scalars(select(Message)))
+
+
+FILES = {
+    "plain": b'{"a": 1}\n{"b": 2}\n{"c": 3}\n',
+    "bom, blank lines, CRLF, no last newline": (
+        b'\xef\xbb\xbf{"a": 1}\r\n\n  \n{"b": "x\\ny"}\r\n{"c"'
+    ),
+    "long lines": b"".join(b'{"k": "%s"}\n' % (b"z" * n) for n in (40, 0, 3, 90, 1)),
+    "only blank lines": b"\n\n \n",
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize("lines", [1, 2, 3, 100])
+@pytest.mark.parametrize("piece", [1, 7, 1 << 20])
+def test_worker_spans_read_the_lines_the_reader_reads(
+    tmp_path: Path, name: str, lines: int, piece: int
+) -> None:
+    """A worker process reads its own run of lines of a JSON-lines file: the runs, read
+    one after the other, are the file's numbered lines as records() gives them, whatever
+    the run length and however the file's reading is cut."""
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(FILES[name])
+    spans = list(jsonl_spans(path, lines, piece))
+    assert [s for span in spans for s in jsonl_span(path, *span)] == list(records(path, "jsonl"))
+    # One after the other, from the first byte to the last, numbered from line 1 on.
+    assert [(start, first) for start, _, first in spans] == [
+        (end, 1 + lines * k) for k, end in enumerate([0] + [end for _, end, _ in spans])
+    ][: len(spans)]
+    assert all(end > start for start, end, _ in spans)
+    assert (spans[-1][1] if spans else 0) == len(FILES[name])
 
 
 def _one_turn(k: int) -> dict:
