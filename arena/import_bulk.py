@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import (
     AddConstraint,
     DropConstraint,
@@ -19,8 +20,13 @@ from sqlalchemy.schema import (
 )
 
 from arena.db.models import Battle, Message, Vote
+from arena.errors import ArenaError
 
 PG_SORT_MEMORY = "256MB"
+
+#: How long a bulk load on PostgreSQL waits for its tables (another session reading or
+#: writing them: the running arena, a console) before it gives up with a clear message.
+PG_LOCK_WAIT_S = 10
 
 
 def reserve_ids(conn: Connection, table: Table, n: int) -> int:
@@ -59,10 +65,6 @@ def drop_for_bulk(conn: Connection) -> Callable[[], None]:
     if pg:  # room to sort the index entries and hash the key checks' joins in memory
         conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{PG_SORT_MEMORY}'")
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{PG_SORT_MEMORY}'")
-        # No other session writes the tables until the commit (the drops below would lock
-        # them too): the loader takes the ids of its rows from the sequences in blocks.
-        names = ", ".join(t.name for t in BULK_TABLES)
-        conn.exec_driver_sql(f"LOCK TABLE {names} IN EXCLUSIVE MODE")
     indexes = [ix for t in BULK_TABLES for ix in t.indexes if not ix.unique]
     keys = [fk.constraint for t in BULK_TABLES for fk in t.foreign_keys] if pg else []
     # On PostgreSQL the primary and unique keys of the tables no foreign key points to
@@ -73,12 +75,32 @@ def drop_for_bulk(conn: Connection) -> Callable[[], None]:
         c for t in BULK_TABLES if t not in {fk.column.table for fk in _all_keys(conn)}
         for c in t.constraints if isinstance(c, PrimaryKeyConstraint | UniqueConstraint)
     ] if pg else []  # fmt: skip
-    for fk in keys:
-        conn.execute(DropConstraint(fk))
-    for constraint in unique:
-        conn.execute(DropConstraint(constraint))
-    for ix in indexes:
-        ix.drop(conn)
+    try:
+        if pg:
+            # The tables (and those their keys point to) are taken alone until the commit:
+            # the loader takes its rows' ids from the sequences in blocks. Wait for them a
+            # bounded time, never for ever behind another session's open transaction.
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{PG_LOCK_WAIT_S}s'")
+            names = ", ".join(t.name for t in BULK_TABLES)
+            conn.exec_driver_sql(f"LOCK TABLE {names} IN EXCLUSIVE MODE")
+        for fk in keys:
+            conn.execute(DropConstraint(fk))
+        for constraint in unique:
+            conn.execute(DropConstraint(constraint))
+        for ix in indexes:
+            ix.drop(conn)
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        raise ArenaError(
+            f"a bulk load needs the tables {', '.join(t.name for t in BULK_TABLES)} to "
+            f"itself, and another session kept them for more than {PG_LOCK_WAIT_S} s (a "
+            "running arena or an open transaction): stop it and try again, or import with "
+            "--no-bulk, which shares the tables",
+            code="import_locked",
+        ) from None
+    if pg:
+        conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
 
     def rebuild() -> None:
         for constraint in unique:

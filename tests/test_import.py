@@ -10,6 +10,7 @@ import gc
 import json
 import os
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from sqlalchemy import Engine, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from arena import import_bulk
 from arena.db.models import AuditLog, Base, Battle, BattleMode, Message, Model, Vote, Voter
 from arena.export import ExportOptions, export
 from arena.import_rows import battle_id, voter_token
@@ -327,6 +329,29 @@ def test_lone_surrogates_are_refused_with_their_place(
     array.write_text("[" + bad + ", " + json.dumps(good_row(8)) + "]", encoding="utf-8")
     report = import_file(engine, array)
     assert report.refused == 1 and "model_b is not valid Unicode" in report.problems[0][1]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_bulk_load_gives_up_on_tables_another_session_holds(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk load takes its tables alone. Behind another session's open transaction on
+    them it waits a bounded time, then stops with a message saying why and what to do,
+    leaving the database as it was; once the other session ends, the same import runs."""
+    monkeypatch.setattr(import_bulk, "PG_LOCK_WAIT_S", 1)
+    path = _jsonl(tmp_path / "a.jsonl", [good_row(k) for k in range(1, 4)])
+    schema, before = _schema(engine), snapshot(engine)
+    with engine.connect() as reader:
+        reader.execute(text("SELECT count(*) FROM battles")).scalar_one()  # holds it
+        started = time.monotonic()
+        with pytest.raises(ImportFailed, match="another session kept them") as info:
+            import_file(engine, path, bulk=True, workers=0)
+        assert 1 <= time.monotonic() - started < 30
+        assert "--no-bulk" in str(info.value) and not info.value.report.committed
+        reader.rollback()
+    assert snapshot(engine) == before and _schema(engine) == schema
+    assert import_file(engine, path, bulk=True, workers=0).imported == 3
+    _constraints_hold(engine)
 
 
 def test_failed_bulk_import_keeps_indexes_and_keys(engine: Engine, tmp_path: Path) -> None:
