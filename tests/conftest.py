@@ -7,12 +7,14 @@ reason; with ``CI=true`` a missing service is a failure, never a silent skip.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -50,14 +52,29 @@ def unavailable(reason: str) -> None:
 T = TypeVar("T")
 
 
-def wait_until(check: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+def wait_until(
+    check: Callable[[], T], timeout: float, what: str | Callable[[], str], interval: float = 0.05
+) -> T:
     """``check()``'s first truthy value, polled every ``interval`` s; fails the test with
-    ``what`` when ``timeout`` seconds pass first (every wait in the tests has a deadline)."""
+    ``what`` (or what it returns, e.g. a log's tail) when ``timeout`` seconds pass first:
+    every wait in the tests has a deadline."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout} s: {what() if callable(what) else what}")
+        time.sleep(interval)
+    return value
+
+
+async def async_wait_until(
+    check: Callable[[], T], timeout: float, what: str, interval: float = 0.01
+) -> T:
+    """:func:`wait_until` inside a test's event loop: the loop runs while it waits."""
     deadline = time.monotonic() + timeout
     while not (value := check()):
         if time.monotonic() > deadline:
             pytest.fail(f"not within {timeout} s: {what}")
-        time.sleep(interval)
+        await asyncio.sleep(interval)
     return value
 
 
@@ -232,7 +249,9 @@ def loopback_config(base_url: str, models: dict[str, str], arena: str = "retries
 
 
 class RunningApp:
-    """``python app.py`` in a subprocess, on its own SQLite file or on ``database_url``."""
+    """``python app.py`` in a subprocess on a loopback port, on its own SQLite file or on
+    ``database_url``. ``first_start``: as on a machine where nothing is set yet (no
+    ``ARENA_*`` variable, no secret given; run from ``tmp``)."""
 
     def __init__(
         self,
@@ -241,16 +260,20 @@ class RunningApp:
         env: dict[str, str] | None = None,
         database_url: str | None = None,
         root: Path = ROOT,
+        first_start: bool = False,
     ) -> None:
+        scheduled_early(CURRENT_TEST[-1] if CURRENT_TEST else None)
         self.db_path = tmp / "app.db"
         self.database_url = database_url or f"sqlite:///{self.db_path}"
         cfg = tmp / "arena.toml"
         cfg.write_text(config, encoding="utf-8")
+        inherited = {k: v for k, v in os.environ.items() if not first_start or k[:6] != "ARENA_"}
+        secret = {} if first_start else {"ARENA_SECRET": "test-secret-" + uuid.uuid4().hex}
         self.env = {
-            **os.environ,
+            **inherited,
             "DATABASE_URL": self.database_url,
             "ARENA_CONFIG": str(cfg),
-            "ARENA_SECRET": "test-secret-" + uuid.uuid4().hex,
+            **secret,
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
@@ -262,8 +285,10 @@ class RunningApp:
             self.url = f"http://127.0.0.1:{self.port}"
             with self.log.open("wb") as out:
                 self.proc = subprocess.Popen(
-                    [sys.executable, "app.py", "--port", str(self.port)],
-                    cwd=root, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                    [sys.executable, str(root / "app.py"), "--host", "127.0.0.1",
+                     "--port", str(self.port)],
+                    cwd=tmp if first_start else root, env=self.env, stdout=out,
+                    stderr=subprocess.STDOUT,
                 )  # fmt: skip
             if self._wait():
                 return
@@ -271,19 +296,22 @@ class RunningApp:
 
     def _wait(self, timeout: float = 90) -> bool:
         """True once the app answers; False if its port was taken before it bound it."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def answered() -> str | None:
             if self.proc.poll() is not None:
                 if "address already in use" in (log := self.log.read_text()):
-                    return False
+                    return "port taken"
                 raise RuntimeError(f"app exited: {log[-2000:]}")
             try:
-                if httpx.get(self.url + "/api/health", timeout=2).status_code == 200:
-                    return True
+                ok = httpx.get(self.url + "/api/health", timeout=2).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"app did not start: {self.log.read_text()[-2000:]}")
+                ok = False
+            return "up" if ok else None
+
+        def waited_for() -> str:
+            return f"the app to answer on {self.url}: {self.log.read_text()[-2000:]}"
+
+        return wait_until(answered, timeout, waited_for, interval=0.3) == "up"
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -291,6 +319,37 @@ class RunningApp:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+class ThreadServer:
+    """An ASGI app served by uvicorn in a thread of the test process, on a free loopback
+    port; should another process take the port before uvicorn binds it (uvicorn then
+    ends its thread), on another."""
+
+    def __init__(self, app: object, timeout: float = 60, **options: object) -> None:
+        import uvicorn
+
+        for _ in range(PORT_ATTEMPTS):
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            config = uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", **options
+            )
+            self.server = uvicorn.Server(config)
+            self.thread = threading.Thread(target=self.server.run, daemon=True)
+            self.thread.start()
+            if wait_until(self._state, timeout, f"uvicorn to serve {self.url}") == "up":
+                return
+        raise RuntimeError(f"uvicorn found no free port in {PORT_ATTEMPTS} attempts")
+
+    def _state(self) -> str | None:
+        if self.server.started:
+            return "up"
+        return None if self.thread.is_alive() else "gone"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
 
 
 @contextlib.contextmanager
@@ -453,6 +512,30 @@ def settle(page, selector: str = "body", quiet_ms: int = 100, timeout_ms: int = 
 #: Fixtures that start Chromium, and the parameter values that mean PostgreSQL.
 BROWSER_FIXTURES = {"browser", "page"}
 POSTGRES_PARAMS = {"postgresql"}
+
+
+#: The test being set up, run or torn down (its module's fixtures included).
+CURRENT_TEST: list[pytest.Item] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    CURRENT_TEST.append(item)
+    try:
+        return (yield)
+    finally:
+        CURRENT_TEST.pop()
+
+
+def scheduled_early(item: pytest.Item | None) -> None:
+    """Fail a test that launches an app without being scheduled early in a parallel run:
+    its module must be marked ``browser`` (by its fixtures) or ``processes`` (by hand)."""
+    if item and not any(item.get_closest_marker(m) for m in ("browser", "processes")):
+        pytest.fail(
+            f"{item.nodeid} launches an app: mark its module `pytestmark ="
+            " pytest.mark.processes` so that a parallel run starts it early"
+            " (conftest.heaviest_modules_first)"
+        )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

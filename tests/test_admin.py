@@ -14,10 +14,8 @@ import hashlib
 import io
 import json
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -42,7 +40,7 @@ from arena.db.models import (
 )
 from arena.errors import ConfigError
 from arena.export import pseudonym
-from tests.conftest import wait_until
+from tests.conftest import ThreadServer, _create_pg_database, _drop_pg_database, wait_until
 from tests.test_export import ANCHOR, SALT, seed
 
 #: Launches app or helper processes: scheduled early in a parallel run (conftest).
@@ -147,7 +145,6 @@ class Served:
 
     def __init__(self, engine: Engine, exports: Path) -> None:
         import gradio as gr
-        import uvicorn
 
         from arena.api import create_api
         from arena.backends import Timeouts, build_backends, make_client
@@ -169,26 +166,12 @@ class Served:
         with gr.Blocks() as volunteer:
             gr.Markdown("volunteer page", elem_id="volunteer")
         gr.mount_gradio_app(app, volunteer, path="/", footer_links=[])
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=True,
-            forwarded_allow_ips="127.0.0.1",
-        )  # fmt: skip
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
+        # uvicorn believes X-Forwarded-For from 127.0.0.1: the tests speak as other addresses.
+        self.served = ThreadServer(app, proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+        self.url = self.served.url
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.served.stop()
 
     def client(self, ip: str | None = None, **kw: object) -> httpx.Client:
         headers = {"X-Forwarded-For": ip} if ip else {}
@@ -204,21 +187,10 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     from arena.db import make_engine, migrate
 
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('admin') / 'arena.db'}"
-        drop = None
+        url, admin = f"sqlite:///{tmp_path_factory.mktemp('admin') / 'arena.db'}", None
     else:
-        import psycopg
-
         admin = request.getfixturevalue("pg_admin")
-        name = f"arena_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = admin.rsplit("/", 1)[0] + f"/{name}"
-
-        def drop() -> None:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
+        url = _create_pg_database(admin)
     engine = make_engine(url)
     migrate(engine)
     seeded = seed(engine)
@@ -227,8 +199,8 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     yield app
     app.stop()
     engine.dispose()
-    if drop:
-        drop()
+    if admin:
+        _drop_pg_database(admin, url)
 
 
 JSON_ROUTES = [

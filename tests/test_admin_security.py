@@ -109,14 +109,16 @@ def audit(app, action: str, actor: str) -> list[AuditLog]:
 
 def refused(app, actor: str, expected: int, timeout: float = 20) -> int:
     """The refusals audited for ``actor`` once they reach ``expected`` (batched writes)."""
-    deadline, total = time.monotonic() + timeout, 0
-    while time.monotonic() < deadline:
+
+    def total() -> int:
         rows = audit(app, "login_refused", actor)
-        total = sum(int(re.search(r"refused=(\d+)", r.detail).group(1)) for r in rows)
-        if total >= expected:
-            break
-        time.sleep(0.5)
-    return total
+        return sum(int(re.search(r"refused=(\d+)", r.detail).group(1)) for r in rows)
+
+    def waited_for() -> str:
+        return f"{expected} refusals audited for {actor} (so far {total()})"
+
+    wait_until(lambda: total() >= expected, timeout, waited_for, interval=0.5)
+    return total()
 
 
 def xff(ip: str) -> dict[str, str]:

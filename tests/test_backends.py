@@ -30,6 +30,7 @@ from arena.backends.demo import DemoBackend
 from arena.backends.policy import AnswerFailed
 from arena.config import TANUKI_SYSTEM_PROMPT, ModelSpec, demo_models
 from arena.errors import BackendError
+from tests.conftest import async_wait_until
 from tests.loopback import Behaviour, LoopbackLLM, count_prompt_tokens
 
 KEY_ENV = "ARENA_TEST_LOOPBACK_KEY"
@@ -650,10 +651,9 @@ async def test_loopback_stop_ends_stalled_streams(client: httpx.AsyncClient, ser
     backend = make_backend(client, "vllm", served, [stalled.base_url])
     timeouts = Timeouts(connect=2, first_token=30, total=30, retries=0)
     pending = asyncio.create_task(run(backend, timeouts))
-    deadline = time.monotonic() + 10
-    while not stalled.requests_for(served):
-        assert time.monotonic() < deadline, "the request never reached the loopback server"
-        await asyncio.sleep(0.01)
+    await async_wait_until(
+        lambda: stalled.requests_for(served), 10, "the request to reach the loopback server"
+    )
 
     start = time.monotonic()
     await asyncio.to_thread(stalled.stop)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CURRENT_TEST, scheduled_early
+
 #: Launches app or helper processes: scheduled early in a parallel run (conftest).
 pytestmark = pytest.mark.processes
 
@@ -44,3 +46,21 @@ def test_modules_are_collected_heaviest_first() -> None:
     assert modules == sorted(modules, key=files[::-1].index)  # each module in one run
     in_file = collected("tests/test_ratings_cli.py")
     assert [t for t in order if t.startswith("tests/test_ratings_cli.py")] == in_file
+
+
+class _Unmarked:
+    """A test as pytest gives it, without markers."""
+
+    nodeid = "tests/test_somewhere.py::test_launching"
+
+    def get_closest_marker(self, name: str) -> None:
+        return None
+
+
+def test_a_test_launching_an_app_must_be_scheduled_early(request: pytest.FixtureRequest) -> None:
+    """RunningApp refuses to launch for a test whose module is neither ``browser`` nor
+    ``processes``: the marker that schedules app launches early cannot be forgotten."""
+    with pytest.raises(pytest.fail.Exception, match="test_launching launches an app: mark"):
+        scheduled_early(_Unmarked())  # type: ignore[arg-type]
+    scheduled_early(request.node)  # this module is marked processes
+    assert CURRENT_TEST[-1] is request.node

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,12 +19,11 @@ from http.cookies import SimpleCookie
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, aliased
 
 from arena.db.models import Battle, Model, Vote, Voter
-from tests.conftest import RunningApp, _create_pg_database, _drop_pg_database, free_port
+from tests.conftest import RunningApp, ThreadServer, _create_pg_database, _drop_pg_database
 
 #: Launches app processes: scheduled early in a parallel run (conftest).
 pytestmark = [pytest.mark.postgres, pytest.mark.processes]
@@ -55,22 +52,11 @@ class Proxy:
         self.backends = backends
         self._turn = itertools.count()
         self._client: httpx.AsyncClient | None = None
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self, host="127.0.0.1", port=self.port, log_level="warning",
-                                proxy_headers=False, lifespan="on")  # fmt: skip
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the proxy did not start")
-            time.sleep(0.05)
+        self.served = ThreadServer(self, timeout=20, proxy_headers=False, lifespan="on")
+        self.url = self.served.url
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.served.stop()
 
     def route(self, path: str, cookie_header: str) -> tuple[int, str | None]:
         """The backend for a request, and a new route cookie to set (or None)."""

@@ -7,17 +7,12 @@ file in ``tmp_path``; its output is read until the summary is complete.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import RunningApp
 
 #: Launches app or helper processes: scheduled early in a parallel run (conftest).
 pytestmark = pytest.mark.processes
@@ -26,40 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def launch(tmp_path: Path, config: str = "", **env: str) -> tuple[str, int]:
-    """Start ``python app.py``, wait until it answers, stop it; its output and port."""
-    port = free_port()
-    cfg = tmp_path / "arena.toml"
-    cfg.write_text(config, encoding="utf-8")
-    log = tmp_path / "app.log"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
-    full_env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'data' / 'arena.db'}",
-        ARENA_CONFIG=str(cfg),
-        PYTHONUNBUFFERED="1",
-        **env,
-    )
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path, env=full_env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).is_success:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            raise AssertionError(f"app did not start: {log.read_text()[-2000:]}")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return log.read_text(encoding="utf-8"), port
+    """Start ``python app.py`` as on a new machine, wait until it answers, stop it; its
+    output and port."""
+    database = f"sqlite:///{tmp_path / 'data' / 'arena.db'}"
+    app = RunningApp(tmp_path, config, env=env, database_url=database, first_start=True)
+    app.stop()
+    return app.log.read_text(encoding="utf-8"), app.port
 
 
 def summary_lines(output: str) -> list[str]:
