@@ -8,7 +8,6 @@ with two threads and with two ``python -m arena recompute`` processes at once.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
@@ -16,7 +15,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time as timer
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -44,13 +42,12 @@ from arena.joblock import LockBusy, job_lock
 from arena.recompute import LOCK_NAME, NoVotes, recompute
 from arena.votecounts import count_votes
 from ratings import WINNER_CODES, leaderboard_from_counts
+from tests.conftest import python, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ["Tanuki-8B-dpo-v1.0", "Model-B", "Model-C", "Model-D", "Model-E"]
 ANCHOR = MODELS[0]
 RATING_TOL = 1e-6
-#: How long a deliberately slow fit (a bootstrap with many rounds) keeps the lock.
-SLOW_FIT_SECONDS = 3.0
 
 # (model_a, model_b, winner) -> votes: the votes that must be used.
 USED = {
@@ -160,15 +157,6 @@ def expected_board(used: dict[tuple[int, int, Winner], int], **kwargs: object):
     )
 
 
-@functools.cache
-def slow_rounds() -> int:
-    """Bootstrap rounds that keep a fit of ``USED`` busy for ``SLOW_FIT_SECONDS``."""
-    probe = 10_000
-    start = timer.perf_counter()
-    expected_board(USED, anchor=ANCHOR, ci="bootstrap", rounds=probe, rng=np.random.default_rng())
-    return max(probe, int(probe * SLOW_FIT_SECONDS / (timer.perf_counter() - start)))
-
-
 def assert_same(run: RatingRun, board) -> None:
     stored = {r.model: r for r in run.ratings}
     assert set(stored) == {row.model for row in board.rows}
@@ -182,13 +170,11 @@ def assert_same(run: RatingRun, board) -> None:
         assert (got.ties, got.ties_bothbad) == (row.ties_plain, row.ties_bothbad)
 
 
-def cli(database_url: str, *args: str, cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
-    env.pop("ARENA_CONFIG", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "arena", "recompute", *args],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+def cli(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m arena recompute ARGS`` on ``database_url`` (its ``main(argv)``, here)."""
+    env = {k: v for k, v in os.environ.items() if k != "ARENA_CONFIG"}
+    return python(["-m", "arena", "recompute", *args], cwd=cwd,
+                  env={**env, "DATABASE_URL": database_url})  # fmt: skip
 
 
 def aware(moment: datetime) -> datetime:
@@ -494,18 +480,24 @@ def test_the_lock_is_not_released_for_its_successor(engine: Engine) -> None:
 
 
 def test_two_threads_at_once_only_one_writes(engine: Engine) -> None:
+    """Two runs started together: one takes the lock and, holding it (its ``precheck``
+    waits), lets the other be refused; then it stores the only run."""
     add_models(engine)
     add_used_votes(engine)
-    rounds = slow_rounds()
-    start = threading.Barrier(2)
+    start, refused = threading.Barrier(2), threading.Event()
     outcomes: list[object] = []
 
+    def hold(session: Session) -> None:  # under the lock: until the other is refused
+        if not refused.wait(60):
+            raise AssertionError("the other run was not refused while the lock was held")
+
     def run() -> None:
-        start.wait()
+        start.wait(60)
         try:
-            outcomes.append(recompute(engine, anchor=ANCHOR, method="bootstrap", rounds=rounds))
+            outcomes.append(recompute(engine, anchor=ANCHOR, precheck=hold))
         except LockBusy as exc:
             outcomes.append(exc)
+            refused.set()
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for t in threads:
@@ -517,18 +509,37 @@ def test_two_threads_at_once_only_one_writes(engine: Engine) -> None:
     assert lock_holders(engine) == []
 
 
-def test_two_processes_at_once_only_one_writes(engine: Engine, db_url: str, tmp_path) -> None:
+#: Another process holding the recompute lock until a line arrives on its stdin.
+HOLDER = """
+import sys
+from arena.db import make_engine, session_factory
+from arena.joblock import job_lock
+from arena.recompute import LOCK_NAME
+with job_lock(session_factory(make_engine(sys.argv[1])), LOCK_NAME):
+    sys.stdin.readline()
+"""
+
+
+def test_a_run_in_another_process_keeps_the_command_out(
+    engine: Engine, db_url: str, tmp_path
+) -> None:
+    """While another process holds the lock, ``arena recompute`` is refused (exit 3,
+    naming the holder) and stores nothing; once that process ends, the command runs."""
     add_models(engine)
     add_used_votes(engine)
-    args = ("--ci", "bootstrap", "--rounds", str(slow_rounds()))
-    procs = [cli(db_url, *args, cwd=tmp_path) for _ in range(2)]
-    results = [(p.wait(180), *p.communicate()) for p in procs]
-    codes = sorted(code for code, _, _ in results)
-    assert codes == [0, 3], results
-    refused = next(err for code, _, err in results if code == 3)
-    assert "another recomputation is running" in refused
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, db_url], cwd=ROOT,
+                              stdin=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        held = wait_until(lambda: lock_holders(engine), 60, "the other process to take the lock")
+        refused = cli(db_url, cwd=tmp_path)
+        assert refused.returncode == 3, refused.stderr
+        assert "another recomputation is running" in refused.stderr
+        assert held[0] in refused.stderr and count_runs(engine) == 0
+    finally:
+        holder.communicate("release\n", timeout=60)
+    assert holder.returncode == 0 and lock_holders(engine) == []
+    assert cli(db_url, cwd=tmp_path).returncode == 0
     assert count_runs(engine) == 1
-    assert lock_holders(engine) == []
 
 
 # -- the command line ---------------------------------------------------------------
@@ -539,7 +550,7 @@ def test_cli_end_to_end(engine: Engine, db_url: str, tmp_path) -> None:
     add_used_votes(engine)
     add_excluded_votes(engine)
     proc = cli(db_url, "--anchor", MODELS[1], "--level", "0.9", cwd=tmp_path)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.stdout, proc.stderr
     assert proc.returncode == 0, err
     assert f"{sum(USED.values())} votes used; excluded 7 voided, 9 failed" in out
     with session_factory(engine)() as s:
@@ -554,13 +565,13 @@ def test_cli_without_votes_or_tables(db_url: str, tmp_path) -> None:
         # database the command cannot use (exit 1), and nothing created.
         path = Path(make_url(db_url).database or "")
         proc = cli(db_url, cwd=tmp_path)
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.stdout, proc.stderr
         assert proc.returncode == 1 and "no such SQLite file" in err and not out
         assert not path.exists()
         sqlite3.connect(path).close()  # an empty file: a database with no tables
         assert path.is_file()
     proc = cli(db_url, cwd=tmp_path)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.stdout, proc.stderr
     assert proc.returncode == 2 and "no arena tables" in err
 
     from arena.db import make_engine, migrate
@@ -569,7 +580,7 @@ def test_cli_without_votes_or_tables(db_url: str, tmp_path) -> None:
     migrate(eng)
     eng.dispose()
     proc = cli(db_url, cwd=tmp_path)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.stdout, proc.stderr
     assert proc.returncode == 0 and "no usable votes" in err and not out
 
 
