@@ -26,6 +26,13 @@ from arena.schedule import start_schedule
 from arena.ui import CSS, build_ui
 from arena.ui.admin_mount import mount_admin
 
+#: Seconds an idle keep-alive connection stays open (uvicorn's default is 5). Longer than
+#: what keeps connections to the app on the other side, nginx's upstream keepalive_timeout
+#: (60 s, deploy/nginx) or a browser's: whoever closes an idle connection must be the
+#: client, or a request sent on it just as the app closes it is lost (a POST is not
+#: retried). Under load the app's timer fires late, which widens that window.
+KEEP_ALIVE_S = 75
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the Tanuki Arena web app.")
@@ -82,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=",".join(settings.trusted_proxies) or "",
         log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_S,
         timeout_graceful_shutdown=5,
     )
 

@@ -11,6 +11,7 @@ tests can come from several client addresses.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import json
 import re
@@ -506,6 +507,25 @@ def launched(tmp_path_factory: pytest.TempPathFactory):
     app = RunningApp(tmp_path_factory.mktemp("launched"), "", env=env)
     yield app
     app.stop()
+
+
+def test_launched_app_keeps_an_idle_connection_past_uvicorns_default(launched) -> None:
+    """app.py keeps an idle kept-alive connection open longer than uvicorn's default 5 s
+    (app.KEEP_ALIVE_S), so that the proxy or browser, whose own limit is shorter, closes
+    it first: a request it sends meanwhile is answered on the same connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", launched.port, timeout=30)
+    try:
+        conn.request("GET", "/api/health")
+        first = conn.getresponse()
+        first.read()
+        kept = conn.sock
+        time.sleep(6)  # idle past uvicorn's default, which would have closed it
+        conn.request("GET", "/api/health")  # on a closed one: RemoteDisconnected
+        again = conn.getresponse()
+        again.read()
+        assert (first.status, again.status) == (200, 200) and conn.sock is kept
+    finally:
+        conn.close()
 
 
 def test_launched_app_guards_the_admin_area(launched, page) -> None:

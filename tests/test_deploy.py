@@ -123,6 +123,19 @@ def test_nginx_upstreams_are_the_instances_the_target_starts() -> None:
     assert len(instance_ports) >= 2 and len(set(instance_ports)) == len(instance_ports)
 
 
+def test_nginx_closes_idle_upstream_connections_before_the_app_does() -> None:
+    """A request nginx sends on a kept-alive connection just as the app closes it is lost
+    (a POST is not retried): each upstream keeps connections, and lets them go sooner
+    than the app would."""
+    from app import KEEP_ALIVE_S
+
+    blocks = dict(re.findall(r"upstream\s+(\w+)\s*\{(.*?)\}", NGINX.read_text(), re.S))
+    for name, body in blocks.items():
+        assert re.search(r"^\s*keepalive\s+\d+;", body, re.M), name
+        timeout = re.search(r"^\s*keepalive_timeout\s+(\d+)s;", body, re.M)
+        assert timeout and int(timeout[1]) < KEEP_ALIVE_S, name
+
+
 def test_nginx_streams_routes_and_forwards_as_the_app_expects() -> None:
     conf = NGINX.read_text()
     directives = {m.strip() for m in re.findall(r"^\s*([^#{}\n]+;)", conf, re.M)}
