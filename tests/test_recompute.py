@@ -199,6 +199,44 @@ def count_runs(engine: Engine) -> int:
 # -- what a run stores --------------------------------------------------------------
 
 
+def test_stored_run_agrees_with_an_independent_fit_and_hand_counts(engine: Engine) -> None:
+    """Not the ratings package's word for it: without a prior, the stored ratings are
+    FastChat's maximum-likelihood Elo as its description says (written in
+    tests/test_interop.py with scipy), anchored here, and the stored counts are those of
+    USED, added up here; the votes that must not count are in the database too."""
+    import pandas as pd
+
+    from tests.test_interop import AGREE, fastchat_mle_elo
+
+    add_models(engine)
+    add_used_votes(engine)
+    add_excluded_votes(engine)
+    run = recompute(engine, anchor=ANCHOR, prior=0)
+    stored = {r.model: r for r in run.ratings}
+
+    battles = pd.DataFrame(
+        [(MODELS[a], MODELS[b], w.value) for (a, b, w), n in USED.items() for _ in range(n)],
+        columns=["model_a", "model_b", "winner"],
+    )
+    theirs = fastchat_mle_elo(battles)
+    for model, row in stored.items():
+        want = 1000 + theirs[model] - theirs[ANCHOR]
+        assert row.rating == pytest.approx(want, abs=AGREE), model
+
+    counts = {m: Counter() for m in MODELS}
+    for (a, b, winner), n in USED.items():
+        for side, model in (("model_a", MODELS[a]), ("model_b", MODELS[b])):
+            counts[model]["battles"] += n
+            if winner.value in ("model_a", "model_b"):
+                counts[model]["wins" if winner.value == side else "losses"] += n
+            else:
+                counts[model]["ties" if winner is Winner.TIE else "ties_bothbad"] += n
+    for model, row in stored.items():
+        got = {k: getattr(row, k) for k in ("battles", "wins", "losses", "ties", "ties_bothbad")}
+        assert got == {k: counts[model][k] for k in got}, model
+        assert row.win_rate == pytest.approx(counts[model]["wins"] / counts[model]["battles"])
+
+
 def test_run_matches_the_fit_of_only_the_used_votes(engine: Engine) -> None:
     add_models(engine)
     add_used_votes(engine)
