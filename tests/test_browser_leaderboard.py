@@ -67,6 +67,15 @@ WRAPPED_CELLS_JS = """() => {
 }"""
 
 
+#: The board table's column headers laid out on more than one line (one client rectangle
+#: top per line of a Range over the header's text), and any cut short.
+WRAPPED_HEADERS_JS = """() => [...document.querySelectorAll('#leaderboard-table th .header')]
+  .filter(h => { const r = document.createRange(); r.selectNodeContents(h);
+                 const lines = new Set([...r.getClientRects()].map(x => Math.round(x.top)));
+                 return lines.size > 1 || h.scrollWidth > h.clientWidth + 1; })
+  .map(h => h.textContent.trim())"""
+
+
 def open_board(page: Page, url: str) -> None:
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector("#arena-prompt textarea:enabled", timeout=30_000)
@@ -136,6 +145,11 @@ def test_leaderboard_on_a_phone(
     goto_leaderboard(page, board_app.url)
     expect(page.locator("#leaderboard-table")).to_contain_text(ANCHOR, timeout=15_000)
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    # Each column's header on one line ("順位(UB)" broke after every character): the
+    # table scrolls sideways in its box instead.
+    headers = page.locator("#leaderboard-table th .header")
+    expect(headers.first).to_contain_text("順位")
+    assert headers.count() >= 6 and page.evaluate(WRAPPED_HEADERS_JS) == []
     # The run's info wraps above the reload button: not a narrow column beside it.
     info = page.locator("#leaderboard-info").bounding_box()
     reload = page.locator("#leaderboard-refresh").bounding_box()

@@ -254,6 +254,9 @@ button:focus-visible, textarea:focus-visible, input:focus-visible {
 #leaderboard-winfrac, #leaderboard-counts { flex: 1 1 320px !important;
   min-width: min(320px, 100%) !important; }
 .ta-heat td { white-space: nowrap; }  /* a number never breaks ("0." / "33") on a phone */
+/* The board's column headers on one line ("順位(UB)" broke after every character on a
+   phone): the table scrolls sideways in its box instead. */
+#leaderboard-table th .header { white-space: nowrap; word-break: keep-all; }
 .ta-heat .ta-diag { background: #f3f3f3; }
 .ta-heat .ta-none { color: #999; font-size: 0.8em; }
 .ta-note { font-size: 0.85em; color: var(--body-text-color-subdued); }
