@@ -28,9 +28,10 @@ from arena.backends import (
 from arena.backends.base import Backend
 from arena.backends.demo import DemoBackend
 from arena.backends.policy import AnswerFailed
+from arena.backends.pool import SHARD_CONNECTIONS, ShardedTransport
 from arena.config import TANUKI_SYSTEM_PROMPT, ModelSpec, demo_models
 from arena.errors import BackendError
-from tests.conftest import async_wait_until
+from tests.conftest import async_wait_until, free_port
 from tests.loopback import Behaviour, LoopbackLLM, count_prompt_tokens
 
 KEY_ENV = "ARENA_TEST_LOOPBACK_KEY"
@@ -692,16 +693,55 @@ async def test_loopback_health_and_models(server: LoopbackLLM, served: str):
 # --- Connection pool, per-model cap, Retry-After, finish reasons, failure log ---------
 
 
-def test_pool_is_sized_from_settings_and_set_on_the_transport():
+def test_pool_is_sized_from_settings_in_small_pools():
     from arena.backends import client_for, pool_size
     from arena.config import Settings
 
     settings = Settings(stream_concurrency=300)
-    client = client_for(settings)
-    pool = client._transport._pool  # httpx ignores AsyncClient(limits=) given a transport
+    transport = client_for(settings)._transport  # httpx ignores AsyncClient(limits=) then
+    # httpx's transport keeps its httpcore pool in _pool: its size, read back.
+    sizes = [shard._pool._max_connections for shard in transport.shards]
 
     assert pool_size(settings) == 600
-    assert pool._max_connections == 600
+    assert sum(sizes) >= 600 and max(sizes) <= SHARD_CONNECTIONS
+    assert sum(sizes) - 600 < len(sizes)  # rounded up, by less than one per pool
+
+
+def _chat(served: str) -> dict:
+    return {"model": served, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+
+async def test_streams_spread_over_the_pools_and_a_lone_request_keeps_its_connection(
+    server: LoopbackLLM, served: str
+):
+    """Requests go to the pool with the fewest in flight, so open streams spread evenly
+    and each is counted out when its body is closed; one request after another reuses
+    the same kept-alive connection; a request that fails is counted out too."""
+    transport = ShardedTransport(3 * SHARD_CONNECTIONS)
+    assert len(transport.shards) == 3
+    async with httpx.AsyncClient(transport=transport, base_url=server.base_url) as client:
+        sockets = []
+        for _ in range(3):
+            r = await client.get("/v1/models")
+            sockets.append(r.extensions["network_stream"])
+        assert sockets[0] is sockets[1] is sockets[2] and transport.in_flight == [0, 0, 0]
+
+        server.set(served, Behaviour(tokens=40, rate=10))  # four seconds each
+        request = client.build_request("POST", "/v1/chat/completions", json=_chat(served))
+        opened = await asyncio.gather(*(client.send(request, stream=True) for _ in range(7)))
+        assert sorted(transport.in_flight) == [2, 2, 3]
+        for response in opened[:4]:
+            await response.aclose()
+        assert sum(transport.in_flight) == 3
+        for response in opened[4:]:
+            await response.aclose()
+        assert transport.in_flight == [0, 0, 0]
+
+    closed = ShardedTransport(4)
+    async with httpx.AsyncClient(transport=closed, timeout=2) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get(f"http://127.0.0.1:{free_port()}/v1/models")
+    assert closed.in_flight == [0]
 
 
 async def test_per_model_cap_fails_a_saturated_side_with_a_code(

@@ -18,6 +18,7 @@ from arena.backends.demo import DemoBackend
 from arena.backends.gemini import GeminiBackend
 from arena.backends.openai_compat import OpenAICompatBackend
 from arena.backends.policy import AnswerFailed, generate
+from arena.backends.pool import ShardedTransport
 from arena.backends.wire import ProviderError
 from arena.config import PROVIDERS, ModelSpec, Settings
 
@@ -46,17 +47,14 @@ def pool_size(settings: Settings) -> int:
 def make_client(timeouts: Timeouts, max_connections: int = 512) -> httpx.AsyncClient:
     """The shared HTTP client: connect timeout, read timeout as the gap between chunks.
 
-    The limits go on the transport: httpx ignores the client's ``limits`` once a
-    transport is given, and would fall back to its default pool of 100 connections.
+    The limits go on the transport (httpx ignores the client's ``limits`` once a
+    transport is given): ``max_connections`` in small pools (:mod:`arena.backends.pool`).
     """
-    limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
-    )
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
             connect=timeouts.connect, read=timeouts.first_token, write=30.0, pool=timeouts.connect
         ),
-        transport=httpx.AsyncHTTPTransport(retries=1, limits=limits),
+        transport=ShardedTransport(max_connections, retries=1),
     )
 
 
