@@ -17,6 +17,7 @@ Issue 12's figures, each against its baseline measured in the same run:
    ``--votes`` ready battles voted at once (target >= 500/s).
 
     python bench/bench_load.py [--volunteers 200] [--votes 3000] [--quick]
+    python bench/bench_load.py --only crowd --tokens 1 --rate 0   # battle starts alone
 
 The page endpoint is what the page's blind tab does (``arena.ui.live``): its script
 streams the turn from ``POST /api/battles``, then the Gradio event ``arena_streamed`` draws
@@ -331,11 +332,15 @@ async def bench_bare_gradio(rounds: int) -> float:
 
 
 async def bench_crowd(n: int, tokens: int, rate: float, name: str) -> dict[str, float]:
+    from arena.backends.pool import ShardedTransport
+
     run = ENDPOINTS[name]
     stack = Stack(tokens=tokens, rate=rate, first_token_delay=0.05)
     try:
-        limits = httpx.Limits(max_connections=2 * n + 20, max_keepalive_connections=2 * n + 20)
-        async with httpx.AsyncClient(timeout=180, limits=limits) as client:
+        # The volunteers' side in small pools too (arena.backends.pool): one httpcore pool of
+        # 400 connections spends the bench's CPU, which the app and the servers share.
+        transport = ShardedTransport(2 * n + 20)
+        async with httpx.AsyncClient(timeout=180, transport=transport) as client:
             voters = [await new_voter(client, stack.url) for _ in range(n + 4)]
             if name == "page endpoint":
                 await asyncio.gather(*(page_load(client, stack.url, v) for v in voters))
@@ -470,6 +475,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 rounds, 20 volunteers")
     parser.add_argument("--only", choices=["single", "crowd", "votes"], action="append")
     parser.add_argument("--endpoint", choices=list(ENDPOINTS), action="append")
+    parser.add_argument("--tokens", type=int, default=300, help="crowd: tokens per answer")
+    parser.add_argument("--rate", type=float, default=50.0, help="crowd: tokens/s (0: at once)")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.volunteers, args.votes = 10, 20, 500
@@ -496,7 +503,8 @@ def main() -> None:
     if "crowd" in only:
         n = args.volunteers
         for name in args.endpoint or ENDPOINTS:
-            c = asyncio.run(bench_crowd(n, 300, 50.0, name))
+            c = asyncio.run(bench_crowd(n, args.tokens, args.rate, name))
+            pace = f"{args.rate:g} tok/s" if args.rate else "no pause"
             ttft_ratio = c["ttft_s"] / c["direct_ttft_s"]
             slow_ratio = c["max_s"] / c["solo_s"]
             print(
@@ -506,7 +514,7 @@ def main() -> None:
                 f"| {2 * n} streams straight to the servers: {c['direct_ttft_s']:.3f} s "
                 f"| {c['ttft_s']:.3f} s (p95 {c['ttft_p95_s']:.3f} s), {ttft_ratio:.2f}x "
                 f"| <= 1.3x | {verdict(ttft_ratio <= 1.3)} |\n"
-                f"| {n} at once: slowest battle, 2x300 tokens at 50 tok/s | {name} "
+                f"| {n} at once: slowest battle, 2x{args.tokens} tokens at {pace} | {name} "
                 f"| alone {c['solo_s']:.2f} s | {c['max_s']:.2f} s (median {c['median_s']:.2f} s)"
                 f", {slow_ratio:.2f}x; {2 * n} streams straight to the servers: slowest "
                 f"{c['direct_max_s']:.2f} s | <= 1.3x | {verdict(slow_ratio <= 1.3)} |\n"
