@@ -16,6 +16,9 @@ from tests.loopback import Behaviour
 from tests.test_battles import play
 from tests.test_integrity import make_arena, voter
 
+#: Launches app processes (app_server): scheduled early in a parallel run (conftest).
+pytestmark = pytest.mark.processes
+
 
 @pytest.mark.parametrize(
     "prompt", ["\u200b", "\u200b\u200d\ufeff", " \u00ad \u2060 ", "\u3000\u200e"]
