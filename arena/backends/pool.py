@@ -39,7 +39,7 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         try:
             response = await self.shards[k].handle_async_request(request)
         except BaseException:
-            self.in_flight[k] -= 1
+            self._done(k)
             raise
         return httpx.Response(
             status_code=response.status_code,
@@ -63,9 +63,9 @@ class _Counted(httpx.AsyncByteStream):
         self._stream, self._owner, self._k = stream, owner, k
         self._open = True
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # The body's own iterator: no generator of ours between a token and its reader.
+        return self._stream.__aiter__()
 
     async def aclose(self) -> None:
         if self._open:
