@@ -36,7 +36,7 @@ from dataclasses import replace
 from typing import NoReturn, TextIO
 
 from ratings.battlefile import SCHEMAS
-from ratings.errors import RatingsError
+from ratings.errors import DisconnectedGraphError, RatingsError
 from ratings.io import Reading
 
 #: Exit status for bad input or a refused fit.
@@ -289,6 +289,10 @@ def main(
         parser.error("--style-control and --ties davidson have sandwich intervals only")
     try:
         return _fit(args, out, err, reading)
+    except DisconnectedGraphError as error:
+        print(f"error: {error}; --on-disconnected largest rates only the anchor's piece (else"
+              " the largest)", file=err)  # fmt: skip
+        return EXIT_INPUT
     except RatingsError as error:
         print(f"error: {error}", file=err)
         return EXIT_INPUT

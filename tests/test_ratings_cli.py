@@ -221,6 +221,7 @@ def test_other_input_errors_exit_2(tmp_path: Path) -> None:
     ]
     code, _, err = _main("fit", str(_write_jsonl(tmp_path / "split.jsonl", split)))
     assert code == EXIT_INPUT and "2 separate pieces" in err and "[C, D]" in err
+    assert "--on-disconnected largest rates only the anchor's piece" in err  # what to do
     code, out, _ = _main(
         "fit", str(tmp_path / "split.jsonl"), "--on-disconnected", "largest", "--anchor", "C"
     )
